@@ -1,0 +1,24 @@
+"""CAM heatmaps -> boxes -> IoBB/IoU localization metrics and overlays (ChestX-ray8 protocol)."""
+
+from cam_boxes_iobb.boxes import check_boxes, iobb, iou
+from cam_boxes_iobb.heatmap import heatmap_to_boxes, heatmaps_to_boxes, normalize_heatmap
+from cam_boxes_iobb.localization import (
+    PAPER_THRESHOLDS,
+    LocalizationMetric,
+    localization_metrics,
+)
+from cam_boxes_iobb.overlay import overlay
+
+__all__ = [
+    "PAPER_THRESHOLDS",
+    "LocalizationMetric",
+    "check_boxes",
+    "heatmap_to_boxes",
+    "heatmaps_to_boxes",
+    "iobb",
+    "iou",
+    "localization_metrics",
+    "normalize_heatmap",
+    "overlay",
+]
+__version__ = "0.1.0"

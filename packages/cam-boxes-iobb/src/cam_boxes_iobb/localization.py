@@ -1,0 +1,244 @@
+"""Localization accuracy and average false positives, streaming over images.
+
+The ChestX-ray8 protocol (Wang et al. 2017), as used by D'Souza et al. (2022, Tables 2-3), per class
+and overlap threshold ``T``:
+
+- a ground-truth box is *hit* when some predicted box of its class in the same image overlaps it
+  by strictly more than ``T``; **accuracy** = hit GT boxes / GT boxes (NaN for a class with none);
+- a predicted box is a *false positive* when it overlaps no GT box of its class in its image by
+  more than ``T`` (every predicted box of a class the image has no GT box for is one);
+  **afp** = false positives / ``afp_denominator`` (default: the number of images seen).
+
+``mode="iobb"`` measures overlap as ``area(pred ∩ gt) / area(pred)`` (ChestX-ray8); ``mode="iou"``
+as intersection over union. The seed authors' code matched with IoU > 0.1 and divided false
+positives by 880 (the images with boxes): :meth:`LocalizationMetric.seed_authors` reproduces that
+protocol; say which one a table uses.
+
+Per image, predictions and ground truth are ``dict[class name -> (N, 4) xywh boxes]``; a class
+absent from a dict has no boxes. The metric keeps only integer counters, so it streams over any
+number of images and its state can be summed across processes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from cam_boxes_iobb.boxes import check_boxes, iobb, iou
+
+Mode = Literal["iobb", "iou"]
+MODES: tuple[str, ...] = ("iobb", "iou")
+PAPER_THRESHOLDS: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 0.9)
+SEED_AUTHORS_IMAGES = 880
+
+BoxesPerClass = Mapping[str, Any]
+Result = dict[str, dict[float, dict[str, float]]]
+
+
+def _validate_config(
+    classes: Sequence[str], thresholds: Sequence[float], mode: str, afp_denominator: int | None
+) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    classes = tuple(classes)
+    if not classes or len(set(classes)) != len(classes) or "mean" in classes:
+        raise ValueError(
+            f"Expected `classes` to be distinct, non-empty names other than 'mean', got {classes}."
+        )
+    thresholds = tuple(float(t) for t in thresholds)
+    if not thresholds or not all(0 <= t < 1 for t in thresholds):
+        raise ValueError(f"Expected `thresholds` in [0, 1), got {thresholds}.")
+    if mode not in MODES:
+        raise ValueError(f"Expected `mode` to be one of {MODES}, got {mode!r}.")
+    if afp_denominator is not None and (
+        not isinstance(afp_denominator, int) or afp_denominator < 1
+    ):
+        raise ValueError(
+            f"Expected `afp_denominator` to be a positive int, got {afp_denominator!r}."
+        )
+    return classes, thresholds
+
+
+def _validate_image(
+    boxes: BoxesPerClass, classes: Sequence[str], name: str
+) -> dict[str, np.ndarray]:
+    if not isinstance(boxes, Mapping):
+        raise TypeError(
+            f"Expected `{name}` to be a dict of class name -> (N, 4) boxes, "
+            f"got {type(boxes).__name__}."
+        )
+    unknown = sorted(set(boxes) - set(classes))
+    if unknown:
+        raise ValueError(
+            f"Unknown class names in `{name}`: {unknown}; expected some of {list(classes)}."
+        )
+    return {c: check_boxes(b, f"{name}[{c!r}]") for c, b in boxes.items()}
+
+
+def _image_counts(
+    pred: dict[str, np.ndarray],
+    gt: dict[str, np.ndarray],
+    classes: Sequence[str],
+    thresholds: np.ndarray,
+    mode: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hits ``(K, T)``, GT boxes ``(K,)`` and false positives ``(K, T)`` of one image."""
+    overlap_fn = iobb if mode == "iobb" else iou
+    hits = np.zeros((len(classes), len(thresholds)), dtype=np.int64)
+    false_pos = np.zeros_like(hits)
+    n_gt = np.zeros(len(classes), dtype=np.int64)
+    empty = np.zeros((0, 4))
+    for k, name in enumerate(classes):
+        p, g = pred.get(name, empty), gt.get(name, empty)
+        n_gt[k] = len(g)
+        if len(p) == 0:
+            continue
+        if len(g) == 0:
+            false_pos[k] = len(p)
+            continue
+        matched = overlap_fn(p, g)[None, :, :] > thresholds[:, None, None]  # (T, N, M)
+        hits[k] = matched.any(axis=1).sum(axis=1)
+        false_pos[k] = (~matched.any(axis=2)).sum(axis=1)
+    return hits, n_gt, false_pos
+
+
+def _compute(
+    hits: np.ndarray,
+    n_gt: np.ndarray,
+    false_pos: np.ndarray,
+    denominator: int,
+    classes: Sequence[str],
+    thresholds: Sequence[float],
+) -> Result:
+    result: Result = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = hits / n_gt[:, None]
+    afp = false_pos / denominator if denominator else np.full(false_pos.shape, math.nan)
+    for k, name in enumerate(classes):
+        result[name] = {
+            t: {"accuracy": float(accuracy[k, i]), "afp": float(afp[k, i])}
+            for i, t in enumerate(thresholds)
+        }
+    has_gt = n_gt > 0
+    result["mean"] = {
+        t: {
+            "accuracy": float(accuracy[has_gt, i].mean()) if has_gt.any() else math.nan,
+            "afp": float(afp[:, i].mean()),
+        }
+        for i, t in enumerate(thresholds)
+    }
+    return result
+
+
+class LocalizationMetric:
+    """Streaming localization accuracy and average false positives (validate, update, compute).
+
+    Args:
+        classes: the class names scored (e.g. the 8 NIH box classes).
+        thresholds: overlap thresholds ``T``; a match needs overlap strictly greater than ``T``.
+        mode: ``"iobb"`` (ChestX-ray8) or ``"iou"``.
+        afp_denominator: divide false positives by this fixed number instead of the number of
+            images seen (the seed authors used 880).
+
+    Example:
+        >>> metric = LocalizationMetric(["Nodule", "Mass"], thresholds=(0.1, 0.5))
+        >>> metric.update({"Nodule": [[10, 10, 10, 10], [50, 50, 5, 5]]},
+        ...               {"Nodule": [[12, 12, 20, 20]], "Mass": [[0, 0, 30, 30]]})
+        >>> result = metric.compute()
+        >>> result["Nodule"][0.1], result["Mass"][0.1]["accuracy"]
+        ({'accuracy': 1.0, 'afp': 1.0}, 0.0)
+        >>> result["mean"][0.5]
+        {'accuracy': 0.5, 'afp': 0.5}
+    """
+
+    def __init__(
+        self,
+        classes: Sequence[str],
+        thresholds: Sequence[float] = PAPER_THRESHOLDS,
+        mode: Mode = "iobb",
+        afp_denominator: int | None = None,
+    ) -> None:
+        self.classes, self.thresholds = _validate_config(classes, thresholds, mode, afp_denominator)
+        self.mode = mode
+        self.afp_denominator = afp_denominator
+        self._threshold_array = np.asarray(self.thresholds)
+        self.reset()
+
+    @classmethod
+    def seed_authors(cls, classes: Sequence[str]) -> LocalizationMetric:
+        """The protocol of the seed authors' code: IoU > 0.1, false positives divided by 880."""
+        return cls(classes, thresholds=(0.1,), mode="iou", afp_denominator=SEED_AUTHORS_IMAGES)
+
+    def reset(self) -> None:
+        shape = (len(self.classes), len(self.thresholds))
+        self.hits = np.zeros(shape, dtype=np.int64)
+        self.false_positives = np.zeros(shape, dtype=np.int64)
+        self.gt_boxes = np.zeros(len(self.classes), dtype=np.int64)
+        self.images = 0
+
+    def update(self, pred_boxes: BoxesPerClass, gt_boxes: BoxesPerClass) -> None:
+        """Add one image: ``dict[class name -> (N, 4) xywh]`` for predictions and ground truth."""
+        pred = _validate_image(pred_boxes, self.classes, "pred_boxes")
+        gt = _validate_image(gt_boxes, self.classes, "gt_boxes")
+        hits, n_gt, false_pos = _image_counts(
+            pred, gt, self.classes, self._threshold_array, self.mode
+        )
+        self.hits += hits
+        self.gt_boxes += n_gt
+        self.false_positives += false_pos
+        self.images += 1
+
+    def merge(self, other: LocalizationMetric) -> None:
+        """Add another metric's counts (e.g. from another process) to this one."""
+        if (other.classes, other.thresholds, other.mode) != (
+            self.classes,
+            self.thresholds,
+            self.mode,
+        ):
+            raise ValueError("Cannot merge metrics with different classes, thresholds or mode.")
+        self.hits += other.hits
+        self.gt_boxes += other.gt_boxes
+        self.false_positives += other.false_positives
+        self.images += other.images
+
+    def compute(self) -> Result:
+        """``{class: {T: {"accuracy", "afp"}}}`` plus a ``"mean"`` entry over the classes.
+
+        The mean accuracy averages the classes that have GT boxes; the mean afp all classes.
+        """
+        denominator = self.afp_denominator or self.images
+        return _compute(
+            self.hits,
+            self.gt_boxes,
+            self.false_positives,
+            denominator,
+            self.classes,
+            self.thresholds,
+        )
+
+
+def localization_metrics(
+    pred_boxes: Iterable[BoxesPerClass],
+    gt_boxes: Iterable[BoxesPerClass],
+    classes: Sequence[str],
+    thresholds: Sequence[float] = PAPER_THRESHOLDS,
+    mode: Mode = "iobb",
+    afp_denominator: int | None = None,
+) -> Result:
+    """Functional form of :class:`LocalizationMetric` over per-image box dicts.
+
+    Example:
+        >>> localization_metrics([{"Mass": [[0, 0, 4, 4]]}], [{"Mass": [[0, 0, 8, 8]]}],
+        ...                      ["Mass"], thresholds=(0.5,))["Mass"]
+        {0.5: {'accuracy': 1.0, 'afp': 0.0}}
+    """
+    metric = LocalizationMetric(classes, thresholds, mode, afp_denominator)
+    pred_list, gt_list = list(pred_boxes), list(gt_boxes)
+    if len(pred_list) != len(gt_list):
+        raise ValueError(
+            f"Expected one prediction dict per GT dict, got {len(pred_list)} and {len(gt_list)}."
+        )
+    for pred, gt in zip(pred_list, gt_list, strict=True):
+        metric.update(pred, gt)
+    return metric.compute()
