@@ -1,0 +1,119 @@
+"""Pixel Correlation Module (SEAM, Wang et al. 2020; D'Souza et al. 2022, Eq. 2).
+
+``y_i = sum_j ReLU(cos(theta(x_i), theta(x_j))) * yhat_j / (sum_j ReLU(cos(...)) + eps)``: each
+pixel of the refined CAM is the affinity-weighted average of the input CAM over *all* pixels,
+with affinities from a learned 1x1 embedding ``theta`` (no bias) of the backbone features.
+
+Memory: the dense affinity matrix has ``(h*w)^2`` entries per image (4 MiB in float32 for a
+32x32 map, 64 MiB for 64x64). ``chunk_size`` bounds it to ``chunk_size * h*w`` entries by
+processing the query pixels in chunks; the result is the same.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pcm_seam._checks import check_ndim
+
+
+def _check_pair(embeddings: torch.Tensor, cams: torch.Tensor) -> None:
+    check_ndim(embeddings, "embeddings", "B E h w")
+    check_ndim(cams, "cams", "B K h w")
+    if embeddings.shape[0] != cams.shape[0] or embeddings.shape[-2:] != cams.shape[-2:]:
+        raise ValueError(
+            f"Expected `embeddings` and `cams` with the same batch and map size, got "
+            f"{tuple(embeddings.shape)} and {tuple(cams.shape)}."
+        )
+
+
+def pixel_correlation(
+    embeddings: torch.Tensor, cams: torch.Tensor, eps: float = 1e-5, chunk_size: int | None = None
+) -> torch.Tensor:
+    """Eq. 2: refine ``cams`` by ReLU'd cosine affinities between pixel embeddings.
+
+    Args:
+        embeddings: ``(B, E, h, w)`` pixel embeddings ``theta(x)``.
+        cams: ``(B, K, h, w)`` maps to propagate.
+        eps: added to each pixel's affinity sum.
+        chunk_size: number of query pixels per chunk (``None``: all at once).
+
+    Returns:
+        ``(B, K, h, w)`` refined maps, float32 (computed in float32 even under autocast).
+
+    Example:
+        >>> import torch
+        >>> emb = torch.ones(1, 4, 3, 3)               # every pixel alike: a global average
+        >>> cam = torch.arange(9.0).view(1, 1, 3, 3)
+        >>> pixel_correlation(emb, cam, eps=0.0).unique().tolist()
+        [4.0]
+    """
+    _check_pair(embeddings, cams)
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"Expected `chunk_size` to be a positive int or None, got {chunk_size!r}.")
+    batch, _, height, width = cams.shape
+    with torch.autocast(device_type=cams.device.type, enabled=False):
+        keys = F.normalize(embeddings.float().flatten(2), dim=1)  # (B, E, N)
+        values = cams.float().flatten(2).transpose(1, 2)  # (B, N, K)
+        pixels = keys.shape[-1]
+        step = pixels if chunk_size is None else chunk_size
+        outputs = []
+        for start in range(0, pixels, step):
+            queries = keys[:, :, start : start + step]  # (B, E, n)
+            affinity = torch.relu(queries.transpose(1, 2) @ keys)  # (B, n, N)
+            weighted = affinity @ values  # (B, n, K)
+            outputs.append(weighted / (affinity.sum(dim=-1, keepdim=True) + eps))
+        refined = torch.cat(outputs, dim=1)
+    return refined.transpose(1, 2).reshape(batch, -1, height, width)
+
+
+class PCM(nn.Module):
+    """Pixel Correlation Module: a bias-free 1x1 embedding and :func:`pixel_correlation`.
+
+    Args:
+        in_channels: channels ``C`` of the backbone feature map.
+        embed_channels: embedding width (default ``C // 2``, as published).
+        chunk_size: query pixels per chunk, to bound memory on large maps (``None``: dense).
+        eps: added to each pixel's affinity sum.
+        detach_features: stop gradients into the backbone (the SEAM stage trains only the PCM).
+
+    Example:
+        >>> import torch
+        >>> pcm = PCM(512)
+        >>> refined = pcm(torch.randn(2, 512, 32, 32), torch.rand(2, 15, 32, 32))
+        >>> refined.shape, sum(p.numel() for p in pcm.parameters())
+        (torch.Size([2, 15, 32, 32]), 131072)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        embed_channels: int | None = None,
+        chunk_size: int | None = None,
+        eps: float = 1e-5,
+        detach_features: bool = True,
+    ) -> None:
+        super().__init__()
+        embed_channels = in_channels // 2 if embed_channels is None else embed_channels
+        for name, value in (("in_channels", in_channels), ("embed_channels", embed_channels)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Expected `{name}` to be a positive int, got {value!r}.")
+        self.in_channels = in_channels
+        self.embedding = nn.Conv2d(in_channels, embed_channels, kernel_size=1, bias=False)
+        self.chunk_size = chunk_size
+        self.eps = eps
+        self.detach_features = detach_features
+
+    def forward(self, features: torch.Tensor, cams: torch.Tensor) -> torch.Tensor:
+        check_ndim(features, "features", "B C h w")
+        if features.shape[1] != self.in_channels:
+            raise ValueError(
+                f"Expected `features` with {self.in_channels} channels, got {tuple(features.shape)}."
+            )
+        if self.detach_features:
+            features = features.detach()
+        return pixel_correlation(self.embedding(features), cams, self.eps, self.chunk_size)
+
+    def extra_repr(self) -> str:
+        return f"chunk_size={self.chunk_size}, detach_features={self.detach_features}"

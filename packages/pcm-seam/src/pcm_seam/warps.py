@@ -1,0 +1,56 @@
+"""Rotations for SEAM's equivariance, on kornia, with a mask of the pixels that stay valid.
+
+Convention:
+    Angles are in degrees, positive = counter-clockwise as the image is displayed (row 0 at the
+    top), about the centre ``((W - 1) / 2, (H - 1) / 2)``. Sampling is bilinear with zero fill
+    and ``align_corners=True`` for every warp, forward and inverse, so that a rotation by 90
+    degrees of a square map equals ``torch.rot90(x, 1, dims=(-2, -1))``. The warp is computed in
+    float32.
+"""
+
+from __future__ import annotations
+
+import torch
+from kornia.geometry.transform import rotate as kornia_rotate
+
+from pcm_seam._checks import check_ndim
+
+ALIGN_CORNERS = True
+VALID_THRESHOLD = 1.0 - 1e-4
+
+
+def rotate(x: torch.Tensor, angles_deg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotate each sample by its own angle; also return where the result is valid.
+
+    Args:
+        x: ``(B, C, H, W)`` images or maps.
+        angles_deg: ``(B,)`` angles in degrees (counter-clockwise).
+
+    Returns:
+        ``(rotated, valid)``: ``rotated`` float32 ``(B, C, H, W)``; ``valid`` a bool mask
+        ``(B, 1, H, W)``, true where every sample the bilinear warp read lies inside the input
+        (false in the zero-filled corners).
+
+    Example:
+        >>> import torch
+        >>> x = torch.arange(16.0).view(1, 1, 4, 4)
+        >>> rotated, valid = rotate(x, torch.tensor([90.0]))
+        >>> torch.allclose(rotated, torch.rot90(x, 1, dims=(-2, -1)), atol=1e-4), bool(valid.all())
+        (True, True)
+    """
+    check_ndim(x, "x", "B C H W")
+    if not isinstance(angles_deg, torch.Tensor):
+        angles_deg = torch.as_tensor(angles_deg, dtype=torch.float32)
+    if angles_deg.shape != (x.shape[0],):
+        raise ValueError(
+            f"Expected `angles_deg` of shape ({x.shape[0]},), one angle per sample, "
+            f"got {tuple(angles_deg.shape)}."
+        )
+    angles = angles_deg.to(device=x.device, dtype=torch.float32)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        ones = torch.ones_like(x[:, :1], dtype=torch.float32)
+        stacked = torch.cat([x.float(), ones], dim=1)
+        warped = kornia_rotate(
+            stacked, angles, mode="bilinear", padding_mode="zeros", align_corners=ALIGN_CORNERS
+        )
+    return warped[:, :-1], warped[:, -1:] >= VALID_THRESHOLD
