@@ -72,8 +72,8 @@ def ecr_loss(
     """Equivariant cross regularisation, both directions, L1, each term with OHEM, summed.
 
     ``ohem(|refined_a - cams_b|) + ohem(|cams_a - refined_b|)``, where the ``_a`` maps come from
-    branch 1 *warped afterwards* (``A(y^o)``, ``A(yhat^o)``) and the ``_b`` maps from branch 2, which
-    saw the warped image (``y^t``, ``yhat^t``). ``cams_*`` are targets and should carry no gradient.
+    branch 1 *warped afterwards* (``A(y^o)``, ``A(yhat^o)``) and the ``_b`` maps from branch 2,
+    which saw the warped image (``y^t``, ``yhat^t``). ``cams_*`` are targets and should carry no gradient.
 
     Args:
         refined_a, cams_a, refined_b, cams_b: ``(B, C, h, w)`` each.
@@ -109,7 +109,8 @@ def msml_loss(refined_cams: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     check_ndim(refined_cams, "refined_cams", "B K h w")
     if labels.shape != refined_cams.shape[:2]:
         raise ValueError(
-            f"Expected `labels` of shape {tuple(refined_cams.shape[:2])}, got {tuple(labels.shape)}."
+            f"Expected `labels` of shape {tuple(refined_cams.shape[:2])}, "
+            f"got {tuple(labels.shape)}."
         )
     pooled = refined_cams.float().mean(dim=(-2, -1))
     return F.multilabel_soft_margin_loss(pooled, labels.float())

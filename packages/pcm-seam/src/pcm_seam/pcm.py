@@ -109,7 +109,8 @@ class PCM(nn.Module):
         check_ndim(features, "features", "B C h w")
         if features.shape[1] != self.in_channels:
             raise ValueError(
-                f"Expected `features` with {self.in_channels} channels, got {tuple(features.shape)}."
+                f"Expected `features` with {self.in_channels} channels, "
+                f"got {tuple(features.shape)}."
             )
         if self.detach_features:
             features = features.detach()

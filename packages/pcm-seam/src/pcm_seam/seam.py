@@ -177,8 +177,8 @@ def seam_step(
         ...         cams = self.classifier(f)
         ...         return cams.mean((2, 3)), cams, f
         >>> model, pcm = Tiny(), PCM(8)
-        >>> out = seam_step(model, pcm, torch.rand(2, 3, 32, 32), torch.tensor([[1., 0.], [1., 1.]]),
-        ...                 SEAMLoss())
+        >>> labels = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+        >>> out = seam_step(model, pcm, torch.rand(2, 3, 32, 32), labels, SEAMLoss())
         >>> out.loss.backward()
         >>> pcm.embedding.weight.grad is not None, model.classifier.weight.grad is None
         (True, True)
