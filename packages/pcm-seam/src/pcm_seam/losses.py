@@ -73,7 +73,8 @@ def ecr_loss(
 
     ``ohem(|refined_a - cams_b|) + ohem(|cams_a - refined_b|)``, where the ``_a`` maps come from
     branch 1 *warped afterwards* (``A(y^o)``, ``A(yhat^o)``) and the ``_b`` maps from branch 2,
-    which saw the warped image (``y^t``, ``yhat^t``). ``cams_*`` are targets and should carry no gradient.
+    which saw the warped image (``y^t``, ``yhat^t``). ``cams_*`` are targets and should carry no
+    gradient.
 
     Args:
         refined_a, cams_a, refined_b, cams_b: ``(B, C, h, w)`` each.
