@@ -1,0 +1,60 @@
+"""NIH ChestX-ray14: metadata readers, paper splits, image decoding, transforms, and a
+synthetic data set in the exact NIH layout."""
+
+from cxr14_data.boxes import rescale_boxes
+from cxr14_data.dataset import ChestXray14, collate
+from cxr14_data.images import ImageDecodeError, decode_gray, find_images
+from cxr14_data.labels import (
+    BOX_CLASSES,
+    CLASSES,
+    NO_FINDING,
+    UnknownLabelError,
+    labels_to_vector,
+    parse_finding_labels,
+)
+from cxr14_data.metadata import (
+    BoxRecord,
+    ImageRecord,
+    MetadataError,
+    read_bbox_list,
+    read_data_entry,
+    read_split_list,
+)
+from cxr14_data.prepared import PreparedStore, prepare
+from cxr14_data.splits import select_train_val
+from cxr14_data.stats import dataset_stats
+from cxr14_data.synthetic import NIH_PREVALENCE, SYNTHETIC_PREVALENCE, make_synthetic
+from cxr14_data.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, paper_transforms
+
+__all__ = [
+    "BOX_CLASSES",
+    "CLASSES",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "NIH_PREVALENCE",
+    "NO_FINDING",
+    "SYNTHETIC_PREVALENCE",
+    "BoxRecord",
+    "ChestXray14",
+    "ImageDecodeError",
+    "ImageRecord",
+    "MetadataError",
+    "PreparedStore",
+    "UnknownLabelError",
+    "collate",
+    "dataset_stats",
+    "decode_gray",
+    "denormalize",
+    "find_images",
+    "labels_to_vector",
+    "make_synthetic",
+    "paper_transforms",
+    "parse_finding_labels",
+    "prepare",
+    "read_bbox_list",
+    "read_data_entry",
+    "read_split_list",
+    "rescale_boxes",
+    "select_train_val",
+]
+__version__ = "0.1.0"

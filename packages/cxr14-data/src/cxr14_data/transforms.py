@@ -1,0 +1,63 @@
+"""The paper's image transforms (torchvision v2, so boxes follow every geometric step).
+
+Train: ``RandomResizedCrop(size, scale=(0.8, 1.0), ratio=(0.75, 1.733))``, horizontal flip,
+rotation within +-15 degrees; eval: resize only. Both end with 3 channels, float in ``[0, 1]``,
+normalised with the ImageNet mean and standard deviation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchvision.transforms import v2
+
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+def paper_transforms(train: bool, size: int = 256) -> v2.Compose:
+    """The train or eval transform; call it as ``transform(image, boxes)``.
+
+    ``image`` is a ``tv_tensors.Image`` (uint8, 1 or 3 channels) and ``boxes`` a
+    ``tv_tensors.BoundingBoxes`` in ``XYWH`` format; the boxes come back in the output's pixels.
+
+    Example:
+        >>> import torch
+        >>> from torchvision import tv_tensors
+        >>> image = tv_tensors.Image(torch.zeros(1, 1024, 1024, dtype=torch.uint8))
+        >>> boxes = tv_tensors.BoundingBoxes([[512, 256, 100, 40]], format="XYWH",
+        ...                                  canvas_size=(1024, 1024))
+        >>> out, out_boxes = paper_transforms(train=False, size=256)(image, boxes)
+        >>> tuple(out.shape), out_boxes.tolist()
+        ((3, 256, 256), [[128, 64, 25, 10]])
+    """
+    if not isinstance(size, int) or size < 32:
+        raise ValueError(f"Expected `size` to be an int >= 32, got {size!r}.")
+    if train:
+        geometry = [
+            v2.RandomResizedCrop(size, scale=(0.8, 1.0), ratio=(0.75, 1.733), antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.RandomRotation(15),
+        ]
+    else:
+        geometry = [v2.Resize((size, size), antialias=True)]
+    return v2.Compose(
+        [
+            *geometry,
+            v2.RGB(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+
+
+def denormalize(images: torch.Tensor) -> torch.Tensor:
+    """Undo the ImageNet normalisation: ``(..., 3, H, W)`` back to ``[0, 1]`` (for display).
+
+    Example:
+        >>> x = torch.rand(3, 4, 4)
+        >>> torch.allclose(denormalize(v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)(x)), x, atol=1e-6)
+        True
+    """
+    mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=images.device).view(3, 1, 1)
+    return (images * std + mean).clamp(0, 1)
