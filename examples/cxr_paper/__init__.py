@@ -1,0 +1,1 @@
+"""The pieces of ``examples/reproduce_paper.py``: configuration, data, training, evaluation, report."""

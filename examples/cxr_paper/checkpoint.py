@@ -1,0 +1,21 @@
+"""Atomic checkpoints: write to a temporary file in the same folder, then rename over the target."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def save_atomic(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` that leaves either the old file or the new one, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    return torch.load(path, map_location=device, weights_only=False)

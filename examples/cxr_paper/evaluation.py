@@ -1,0 +1,149 @@
+"""Test-set evaluation: Table 1 AUROC, Tables 2-3 localization with and without the PCM, Table 4."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from cam_boxes_iobb import PAPER_THRESHOLDS, LocalizationMetric, heatmap_to_boxes, normalize_heatmap
+from cxr14_data import BOX_CLASSES, CLASSES
+from multires_backbone import CAMClassifier, create_model
+from pcm_seam import BACKGROUND_INDEX, PCM, prepare_cams
+
+from .training import macro_auroc
+
+BOX_CLASS_INDICES = [CLASSES.index(name) for name in BOX_CLASSES]
+VARIANTS = ("cam", "pcm")
+
+
+def refined_class_maps(pcm: PCM, features: torch.Tensor, cams: torch.Tensor) -> torch.Tensor:
+    """PCM-refined CAMs ``(B, K, h, w)`` without the background channel (no labels at test time)."""
+    refined = pcm(features, prepare_cams(cams))
+    keep = [c for c in range(refined.shape[1]) if c != BACKGROUND_INDEX]
+    return refined[:, keep]
+
+
+def predicted_boxes(
+    maps: np.ndarray, probs: np.ndarray, size: tuple[int, int], prob_threshold: float, q: float
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Boxes and heatmaps per box class predicted above ``prob_threshold`` for one image."""
+    boxes, heatmaps = {}, {}
+    for name, index in zip(BOX_CLASSES, BOX_CLASS_INDICES, strict=True):
+        if probs[index] > prob_threshold:
+            heatmaps[name] = normalize_heatmap(maps[index], size=size)
+            boxes[name] = heatmap_to_boxes(heatmaps[name], q)
+    return boxes, heatmaps
+
+
+def _new_metrics() -> dict[str, LocalizationMetric]:
+    return {
+        "iobb": LocalizationMetric(BOX_CLASSES, PAPER_THRESHOLDS, mode="iobb"),
+        "iou": LocalizationMetric(BOX_CLASSES, PAPER_THRESHOLDS, mode="iou"),
+        "seed_authors": LocalizationMetric.seed_authors(BOX_CLASSES),
+    }
+
+
+@dataclass
+class TestResult:
+    auroc: dict[str, float]
+    localization: dict[str, dict[str, Any]]
+    labels: np.ndarray
+    probs: np.ndarray
+    box_images: int
+    examples: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@torch.no_grad()
+def evaluate_test(
+    model: CAMClassifier, pcm: PCM, loader: DataLoader, device: torch.device,
+    prob_threshold: float, q: float, keep_examples: set[str], desc: str,
+) -> TestResult:
+    """AUROC over the whole test split; localization over its images that have GT boxes."""
+    model.eval()
+    pcm.eval()
+    metrics = {variant: _new_metrics() for variant in VARIANTS}
+    all_probs, all_labels, examples, box_images = [], [], {}, 0
+    for batch in tqdm(loader, desc=desc, leave=False, unit="batch"):
+        images = batch["image"].to(device)
+        out = model(images)
+        probs = torch.sigmoid(out.logits).cpu().numpy()
+        maps = {"cam": out.cams.float().cpu().numpy(),
+                "pcm": refined_class_maps(pcm, out.features, out.cams).cpu().numpy()}
+        all_probs.append(probs)
+        all_labels.append(batch["labels"].numpy())
+        size = tuple(images.shape[-2:])
+        for i, gt in enumerate(batch["boxes"]):
+            if not gt:
+                continue
+            box_images += 1
+            gt_boxes = {name: rows.numpy() for name, rows in gt.items()}
+            name = batch["image_index"][i]
+            for variant in VARIANTS:
+                boxes, heatmaps = predicted_boxes(maps[variant][i], probs[i], size, prob_threshold, q)
+                for metric in metrics[variant].values():
+                    metric.update(boxes, gt_boxes)
+                if name in keep_examples:
+                    all_maps = normalize_heatmap(maps[variant][i], size=size)
+                    examples.setdefault(name, {"image": images[i].cpu(), "gt": gt_boxes})[variant] = {
+                        "heatmaps": {c: all_maps[CLASSES.index(c)] for c in gt_boxes},
+                        "boxes": boxes,
+                        "probs": {c: float(probs[i][CLASSES.index(c)]) for c in gt_boxes},
+                    }
+    labels, probs = np.concatenate(all_labels), np.concatenate(all_probs)
+    localization = {
+        variant: {mode: _jsonable(metric.compute()) for mode, metric in variant_metrics.items()}
+        for variant, variant_metrics in metrics.items()
+    }
+    return TestResult(macro_auroc(labels, probs), localization, labels, probs, box_images, examples)
+
+
+def _jsonable(result: dict) -> dict:
+    """``{class: {T: stats}}`` -> ``{str(T): {class: stats}}`` (threshold first, as in Table 2)."""
+    thresholds = next(iter(result.values())).keys()
+    return {str(t): {name: result[name][t] for name in result} for t in thresholds}
+
+
+def parameter_counts(name: str, model: CAMClassifier, pcm: PCM) -> dict[str, int]:
+    """Ours (14 outputs, + PCM) and the published configuration (15 outputs + PCM embedding;
+    standard models: 14 outputs, no PCM), as in Table 4."""
+
+    def count(module: torch.nn.Module) -> int:
+        return sum(p.numel() for p in module.parameters())
+
+    published = create_model(name, num_classes=len(CLASSES), extra_outputs=1 if model.multires else 0)
+    published_total = count(published) + (count(PCM(published.num_features)) if model.multires else 0)
+    return {"model": count(model), "model_with_pcm": count(model) + count(pcm),
+            "published_configuration": published_total}
+
+
+@torch.no_grad()
+def inference_ms(
+    model: CAMClassifier, pcm: PCM | None, device: torch.device, repeats: int, size: int = 256
+) -> float:
+    """Median wall time of one 256x256x3 forward (batch 1), after two warm-up passes."""
+    model.eval()
+    x = torch.randn(1, 3, size, size, device=device)
+
+    def run() -> None:
+        out = model(x)
+        if pcm is not None:
+            pcm(out.features, prepare_cams(out.cams))
+
+    times = []
+    for i in range(repeats + 2):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        run()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i >= 2:
+            times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
