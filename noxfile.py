@@ -45,21 +45,36 @@ def _pytest_args(dist_names: list[str]) -> list[str]:
     return args
 
 
+def _install_everything(session: nox.Session, extra: str = "") -> None:
+    editable = [f"-e{ROOT / 'packages' / dist}{extra}" for dist in PACKAGES]
+    _install(session, *editable, "-r", "examples/requirements.txt")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """All packages, examples and benchmarks in one venv: every test and doctest."""
-    editable = [f"-e{ROOT / 'packages' / dist}[test]" for dist in PACKAGES]
-    _install(
-        session, *editable, "-r", "examples/requirements.txt", "-r", "benchmarks/requirements.txt"
-    )
+    _install_everything(session, "[test]")
+    _install(session, "-r", "benchmarks/requirements.txt")
     _install_metadata_fixture(session)
     session.run(
         "pytest",
         *_pytest_args(list(PACKAGES)),
         "tests",
+        "examples/tests",
+        "benchmarks/tests",
         *session.posargs,
         env={"CXR14_REQUIRE_REAL_METADATA": "1"},
     )
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: reproduce_paper.py on the synthetic default (--preset demo), CPU, < 10 min.
+
+    Extra arguments go to the script, e.g. ``nox -s demo -- --out runs/mine --epochs 4``.
+    """
+    _install_everything(session)
+    session.run("python", "examples/reproduce_paper.py", "--preset", "demo", *session.posargs)
 
 
 @nox.session
@@ -93,6 +108,30 @@ def isolated(session: nox.Session, dist: str) -> None:
         *_pytest_args([dist]),
         *session.posargs,
         env={"CXR14_REQUIRE_REAL_METADATA": "1"},
+    )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The CPU benchmarks; results go to benchmarks/results/ as JSON (device, versions, date)."""
+    _install_everything(session)
+    results = ROOT / "benchmarks" / "results"
+    session.run(
+        "python",
+        "benchmarks/inference_speed.py",
+        "--device",
+        "cpu",
+        "--json",
+        str(results / "inference_cpu.json"),
+        *session.posargs,
+    )
+    session.run(
+        "python",
+        "benchmarks/stages.py",
+        "--device",
+        "cpu",
+        "--json",
+        str(results / "stages_cpu.json"),
     )
 
 

@@ -20,14 +20,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cxr_paper.checkpoint import save_atomic  # noqa: E402
-from cxr_paper.config import RunConfig, get_args_parser, resolve_config  # noqa: E402
-from cxr_paper.data import build_loaders  # noqa: E402
-from cxr_paper.evaluation import evaluate_test, inference_ms, parameter_counts  # noqa: E402
-from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc  # noqa: E402
-from cxr_paper.report import write_report  # noqa: E402
-from cxr_paper.training import build_model, fit_classifier, fit_pcm  # noqa: E402
-from cxr14_data import CLASSES, read_bbox_list  # noqa: E402
+from cxr_paper.checkpoint import save_atomic
+from cxr_paper.config import get_args_parser, resolve_config
+from cxr_paper.data import build_loaders
+from cxr_paper.evaluation import evaluate_test, inference_ms, parameter_counts
+from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc
+from cxr_paper.report import write_report
+from cxr_paper.training import build_model, fit_classifier, fit_pcm
+
+from cxr14_data import CLASSES, read_bbox_list
 
 PREFERRED_FIGURE_FINDINGS = ("Nodule", "Mass")
 
@@ -60,7 +61,8 @@ def main(args: argparse.Namespace) -> Path:
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     loaders = build_loaders(config)
-    examples_wanted = set(choose_figure_images(loaders.test.dataset, config.figure_images))
+    figure_images = choose_figure_images(loaders.test.dataset, config.figure_images)
+    examples_wanted = set(figure_images)
     metrics, histories, results = {}, {}, {}
     for name in config.models:
         folder = out / name
@@ -69,11 +71,27 @@ def main(args: argparse.Namespace) -> Path:
         history = fit_classifier(name, model, loaders, config, folder, device, args.resume)
         pcm, pcm_history = fit_pcm(name, model, loaders, config, folder, device, args.resume)
         histories[name] = {**history, **pcm_history}
-        save_atomic({"model_name": name, "classes": list(CLASSES), "image_size": config.image_size,
-                     "model": model.state_dict(), "pcm": pcm.state_dict(),
-                     "pcm_in_channels": model.num_features}, folder / "final.pt")
-        result = evaluate_test(model, pcm, loaders.test, device, config.prob_threshold,
-                               config.heatmap_threshold, examples_wanted, f"{name} test")
+        save_atomic(
+            {
+                "model_name": name,
+                "classes": list(CLASSES),
+                "image_size": config.image_size,
+                "model": model.state_dict(),
+                "pcm": pcm.state_dict(),
+                "pcm_in_channels": model.num_features,
+            },
+            folder / "final.pt",
+        )
+        result = evaluate_test(
+            model,
+            pcm,
+            loaders.test,
+            device,
+            config.prob_threshold,
+            config.heatmap_threshold,
+            examples_wanted,
+            f"{name} test",
+        )
         results[name] = result
         metrics[name] = {
             "auroc": result.auroc,
@@ -87,15 +105,31 @@ def main(args: argparse.Namespace) -> Path:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     figures = {"Figure 5 — loss curves": plot_losses(histories, out / "fig5_losses.png")}
     roc_model = next((m for m in config.models if m.startswith("multires_")), config.models[0])
-    figures["Figure 6 — ROC curves"] = plot_roc(results[roc_model].labels, results[roc_model].probs,
-                                                results[roc_model].auroc, roc_model, out / "fig6_roc.png")
+    figures["Figure 6 — ROC curves"] = plot_roc(
+        results[roc_model].labels,
+        results[roc_model].probs,
+        results[roc_model].auroc,
+        roc_model,
+        out / "fig6_roc.png",
+    )
     columns = [(name, "cam", results[name].examples) for name in config.models]
-    columns += [(f"{name} + PCM", "pcm", results[name].examples)
-                for name in config.models if name.startswith("multires_")]
+    columns += [
+        (f"{name} + PCM", "pcm", results[name].examples)
+        for name in config.models
+        if name.startswith("multires_")
+    ]
     figures["Figure 7 — heatmaps and boxes"] = plot_heatmap_grid(
-        columns, sorted(examples_wanted), out / "fig7_heatmaps.png")
-    report = write_report(out / "report.md", metrics, json.loads((out / "config.json").read_text()),
-                          loaders.source, figures, time.perf_counter() - started, str(device))
+        columns, figure_images, out / "fig7_heatmaps.png"
+    )
+    report = write_report(
+        out / "report.md",
+        metrics,
+        json.loads((out / "config.json").read_text()),
+        loaders.source,
+        figures,
+        time.perf_counter() - started,
+        str(device),
+    )
     print(f"Report: {report.resolve()}")
     return report
 

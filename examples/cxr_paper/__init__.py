@@ -1,1 +1,1 @@
-"""The pieces of ``examples/reproduce_paper.py``: configuration, data, training, evaluation, report."""
+"""The pieces of ``examples/reproduce_paper.py``: config, data, training, evaluation, report."""

@@ -62,8 +62,14 @@ class TestResult:
 
 @torch.no_grad()
 def evaluate_test(
-    model: CAMClassifier, pcm: PCM, loader: DataLoader, device: torch.device,
-    prob_threshold: float, q: float, keep_examples: set[str], desc: str,
+    model: CAMClassifier,
+    pcm: PCM,
+    loader: DataLoader,
+    device: torch.device,
+    prob_threshold: float,
+    q: float,
+    keep_examples: set[str],
+    desc: str,
 ) -> TestResult:
     """AUROC over the whole test split; localization over its images that have GT boxes."""
     model.eval()
@@ -74,8 +80,10 @@ def evaluate_test(
         images = batch["image"].to(device)
         out = model(images)
         probs = torch.sigmoid(out.logits).cpu().numpy()
-        maps = {"cam": out.cams.float().cpu().numpy(),
-                "pcm": refined_class_maps(pcm, out.features, out.cams).cpu().numpy()}
+        maps = {
+            "cam": out.cams.float().cpu().numpy(),
+            "pcm": refined_class_maps(pcm, out.features, out.cams).cpu().numpy(),
+        }
         all_probs.append(probs)
         all_labels.append(batch["labels"].numpy())
         size = tuple(images.shape[-2:])
@@ -86,12 +94,14 @@ def evaluate_test(
             gt_boxes = {name: rows.numpy() for name, rows in gt.items()}
             name = batch["image_index"][i]
             for variant in VARIANTS:
-                boxes, heatmaps = predicted_boxes(maps[variant][i], probs[i], size, prob_threshold, q)
+                boxes, _ = predicted_boxes(maps[variant][i], probs[i], size, prob_threshold, q)
                 for metric in metrics[variant].values():
                     metric.update(boxes, gt_boxes)
                 if name in keep_examples:
                     all_maps = normalize_heatmap(maps[variant][i], size=size)
-                    examples.setdefault(name, {"image": images[i].cpu(), "gt": gt_boxes})[variant] = {
+                    examples.setdefault(name, {"image": images[i].cpu(), "gt": gt_boxes})[
+                        variant
+                    ] = {
                         "heatmaps": {c: all_maps[CLASSES.index(c)] for c in gt_boxes},
                         "boxes": boxes,
                         "probs": {c: float(probs[i][CLASSES.index(c)]) for c in gt_boxes},
@@ -117,10 +127,17 @@ def parameter_counts(name: str, model: CAMClassifier, pcm: PCM) -> dict[str, int
     def count(module: torch.nn.Module) -> int:
         return sum(p.numel() for p in module.parameters())
 
-    published = create_model(name, num_classes=len(CLASSES), extra_outputs=1 if model.multires else 0)
-    published_total = count(published) + (count(PCM(published.num_features)) if model.multires else 0)
-    return {"model": count(model), "model_with_pcm": count(model) + count(pcm),
-            "published_configuration": published_total}
+    published = create_model(
+        name, num_classes=len(CLASSES), extra_outputs=1 if model.multires else 0
+    )
+    published_total = count(published) + (
+        count(PCM(published.num_features)) if model.multires else 0
+    )
+    return {
+        "model": count(model),
+        "model_with_pcm": count(model) + count(pcm),
+        "published_configuration": published_total,
+    }
 
 
 @torch.no_grad()

@@ -8,12 +8,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_curve
 
-from cam_boxes_iobb import overlay  # noqa: E402
-from cxr14_data import CLASSES, denormalize  # noqa: E402
+from cam_boxes_iobb import overlay
+from cxr14_data import CLASSES, denormalize
 
 
 def plot_losses(histories: dict[str, dict[str, list[float]]], path: Path) -> Path:
@@ -24,9 +24,14 @@ def plot_losses(histories: dict[str, dict[str, list[float]]], path: Path) -> Pat
         axes[0].plot(epochs, history.get("train_loss", []), marker="o", label=name)
         axes[1].plot(epochs, history.get("val_loss", []), marker="o", label=name)
         pcm = history.get("pcm_loss", [])
-        axes[2].plot(np.arange(len(epochs) + 1, len(epochs) + 1 + len(pcm)), pcm, marker="s", label=name)
-    for axis, title in zip(axes, ("(a) training loss (weighted BCE)", "(b) validation loss",
-                                  "(c) PCM stage loss (SEAM)"), strict=True):
+        axes[2].plot(
+            np.arange(len(epochs) + 1, len(epochs) + 1 + len(pcm)), pcm, marker="s", label=name
+        )
+    for axis, title in zip(
+        axes,
+        ("(a) training loss (weighted BCE)", "(b) validation loss", "(c) PCM stage loss (SEAM)"),
+        strict=True,
+    ):
         axis.set(title=title, xlabel="epoch")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
@@ -36,7 +41,9 @@ def plot_losses(histories: dict[str, dict[str, list[float]]], path: Path) -> Pat
     return path
 
 
-def plot_roc(labels: np.ndarray, probs: np.ndarray, auroc: dict[str, float], title: str, path: Path) -> Path:
+def plot_roc(
+    labels: np.ndarray, probs: np.ndarray, auroc: dict[str, float], title: str, path: Path
+) -> Path:
     """Fig. 6: ROC curve per class."""
     fig, axis = plt.subplots(figsize=(7, 7))
     for i, name in enumerate(CLASSES):
@@ -44,8 +51,11 @@ def plot_roc(labels: np.ndarray, probs: np.ndarray, auroc: dict[str, float], tit
             fpr, tpr, _ = roc_curve(labels[:, i], probs[:, i])
             axis.plot(fpr, tpr, lw=1.3, label=f"{name} ({auroc[name]:.3f})")
     axis.plot([0, 1], [0, 1], "k--", lw=0.8)
-    axis.set(title=f"{title}: mean AUROC {auroc['mean']:.3f}", xlabel="false positive rate",
-             ylabel="true positive rate")
+    axis.set(
+        title=f"{title}: mean AUROC {auroc['mean']:.3f}",
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+    )
     axis.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -53,22 +63,29 @@ def plot_roc(labels: np.ndarray, probs: np.ndarray, auroc: dict[str, float], tit
     return path
 
 
-def plot_heatmap_grid(columns: list[tuple[str, str, dict[str, Any]]], names: list[str], path: Path) -> Path:
+def plot_heatmap_grid(
+    columns: list[tuple[str, str, dict[str, Any]]], names: list[str], path: Path
+) -> Path:
     """Fig. 7: per test image (rows), one model/variant per column: heatmap of the GT class,
     GT boxes green, predicted boxes red."""
     rows = [n for n in names if all(n in examples for _, _, examples in columns)]
     if not rows:
         return path
-    fig, axes = plt.subplots(len(rows), len(columns), figsize=(3.2 * len(columns), 3.4 * len(rows)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), len(columns), figsize=(3.2 * len(columns), 3.4 * len(rows)), squeeze=False
+    )
     for r, name in enumerate(rows):
         for c, (title, variant, examples) in enumerate(columns):
             example = examples[name]
             image = (denormalize(example["image"]).mean(0).numpy() * 255).astype(np.uint8)
             finding = next(iter(example["gt"]))
             result = example[variant]
-            panel = overlay(image, result["heatmaps"][finding], gt_boxes=example["gt"][finding],
-                            pred_boxes=result["boxes"].get(finding))
+            panel = overlay(
+                image,
+                result["heatmaps"][finding],
+                gt_boxes=example["gt"][finding],
+                pred_boxes=result["boxes"].get(finding),
+            )
             axes[r, c].imshow(panel)
             axes[r, c].set_title(f"{title}\n{finding} p={result['probs'][finding]:.2f}", fontsize=8)
             axes[r, c].axis("off")

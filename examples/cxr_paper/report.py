@@ -12,7 +12,9 @@ from .paper_numbers import TABLE1_AUROC, TABLE2_ACCURACY, TABLE3_AFP, TABLE4, pa
 
 
 def _f(value: float) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+    return (
+        "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+    )
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -22,7 +24,11 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def table1(metrics: dict[str, Any]) -> str:
-    header = ["Pathology", *(f"{m} (ours)" for m in metrics), *(f"{paper_row(m)} (paper)" for m in metrics)]
+    header = [
+        "Pathology",
+        *(f"{m} (ours)" for m in metrics),
+        *(f"{paper_row(m)} (paper)" for m in metrics),
+    ]
     rows = []
     for i, name in enumerate([*CLASSES, "mean"]):
         ours = [_f(metrics[m]["auroc"][name]) for m in metrics]
@@ -37,53 +43,90 @@ def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> 
     for model, result in metrics.items():
         for variant, label in (("cam", ""), ("pcm", " (with PCM)")):
             values = result["localization"][variant]["iobb"]["0.1"]
-            rows.append([f"{model}{label} — ours", *(_f(values[c][stat]) for c in BOX_CLASSES),
-                         _f(values["mean"][stat])])
+            rows.append(
+                [
+                    f"{model}{label} — ours",
+                    *(_f(values[c][stat]) for c in BOX_CLASSES),
+                    _f(values["mean"][stat]),
+                ]
+            )
             key = (paper_row(model), variant == "pcm")
             if key in published:
                 paper = published[key]
-                rows.append([f"{paper_row(model)}{label} — paper", *(_f(v) for v in paper),
-                             _f(sum(paper) / len(paper))])
+                rows.append(
+                    [
+                        f"{paper_row(model)}{label} — paper",
+                        *(_f(v) for v in paper),
+                        _f(sum(paper) / len(paper)),
+                    ]
+                )
     return _table(header, rows)
 
 
 def table4(metrics: dict[str, Any], device: str) -> str:
-    header = ["Model", f"ms ({device})", "ms with PCM", "params (ours)", "params (published config)",
-              "paper ms (P100)", "paper params"]
+    header = [
+        "Model",
+        f"ms ({device})",
+        "ms with PCM",
+        "params (ours)",
+        "params (published config)",
+        "paper ms (P100)",
+        "paper params",
+    ]
     rows = []
     for model, result in metrics.items():
         paper_ms, paper_params = TABLE4.get(model, (math.nan, None))
-        rows.append([model, f"{result['latency_ms']:.2f}", f"{result['latency_ms_pcm']:.2f}",
-                     f"{result['params']['model']:,}", f"{result['params']['published_configuration']:,}",
-                     _f(paper_ms) if model in TABLE4 else "–",
-                     f"{paper_params:,}" if paper_params else "–"])
+        rows.append(
+            [
+                model,
+                f"{result['latency_ms']:.2f}",
+                f"{result['latency_ms_pcm']:.2f}",
+                f"{result['params']['model']:,}",
+                f"{result['params']['published_configuration']:,}",
+                _f(paper_ms) if model in TABLE4 else "–",
+                f"{paper_params:,}" if paper_params else "–",
+            ]
+        )
     return _table(header, rows)
 
 
 def write_report(
-    path: Path, metrics: dict[str, Any], config: dict[str, Any], source: str, figures: dict[str, Path],
-    seconds: float, device: str,
+    path: Path,
+    metrics: dict[str, Any],
+    config: dict[str, Any],
+    source: str,
+    figures: dict[str, Path],
+    seconds: float,
+    device: str,
 ) -> Path:
     same_models = all(m == paper_row(m) for m in metrics)
-    caveat = "" if same_models else (
-        "\nOur models are smaller stand-ins for the paper's (named in the paper columns), trained on "
-        "a different data source; compare the pattern across models, not the absolute values.\n"
+    caveat = (
+        ""
+        if same_models
+        else (
+            "\nOur models are smaller stand-ins for the paper's (named in the paper columns), "
+            "trained on a different data source; compare the pattern across models, not the "
+            "absolute values.\n"
+        )
     )
     sections = [
         "# Reproduction of D'Souza, Reddy & Manjunath (2022)",
         f"- Data: {source}\n- Preset: `{config['preset']}`; models: {', '.join(metrics)}; input "
         f"{config['image_size']} px; stage 1 {config['epochs']} epochs; stage 2 (PCM) "
         f"{config['pcm_epochs']} epochs\n- Device: {device}; wall time {seconds / 60:.1f} min\n"
-        "- Localization: the ChestX-ray8 protocol (IoBB > T, false positives per evaluated image) on the "
-        "test images that have GT boxes; `metrics.json` also holds T ∈ {0.1, …, 0.9}, IoU matching and "
-        "the seed authors' protocol (IoU > 0.1, false positives / 880).",
+        "- Localization: the ChestX-ray8 protocol (IoBB > T, false positives per evaluated image) "
+        "on the test images that have GT boxes; `metrics.json` also holds T ∈ {0.1, …, 0.9}, "
+        "IoU matching and the seed authors' protocol (IoU > 0.1, false positives / 880).",
         caveat,
         "## Table 1 — test AUROC\n\n" + table1(metrics),
-        "## Table 2 — localization accuracy, IoBB > 0.1\n\n" + _localization_table(metrics, "accuracy", TABLE2_ACCURACY),
-        "## Table 3 — average false positives, IoBB 0.1\n\n" + _localization_table(metrics, "afp", TABLE3_AFP),
-        "## Table 4 — inference time at 256×256×3 (batch 1) and parameters\n\n" + table4(metrics, device)
-        + "\n\nPublished configuration: 15 classifier outputs plus the PCM embedding for MultiRes models, "
-        "14 outputs for the standard ones, as the authors counted.",
+        "## Table 2 — localization accuracy, IoBB > 0.1\n\n"
+        + _localization_table(metrics, "accuracy", TABLE2_ACCURACY),
+        "## Table 3 — average false positives, IoBB 0.1\n\n"
+        + _localization_table(metrics, "afp", TABLE3_AFP),
+        "## Table 4 — inference time at 256×256×3 (batch 1) and parameters\n\n"
+        + table4(metrics, device)
+        + "\n\nPublished configuration: 15 classifier outputs plus the PCM embedding for MultiRes "
+        "models, 14 outputs for the standard ones, as the authors counted.",
     ]
     for title, figure in figures.items():
         if figure.is_file():

@@ -35,7 +35,9 @@ def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     for i, name in enumerate(CLASSES):
         column = labels[:, i]
         result[name] = (
-            float(roc_auc_score(column, scores[:, i])) if 0 < column.sum() < len(column) else math.nan
+            float(roc_auc_score(column, scores[:, i]))
+            if 0 < column.sum() < len(column)
+            else math.nan
         )
     values = [v for v in result.values() if not math.isnan(v)]
     result["mean"] = float(np.mean(values)) if values else math.nan
@@ -88,8 +90,13 @@ def evaluate_classification(
 
 
 def fit_classifier(
-    name: str, model: CAMClassifier, loaders: Any, config: RunConfig, folder: Path,
-    device: torch.device, resume: bool,
+    name: str,
+    model: CAMClassifier,
+    loaders: Any,
+    config: RunConfig,
+    folder: Path,
+    device: torch.device,
+    resume: bool,
 ) -> dict[str, list[float]]:
     """Stage 1: weighted BCE, Adam, ReduceLROnPlateau on validation macro-AUROC, best checkpoint."""
     last, best = folder / "stage1_last.pt", folder / "stage1_best.pt"
@@ -108,32 +115,65 @@ def fit_classifier(
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         start, best_auroc, history = state["epoch"], state["best_auroc"], state["history"]
-    for epoch in trange(start, config.epochs, desc=f"{name} stage 1", unit="epoch", initial=start,
-                        total=config.epochs):
-        train_loss = train_one_epoch(model, loaders.train, optimizer, criterion, config.accumulation,
-                                     device, f"{name} epoch {epoch + 1}")
+    for epoch in trange(
+        start,
+        config.epochs,
+        desc=f"{name} stage 1",
+        unit="epoch",
+        initial=start,
+        total=config.epochs,
+    ):
+        train_loss = train_one_epoch(
+            model,
+            loaders.train,
+            optimizer,
+            criterion,
+            config.accumulation,
+            device,
+            f"{name} epoch {epoch + 1}",
+        )
         val_loss, auroc = evaluate_classification(model, loaders.val, criterion, device)
         score = auroc["mean"] if not math.isnan(auroc["mean"]) else -val_loss
         scheduler.step(score)
-        for key, value in (("train_loss", train_loss), ("val_loss", val_loss),
-                           ("val_auroc", auroc["mean"]), ("lr", optimizer.param_groups[0]["lr"])):
+        for key, value in (
+            ("train_loss", train_loss),
+            ("val_loss", val_loss),
+            ("val_auroc", auroc["mean"]),
+            ("lr", optimizer.param_groups[0]["lr"]),
+        ):
             history[key].append(value)
-        tqdm.write(f"{name} epoch {epoch + 1}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, "
-                   f"val AUROC {auroc['mean']:.4f}")
+        tqdm.write(
+            f"{name} epoch {epoch + 1}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, "
+            f"val AUROC {auroc['mean']:.4f}"
+        )
         if score > best_auroc:
             best_auroc = score
             save_atomic({"model": model.state_dict(), "epoch": epoch + 1, "val_auroc": auroc}, best)
-        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
-                     "epoch": epoch + 1, "best_auroc": best_auroc, "history": history}, last)
+        save_atomic(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": torch.get_rng_state(),
+                "epoch": epoch + 1,
+                "best_auroc": best_auroc,
+                "history": history,
+            },
+            last,
+        )
     if best.is_file():
         model.load_state_dict(load(best, device)["model"])
     return history
 
 
 def fit_pcm(
-    name: str, model: CAMClassifier, loaders: Any, config: RunConfig, folder: Path,
-    device: torch.device, resume: bool,
+    name: str,
+    model: CAMClassifier,
+    loaders: Any,
+    config: RunConfig,
+    folder: Path,
+    device: torch.device,
+    resume: bool,
 ) -> tuple[PCM, dict[str, list[float]]]:
     """Stage 2: only the PCM trains, with the SEAM objective over the frozen classifier."""
     lr, epochs = config.pcm_overrides.get(name, [config.pcm_lr, config.pcm_epochs])
@@ -152,15 +192,19 @@ def fit_pcm(
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         start, history = state["epoch"], state["history"]
-    for epoch in trange(start, epochs, desc=f"{name} stage 2 (PCM)", unit="epoch", initial=start,
-                        total=epochs):
+    for epoch in trange(
+        start, epochs, desc=f"{name} stage 2 (PCM)", unit="epoch", initial=start, total=epochs
+    ):
         sums, seen = np.zeros(3), 0
-        for step, batch in enumerate(tqdm(loaders.train, desc=f"{name} SEAM epoch {epoch + 1}",
-                                          leave=False, unit="batch")):
+        for step, batch in enumerate(
+            tqdm(loaders.train, desc=f"{name} SEAM epoch {epoch + 1}", leave=False, unit="batch")
+        ):
             images, labels = batch["image"].to(device), batch["labels"].to(device)
             out = seam_step(model, pcm, images, labels, loss_fn, generator)
             if not torch.isfinite(out.loss):
-                raise FloatingPointError(f"{name} SEAM epoch {epoch + 1}: non-finite loss at step {step}")
+                raise FloatingPointError(
+                    f"{name} SEAM epoch {epoch + 1}: non-finite loss at step {step}"
+                )
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(pcm.parameters(), config.grad_clip)
@@ -169,6 +213,14 @@ def fit_pcm(
             seen += len(images)
         for key, value in zip(history, sums / max(seen, 1), strict=True):
             history[key].append(float(value))
-        save_atomic({"pcm": pcm.state_dict(), "optimizer": optimizer.state_dict(),
-                     "generator": generator.get_state(), "epoch": epoch + 1, "history": history}, last)
+        save_atomic(
+            {
+                "pcm": pcm.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "generator": generator.get_state(),
+                "epoch": epoch + 1,
+                "history": history,
+            },
+            last,
+        )
     return pcm, history

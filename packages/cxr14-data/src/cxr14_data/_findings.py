@@ -59,9 +59,10 @@ def effusion(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.n
     image, xx, yy = canvas
     side = int(rng.integers(2))
     lung = anatomy.lungs()[side]
+    outward = -1.0 if side == 0 else 1.0
     level = lung.cy + lung.ry * rng.uniform(0.35, 0.65)
-    lateral = np.abs(xx - lung.cx) / lung.rx
-    meniscus = level - 0.06 * lateral**2
+    lateral = np.clip((xx - lung.cx) * outward / lung.rx, 0, None)
+    meniscus = level - 0.08 * lateral**2  # fluid climbs the chest wall
     inside = lung.soft_mask(xx, yy, edge=0.05) * (np.abs(xx - lung.cx) < lung.rx * 1.1)
     mask = np.clip((yy - meniscus) / 0.015, 0, 1) * inside
     image += 0.36 * mask
@@ -168,17 +169,17 @@ def emphysema(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.
 
 def fibrosis(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
     image, xx, yy = canvas
-    period = rng.uniform(0.016, 0.022)
+    period = rng.uniform(0.03, 0.04)  # coarse enough to survive a 128 px image
     net = np.maximum(
-        np.clip(1 - np.abs(np.sin(np.pi * (xx + yy * 0.3) / period)) / 0.3, 0, 1),
-        np.clip(1 - np.abs(np.sin(np.pi * (yy - xx * 0.3) / period)) / 0.3, 0, 1),
+        np.clip(1 - np.abs(np.sin(np.pi * (xx + yy * 0.3) / period)) / 0.35, 0, 1),
+        np.clip(1 - np.abs(np.sin(np.pi * (yy - xx * 0.3) / period)) / 0.35, 0, 1),
     )
     mask = np.zeros_like(image)
     for lung in anatomy.lungs():
         lateral = np.clip((np.abs(xx - lung.cx) / lung.rx - 0.1) * 2, 0, 1)
         lower = np.clip((yy - lung.cy) / lung.ry * 2 + 0.2, 0, 1)
         mask = np.maximum(mask, lung.soft_mask(xx, yy, edge=0.2) * lateral * lower)
-    image += 0.17 * mask * net
+    image += 0.22 * mask * net
     return mask
 
 

@@ -1,0 +1,162 @@
+import json
+
+import numpy as np
+import predict
+import pytest
+import reproduce_paper
+from cxr_paper.config import PRESETS, get_args_parser, resolve_config
+from PIL import Image
+
+from cxr14_data import BOX_CLASSES, CLASSES, find_images
+
+SMOKE_MODELS = PRESETS["smoke"]["models"]
+
+
+def _run(out, *extra):
+    args = get_args_parser().parse_args(["--preset", "smoke", "--out", str(out), *extra])
+    return reproduce_paper.main(args)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("smoke")
+    report = _run(out)
+    return out, report
+
+
+class TestSmokeRun:
+    def test_report_has_all_tables_and_figures(self, smoke_run):
+        out, report = smoke_run
+        text = report.read_text()
+        for title in ("Table 1", "Table 2", "Table 3", "Table 4", "synthetic NIH-format set"):
+            assert title in text
+        for figure in ("fig5_losses.png", "fig6_roc.png", "fig7_heatmaps.png"):
+            assert (out / figure).stat().st_size > 1000
+            assert figure in text
+        assert Image.open(out / "fig7_heatmaps.png").size[0] > 300
+
+    def test_metrics_json(self, smoke_run):
+        out, _ = smoke_run
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert set(metrics) == set(SMOKE_MODELS)
+        for result in metrics.values():
+            assert set(result["auroc"]) == {*CLASSES, "mean"}
+            for variant in ("cam", "pcm"):
+                localization = result["localization"][variant]
+                assert set(localization) == {"iobb", "iou", "seed_authors"}
+                assert set(localization["iobb"]) == {"0.1", "0.25", "0.5", "0.75", "0.9"}
+                assert set(localization["iobb"]["0.1"]) == {*BOX_CLASSES, "mean"}
+            assert result["params"]["model_with_pcm"] > result["params"]["model"]
+            assert result["latency_ms"] > 0 and result["localization_images"] > 0
+
+    def test_config_and_checkpoints(self, smoke_run):
+        out, _ = smoke_run
+        config = json.loads((out / "config.json").read_text())
+        assert config["preset"] == "smoke" and config["models"] == SMOKE_MODELS
+        for model in SMOKE_MODELS:
+            for name in ("stage1_last.pt", "stage1_best.pt", "stage2_last.pt", "final.pt"):
+                assert (out / model / name).is_file()
+        assert not list(out.rglob(".*.tmp"))
+
+    def test_resume_skips_finished_stages(self, smoke_run):
+        out, _ = smoke_run
+        stamps = {p: p.stat().st_mtime_ns for p in out.rglob("stage*_last.pt")}
+        _run(out, "--resume")
+        assert {p: p.stat().st_mtime_ns for p in out.rglob("stage*_last.pt")} == stamps
+        history = json.loads((out / "metrics.json").read_text())[SMOKE_MODELS[0]]["history"]
+        assert len(history["train_loss"]) == 1 and len(history["pcm_loss"]) == 1
+
+    def test_flags_override_the_preset(self):
+        args = get_args_parser().parse_args(
+            ["--preset", "paper", "--epochs", "2", "--models", "resnet18", "--no-finetune-policy"]
+        )
+        config = resolve_config(args)
+        assert (config.epochs, config.models, config.finetune_policy, config.lr) == (
+            2,
+            ["resnet18"],
+            False,
+            3e-4,
+        )
+
+    def test_bad_data_root(self, tmp_path):
+        with pytest.raises(SystemExit, match="no such folder"):
+            _run(tmp_path / "out", "--data", str(tmp_path / "missing"))
+        (tmp_path / "empty").mkdir()
+        with pytest.raises(SystemExit, match="not a ChestX-ray14 folder.*test_list.txt"):
+            _run(tmp_path / "out", "--data", str(tmp_path / "empty"))
+
+
+def _write_dicom(path, pixels, photometric="MONOCHROME2"):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = (
+        meta.MediaStorageSOPClassUID,
+        meta.MediaStorageSOPInstanceUID,
+    )
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = pixels.astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+class TestPredict:
+    def test_png_and_dicom_and_a_bad_file(self, smoke_run, tmp_path, capsys):
+        out, _ = smoke_run
+        png = next(iter(find_images(next((out / "data").iterdir())).values()))
+        gray = np.asarray(Image.open(png).convert("L"))
+        dicom = tmp_path / "scan.dcm"
+        _write_dicom(dicom, gray.astype(np.uint16) * 16)
+        broken = tmp_path / "broken.png"
+        broken.write_bytes(b"not an image")
+        checkpoint = out / SMOKE_MODELS[1] / "final.pt"
+        args = predict.get_args_parser().parse_args(
+            [
+                str(png),
+                str(broken),
+                str(dicom),
+                "--checkpoint",
+                str(checkpoint),
+                "--out",
+                str(tmp_path / "p"),
+                "--prob-threshold",
+                "0.0",
+            ]
+        )
+        assert predict.main(args) == 1
+        assert "broken.png" in capsys.readouterr().err
+        for stem in (png.stem, "scan"):
+            result = json.loads((tmp_path / "p" / f"{stem}.json").read_text())
+            assert set(result["probabilities"]) == set(CLASSES)
+            assert result["predicted"] == list(CLASSES)  # threshold 0: every class
+            assert (tmp_path / "p" / f"{stem}_Nodule.png").is_file()
+            for boxes in result["boxes"].values():
+                for x, y, w, h in boxes:
+                    assert x >= 0 and y >= 0 and x + w <= gray.shape[1] and y + h <= gray.shape[0]
+        png_probs = json.loads((tmp_path / "p" / f"{png.stem}.json").read_text())["probabilities"]
+        dcm_probs = json.loads((tmp_path / "p" / "scan.json").read_text())["probabilities"]
+        assert png_probs == pytest.approx(dcm_probs, abs=0.02)  # the same pixels either way
+
+    def test_monochrome1_is_inverted(self, tmp_path):
+        pixels = np.arange(64, dtype=np.uint16).reshape(8, 8) * 60
+        _write_dicom(tmp_path / "m1.dcm", pixels, "MONOCHROME1")
+        _write_dicom(tmp_path / "m2.dcm", pixels, "MONOCHROME2")
+        m1, m2 = predict.read_image(tmp_path / "m1.dcm"), predict.read_image(tmp_path / "m2.dcm")
+        np.testing.assert_array_equal(m1.astype(int), 255 - m2.astype(int))
+
+    def test_bad_checkpoint(self, tmp_path):
+        import torch
+
+        torch.save({"model": {}}, tmp_path / "x.pt")
+        args = predict.get_args_parser().parse_args(
+            ["a.png", "--checkpoint", str(tmp_path / "x.pt"), "--out", str(tmp_path)]
+        )
+        with pytest.raises(SystemExit, match="not a final.pt"):
+            predict.main(args)
