@@ -11,8 +11,6 @@ CUDA synchronisation on GPU. Throughput is images/s at a larger batch. Ratios (M
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import platform
 import sys
 from contextlib import nullcontext
@@ -24,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-from _timing import time_call
+from _harness import time_call, utc_now, write_json
 from cxr_paper.paper_numbers import TABLE4
 
 from multires_backbone import CAMClassifier, create_model
@@ -190,7 +188,7 @@ def main(args: argparse.Namespace) -> dict:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "timm": timm.__version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": utc_now(),
         "size": args.size,
         "batch": args.batch,
         "variants": list(args.variants),
@@ -198,9 +196,7 @@ def main(args: argparse.Namespace) -> dict:
         "ratios": ratios(models, args.variants[0]),
     }
     print(markdown(report))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2))
+    write_json(report, args.json)
     return report
 
 

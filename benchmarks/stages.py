@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 import tempfile
@@ -24,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _timing import time_call
+from _harness import time_call, utc_now, write_json
 
 from cam_boxes_iobb import LocalizationMetric, heatmap_to_boxes, normalize_heatmap
 from cxr14_data import BOX_CLASSES, CLASSES, ChestXray14, make_synthetic, paper_transforms, prepare
@@ -128,7 +127,7 @@ def main(args: argparse.Namespace) -> dict:
         "device": args.device,
         "torch": torch.__version__,
         "opencv": cv2.__version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": utc_now(),
         "pcm_ms": bench_pcm(args.pcm_sides, args.chunk, args.repeats, device),
         "cam_to_metric": bench_boxes(args.box_images, 256, 32),
         "loader": bench_loader(
@@ -136,9 +135,7 @@ def main(args: argparse.Namespace) -> dict:
         ),
     }
     print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2))
+    write_json(report, args.json)
     return report
 
 

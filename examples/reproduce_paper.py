@@ -3,6 +3,7 @@
     python examples/reproduce_paper.py                       # demo preset on the synthetic set
     python examples/reproduce_paper.py --data /path/to/ChestX-ray14 --preset paper
     python examples/reproduce_paper.py --out runs/demo --resume   # continue an interrupted run
+    torchrun --nproc_per_node=4 examples/reproduce_paper.py --data /path/to/CXR14 --preset paper
 
 Stage 1 trains each classifier with the dynamically weighted BCE; stage 2 trains its PCM with SEAM
 over the frozen classifier; evaluation scores the test split with and without the PCM.
@@ -21,8 +22,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cxr_paper.checkpoint import save_atomic
-from cxr_paper.config import get_args_parser, resolve_config
+from cxr_paper.config import RunConfig, get_args_parser, resolve_config
 from cxr_paper.data import build_loaders
+from cxr_paper.distributed import DistContext, barrier, init_distributed, shutdown
 from cxr_paper.evaluation import evaluate_test, inference_ms, parameter_counts
 from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc
 from cxr_paper.report import write_report
@@ -31,14 +33,6 @@ from cxr_paper.training import build_model, fit_classifier, fit_pcm
 from cxr14_data import CLASSES, read_bbox_list
 
 PREFERRED_FIGURE_FINDINGS = ("Nodule", "Mass")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda, but no CUDA device is available.")
-    return torch.device(name)
 
 
 def choose_figure_images(dataset, count: int) -> list[str]:
@@ -56,52 +50,74 @@ def choose_figure_images(dataset, count: int) -> list[str]:
 def main(args: argparse.Namespace) -> Path:
     started = time.perf_counter()
     config = resolve_config(args)
+    ctx = init_distributed(config.device)
+    try:
+        return run(config, ctx, args.resume, started)
+    finally:
+        shutdown(ctx)
+
+
+def run(config: RunConfig, ctx: DistContext, resume: bool, started: float) -> Path:
     out = Path(config.out)
-    config.save(out)
-    device = resolve_device(config.device)
+    if ctx.is_main:
+        config.save(out)
     torch.manual_seed(config.seed)
-    loaders = build_loaders(config)
-    figure_images = choose_figure_images(loaders.test.dataset, config.figure_images)
+    loaders = build_loaders(config, ctx)
+    figure_images = choose_figure_images(loaders.test.dataset.dataset, config.figure_images)
     examples_wanted = set(figure_images)
     metrics, histories, results = {}, {}, {}
     for name in config.models:
         folder = out / name
         torch.manual_seed(config.seed)
-        model = build_model(name, config).to(device)
-        history = fit_classifier(name, model, loaders, config, folder, device, args.resume)
-        pcm, pcm_history = fit_pcm(name, model, loaders, config, folder, device, args.resume)
+        model = build_model(name, config).to(ctx.device)
+        history = fit_classifier(name, model, loaders, config, folder, ctx, resume)
+        pcm, pcm_history = fit_pcm(name, model, loaders, config, folder, ctx, resume)
         histories[name] = {**history, **pcm_history}
-        save_atomic(
-            {
-                "model_name": name,
-                "classes": list(CLASSES),
-                "image_size": config.image_size,
-                "model": model.state_dict(),
-                "pcm": pcm.state_dict(),
-                "pcm_in_channels": model.num_features,
-            },
-            folder / "final.pt",
-        )
+        if ctx.is_main:
+            save_atomic(
+                {
+                    "model_name": name,
+                    "classes": list(CLASSES),
+                    "image_size": config.image_size,
+                    "model": model.state_dict(),
+                    "pcm": pcm.state_dict(),
+                    "pcm_in_channels": model.num_features,
+                },
+                folder / "final.pt",
+            )
         result = evaluate_test(
             model,
             pcm,
             loaders.test,
-            device,
+            ctx,
             config.prob_threshold,
             config.heatmap_threshold,
             examples_wanted,
             f"{name} test",
         )
         results[name] = result
-        metrics[name] = {
-            "auroc": result.auroc,
-            "localization": result.localization,
-            "localization_images": result.box_images,
-            "params": parameter_counts(name, model, pcm),
-            "latency_ms": inference_ms(model, None, device, config.latency_repeats),
-            "latency_ms_pcm": inference_ms(model, pcm, device, config.latency_repeats),
-            "history": histories[name],
-        }
+        if ctx.is_main:
+            metrics[name] = {
+                "auroc": result.auroc,
+                "localization": result.localization,
+                "localization_images": result.box_images,
+                "params": parameter_counts(name, model, pcm),
+                "latency_ms": inference_ms(model, None, ctx.device, config.latency_repeats),
+                "latency_ms_pcm": inference_ms(model, pcm, ctx.device, config.latency_repeats),
+                "history": histories[name],
+            }
+    report = out / "report.md"
+    if ctx.is_main:
+        write_outputs(
+            config, out, metrics, histories, results, figure_images, loaders.source, started, ctx
+        )
+        print(f"Report: {report.resolve()}")
+    barrier(ctx)
+    return report
+
+
+def write_outputs(config, out, metrics, histories, results, figure_images, source, started, ctx):
+    """metrics.json, Figures 5-7 and report.md (rank 0)."""
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     figures = {"Figure 5 — loss curves": plot_losses(histories, out / "fig5_losses.png")}
     roc_model = next((m for m in config.models if m.startswith("multires_")), config.models[0])
@@ -121,17 +137,16 @@ def main(args: argparse.Namespace) -> Path:
     figures["Figure 7 — heatmaps and boxes"] = plot_heatmap_grid(
         columns, figure_images, out / "fig7_heatmaps.png"
     )
-    report = write_report(
+    device = str(ctx.device) + (f" × {ctx.world_size} processes" if ctx.distributed else "")
+    write_report(
         out / "report.md",
         metrics,
         json.loads((out / "config.json").read_text()),
-        loaders.source,
+        source,
         figures,
         time.perf_counter() - started,
-        str(device),
+        device,
     )
-    print(f"Report: {report.resolve()}")
-    return report
 
 
 if __name__ == "__main__":

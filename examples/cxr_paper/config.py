@@ -55,7 +55,17 @@ class RunConfig:
     val_fraction: float = _field(0.2, "validation share, split by patient")
     synthetic_patients: int = _field(900, "patients of the generated synthetic set")
     synthetic_size: int = _field(128, "image side of the generated synthetic set")
-    workers: int = _field(0, "DataLoader worker processes")
+    workers: int = _field(0, "DataLoader worker processes per rank")
+    checkpoint_every: int = _field(
+        50, "optimizer steps between mid-epoch checkpoints (0: epoch ends only)"
+    )
+    amp: str = _field("auto", "'auto' (bf16 autocast on GPU, fp32 on CPU), 'bf16' or 'off'")
+    channels_last: bool = _field(False, "channels_last memory format (faster convolutions on GPU)")
+    compile: bool = _field(False, "torch.compile the stage-1 model")
+    sync_bn: bool = _field(
+        False, "SyncBatchNorm across GPUs under torchrun (small per-GPU batches)"
+    )
+    skip_unreadable: bool = _field(False, "skip (and count) corrupt images instead of stopping")
     device: str = _field("auto", "'auto', 'cpu' or 'cuda'")
     seed: int = _field(0, "seeds data split, init and augmentation")
     figure_images: int = _field(6, "test images in the Fig. 7 grid")
@@ -80,6 +90,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         no_finding=5000,
         figure_images=2,
         latency_repeats=2,
+        checkpoint_every=2,
     ),
     # the paper's central effect on the synthetic set, under 10 minutes on 2 CPU cores
     "demo": dict(),
@@ -99,6 +110,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         pcm_overrides={"multires_efficientnet_b4": [1e-5, 1], "efficientnet_b4": [1e-5, 1]},
         synthetic_size=256,
         latency_repeats=50,
+        channels_last=True,
     ),
 }
 

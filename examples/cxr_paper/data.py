@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from torch.utils.data import DataLoader
 
 from cxr14_data import ChestXray14, collate, make_synthetic, paper_transforms
 
 from .config import RunConfig
+from .distributed import DistContext, barrier
+from .sampling import EpochSampler, SeededItems, collate_skipping
 
 REQUIRED_FILES = ("train_val_list.txt", "test_list.txt")
 
@@ -20,6 +21,7 @@ class Loaders:
     train: DataLoader
     val: DataLoader
     test: DataLoader
+    train_sampler: EpochSampler
     source: str
 
 
@@ -58,33 +60,50 @@ def resolve_data_root(config: RunConfig) -> tuple[Path, str]:
     return root, f"ChestX-ray14 at {root}"
 
 
-def build_loaders(config: RunConfig) -> Loaders:
-    root, source = resolve_data_root(config)
+def build_loaders(config: RunConfig, ctx: DistContext) -> Loaders:
+    """Loaders for this rank: training keys are seeded and sharded (exact resume, DDP);
+    validation and test are sharded without overlap and gathered at evaluation."""
+    if ctx.is_main:
+        root, source = resolve_data_root(config)
+    barrier(ctx)  # rank 0 generates the synthetic set; the others wait, then find it
+    if not ctx.is_main:
+        root, source = resolve_data_root(config)
     common = dict(
         no_finding=config.no_finding,
         val_fraction=config.val_fraction,
         seed=config.seed,
         prepared_size=config.image_size,
+        on_missing="skip" if config.skip_unreadable else "error",
     )
-    train = ChestXray14(root, "train", paper_transforms(True, config.image_size), **common)
-    val = ChestXray14(root, "val", paper_transforms(False, config.image_size), **common)
-    test = ChestXray14(root, "test", paper_transforms(False, config.image_size), **common)
-    generator = torch.Generator().manual_seed(config.seed)
-    loader = dict(
+    datasets = {
+        "train": ChestXray14(root, "train", paper_transforms(True, config.image_size), **common),
+        "val": ChestXray14(root, "val", paper_transforms(False, config.image_size), **common),
+        "test": ChestXray14(root, "test", paper_transforms(False, config.image_size), **common),
+    }
+    loader_args = dict(
         batch_size=config.batch_size,
         num_workers=config.workers,
-        collate_fn=collate,
+        collate_fn=collate_skipping(collate),
+        pin_memory=ctx.device.type == "cuda",
         persistent_workers=config.workers > 0,
     )
-    return Loaders(
-        train=DataLoader(
-            train,
-            shuffle=True,
-            drop_last=len(train) > config.batch_size,
-            generator=generator,
-            **loader,
-        ),
-        val=DataLoader(val, shuffle=False, **loader),
-        test=DataLoader(test, shuffle=False, **loader),
-        source=source,
-    )
+    samplers = {
+        split: EpochSampler(
+            len(dataset),
+            seed=config.seed,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+            shuffle=split == "train",
+            drop_tail=split == "train",
+        )
+        for split, dataset in datasets.items()
+    }
+    loaders = {
+        split: DataLoader(
+            SeededItems(dataset, config.seed, config.skip_unreadable),
+            sampler=samplers[split],
+            **loader_args,
+        )
+        for split, dataset in datasets.items()
+    }
+    return Loaders(loaders["train"], loaders["val"], loaders["test"], samplers["train"], source)

@@ -17,6 +17,7 @@ from cxr14_data import BOX_CLASSES, CLASSES
 from multires_backbone import CAMClassifier, create_model
 from pcm_seam import BACKGROUND_INDEX, PCM, prepare_cams
 
+from .distributed import DistContext, gather
 from .training import macro_auroc
 
 BOX_CLASS_INDICES = [CLASSES.index(name) for name in BOX_CLASSES]
@@ -65,18 +66,25 @@ def evaluate_test(
     model: CAMClassifier,
     pcm: PCM,
     loader: DataLoader,
-    device: torch.device,
+    ctx: DistContext,
     prob_threshold: float,
     q: float,
     keep_examples: set[str],
     desc: str,
 ) -> TestResult:
-    """AUROC over the whole test split; localization over its images that have GT boxes."""
+    """AUROC over the whole test split; localization over its images that have GT boxes.
+
+    Under torchrun each rank scores its shard; the outputs and metric counters of all ranks are
+    gathered, so every number covers the whole split.
+    """
+    device = ctx.device
     model.eval()
     pcm.eval()
     metrics = {variant: _new_metrics() for variant in VARIANTS}
     all_probs, all_labels, examples, box_images = [], [], {}, 0
-    for batch in tqdm(loader, desc=desc, leave=False, unit="batch"):
+    for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=not ctx.is_main):
+        if "image" not in batch:
+            continue
         images = batch["image"].to(device)
         out = model(images)
         probs = torch.sigmoid(out.logits).cpu().numpy()
@@ -106,7 +114,15 @@ def evaluate_test(
                         "boxes": boxes,
                         "probs": {c: float(probs[i][CLASSES.index(c)]) for c in gt_boxes},
                     }
-    labels, probs = np.concatenate(all_labels), np.concatenate(all_probs)
+    parts = gather((all_labels, all_probs, metrics, examples, box_images), ctx)
+    labels = np.concatenate([a for part in parts for a in part[0]])
+    probs = np.concatenate([a for part in parts for a in part[1]])
+    for part in parts[1:]:
+        examples.update(part[3])
+        for variant, variant_metrics in part[2].items():
+            for mode, metric in variant_metrics.items():
+                metrics[variant][mode].merge(metric)
+    box_images = sum(part[4] for part in parts)
     localization = {
         variant: {mode: _jsonable(metric.compute()) for mode, metric in variant_metrics.items()}
         for variant, variant_metrics in metrics.items()

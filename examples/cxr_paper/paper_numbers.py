@@ -1,26 +1,10 @@
 """The published numbers of D'Souza, Reddy & Manjunath (2022), transcribed once from the paper.
 
-Keys use our model names. Table 1 also lists three earlier works, kept for the report.
+Keys use our model names; rows follow ``cxr14_data.CLASSES`` (Table 1's order) and
+``cxr14_data.BOX_CLASSES``. Table 1 also lists three earlier works, kept for the report.
 """
 
 from __future__ import annotations
-
-TABLE1_CLASSES = (
-    "Atelectasis",
-    "Cardiomegaly",
-    "Effusion",
-    "Infiltration",
-    "Mass",
-    "Nodule",
-    "Pneumonia",
-    "Pneumothorax",
-    "Consolidation",
-    "Edema",
-    "Emphysema",
-    "Fibrosis",
-    "Pleural_Thickening",
-    "Hernia",
-)
 
 # fmt: off
 # Table 1: test AUROC per class; the last value of each row is the published mean.
@@ -33,8 +17,6 @@ TABLE1_AUROC: dict[str, tuple[float, ...]] = {
     "efficientnet_b4": (0.738, 0.863, 0.809, 0.643, 0.762, 0.711, 0.659, 0.834, 0.725, 0.835, 0.862, 0.816, 0.741, 0.931, 0.781),
     "multires_efficientnet_b4": (0.743, 0.845, 0.811, 0.617, 0.763, 0.704, 0.673, 0.839, 0.729, 0.828, 0.862, 0.793, 0.726, 0.910, 0.774),
 }
-
-BOX_CLASSES = TABLE1_CLASSES[:8]
 
 # Table 2: localization accuracy at IoBB > 0.1; Table 3: average false positives.
 # Keys: (model, with PCM).

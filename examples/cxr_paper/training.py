@@ -1,16 +1,22 @@
-"""Stage 1 (classifier, weighted BCE) and stage 2 (PCM, SEAM), each checkpointed every epoch."""
+"""Stage 1 (classifier, weighted BCE) and stage 2 (PCM, SEAM), resumable at any checkpoint.
+
+Checkpoints (``stage1_last.pt``, ``stage2_last.pt``) are written atomically every
+``checkpoint_every`` optimizer steps and at every epoch end. They hold the weights, optimizer,
+scheduler, RNG states, the epoch and how many batches of it were consumed, so ``--resume`` after a
+kill continues exactly: on CPU with the same settings it ends bit-identical to an uninterrupted run.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm, trange
+from tqdm.auto import tqdm
 
 from cxr14_data import CLASSES
 from multires_backbone import CAMClassifier, apply_finetune_policy, create_model
@@ -19,6 +25,16 @@ from weighted_bce import DynamicWeightedBCEWithLogitsLoss
 
 from .checkpoint import load, save_atomic
 from .config import RunConfig
+from .distributed import DistContext, gather
+from .runtime import (
+    autocast,
+    autocast_dtype,
+    maybe_kill,
+    prepare_images,
+    rng_state,
+    set_rng_state,
+    wrap_for_training,
+)
 
 
 def build_model(name: str, config: RunConfig) -> CAMClassifier:
@@ -44,49 +60,116 @@ def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     return result
 
 
+def _check_finite(loss: torch.Tensor, ctx: DistContext, where: str) -> None:
+    """Stop every rank together on a NaN/inf loss, before it touches the weights."""
+    finite = torch.isfinite(loss.detach()).float()
+    if ctx.distributed:
+        torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+    if finite.item() < 1:
+        raise FloatingPointError(
+            f"Non-finite loss ({loss.item()}) at {where}; stopping. The last checkpoint is intact: "
+            "fix the cause (learning rate, data) and continue with --resume."
+        )
+
+
 def train_one_epoch(
-    model: CAMClassifier,
-    loader: DataLoader,
+    model: torch.nn.Module,
+    loader: Iterable[dict[str, Any]],
     optimizer: torch.optim.Optimizer,
-    criterion: torch.nn.Module,
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     accumulation: int,
-    device: torch.device,
+    ctx: DistContext,
     desc: str,
-) -> float:
-    """One pass over ``loader``; returns the mean training loss per image."""
+    *,
+    total_batches: int | None = None,
+    start_batch: int = 0,
+    sums: tuple[float, int, int] = (0.0, 0, 0),
+    amp: torch.dtype | None = None,
+    channels_last: bool = False,
+    on_step: Callable[[int, tuple[float, int, int]], None] | None = None,
+) -> tuple[float, int, int]:
+    """Train over ``loader`` (batches ``start_batch..``); return ``(loss sum, images, skipped)``.
+
+    Gradients are accumulated over ``accumulation`` batches (without DDP synchronisation until
+    the last one); ``on_step(batches_done, sums)`` runs after every optimizer step.
+    """
     model.train()
-    optimizer.zero_grad(set_to_none=True)
-    total, seen = 0.0, 0
-    for step, batch in enumerate(tqdm(loader, desc=desc, leave=False, unit="batch")):
-        images, labels = batch["image"].to(device), batch["labels"].to(device)
-        loss = criterion(model(images).logits, labels)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{desc}: non-finite loss {loss.item()} at step {step}")
-        (loss / accumulation).backward()
-        if (step + 1) % accumulation == 0 or step + 1 == len(loader):
+    total = total_batches if total_batches is not None else start_batch + len(loader)  # type: ignore[arg-type]
+    loss_sum, seen, skipped = sums
+    for batch_index, batch in enumerate(
+        tqdm(
+            loader,
+            desc=desc,
+            leave=False,
+            unit="batch",
+            disable=not ctx.is_main,
+            initial=start_batch,
+            total=total,
+        ),
+        start=start_batch,
+    ):
+        skipped += batch.get("skipped", 0)
+        boundary = (batch_index + 1) % accumulation == 0 or batch_index + 1 == total
+        if "image" in batch:
+            images = prepare_images(batch["image"], ctx.device, channels_last)
+            labels = batch["labels"].to(ctx.device, non_blocking=True)
+            sync = model.no_sync() if hasattr(model, "no_sync") and not boundary else _null()
+            with sync:
+                with autocast(amp, ctx.device):
+                    loss = criterion(model(images).logits, labels)
+                _check_finite(loss, ctx, f"{desc}, batch {batch_index}")
+                (loss / accumulation).backward()
+            loss_sum += loss.item() * len(images)
+            seen += len(images)
+        if boundary:
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-        total += loss.item() * len(images)
-        seen += len(images)
-    return total / max(seen, 1)
+            if on_step is not None:
+                on_step(batch_index + 1, (loss_sum, seen, skipped))
+    return loss_sum, seen, skipped
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 @torch.no_grad()
 def evaluate_classification(
-    model: CAMClassifier, loader: DataLoader, criterion: torch.nn.Module, device: torch.device
+    model: CAMClassifier,
+    loader: Iterable[dict[str, Any]],
+    criterion: torch.nn.Module,
+    ctx: DistContext,
+    amp: torch.dtype | None = None,
 ) -> tuple[float, dict[str, float]]:
-    """Mean loss and AUROC per class (and ``mean``) over ``loader``."""
+    """Mean loss and AUROC per class (and ``mean``) over the whole split (all ranks gathered)."""
     model.eval()
-    total, seen, scores, labels = 0.0, 0, [], []
+    loss_sum, seen, scores, labels = 0.0, 0, [], []
     for batch in loader:
-        images, targets = batch["image"].to(device), batch["labels"].to(device)
-        logits = model(images).logits
-        total += criterion(logits, targets).item() * len(images)
+        if "image" not in batch:
+            continue
+        images, targets = batch["image"].to(ctx.device), batch["labels"].to(ctx.device)
+        with autocast(amp, ctx.device):
+            logits = model(images).logits.float()
+        loss_sum += criterion(logits, targets).item() * len(images)
         seen += len(images)
-        scores.append(torch.sigmoid(logits).cpu())
-        labels.append(targets.cpu())
-    auroc = macro_auroc(torch.cat(labels).numpy(), torch.cat(scores).numpy())
-    return total / max(seen, 1), auroc
+        scores.append(torch.sigmoid(logits).cpu().numpy())
+        labels.append(targets.cpu().numpy())
+    parts = gather((loss_sum, seen, scores, labels), ctx)
+    loss_sum = sum(p[0] for p in parts)
+    seen = sum(p[1] for p in parts)
+    all_scores = np.concatenate([s for p in parts for s in p[2]])
+    all_labels = np.concatenate([s for p in parts for s in p[3]])
+    return loss_sum / max(seen, 1), macro_auroc(all_labels, all_scores)
+
+
+def _mean_over_ranks(sums: tuple[float, int, int], ctx: DistContext) -> tuple[float, int]:
+    parts = gather(sums, ctx)
+    seen = sum(p[1] for p in parts)
+    return sum(p[0] for p in parts) / max(seen, 1), sum(p[2] for p in parts)
 
 
 def fit_classifier(
@@ -95,75 +178,116 @@ def fit_classifier(
     loaders: Any,
     config: RunConfig,
     folder: Path,
-    device: torch.device,
+    ctx: DistContext,
     resume: bool,
 ) -> dict[str, list[float]]:
     """Stage 1: weighted BCE, Adam, ReduceLROnPlateau on validation macro-AUROC, best checkpoint."""
     last, best = folder / "stage1_last.pt", folder / "stage1_best.pt"
     criterion = DynamicWeightedBCEWithLogitsLoss()
+    amp = autocast_dtype(config.amp, ctx.device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=config.lr, betas=tuple(config.betas), weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=0.1, patience=config.plateau_patience, min_lr=config.min_lr
     )
-    history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_auroc": [], "lr": []}
-    start, best_auroc = 0, -math.inf
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "batch": 0,
+        "sums": (0.0, 0, 0),
+        "best_score": -math.inf,
+        "optimizer_steps": 0,
+        "history": {"train_loss": [], "val_loss": [], "val_auroc": [], "lr": [], "skipped": []},
+    }
     if resume and last.is_file():
-        state = load(last, device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        start, best_auroc, history = state["epoch"], state["best_auroc"], state["history"]
-    for epoch in trange(
-        start,
-        config.epochs,
+        saved = load(last, ctx.device)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        set_rng_state(saved["rng"])
+        state = saved["state"]
+    net = wrap_for_training(model, ctx, config.sync_bn)
+    if config.compile:
+        net = torch.compile(net)
+
+    def save_last() -> None:
+        if ctx.is_main:
+            save_atomic(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng": rng_state(),
+                    "state": state,
+                },
+                last,
+            )
+
+    def on_step(batches_done: int, sums: tuple[float, int, int]) -> None:
+        state["optimizer_steps"] += 1
+        maybe_kill(state["optimizer_steps"])
+        state["batch"], state["sums"] = batches_done, sums
+        if config.checkpoint_every and state["optimizer_steps"] % config.checkpoint_every == 0:
+            save_last()
+
+    sampler = loaders.train_sampler
+    epochs = tqdm(
+        range(config.epochs),
         desc=f"{name} stage 1",
         unit="epoch",
-        initial=start,
-        total=config.epochs,
-    ):
-        train_loss = train_one_epoch(
-            model,
+        disable=not ctx.is_main,
+        initial=state["epoch"],
+    )
+    while state["epoch"] < config.epochs:
+        epoch = state["epoch"]
+        sampler.set_epoch(epoch, start=state["batch"] * config.batch_size)
+        sums = train_one_epoch(
+            net,
             loaders.train,
             optimizer,
             criterion,
             config.accumulation,
-            device,
+            ctx,
             f"{name} epoch {epoch + 1}",
+            total_batches=state["batch"] + len(loaders.train),
+            start_batch=state["batch"],
+            sums=state["sums"],
+            amp=amp,
+            channels_last=config.channels_last,
+            on_step=on_step,
         )
-        val_loss, auroc = evaluate_classification(model, loaders.val, criterion, device)
+        train_loss, skipped = _mean_over_ranks(sums, ctx)
+        val_loss, auroc = evaluate_classification(model, loaders.val, criterion, ctx, amp)
         score = auroc["mean"] if not math.isnan(auroc["mean"]) else -val_loss
         scheduler.step(score)
         for key, value in (
             ("train_loss", train_loss),
             ("val_loss", val_loss),
+            ("skipped", skipped),
             ("val_auroc", auroc["mean"]),
             ("lr", optimizer.param_groups[0]["lr"]),
         ):
-            history[key].append(value)
-        tqdm.write(
-            f"{name} epoch {epoch + 1}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, "
-            f"val AUROC {auroc['mean']:.4f}"
-        )
-        if score > best_auroc:
-            best_auroc = score
-            save_atomic({"model": model.state_dict(), "epoch": epoch + 1, "val_auroc": auroc}, best)
-        save_atomic(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "rng": torch.get_rng_state(),
-                "epoch": epoch + 1,
-                "best_auroc": best_auroc,
-                "history": history,
-            },
-            last,
-        )
+            state["history"][key].append(value)
+        if ctx.is_main:
+            tqdm.write(
+                f"{name} epoch {epoch + 1}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, "
+                f"val AUROC {auroc['mean']:.4f}"
+                + (f", {skipped} unreadable images skipped" if skipped else "")
+            )
+        if score > state["best_score"]:
+            state["best_score"] = score
+            if ctx.is_main:
+                save_atomic(
+                    {"model": model.state_dict(), "epoch": epoch + 1, "val_auroc": auroc}, best
+                )
+        state.update(epoch=epoch + 1, batch=0, sums=(0.0, 0, 0))
+        save_last()
+        epochs.update()
+    epochs.close()
     if best.is_file():
-        model.load_state_dict(load(best, device)["model"])
-    return history
+        model.load_state_dict(load(best, ctx.device)["model"])
+    return state["history"]
 
 
 def fit_pcm(
@@ -172,55 +296,84 @@ def fit_pcm(
     loaders: Any,
     config: RunConfig,
     folder: Path,
-    device: torch.device,
+    ctx: DistContext,
     resume: bool,
 ) -> tuple[PCM, dict[str, list[float]]]:
     """Stage 2: only the PCM trains, with the SEAM objective over the frozen classifier."""
     lr, epochs = config.pcm_overrides.get(name, [config.pcm_lr, config.pcm_epochs])
     epochs = int(epochs)
     torch.manual_seed(config.seed)
-    pcm = PCM(model.num_features).to(device)
+    pcm = PCM(model.num_features).to(ctx.device)
     loss_fn = SEAMLoss(max_angle=config.seam_max_angle)
     optimizer = torch.optim.Adam(pcm.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed * 7919 + ctx.rank)
+    amp = autocast_dtype(config.amp, ctx.device)
     last = folder / "stage2_last.pt"
-    history: dict[str, list[float]] = {"pcm_loss": [], "msml": [], "ecr": []}
-    start = 0
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "batch": 0,
+        "sums": [0.0, 0.0, 0.0, 0],
+        "steps": 0,
+        "history": {"pcm_loss": [], "msml": [], "ecr": []},
+    }
     if resume and last.is_file():
-        state = load(last, device)
-        pcm.load_state_dict(state["pcm"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        start, history = state["epoch"], state["history"]
-    for epoch in trange(
-        start, epochs, desc=f"{name} stage 2 (PCM)", unit="epoch", initial=start, total=epochs
-    ):
-        sums, seen = np.zeros(3), 0
-        for step, batch in enumerate(
-            tqdm(loaders.train, desc=f"{name} SEAM epoch {epoch + 1}", leave=False, unit="batch")
+        saved = load(last, ctx.device)
+        pcm.load_state_dict(saved["pcm"])
+        optimizer.load_state_dict(saved["optimizer"])
+        generator.set_state(saved["generators"][ctx.rank])
+        state = saved["state"]
+    net = wrap_for_training(pcm, ctx)
+
+    def save_last() -> None:
+        generators = gather(generator.get_state(), ctx)
+        if ctx.is_main:
+            save_atomic(
+                {
+                    "pcm": pcm.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "generators": generators,
+                    "state": state,
+                },
+                last,
+            )
+
+    sampler = loaders.train_sampler
+    while state["epoch"] < epochs:
+        epoch = state["epoch"]
+        sampler.set_epoch(epoch, start=state["batch"] * config.batch_size)
+        for batch_index, batch in enumerate(
+            tqdm(
+                loaders.train,
+                desc=f"{name} SEAM epoch {epoch + 1}",
+                leave=False,
+                unit="batch",
+                disable=not ctx.is_main,
+                initial=state["batch"],
+                total=state["batch"] + len(loaders.train),
+            ),
+            start=state["batch"],
         ):
-            images, labels = batch["image"].to(device), batch["labels"].to(device)
-            out = seam_step(model, pcm, images, labels, loss_fn, generator)
-            if not torch.isfinite(out.loss):
-                raise FloatingPointError(
-                    f"{name} SEAM epoch {epoch + 1}: non-finite loss at step {step}"
-                )
+            if "image" not in batch:
+                continue
+            images = prepare_images(batch["image"], ctx.device, config.channels_last)
+            labels = batch["labels"].to(ctx.device)
+            with autocast(amp, ctx.device):
+                out = seam_step(model, net, images, labels, loss_fn, generator)
+            _check_finite(out.loss, ctx, f"{name} SEAM epoch {epoch + 1}, batch {batch_index}")
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(pcm.parameters(), config.grad_clip)
             optimizer.step()
-            sums += np.array([out.loss.item(), out.msml.item(), out.ecr.item()]) * len(images)
-            seen += len(images)
-        for key, value in zip(history, sums / max(seen, 1), strict=True):
-            history[key].append(float(value))
-        save_atomic(
-            {
-                "pcm": pcm.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "generator": generator.get_state(),
-                "epoch": epoch + 1,
-                "history": history,
-            },
-            last,
-        )
-    return pcm, history
+            parts = [out.loss.item(), out.msml.item(), out.ecr.item(), 1.0]
+            state["sums"] = [s + v * len(images) for s, v in zip(state["sums"], parts, strict=True)]
+            state["batch"] = batch_index + 1
+            state["steps"] += 1
+            if config.checkpoint_every and state["steps"] % config.checkpoint_every == 0:
+                save_last()
+        totals = gather(state["sums"], ctx)
+        seen = sum(t[3] for t in totals)
+        for i, key in enumerate(state["history"]):
+            state["history"][key].append(sum(t[i] for t in totals) / max(seen, 1))
+        state.update(epoch=epoch + 1, batch=0, sums=[0.0, 0.0, 0.0, 0])
+        save_last()
+    return pcm, state["history"]

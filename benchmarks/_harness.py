@@ -1,11 +1,14 @@
-"""Wall-clock timing with warm-up, CUDA synchronisation, median and spread."""
+"""Benchmark plumbing: wall-clock timing (warm-up, CUDA sync, median, quartiles) and results."""
 
 from __future__ import annotations
 
+import datetime
+import json
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
@@ -39,3 +42,14 @@ def time_call(
         samples.append((time.perf_counter() - start) * 1000)
     quartiles = statistics.quantiles(samples, n=4) if len(samples) > 1 else [samples[0]] * 3
     return Timing(statistics.median(samples), quartiles[0], quartiles[2], repeats)
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def write_json(report: dict, path: Path | None) -> None:
+    """Write a results file (creating its folder) when a path is given."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2))

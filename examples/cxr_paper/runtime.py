@@ -1,0 +1,78 @@
+"""Execution settings of a run: precision, memory format, DDP wrapping, RNG state, fault hooks."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from .distributed import DistContext
+
+#: Test hook: SIGKILL this process when the stage-1 optimizer step counter reaches this value.
+KILL_AT_STEP_ENV = "CXR_PAPER_KILL_AT_STEP"
+
+
+def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """bf16 on GPU by default ("auto"), fp32 on CPU; "bf16" or "off" force it."""
+    if amp not in ("auto", "bf16", "off"):
+        raise SystemExit(f"--amp must be 'auto', 'bf16' or 'off', got {amp!r}.")
+    if amp == "bf16" or (amp == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
+
+
+def autocast(dtype: torch.dtype | None, device: torch.device) -> AbstractContextManager:
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def prepare_images(images: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    images = images.to(device, non_blocking=True)
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+def wrap_for_training(module: nn.Module, ctx: DistContext, sync_bn: bool = False) -> nn.Module:
+    """DistributedDataParallel under torchrun (optionally with SyncBatchNorm), else the module."""
+    if not ctx.distributed:
+        return module
+    if sync_bn:
+        module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=device_ids)
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    module = getattr(module, "_orig_mod", module)  # torch.compile
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+def rng_state() -> dict[str, Any]:
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),  # noqa: NPY002 - the legacy global RNG is what libraries use
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def maybe_kill(step: int) -> None:
+    """Fault injection for the kill-and-resume test (no effect unless the variable is set)."""
+    target = os.environ.get(KILL_AT_STEP_ENV)
+    if target is not None and step == int(target):
+        os.kill(os.getpid(), signal.SIGKILL)
