@@ -50,6 +50,20 @@ def _intersection_areas(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
 
 
+def iobb_matrix(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """:func:`iobb` on boxes already checked by :func:`check_boxes` (no validation)."""
+    pred_area = pred[:, 2] * pred[:, 3]
+    return _intersection_areas(pred, gt) / pred_area[:, None]
+
+
+def iou_matrix(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """:func:`iou` on boxes already checked by :func:`check_boxes` (no validation)."""
+    inter = _intersection_areas(pred, gt)
+    pred_area = pred[:, 2] * pred[:, 3]
+    gt_area = gt[:, 2] * gt[:, 3]
+    return inter / (pred_area[:, None] + gt_area[None, :] - inter)
+
+
 def iobb(pred: Any, gt: Any) -> np.ndarray:
     """Intersection over the predicted box's area, ``area(pred ∩ gt) / area(pred)``.
 
@@ -64,9 +78,7 @@ def iobb(pred: Any, gt: Any) -> np.ndarray:
         >>> iobb([[0, 0, 10, 10]], [[5, 0, 10, 10], [0, 0, 100, 100]]).tolist()
         [[0.5, 1.0]]
     """
-    pred_boxes, gt_boxes = check_boxes(pred, "pred"), check_boxes(gt, "gt")
-    pred_area = pred_boxes[:, 2] * pred_boxes[:, 3]
-    return _intersection_areas(pred_boxes, gt_boxes) / pred_area[:, None]
+    return iobb_matrix(check_boxes(pred, "pred"), check_boxes(gt, "gt"))
 
 
 def iou(pred: Any, gt: Any) -> np.ndarray:
@@ -76,8 +88,4 @@ def iou(pred: Any, gt: Any) -> np.ndarray:
         >>> iou([[0, 0, 10, 10]], [[5, 0, 10, 10]]).round(4).tolist()
         [[0.3333]]
     """
-    pred_boxes, gt_boxes = check_boxes(pred, "pred"), check_boxes(gt, "gt")
-    inter = _intersection_areas(pred_boxes, gt_boxes)
-    pred_area = pred_boxes[:, 2] * pred_boxes[:, 3]
-    gt_area = gt_boxes[:, 2] * gt_boxes[:, 3]
-    return inter / (pred_area[:, None] + gt_area[None, :] - inter)
+    return iou_matrix(check_boxes(pred, "pred"), check_boxes(gt, "gt"))

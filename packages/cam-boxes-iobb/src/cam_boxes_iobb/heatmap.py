@@ -56,8 +56,10 @@ def normalize_heatmap(cam: Any, size: int | tuple[int, int] | None = None) -> np
     if size is not None:
         height, width = _check_size(size)
         flat = array.reshape(-1, *array.shape[-2:])
-        resized = [cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR) for m in flat]
-        array = np.stack(resized).reshape(*array.shape[:-2], height, width)
+        resized = np.empty((len(flat), height, width), dtype=np.float32)
+        for source, target in zip(flat, resized, strict=True):
+            cv2.resize(source, (width, height), dst=target, interpolation=cv2.INTER_LINEAR)
+        array = resized.reshape(*array.shape[:-2], height, width)
     peak = array.max(axis=(-2, -1), keepdims=True)
     return np.divide(array, peak, out=np.zeros_like(array), where=peak > 0)
 

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cam_boxes_iobb.boxes import check_boxes, iobb, iou
+from cam_boxes_iobb.boxes import check_boxes, iobb_matrix, iou_matrix
 
 Mode = Literal["iobb", "iou"]
 MODES: tuple[str, ...] = ("iobb", "iou")
@@ -84,7 +84,7 @@ def _image_counts(
     mode: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hits ``(K, T)``, GT boxes ``(K,)`` and false positives ``(K, T)`` of one image."""
-    overlap_fn = iobb if mode == "iobb" else iou
+    overlap_fn = iobb_matrix if mode == "iobb" else iou_matrix  # inputs already validated
     hits = np.zeros((len(classes), len(thresholds)), dtype=np.int64)
     false_pos = np.zeros_like(hits)
     n_gt = np.zeros(len(classes), dtype=np.int64)

@@ -61,7 +61,7 @@ def pixel_correlation(
         outputs = []
         for start in range(0, pixels, step):
             queries = keys[:, :, start : start + step]  # (B, E, n)
-            affinity = torch.relu(queries.transpose(1, 2) @ keys)  # (B, n, N)
+            affinity = torch.relu_(queries.transpose(1, 2) @ keys)  # (B, n, N), in place
             weighted = affinity @ values  # (B, n, K)
             outputs.append(weighted / (affinity.sum(dim=-1, keepdim=True) + eps))
         refined = torch.cat(outputs, dim=1)
