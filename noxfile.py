@@ -54,7 +54,6 @@ def _install_everything(session: nox.Session, extra: str = "") -> None:
 def tests(session: nox.Session) -> None:
     """All packages, examples and benchmarks in one venv: every test and doctest."""
     _install_everything(session, "[test]")
-    _install(session, "-r", "benchmarks/requirements.txt")
     _install_metadata_fixture(session)
     session.run(
         "pytest",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
 from pathlib import Path
 
@@ -97,7 +98,12 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def load_checkpoint(path: Path, device: torch.device) -> tuple[CAMClassifier, PCM, dict]:
-    state = load(path, device)
+    if not path.is_file():
+        raise SystemExit(f"--checkpoint {path}: no such file.")
+    try:
+        state = load(path, device, weights_only=True)
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:
+        raise SystemExit(f"--checkpoint {path}: not a readable checkpoint ({error}).") from error
     missing = {"model_name", "classes", "image_size", "model", "pcm", "pcm_in_channels"} - set(
         state
     )

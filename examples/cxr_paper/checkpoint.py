@@ -17,5 +17,10 @@ def save_atomic(state: dict[str, Any], path: Path) -> None:
     os.replace(temporary, path)
 
 
-def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    return torch.load(path, map_location=device, weights_only=False)
+def load(
+    path: Path, device: torch.device | str = "cpu", weights_only: bool = False
+) -> dict[str, Any]:
+    """Load a checkpoint. Training checkpoints hold RNG states (numpy objects), so they need
+    ``weights_only=False``: load those only from runs you made. ``final.pt`` loads with
+    ``weights_only=True``."""
+    return torch.load(path, map_location=device, weights_only=weights_only)

@@ -33,7 +33,7 @@ class RunConfig:
     finetune_policy: bool = _field(
         False, "train only the deep backbone stages + new layers (paper, with pretrained weights)"
     )
-    epochs: int = _field(7, "stage-1 epochs (classifier)")
+    epochs: int = _field(6, "stage-1 epochs (classifier)")
     batch_size: int = _field(32, "images per step")
     accumulation: int = _field(1, "gradient accumulation steps (paper: 3, for an effective 96)")
     lr: float = _field(1e-3, "stage-1 Adam learning rate (paper: 3e-4)")

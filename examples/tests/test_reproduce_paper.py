@@ -160,3 +160,10 @@ class TestPredict:
         )
         with pytest.raises(SystemExit, match="not a final.pt"):
             predict.main(args)
+        (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+        args.checkpoint = tmp_path / "junk.pt"
+        with pytest.raises(SystemExit, match="not a readable checkpoint"):
+            predict.main(args)
+        args.checkpoint = tmp_path / "missing.pt"
+        with pytest.raises(SystemExit, match="no such file"):
+            predict.main(args)
