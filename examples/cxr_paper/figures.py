@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import roc_curve
 
 from cam_boxes_iobb import overlay
@@ -33,6 +34,7 @@ def plot_losses(histories: dict[str, dict[str, list[float]]], path: Path) -> Pat
         strict=True,
     ):
         axis.set(title=title, xlabel="epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     fig.tight_layout()
