@@ -28,6 +28,12 @@ def _lung_point(
     return lung, lung.cx, lung.cy + zone[0] * lung.ry
 
 
+def _random_side(anatomy: Anatomy, rng: np.random.Generator) -> tuple[Ellipse, float]:
+    """A random lung and the x direction away from the midline (-1: image left)."""
+    side = int(rng.integers(2))
+    return anatomy.lungs()[side], -1.0 if side == 0 else 1.0
+
+
 def _rotated_ellipse(xx, yy, cx, cy, rx, ry, angle_deg, edge=0.2) -> np.ndarray:
     t = np.deg2rad(angle_deg)
     dx, dy = xx - cx, yy - cy
@@ -57,9 +63,7 @@ def cardiomegaly(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> 
 
 def effusion(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
     image, xx, yy = canvas
-    side = int(rng.integers(2))
-    lung = anatomy.lungs()[side]
-    outward = -1.0 if side == 0 else 1.0
+    lung, outward = _random_side(anatomy, rng)
     level = lung.cy + lung.ry * rng.uniform(0.35, 0.65)
     lateral = np.clip((xx - lung.cx) * outward / lung.rx, 0, None)
     meniscus = level - 0.08 * lateral**2  # fluid climbs the chest wall
@@ -112,9 +116,7 @@ def pneumonia(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.
 
 def pneumothorax(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
     image, xx, yy = canvas
-    side = int(rng.integers(2))
-    lung = anatomy.lungs()[side]
-    outward = -1.0 if side == 0 else 1.0
+    lung, outward = _random_side(anatomy, rng)
     collapse = rng.uniform(0.22, 0.35)
     inner = Ellipse(
         lung.cx - outward * lung.rx * collapse * 0.5,
@@ -185,9 +187,7 @@ def fibrosis(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.n
 
 def pleural_thickening(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
     image, xx, yy = canvas
-    side = int(rng.integers(2))
-    lung = anatomy.lungs()[side]
-    outward = -1.0 if side == 0 else 1.0
+    lung, outward = _random_side(anatomy, rng)
     band = np.clip(1 - np.abs(lung.distance(xx, yy) - 0.97) / 0.06, 0, 1)
     lateral = (xx - lung.cx) * outward > 0
     upper = yy < lung.cy + lung.ry * rng.uniform(0.0, 0.3)
