@@ -204,3 +204,29 @@ class TestResilience:
             assert a[part].keys() == b[part].keys()
             for key in a[part]:
                 assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs after resume"
+
+
+def test_loader_workers_do_not_change_the_result(tmp_path):
+    import reproduce_paper
+    from cxr_paper.config import get_args_parser
+
+    finals = []
+    for workers in (0, 2):
+        out = tmp_path / f"workers{workers}"
+        args = get_args_parser().parse_args(
+            [
+                "--preset",
+                "smoke",
+                "--models",
+                "multires_resnet10t",
+                "--workers",
+                str(workers),
+                "--out",
+                str(out),
+            ]
+        )
+        reproduce_paper.main(args)
+        finals.append(load(out / "multires_resnet10t" / "final.pt"))
+    for part in ("model", "pcm"):
+        for key, value in finals[0][part].items():
+            assert torch.equal(value, finals[1][part][key]), f"{part}.{key}"
