@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,7 @@ def train_one_epoch(
         if "image" in batch:
             images = prepare_images(batch["image"], ctx.device, channels_last)
             labels = batch["labels"].to(ctx.device, non_blocking=True)
-            sync = model.no_sync() if hasattr(model, "no_sync") and not boundary else _null()
+            sync = model.no_sync() if hasattr(model, "no_sync") and not boundary else nullcontext()
             with sync:
                 with autocast(amp, ctx.device):
                     loss = criterion(model(images).logits, labels)
@@ -127,14 +128,6 @@ def train_one_epoch(
             if on_step is not None:
                 on_step(batch_index + 1, (loss_sum, seen, skipped))
     return loss_sum, seen, skipped
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 @torch.no_grad()
