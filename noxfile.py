@@ -6,7 +6,6 @@ environment (torch and torchvision come from this machine's disk).
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -140,7 +139,3 @@ def lint(session: nox.Session) -> None:
     _install(session, "ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-
-
-if os.environ.get("CI"):
-    nox.options.reuse_existing_virtualenvs = False

@@ -23,11 +23,11 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cxr_paper.checkpoint import load
-from cxr_paper.evaluation import refined_class_maps
+from cxr_paper.evaluation import predicted_boxes, refined_class_maps
 from torchvision import tv_tensors
 
-from cam_boxes_iobb import heatmap_to_boxes, normalize_heatmap, overlay
-from cxr14_data import ImageDecodeError, decode_gray, paper_transforms
+from cam_boxes_iobb import overlay
+from cxr14_data import CLASSES, ImageDecodeError, decode_gray, paper_transforms
 from multires_backbone import CAMClassifier, create_model
 from pcm_seam import PCM
 
@@ -111,6 +111,8 @@ def load_checkpoint(path: Path, device: torch.device) -> tuple[CAMClassifier, PC
         raise SystemExit(
             f"{path} is not a final.pt of reproduce_paper.py (missing {sorted(missing)})."
         )
+    if list(state["classes"]) != list(CLASSES):
+        raise SystemExit(f"{path} was trained on classes {state['classes']}, not the 14 of CXR14.")
     model = create_model(state["model_name"], num_classes=len(state["classes"]))
     model.load_state_dict(state["model"])
     pcm = PCM(state["pcm_in_channels"])
@@ -135,14 +137,16 @@ def predict_image(gray: np.ndarray, model: CAMClassifier, pcm: PCM, state: dict,
         "predicted": [],
         "boxes": {},
     }
-    heatmaps = {}
-    for index, name in enumerate(state["classes"]):
-        if probs[index] > args.prob_threshold:
-            heatmaps[name] = normalize_heatmap(maps[index], size=(height, width))
-            result["predicted"].append(name)
-            result["boxes"][name] = heatmap_to_boxes(
-                heatmaps[name], args.heatmap_threshold
-            ).tolist()
+    boxes, heatmaps = predicted_boxes(
+        maps,
+        probs,
+        (height, width),
+        args.prob_threshold,
+        args.heatmap_threshold,
+        classes=state["classes"],
+    )
+    result["predicted"] = list(boxes)
+    result["boxes"] = {name: rows.tolist() for name, rows in boxes.items()}
     return {"result": result, "heatmaps": heatmaps}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,6 @@ from pcm_seam import BACKGROUND_INDEX, PCM, prepare_cams
 from .distributed import DistContext, gather
 from .training import macro_auroc
 
-BOX_CLASS_INDICES = [CLASSES.index(name) for name in BOX_CLASSES]
 VARIANTS = ("cam", "pcm")
 
 
@@ -32,11 +32,18 @@ def refined_class_maps(pcm: PCM, features: torch.Tensor, cams: torch.Tensor) -> 
 
 
 def predicted_boxes(
-    maps: np.ndarray, probs: np.ndarray, size: tuple[int, int], prob_threshold: float, q: float
+    maps: np.ndarray,
+    probs: np.ndarray,
+    size: tuple[int, int],
+    prob_threshold: float,
+    q: float,
+    classes: Sequence[str] = BOX_CLASSES,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Boxes and heatmaps per box class predicted above ``prob_threshold`` for one image."""
+    """Boxes and heatmaps of one image for each of ``classes`` predicted above
+    ``prob_threshold``; ``maps`` and ``probs`` are indexed in :data:`CLASSES` order."""
     boxes, heatmaps = {}, {}
-    for name, index in zip(BOX_CLASSES, BOX_CLASS_INDICES, strict=True):
+    for name in classes:
+        index = CLASSES.index(name)
         if probs[index] > prob_threshold:
             heatmaps[name] = normalize_heatmap(maps[index], size=size)
             boxes[name] = heatmap_to_boxes(heatmaps[name], q)

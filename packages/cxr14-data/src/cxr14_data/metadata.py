@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cxr14_data.labels import canonical_label, parse_finding_labels
+from cxr14_data.labels import UnknownLabelError, canonical_label, parse_finding_labels
 
 DATA_ENTRY_NAMES = ("Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv")
 BBOX_LIST_NAMES = ("BBox_List_2017.csv",)
@@ -152,9 +152,9 @@ def read_data_entry(path: str | os.PathLike) -> list[ImageRecord]:
             )
         except IndexError:
             raise MetadataError(f"{where}: too few columns ({len(row)}).") from None
+        except UnknownLabelError:
+            raise
         except ValueError as error:
-            if isinstance(error, MetadataError) or "Unknown finding" in str(error):
-                raise
             raise MetadataError(f"{where}: {error}") from error
     if not records:
         raise MetadataError(f"{file} has no rows.")
