@@ -10,6 +10,7 @@ from cxr14_data import (
     ChestXray14,
     MetadataError,
     collate,
+    make_synthetic,
     paper_transforms,
     prepare,
     read_bbox_list,
@@ -57,13 +58,76 @@ class TestChestXray14:
         item = resized[with_boxes[0]]
         assert item["image"].shape == (3, 128, 128) and item["image"].dtype == torch.float32
 
-    def test_boxes_match_the_csv(self, synthetic_root):
-        dataset = ChestXray14(synthetic_root, "test")
+    def test_boxes_are_the_csv_scaled_from_the_1024_frame(self, synthetic_root):
+        dataset = ChestXray14(synthetic_root, "test")  # 64 px PNGs, CSV in the 1024 frame
         csv_boxes = read_bbox_list(synthetic_root)
         index = {r.image_index: i for i, r in enumerate(dataset.records)}
+        assert max(b.x + b.w for b in csv_boxes) > 64  # the CSV is not in the PNGs' pixels
         for box in csv_boxes:
             got = dataset[index[box.image_index]]["boxes"][box.label]
-            assert any(torch.allclose(row, torch.tensor(box.xywh)) for row in got)
+            expected = torch.tensor(box.xywh) * 64 / 1024
+            assert any(torch.allclose(row, expected) for row in got)
+
+    def test_boxes_fall_where_the_findings_were_drawn(self, synthetic_root):
+        # the renderer's own boxes (in the PNG's pixels) against what the loader returns
+        from cxr14_data.synthetic import render_image
+
+        dataset = ChestXray14(synthetic_root, "test")
+        checked = 0
+        for i, record in enumerate(dataset.records):
+            boxes = dataset[i]["boxes"]
+            if not boxes:
+                continue
+            _, drawn = render_image(3, record.patient_id, record.follow_up, record.labels, 64)
+            for name, rows in boxes.items():
+                torch.testing.assert_close(rows[0], torch.tensor(drawn[name]), atol=1e-4, rtol=0)
+                checked += 1
+        assert checked > 3
+
+    @pytest.mark.parametrize("size", [48, 100])
+    def test_boxes_follow_any_png_size(self, tmp_path, size):
+        root = make_synthetic(tmp_path, n_patients=12, image_size=size, seed=3, progress=False)
+        dataset = ChestXray14(root, "test", transform=paper_transforms(False, 64))
+        csv_boxes = {(b.image_index, b.label): b.xywh for b in read_bbox_list(root)}
+        for i, record in enumerate(dataset.records):
+            for name, rows in dataset[i]["boxes"].items():
+                expected = torch.tensor(csv_boxes[record.image_index, name]) * 64 / 1024
+                torch.testing.assert_close(rows[0], expected, atol=1e-3, rtol=1e-4)
+
+    def test_box_outside_the_frame_names_the_row(self, writable_root):
+        dataset = ChestXray14(writable_root, "test")
+        first = read_bbox_list(writable_root)[0]
+        lines = (writable_root / "BBox_List_2017.csv").read_text().splitlines()
+        lines[1] = lines[1].replace(f"{first.x}", "1000.0", 1)  # x + w now beyond 1024
+        (writable_root / "BBox_List_2017.csv").write_text("\n".join(lines) + "\n")
+        with pytest.raises(MetadataError, match=r"BBox_List_2017.csv, line 2.*outside the 1024"):
+            ChestXray14(writable_root, "test")
+        with pytest.warns(UserWarning, match="Dropped 1 boxes"):
+            skipping = ChestXray14(writable_root, "test", on_bad_box="skip")
+        assert [b.image_index for b in skipping.bad_boxes] == [first.image_index]
+        assert skipping.box_images <= dataset.box_images
+
+    def test_boxes_in_the_png_pixels_with_box_frame_none(self, writable_root):
+        # a custom data set whose CSV is in each PNG's own pixels: the old convention, opt-in
+        lines = (writable_root / "BBox_List_2017.csv").read_text().splitlines()
+        header, rows = lines[0], [line.split(",") for line in lines[1:]]
+        for row in rows:
+            row[2:6] = [str(float(v) / 16) for v in row[2:6]]
+        text = "\n".join([header, *(",".join(r) for r in rows)]) + "\n"
+        (writable_root / "BBox_List_2017.csv").write_text(text)
+        frame = ChestXray14(writable_root, "test")  # 1024 frame: boxes now 16x too small
+        own = ChestXray14(writable_root, "test", box_frame=None)
+        reference = ChestXray14(writable_root, "test", box_frame=(64, 64))
+        for i in range(len(own)):
+            for name, rows_ in own[i]["boxes"].items():
+                torch.testing.assert_close(rows_, reference[i]["boxes"][name])
+                torch.testing.assert_close(frame[i]["boxes"][name] * 16, rows_)
+
+    def test_bad_box_frame(self, synthetic_root):
+        with pytest.raises(ValueError, match="box_frame"):
+            ChestXray14(synthetic_root, "test", box_frame=(0, 1024))
+        with pytest.raises(ValueError, match="on_bad_box"):
+            ChestXray14(synthetic_root, "test", on_bad_box="clamp")
 
     def test_train_transform_runs(self, synthetic_root):
         dataset = ChestXray14(synthetic_root, "train", transform=paper_transforms(True, size=48))
@@ -139,6 +203,21 @@ class TestPreparedStore:
         np.testing.assert_array_equal(clone.read(name), store.read(name))
         original = decode_gray(find_images(writable_root)[name]).astype(float)
         assert abs(store.read(name).astype(float).mean() - original.mean()) < 3
+
+    @pytest.mark.parametrize("size", [32, 96])
+    def test_store_boxes_are_scaled_from_the_frame(self, writable_root, tmp_path, size):
+        # a store of another size than the PNGs, kept outside the (read-only) data root
+        cache = tmp_path / "cache"
+        folder = prepare(writable_root, size=size, progress=False, cache=cache)
+        assert folder == cache / f"prepared_{size}" and not list(writable_root.glob("prepared_*"))
+        stored = ChestXray14(writable_root, "test", prepared_size=size, cache=cache)
+        assert stored._store is not None
+        csv_boxes = {(b.image_index, b.label): b.xywh for b in read_bbox_list(writable_root)}
+        for i, record in enumerate(stored.records):
+            assert stored[i]["image"].shape == (3, size, size)
+            for name, rows in stored[i]["boxes"].items():
+                expected = torch.tensor(csv_boxes[record.image_index, name]) * size / 1024
+                torch.testing.assert_close(rows[0], expected)
 
     def test_absent_store_falls_back_to_png(self, synthetic_root):
         assert ChestXray14(synthetic_root, "val", prepared_size=99)._store is None

@@ -56,7 +56,13 @@ class TestSyntheticLayout:
         for box in boxes:
             assert box.image_index in test
             assert box.label in BOX_CLASSES and box.label in labels[box.image_index]
-            assert box.x >= 0 and box.y >= 0 and box.x + box.w <= 64 and box.y + box.h <= 64
+            # NIH's convention: the 1024 frame whatever the PNG size (64 px here)
+            assert box.x >= 0 and box.y >= 0 and box.x + box.w <= 1024 and box.y + box.h <= 1024
+        assert max(b.x + b.w for b in boxes) > 64
+
+    def test_original_image_columns_are_neither_png_nor_frame(self, synthetic_root):
+        sizes = {(r.original_width, r.original_height) for r in read_data_entry(synthetic_root)}
+        assert all(2000 <= w <= 3056 and 2000 <= h <= 3056 for w, h in sizes)
 
     def test_archive_layout(self, tmp_path):
         root = make_synthetic(

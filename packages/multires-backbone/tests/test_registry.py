@@ -7,7 +7,10 @@ from multires_backbone import (
     PretrainedWeightsError,
     create_backbone,
     create_model,
+    is_multires,
     list_models,
+    port_state_dict,
+    published_parameter_count,
     resolve_config,
 )
 
@@ -37,6 +40,19 @@ class TestTable4ParameterCounts:
     def test_multires_published(self, name, expected):
         model = create_model(name, num_classes=14, extra_outputs=1)
         assert _count(model) + _count(_pcm_embedding(model.num_features)) == expected
+
+    @pytest.mark.parametrize(
+        ("name", "expected"),
+        [
+            ("resnet50", 23_536_718),
+            ("efficientnet_b4", 17_573_718),
+            ("multires_resnet50", 26_273_615),
+            ("multires_efficientnet_b4", 18_913_543),
+        ],
+    )
+    def test_published_parameter_count(self, name, expected):
+        assert published_parameter_count(name) == expected
+        assert is_multires(name) == name.startswith("multires_")
 
     @pytest.mark.parametrize(
         ("name", "channels", "cam_side"),
@@ -123,3 +139,100 @@ class TestPretrained:
         monkeypatch.setattr(pretrained_module.timm, "create_model", offline)
         with pytest.raises(PretrainedWeightsError, match=r"pretrained='/path/to/resnet50"):
             create_backbone("resnet50", pretrained=True)
+
+
+class TestTorchvisionWeights:
+    """The paper's authors start from torchvision's ImageNet weights (DESIGN §3)."""
+
+    @pytest.mark.parametrize("name", ["efficientnet_b0", "resnet18"])
+    def test_ported_file_computes_what_torchvision_computes(self, tmp_path, name):
+        import torchvision
+
+        torch.manual_seed(0)
+        tv_model = torchvision.models.get_model(name).eval()
+        for module in tv_model.modules():  # non-trivial BN statistics
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.1, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+        path = tmp_path / f"{name}-tv.pth"
+        torch.save(tv_model.state_dict(), path)
+        backbone = create_backbone(name, pretrained=path).eval()
+        x = torch.randn(2, 3, 64, 64)
+        with torch.no_grad():
+            trunk = tv_model.features if hasattr(tv_model, "features") else None
+            if trunk is None:
+                body = torch.nn.Sequential(*list(tv_model.children())[:-2])
+                expected = body(x)
+            else:
+                expected = trunk(x)
+            got = backbone.forward_features(x)
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+    def test_efficientnet_b4_ports_tensor_by_tensor(self):
+        import timm
+        import torchvision
+
+        tv_state = torchvision.models.efficientnet_b4().state_dict()
+        model = timm.create_model("efficientnet_b4", num_classes=0, global_pool="")
+        ported = port_state_dict(tv_state, model)
+        assert list(ported) == list(model.state_dict())
+        assert ported["conv_stem.weight"] is tv_state["features.0.0.weight"]
+
+    def test_port_names_the_tensor_that_differs(self):
+        import timm
+
+        model = timm.create_model("resnet10t", num_classes=0, global_pool="")
+        state = dict(model.state_dict())
+        first = next(iter(state))
+        state[first] = torch.zeros(1)
+        with pytest.raises(PretrainedWeightsError, match=first):
+            port_state_dict(state, model)
+        with pytest.raises(PretrainedWeightsError, match="tensors"):
+            port_state_dict({"a": torch.zeros(1)}, model)
+
+    def test_offline_says_how_to_pass_a_file(self, monkeypatch):
+        import torchvision
+
+        def offline(*args, **kwargs):
+            raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+        monkeypatch.setattr(torchvision.models, "get_model", offline)
+        with pytest.raises(PretrainedWeightsError, match=r"efficientnet_b4.*\.pth"):
+            create_backbone("efficientnet_b4", pretrained="torchvision")
+
+    def test_timm_tv_tag_is_used_where_it_exists(self, monkeypatch):
+        calls = []
+
+        def record(name, pretrained=False, **kwargs):
+            calls.append((name, pretrained))
+            raise OSError("offline")
+
+        monkeypatch.setattr(pretrained_module.timm, "create_model", record)
+        with pytest.raises(PretrainedWeightsError):
+            create_backbone("resnet50", pretrained="torchvision")
+        assert calls == [("resnet50.tv_in1k", True)]
+
+
+class TestHeadDropoutAndNormalization:
+    def test_dropout_only_on_the_training_logits(self):
+        torch.manual_seed(0)
+        model = create_model("resnet10t", head_dropout=0.5)
+        plain = create_model("resnet10t")
+        plain.load_state_dict(model.state_dict())  # no extra parameters
+        x = torch.randn(2, 3, 64, 64)
+        model.train()
+        plain.train()
+        a, b = model(x), plain(x)
+        assert not torch.allclose(a.logits, b.logits)
+        torch.testing.assert_close(a.cams, b.cams)
+        model.eval()
+        plain.eval()
+        torch.testing.assert_close(model(x).logits, plain(x).logits)
+        with pytest.raises(ValueError, match="head_dropout"):
+            create_model("resnet10t", head_dropout=1.0)
+
+    def test_normalization_follows_the_weights(self):
+        model = create_model("resnet10t")
+        assert model.normalization == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+        model.backbone.pretrained_cfg = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}
+        assert model.normalization == ((0.5,) * 3, (0.5,) * 3)

@@ -1,7 +1,7 @@
 """NIH ChestX-ray14: metadata readers, paper splits, image decoding, transforms, and a
 synthetic data set in the exact NIH layout."""
 
-from cxr14_data.boxes import rescale_boxes
+from cxr14_data.boxes import NIH_BOX_FRAME, box_in_frame, rescale_boxes
 from cxr14_data.dataset import ChestXray14, collate
 from cxr14_data.images import ImageDecodeError, decode_gray, find_images
 from cxr14_data.labels import (
@@ -25,12 +25,14 @@ from cxr14_data.splits import select_train_val
 from cxr14_data.stats import dataset_stats
 from cxr14_data.synthetic import NIH_PREVALENCE, SYNTHETIC_PREVALENCE, make_synthetic
 from cxr14_data.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, paper_transforms
+from cxr14_data.verify import unreadable_images
 
 __all__ = [
     "BOX_CLASSES",
     "CLASSES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "NIH_BOX_FRAME",
     "NIH_PREVALENCE",
     "NO_FINDING",
     "SYNTHETIC_PREVALENCE",
@@ -41,6 +43,7 @@ __all__ = [
     "MetadataError",
     "PreparedStore",
     "UnknownLabelError",
+    "box_in_frame",
     "collate",
     "dataset_stats",
     "decode_gray",
@@ -56,5 +59,6 @@ __all__ = [
     "read_split_list",
     "rescale_boxes",
     "select_train_val",
+    "unreadable_images",
 ]
 __version__ = "0.1.0"

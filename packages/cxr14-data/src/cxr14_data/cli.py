@@ -1,12 +1,20 @@
-"""``python -m cxr14_data {synth,prepare,stats} ROOT``."""
+"""``python -m cxr14_data {synth,prepare,stats} ROOT``.
+
+Errors in the data (a missing file, a bad metadata row, an unreadable image) print one line
+naming the file and exit with status 2; the JSON output is strict (NaN and infinities as null).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from cxr14_data.labels import UnknownLabelError
+from cxr14_data.metadata import MetadataError
 from cxr14_data.prepared import prepare
 from cxr14_data.stats import dataset_stats, format_stats
 from cxr14_data.synthetic import make_synthetic
@@ -34,6 +42,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     prep.add_argument("root", help="data-set folder (NIH layout)")
     prep.add_argument("--size", type=int, default=256, help="side of the stored images")
     prep.add_argument("--workers", type=int, default=0, help="decoding processes")
+    prep.add_argument(
+        "--cache",
+        default=None,
+        help="write the store here instead of inside ROOT (for read-only data mounts)",
+    )
 
     stats = commands.add_parser("stats", help="counts per class and split, patients, boxes")
     stats.add_argument("root", help="data-set folder (NIH layout)")
@@ -41,11 +54,49 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--no-finding", type=int, default=5000, help="No-Finding images in train+val"
     )
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    stats.add_argument(
+        "--verify",
+        action="store_true",
+        help="decode every listed image and list the unreadable ones (before a long run)",
+    )
+    stats.add_argument("--workers", type=int, default=None, help="decoding processes for --verify")
+    stats.add_argument(
+        "--box-frame",
+        type=int,
+        nargs=2,
+        default=[1024, 1024],
+        metavar=("H", "W"),
+        help="frame of BBox_List's coordinates (NIH: 1024 1024 whatever the PNG size)",
+    )
     return parser
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by ``None`` (RFC 8259 has neither).
+
+    Example:
+        >>> strict_json({"a": [1.0, float("nan")], "b": float("inf")})
+        {'a': [1.0, None], 'b': None}
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (MetadataError, UnknownLabelError, OSError, ValueError) as error:
+        print(f"python -m cxr14_data {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "synth":
         root = make_synthetic(
             args.root,
@@ -58,10 +109,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"synthetic ChestX-ray14 written to {root}")
     elif args.command == "prepare":
-        print(f"prepared store written to {prepare(args.root, args.size, workers=args.workers)}")
+        folder = prepare(args.root, args.size, workers=args.workers, cache=args.cache)
+        print(f"prepared store written to {folder}")
     else:
-        result = dataset_stats(args.root, no_finding=args.no_finding)
-        print(json.dumps(result, indent=2) if args.json else format_stats(result))
+        result = dataset_stats(
+            args.root,
+            no_finding=args.no_finding,
+            box_frame=tuple(args.box_frame),
+            verify=args.verify,
+            workers=args.workers,
+            progress=args.verify,
+        )
+        if args.json:
+            print(json.dumps(strict_json(result), indent=2, allow_nan=False))
+        else:
+            print(format_stats(result))
+        if result.get("unreadable"):
+            return 1
     return 0
 
 

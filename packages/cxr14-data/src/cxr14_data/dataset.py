@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
-from cxr14_data.boxes import rescale_boxes
+from cxr14_data.boxes import NIH_BOX_FRAME, box_in_frame, check_frame, rescale_boxes
 from cxr14_data.images import decode_gray, find_images
 from cxr14_data.labels import labels_to_vector
 from cxr14_data.metadata import (
@@ -34,6 +34,7 @@ from cxr14_data.splits import SPLITS, select_train_val
 
 Transform = Callable[[tv_tensors.Image, tv_tensors.BoundingBoxes], tuple[Any, Any]]
 OnMissing = Literal["error", "skip"]
+ON_MISSING: tuple[str, ...] = ("error", "skip")
 
 
 def _boxes_by_image(root: Path) -> dict[str, list[BoxRecord]]:
@@ -64,12 +65,25 @@ class ChestXray14(Dataset):
         seed: seeds the No-Finding draw and the patient split.
         on_missing: ``"error"`` raises on an image listed but absent; ``"skip"`` drops such
             images with a warning and counts them in :attr:`skipped`.
-        prepared_size: read ``ROOT/prepared_<size>`` (see ``python -m cxr14_data prepare``)
-            when it exists, instead of decoding the PNGs.
+        prepared_size: read the prepared store of this size (see ``python -m cxr14_data
+            prepare``) when it exists, instead of decoding the PNGs.
+        cache: folder of the prepared store when it is not inside ``root`` (a read-only data
+            mount); default ``root``.
+        box_frame: ``(H, W)`` of the frame BBox_List's coordinates are in: NIH's
+            ``(1024, 1024)`` whatever size the PNGs were saved at (:mod:`cxr14_data.boxes`);
+            ``None`` for a data set whose CSV gives boxes in each stored PNG's own pixels.
+        on_bad_box: a box of this split outside its frame (or, with ``box_frame=None``, its
+            PNG) is a :class:`MetadataError` naming the CSV row (``"error"``), or is dropped with
+            a warning and listed in :attr:`bad_boxes` (``"skip"``). Never silently clamped.
 
     Items are dicts: ``image`` (tensor), ``labels`` (float ``(14,)`` in :data:`CLASSES` order),
     ``image_index``, ``patient_id``, ``boxes`` (class name -> float ``(N, 4)`` ``xywh`` in the
     returned image's pixels; empty when none). Batch them with :func:`collate`.
+
+    Convention:
+        Boxes are read in ``box_frame``, scaled to the image as read (the PNG, or the prepared
+        store's square), then carried through ``transform`` by torchvision, so they are in the
+        pixels of the returned image for a raw folder and a prepared store alike.
     """
 
     def __init__(
@@ -83,11 +97,16 @@ class ChestXray14(Dataset):
         seed: int = 0,
         on_missing: OnMissing = "error",
         prepared_size: int | None = None,
+        cache: str | os.PathLike | None = None,
+        box_frame: tuple[int, int] | None = NIH_BOX_FRAME,
+        on_bad_box: OnMissing = "error",
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"Expected `split` to be one of {SPLITS}, got {split!r}.")
-        if on_missing not in ("error", "skip"):
-            raise ValueError(f"Expected `on_missing` 'error' or 'skip', got {on_missing!r}.")
+        for name, value in (("on_missing", on_missing), ("on_bad_box", on_bad_box)):
+            if value not in ON_MISSING:
+                raise ValueError(f"Expected `{name}` 'error' or 'skip', got {value!r}.")
+        self.box_frame = None if box_frame is None else check_frame(box_frame)
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"Data root not found: {self.root}")
@@ -95,7 +114,9 @@ class ChestXray14(Dataset):
         self.transform = transform
         records = self._split_records(split, no_finding, val_fraction, seed)
         self._boxes = _boxes_by_image(self.root)
-        self._store = PreparedStore.open(self.root, prepared_size) if prepared_size else None
+        self._store = (
+            PreparedStore.open(self.root, prepared_size, cache=cache) if prepared_size else None
+        )
         self._paths: dict[str, Path] = {}
         if self._store is None or not all(r.image_index in self._store for r in records):
             self._store = None
@@ -118,6 +139,40 @@ class ChestXray14(Dataset):
         missing = set(absent)
         self.records: list[ImageRecord] = [r for r in records if r.image_index not in missing]
         self.skipped = len(absent)
+        self.bad_boxes: list[BoxRecord] = []
+        if self.box_frame is not None:
+            self._check_boxes(on_bad_box)
+
+    def _check_boxes(self, on_bad_box: str) -> None:
+        """Refuse (or drop and list) the boxes of this split that lie outside the frame."""
+        frame = self.box_frame
+        assert frame is not None
+        for record in self.records:
+            boxes = self._boxes.get(record.image_index)
+            if not boxes:
+                continue
+            bad = [b for b in boxes if not box_in_frame(b.xywh, frame)]
+            if bad and on_bad_box == "error":
+                raise MetadataError(
+                    f"{bad[0].where or 'BBox_List'}: box {list(bad[0].xywh)} of "
+                    f"{bad[0].image_index} lies outside the {frame[0]} x {frame[1]} box frame "
+                    "(NIH's boxes are in the 1024 x 1024 frame whatever the PNG size; pass "
+                    "box_frame= for another convention, or on_bad_box='skip' to drop such boxes)."
+                )
+            if bad:
+                self.bad_boxes += bad
+                self._boxes[record.image_index] = [b for b in boxes if b not in bad]
+        if self.bad_boxes:
+            warnings.warn(
+                f"Dropped {len(self.bad_boxes)} boxes of the {self.split} split outside the "
+                f"{frame[0]} x {frame[1]} frame, e.g. {self.bad_boxes[0].where}.",
+                stacklevel=3,
+            )
+
+    @property
+    def box_images(self) -> int:
+        """How many images of this split have at least one GT box."""
+        return sum(1 for r in self.records if self._boxes.get(r.image_index))
 
     def _split_records(
         self, split: str, no_finding: int | None, val_fraction: float, seed: int
@@ -146,12 +201,16 @@ class ChestXray14(Dataset):
         return torch.stack([labels_to_vector(r.labels) for r in self.records])
 
     def load_gray(self, index: int) -> tuple[np.ndarray, tuple[int, int]]:
-        """The uint8 ``(H, W)`` image and the ``(H, W)`` of the stored PNG its boxes refer to."""
+        """The uint8 ``(H, W)`` image and the ``(H, W)`` of the PNG as stored on disk."""
         name = self.records[index].image_index
         if self._store is not None:
             return self._store.read(name), self._store.stored_sizes[name]
         gray = decode_gray(self._paths[name])
         return gray, gray.shape
+
+    def image_path(self, index: int) -> Path | None:
+        """The PNG of item ``index`` (``None`` when it is read from a prepared store)."""
+        return self._paths.get(self.records[index].image_index)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         record = self.records[index]
@@ -159,7 +218,15 @@ class ChestXray14(Dataset):
         height, width = gray.shape
         box_records = self._boxes.get(record.image_index, [])
         xywh = torch.tensor([b.xywh for b in box_records], dtype=torch.float32).reshape(-1, 4)
-        xywh = rescale_boxes(xywh, stored_size, (height, width))
+        frame = self.box_frame or stored_size
+        if self.box_frame is None and box_records:
+            outside = [b for b in box_records if not box_in_frame(b.xywh, stored_size)]
+            if outside:
+                raise MetadataError(
+                    f"{outside[0].where}: box {list(outside[0].xywh)} lies outside the "
+                    f"{stored_size[0]} x {stored_size[1]} PNG {record.image_index}."
+                )
+        xywh = rescale_boxes(xywh, frame, (height, width))
         image = tv_tensors.Image(torch.from_numpy(gray)[None])
         boxes = tv_tensors.BoundingBoxes(xywh, format="XYWH", canvas_size=(height, width))
         if self.transform is not None:

@@ -5,8 +5,9 @@
   ``OriginalImage[Width``, ``Height]``, ``OriginalImagePixelSpacing[x``, ``y]``; the 2017 file
   ends every line with an empty column.
 - ``BBox_List_2017.csv``: ``Bbox [x`` followed by columns ``y``, ``w``, ``h]`` and empty trailing
-  columns; Infiltration is spelled ``Infiltrate``. Boxes are ``xywh`` in the pixels of the image
-  as stored (1024 x 1024 for NIH), ``(x, y)`` the top-left corner.
+  columns; Infiltration is spelled ``Infiltrate``. Boxes are ``xywh`` in NIH's 1024 x 1024 frame
+  whatever size the PNGs were saved at (see :mod:`cxr14_data.boxes`), ``(x, y)`` the top-left
+  corner.
 
 Files may be gzip-compressed (``.csv.gz``). ``path`` may be the file or the data-set folder.
 """
@@ -16,9 +17,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cxr14_data.labels import UnknownLabelError, canonical_label, parse_finding_labels
@@ -50,7 +52,10 @@ class ImageRecord:
 
 @dataclass(frozen=True)
 class BoxRecord:
-    """One row of BBox_List: an ``xywh`` box in the stored image's pixels."""
+    """One row of BBox_List: an ``xywh`` box in the CSV's frame (NIH: 1024 x 1024).
+
+    ``where`` names the file and line it came from, for error messages.
+    """
 
     image_index: str
     label: str
@@ -58,6 +63,7 @@ class BoxRecord:
     y: float
     w: float
     h: float
+    where: str = field(default="", compare=False, repr=False)
 
     @property
     def xywh(self) -> tuple[float, float, float, float]:
@@ -86,16 +92,20 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, int], list[str]]]:
     """Yield ``(line number, header index, row)`` for the non-empty rows of a CSV file."""
-    with _open_text(path) as handle:
-        reader = csv.reader(handle)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise MetadataError(f"{path} is empty.") from None
-        index = {name: i for i, name in enumerate(header) if name}
-        for number, row in enumerate(reader, start=2):
-            if any(cell.strip() for cell in row):
-                yield number, index, row
+    number = 1
+    try:
+        with _open_text(path) as handle:
+            reader = csv.reader(handle)
+            try:
+                header = [h.strip() for h in next(reader)]
+            except StopIteration:
+                raise MetadataError(f"{path} is empty.") from None
+            index = {name: i for i, name in enumerate(header) if name}
+            for number, row in enumerate(reader, start=2):
+                if any(cell.strip() for cell in row):
+                    yield number, index, row
+    except (UnicodeDecodeError, csv.Error, EOFError, gzip.BadGzipFile) as error:
+        raise MetadataError(f"{path}, line {number}: not a readable CSV ({error}).") from None
 
 
 def _require(index: dict[str, int], columns: Sequence[str], path: Path) -> None:
@@ -108,7 +118,10 @@ def _optional_int(row: list[str], index: dict[str, int], column: str) -> int | N
     position = index.get(column)
     if position is None or position >= len(row) or not row[position].strip():
         return None
-    return int(float(row[position]))
+    value = float(row[position])
+    if not math.isfinite(value):
+        raise ValueError(f"column {column!r} holds {row[position]!r}, not a number")
+    return int(value)
 
 
 def read_data_entry(path: str | os.PathLike) -> list[ImageRecord]:
@@ -181,14 +194,18 @@ def read_bbox_list(path: str | os.PathLike) -> list[BoxRecord]:
         if start is None:
             raise MetadataError(f"{file} lacks the column 'Bbox [x'; found {sorted(index)}.")
         where = f"{file}, line {number}"
+        if len(row) <= max(index["Image Index"], index["Finding Label"]):
+            raise MetadataError(f"{where}: too few columns ({len(row)}).")
         try:
             x, y, w, h = (float(v) for v in row[start : start + 4])
         except ValueError as error:
             raise MetadataError(f"{where}: bad box {row[start : start + 4]} ({error}).") from None
+        if not all(math.isfinite(v) for v in (x, y, w, h)):
+            raise MetadataError(f"{where}: box with a non-finite value {[x, y, w, h]}.")
         if w <= 0 or h <= 0:
             raise MetadataError(f"{where}: box with non-positive size {[x, y, w, h]}.")
         label = canonical_label(row[index["Finding Label"]], where)
-        boxes.append(BoxRecord(row[index["Image Index"]].strip(), label, x, y, w, h))
+        boxes.append(BoxRecord(row[index["Image Index"]].strip(), label, x, y, w, h, where))
     return boxes
 
 

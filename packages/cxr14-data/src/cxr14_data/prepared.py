@@ -1,8 +1,10 @@
 """A prepared store: every image resized once to ``size x size`` uint8, memory-mapped.
 
 ``ROOT/prepared_<size>/images.npy`` holds an ``(N, size, size)`` uint8 array and ``index.json``
-the image names and their stored sizes (for rescaling boxes). It is written into a temporary
-folder and renamed into place, so an interrupted run leaves no half-written store.
+the image names and the sizes of their PNGs. It is written into a temporary folder and renamed
+into place, so an interrupted run leaves no half-written store. Where the data root is read-only
+(a cluster or Kaggle mount), pass ``cache=DIR``: the store is then ``DIR/prepared_<size>`` (one
+cache folder per data set).
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ INDEX_FILE = "index.json"
 ARRAY_FILE = "images.npy"
 
 
-def prepared_dir(root: str | os.PathLike, size: int) -> Path:
-    return Path(root) / f"prepared_{size}"
+def prepared_dir(
+    root: str | os.PathLike, size: int, cache: str | os.PathLike | None = None
+) -> Path:
+    """Where the store of ``size`` lives: ``CACHE/prepared_<size>``, default ``ROOT/...``."""
+    return Path(root if cache is None else cache) / f"prepared_{size}"
 
 
 def _load_resized(job: tuple[str, int]) -> tuple[np.ndarray, tuple[int, int]]:
@@ -54,6 +59,7 @@ def prepare(
     names: Iterable[str] | None = None,
     workers: int = 0,
     progress: bool = True,
+    cache: str | os.PathLike | None = None,
 ) -> Path:
     """Resize every image under ``root`` (or only ``names``) into a prepared store.
 
@@ -63,9 +69,10 @@ def prepare(
         names: image file names to include (default: all found).
         workers: decoding processes (0: in this process).
         progress: show a tqdm bar.
+        cache: write the store under this folder instead of ``root``.
 
     Returns:
-        The store's folder, ``ROOT/prepared_<size>``.
+        The store's folder, ``ROOT/prepared_<size>`` (or ``CACHE/prepared_<size>``).
     """
     paths = find_images(root)
     selected = sorted(paths) if names is None else sorted(set(names))
@@ -74,7 +81,7 @@ def prepare(
         raise FileNotFoundError(
             f"{len(missing)} images not found under {root}, e.g. {missing[:3]}."
         )
-    final = prepared_dir(root, size)
+    final = prepared_dir(root, size, cache)
     temporary = final.with_name(final.name + ".tmp")
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir(parents=True)
@@ -94,7 +101,12 @@ def prepare(
             stored_sizes.append(shape)
     array.flush()
     del array
-    index = {"size": size, "names": selected, "stored_sizes": [list(s) for s in stored_sizes]}
+    index = {
+        "size": size,
+        "root": str(Path(root).resolve()),
+        "names": selected,
+        "stored_sizes": [list(s) for s in stored_sizes],
+    }
     (temporary / INDEX_FILE).write_text(json.dumps(index))
     shutil.rmtree(final, ignore_errors=True)
     temporary.rename(final)
@@ -116,9 +128,11 @@ class PreparedStore:
         self._array: np.ndarray | None = None
 
     @classmethod
-    def open(cls, root: str | os.PathLike, size: int) -> PreparedStore | None:
-        """The store for ``size`` under ``root``, or ``None`` if it was never prepared."""
-        folder = prepared_dir(root, size)
+    def open(
+        cls, root: str | os.PathLike, size: int, cache: str | os.PathLike | None = None
+    ) -> PreparedStore | None:
+        """The store for ``size`` under ``root`` (or ``cache``), ``None`` if never prepared."""
+        folder = prepared_dir(root, size, cache)
         return cls(folder) if (folder / INDEX_FILE).is_file() else None
 
     def __contains__(self, name: str) -> bool:

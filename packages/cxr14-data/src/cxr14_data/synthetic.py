@@ -13,6 +13,11 @@ compressed, so that a few thousand images hold enough of every class to learn fr
 :data:`SYNTHETIC_PREVALENCE` against :data:`NIH_PREVALENCE` (share of all 112,120 images).
 Patients have 1-8 images (follow-ups share the anatomy); test images carry a box for each of
 the 8 box findings they show. About 2 % of the PNGs are RGBA, as in the real set.
+
+As in NIH's files, the PNGs may be saved at any size while ``BBox_List_2017.csv`` gives the
+boxes in the 1024 x 1024 frame (:data:`~cxr14_data.boxes.NIH_BOX_FRAME`), and
+``OriginalImage[Width, Height]`` holds a DICOM-like size that is neither, so every reader is
+exercised on the real conventions rather than on its own assumptions.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from tqdm.auto import tqdm
 
 from cxr14_data._findings import FINDINGS
 from cxr14_data._phantom import follow_up_pose, grid, render_anatomy, sample_anatomy
+from cxr14_data.boxes import NIH_BOX_FRAME, check_frame
 from cxr14_data.labels import BOX_CLASSES, CLASSES, NO_FINDING
 
 #: Share of images with each finding in the real Data_Entry_2017 (112,120 images).
@@ -174,18 +180,21 @@ def make_synthetic(
     layout: str = "flat",
     workers: int = 0,
     progress: bool = True,
+    box_frame: tuple[int, int] = NIH_BOX_FRAME,
 ) -> Path:
     """Write the synthetic set into ``root`` (replacing one already there); return ``root``.
 
     Args:
         root: output folder.
         n_patients: patients; each has 1-8 images (about 2.5 on average).
-        image_size: side of the square PNGs; box coordinates are in these pixels.
+        image_size: side of the square PNGs.
         seed: everything is a function of the seed.
         test_fraction: share of patients whose images go to ``test_list.txt``.
         layout: ``"flat"`` (``images/*.png``) or ``"archives"`` (``images_0NN/images/*.png``).
         workers: rendering processes (0: in this process).
         progress: show a tqdm bar.
+        box_frame: ``(H, W)`` frame of the CSV's box coordinates; NIH's 1024 x 1024 by
+            default, whatever ``image_size`` is (boxes are scaled by ``frame / image_size``).
 
     Example:
         >>> import tempfile
@@ -200,6 +209,7 @@ def make_synthetic(
         raise ValueError(f"Expected `image_size` to be an int >= 32, got {image_size!r}.")
     if n_patients < 1:
         raise ValueError(f"Expected `n_patients` >= 1, got {n_patients!r}.")
+    check_frame(box_frame)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     for old in [*root.glob("images"), *root.glob("images_*"), *root.glob("prepared_*")]:
@@ -218,12 +228,23 @@ def make_synthetic(
             written = list(tqdm(pool.map(_write_one, jobs, chunksize=16), **bar))
     else:
         written = [_write_one(job) for job in tqdm(jobs, **bar)]
-    _write_metadata(root, written, test_patients, image_size)
+    _write_metadata(root, written, test_patients, image_size, box_frame, seed)
     return root
 
 
+def _dicom_size(seed: int, record: SyntheticImage) -> tuple[int, int]:
+    """A DICOM-like ``(width, height)`` for Data_Entry: neither the PNG's size nor the frame."""
+    rng = np.random.default_rng([seed, record.patient_id, record.follow_up, 4])
+    return int(rng.integers(2000, 3057)), int(rng.integers(2000, 3057))
+
+
 def _write_metadata(
-    root: Path, records: list[SyntheticImage], test_patients: set[int], size: int
+    root: Path,
+    records: list[SyntheticImage],
+    test_patients: set[int],
+    size: int,
+    box_frame: tuple[int, int],
+    seed: int,
 ) -> None:
     with open(root / "Data_Entry_2017.csv", "w", newline="") as handle:
         handle.write(DATA_ENTRY_HEADER + "\n")
@@ -239,13 +260,13 @@ def _write_metadata(
                     r.age,
                     r.gender,
                     r.view,
-                    size,
-                    size,
+                    *_dicom_size(seed, r),
                     0.143,
                     0.143,
                     "",
                 ]
             )
+    sy, sx = box_frame[0] / size, box_frame[1] / size
     with open(root / "BBox_List_2017.csv", "w", newline="") as handle:
         handle.write(BBOX_HEADER + "\n")
         writer = csv.writer(handle, lineterminator="\n")
@@ -255,7 +276,8 @@ def _write_metadata(
             for name, (x, y, w, h) in r.boxes:
                 if name in BOX_CLASSES:
                     label = "Infiltrate" if name == "Infiltration" else name
-                    writer.writerow([r.image_index, label, x, y, w, h, "", "", ""])
+                    in_frame = (x * sx, y * sy, w * sx, h * sy)
+                    writer.writerow([r.image_index, label, *in_frame, "", "", ""])
     test = [r.image_index for r in records if r.patient_id in test_patients]
     train_val = [r.image_index for r in records if r.patient_id not in test_patients]
     (root / "test_list.txt").write_text("".join(f"{n}\n" for n in test))

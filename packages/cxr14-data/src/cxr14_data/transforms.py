@@ -14,11 +14,28 @@ IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
-def paper_transforms(train: bool, size: int = 256) -> v2.Compose:
+def paper_transforms(
+    train: bool,
+    size: int = 256,
+    *,
+    scale: tuple[float, float] = (0.8, 1.0),
+    ratio: tuple[float, float] = (0.75, 1.733),
+    degrees: float = 15.0,
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
+) -> v2.Compose:
     """The train or eval transform; call it as ``transform(image, boxes)``.
 
     ``image`` is a ``tv_tensors.Image`` (uint8, 1 or 3 channels) and ``boxes`` a
     ``tv_tensors.BoundingBoxes`` in ``XYWH`` format; the boxes come back in the output's pixels.
+
+    Args:
+        train: random crop, flip and rotation; else a resize only.
+        size: output side in pixels.
+        scale, ratio: ``RandomResizedCrop`` area and aspect ranges (paper: (0.8, 1.0), (0.75,
+            1.733)).
+        degrees: rotation range ``[-degrees, degrees]`` (paper: 15).
+        mean, std: normalisation of the pretrained weights used (default ImageNet's).
 
     Example:
         >>> import torch
@@ -34,9 +51,9 @@ def paper_transforms(train: bool, size: int = 256) -> v2.Compose:
         raise ValueError(f"Expected `size` to be an int >= 32, got {size!r}.")
     if train:
         geometry = [
-            v2.RandomResizedCrop(size, scale=(0.8, 1.0), ratio=(0.75, 1.733), antialias=True),
+            v2.RandomResizedCrop(size, scale=scale, ratio=ratio, antialias=True),
             v2.RandomHorizontalFlip(),
-            v2.RandomRotation(15),
+            v2.RandomRotation(degrees),
         ]
     else:
         geometry = [v2.Resize((size, size), antialias=True)]
@@ -45,19 +62,23 @@ def paper_transforms(train: bool, size: int = 256) -> v2.Compose:
             *geometry,
             v2.RGB(),
             v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+            v2.Normalize(list(mean), list(std)),
         ]
     )
 
 
-def denormalize(images: torch.Tensor) -> torch.Tensor:
-    """Undo the ImageNet normalisation: ``(..., 3, H, W)`` back to ``[0, 1]`` (for display).
+def denormalize(
+    images: torch.Tensor,
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
+) -> torch.Tensor:
+    """Undo the normalisation: ``(..., 3, H, W)`` back to ``[0, 1]`` (for display).
 
     Example:
         >>> x = torch.rand(3, 4, 4)
         >>> torch.allclose(denormalize(v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)(x)), x, atol=1e-6)
         True
     """
-    mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=images.device).view(3, 1, 1)
-    return (images * std + mean).clamp(0, 1)
+    mean_t = torch.tensor(mean, device=images.device).view(-1, 1, 1)
+    std_t = torch.tensor(std, device=images.device).view(-1, 1, 1)
+    return (images * std_t + mean_t).clamp(0, 1)

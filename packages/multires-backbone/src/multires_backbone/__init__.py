@@ -1,11 +1,18 @@
 """Multi-resolution CAM classifiers over timm backbones (D'Souza, Reddy & Manjunath 2022)."""
 
-from multires_backbone._pretrained import PretrainedWeightsError, create_backbone
+from multires_backbone._pretrained import PretrainedWeightsError, create_backbone, port_state_dict
 from multires_backbone.cam_classifier import CAMClassifier, CAMOutput
 from multires_backbone.finetune import apply_finetune_policy
 from multires_backbone.lse_pool import LSEPool2d, lse_pool2d
 from multires_backbone.merge_block import MergeBlock
-from multires_backbone.registry import ModelConfig, create_model, list_models, resolve_config
+from multires_backbone.registry import (
+    ModelConfig,
+    create_model,
+    is_multires,
+    list_models,
+    published_parameter_count,
+    resolve_config,
+)
 
 __all__ = [
     "CAMClassifier",
@@ -17,8 +24,11 @@ __all__ = [
     "apply_finetune_policy",
     "create_backbone",
     "create_model",
+    "is_multires",
     "list_models",
     "lse_pool2d",
+    "port_state_dict",
+    "published_parameter_count",
     "resolve_config",
 ]
 __version__ = "0.1.0"

@@ -19,6 +19,8 @@ from multires_backbone.lse_pool import LSEPool2d
 from multires_backbone.merge_block import MergeBlock
 
 MergeStyle = Literal["resnet", "concat"]
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 MERGE_STYLES: tuple[str, ...] = ("resnet", "concat")
 
 
@@ -80,6 +82,8 @@ class CAMClassifier(nn.Module):
         gamma: LSE pooling sharpness.
         extra_outputs: extra classifier outputs that are computed but not returned. The published
             models carry one (15 outputs for 14 classes); use 1 to reproduce their Table 4 counts.
+        head_dropout: dropout on the pooled features before the classifier, in training only
+            (the authors' EfficientNet-B4: 0.4). The CAMs never see it.
 
     Frozen batch-norm layers (all parameters with ``requires_grad=False``) stay in eval mode when
     the model is put in training mode, so their running statistics do not move.
@@ -101,8 +105,11 @@ class CAMClassifier(nn.Module):
         merge_style: MergeStyle = "resnet",
         gamma: float = 10.0,
         extra_outputs: int = 0,
+        head_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0 <= head_dropout < 1:
+            raise ValueError(f"Expected `head_dropout` in [0, 1), got {head_dropout!r}.")
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"Expected `num_classes` to be a positive int, got {num_classes!r}.")
         if not isinstance(extra_outputs, int) or extra_outputs < 0:
@@ -131,6 +138,7 @@ class CAMClassifier(nn.Module):
             self.num_features = backbone.num_features
             self.cam_stride = int(feature_info[-1]["reduction"])
         self.pool = LSEPool2d(gamma)
+        self.head_dropout = nn.Dropout(head_dropout) if head_dropout > 0 else nn.Identity()
         self.classifier = nn.Conv2d(self.num_features, num_classes + extra_outputs, 1, bias=True)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -149,13 +157,22 @@ class CAMClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> CAMOutput:
         features = self.forward_features(x)
-        logits = self.classifier(self.pool(features)).flatten(1)
+        logits = self.classifier(self.head_dropout(self.pool(features))).flatten(1)
         cams = self.classifier(features)
         return CAMOutput(
             logits=logits[:, : self.num_classes],
             cams=cams[:, : self.num_classes],
             features=features,
         )
+
+    @property
+    def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """``(mean, std)`` the input should be normalised with: the backbone weights' own
+        (timm's ``pretrained_cfg``), ImageNet's when the backbone has none."""
+        cfg = getattr(self.backbone, "pretrained_cfg", None) or {}
+        mean = tuple(float(v) for v in cfg.get("mean", IMAGENET_MEAN))
+        std = tuple(float(v) for v in cfg.get("std", IMAGENET_STD))
+        return mean, std
 
     def new_modules(self) -> list[nn.Module]:
         """The layers this class adds on top of the backbone (merges and classifier)."""

@@ -8,12 +8,11 @@ exposes feature maps at strides 8, 16 and 32.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import timm
 
-from multires_backbone._pretrained import create_backbone
+from multires_backbone._pretrained import PretrainedSpec, create_backbone
 from multires_backbone.cam_classifier import CAMClassifier, MergeStyle
 
 MULTIRES_PREFIX = "multires_"
@@ -63,12 +62,13 @@ def resolve_config(name: str) -> ModelConfig:
 def create_model(
     name: str,
     num_classes: int = 14,
-    pretrained: bool | str | os.PathLike = False,
+    pretrained: PretrainedSpec = False,
     *,
     in_chans: int = 3,
     gamma: float = 10.0,
     extra_outputs: int = 0,
     merge_style: MergeStyle | None = None,
+    head_dropout: float = 0.0,
     **timm_kwargs,
 ) -> CAMClassifier:
     """Build a CAM classifier by name.
@@ -76,12 +76,14 @@ def create_model(
     Args:
         name: see :func:`list_models`, or ``"<timm name>"`` / ``"multires_<timm name>"``.
         num_classes: outputs returned in ``logits`` and ``cams``.
-        pretrained: ``False``, ``True`` (timm's ImageNet weights, needs internet) or a path to a
-            local weights file for the backbone.
+        pretrained: ``False``/``"none"``, ``True``/``"timm"`` (timm's ImageNet weights),
+            ``"torchvision"`` (torchvision's, as the paper's authors used) or a path to a local
+            weights file (timm's or torchvision's state dict); see :func:`create_backbone`.
         in_chans: input channels (1 for raw grayscale; timm adapts pretrained stem weights).
         gamma: LSE pooling sharpness (the paper uses 10).
         extra_outputs: unused classifier outputs; ``1`` reproduces the published models.
         merge_style: override the merge widths (``"resnet"`` or ``"concat"``).
+        head_dropout: dropout before the classifier in training (authors' EfficientNet: 0.4).
         **timm_kwargs: passed to ``timm.create_model`` (e.g. ``drop_path_rate``).
 
     The published configuration of Table 4: ``create_model("multires_resnet50",
@@ -104,4 +106,34 @@ def create_model(
         merge_style=merge_style or config.merge_style,
         gamma=gamma,
         extra_outputs=extra_outputs,
+        head_dropout=head_dropout,
     )
+
+
+def is_multires(name: str) -> bool:
+    """Whether ``name`` builds a multi-resolution model (CAMs at stride 8).
+
+    Example:
+        >>> is_multires("multires_efficientnet_b4"), is_multires("resnet50")
+        (True, False)
+    """
+    return resolve_config(name).multires
+
+
+def published_parameter_count(name: str, num_classes: int = 14) -> int:
+    """Parameters of ``name`` counted as Table 4 of D'Souza et al. (2022) counts them.
+
+    Multi-resolution models: backbone + merges + a classifier with one extra (unused) output +
+    the PCM embedding, a bias-free 1x1 convolution ``C -> C // 2``. Standard models: backbone +
+    a ``num_classes``-way classifier, no PCM.
+
+    Example:
+        >>> published_parameter_count("multires_resnet50")
+        26273615
+    """
+    multires = is_multires(name)
+    model = create_model(name, num_classes=num_classes, extra_outputs=int(multires))
+    count = sum(p.numel() for p in model.parameters())
+    if multires:
+        count += model.num_features * (model.num_features // 2)
+    return count
