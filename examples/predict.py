@@ -11,7 +11,6 @@ PNG, JPEG and DICOM inputs are read; an unreadable file is reported and the othe
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 import sys
 from pathlib import Path
@@ -24,10 +23,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cxr_paper.checkpoint import load
 from cxr_paper.evaluation import predicted_boxes, refined_class_maps
+from cxr_paper.jsonio import write_json
 from torchvision import tv_tensors
 
 from cam_boxes_iobb import overlay
-from cxr14_data import CLASSES, ImageDecodeError, decode_gray, paper_transforms
+from cxr14_data import (
+    CLASSES,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ImageDecodeError,
+    decode_gray,
+    paper_transforms,
+)
 from multires_backbone import CAMClassifier, create_model
 from pcm_seam import PCM
 
@@ -113,7 +120,9 @@ def load_checkpoint(path: Path, device: torch.device) -> tuple[CAMClassifier, PC
         )
     if list(state["classes"]) != list(CLASSES):
         raise SystemExit(f"{path} was trained on classes {state['classes']}, not the 14 of CXR14.")
-    model = create_model(state["model_name"], num_classes=len(state["classes"]))
+    model = create_model(
+        state["model_name"], num_classes=len(state["classes"]), gamma=state.get("gamma", 10.0)
+    )
     model.load_state_dict(state["model"])
     pcm = PCM(state["pcm_in_channels"])
     pcm.load_state_dict(state["pcm"])
@@ -123,7 +132,8 @@ def load_checkpoint(path: Path, device: torch.device) -> tuple[CAMClassifier, PC
 @torch.no_grad()
 def predict_image(gray: np.ndarray, model: CAMClassifier, pcm: PCM, state: dict, args) -> dict:
     height, width = gray.shape
-    transform = paper_transforms(train=False, size=state["image_size"])
+    mean, std = state.get("normalization", (IMAGENET_MEAN, IMAGENET_STD))
+    transform = paper_transforms(train=False, size=state["image_size"], mean=mean, std=std)
     empty = tv_tensors.BoundingBoxes(torch.zeros(0, 4), format="XYWH", canvas_size=(height, width))
     image, _ = transform(tv_tensors.Image(torch.from_numpy(gray)[None]), empty)
     out = model(image[None].to(args.device))
@@ -165,7 +175,7 @@ def main(args: argparse.Namespace) -> int:
             continue
         prediction = predict_image(gray, model, pcm, state, args)
         result = {"image": str(path), **prediction["result"]}
-        (args.out / f"{path.stem}.json").write_text(json.dumps(result, indent=2))
+        write_json(result, args.out / f"{path.stem}.json")
         for name, heatmap in prediction["heatmaps"].items():
             picture = overlay(gray, heatmap, pred_boxes=result["boxes"][name])
             Image.fromarray(picture).save(args.out / f"{path.stem}_{name}.png")

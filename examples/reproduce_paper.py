@@ -2,17 +2,19 @@
 
     python examples/reproduce_paper.py                       # demo preset on the synthetic set
     python examples/reproduce_paper.py --data /path/to/ChestX-ray14 --preset paper
-    python examples/reproduce_paper.py --out runs/demo --resume   # continue an interrupted run
+    python examples/reproduce_paper.py --out runs/paper --resume   # continue an interrupted run
     torchrun --nproc_per_node=4 examples/reproduce_paper.py --data /path/to/CXR14 --preset paper
 
 Stage 1 trains each classifier with the dynamically weighted BCE; stage 2 trains its PCM with SEAM
-over the frozen classifier; evaluation scores the test split with and without the PCM.
+over the frozen classifier; evaluation scores the test split with and without the PCM. Every
+model's weights are checked before any data is read; the report, ``metrics.json`` and the figures
+are rewritten as each model finishes, and ``--resume`` keeps the finished models.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -23,16 +25,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cxr_paper.checkpoint import save_atomic
 from cxr_paper.config import RunConfig, get_args_parser, resolve_config
-from cxr_paper.data import build_loaders
+from cxr_paper.data import Loaders, build_loaders
 from cxr_paper.distributed import DistContext, barrier, init_distributed, shutdown
 from cxr_paper.evaluation import evaluate_test, inference_ms, parameter_counts
 from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc
-from cxr_paper.report import write_report
-from cxr_paper.training import build_model, fit_classifier, fit_pcm
+from cxr_paper.jsonio import write_json
+from cxr_paper.report import DataNotes, write_report
+from cxr_paper.results import ModelResult, load_result, save_result
+from cxr_paper.runtime import maybe_kill_after_model
+from cxr_paper.training import build_model, check_weights, fit_classifier, fit_pcm
 
-from cxr14_data import CLASSES, read_bbox_list
+from cxr14_data import CLASSES, IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError, read_bbox_list
+from multires_backbone import is_multires
 
 PREFERRED_FIGURE_FINDINGS = ("Nodule", "Mass")
+Normalization = tuple[tuple[float, ...], tuple[float, ...]]
 
 
 def choose_figure_images(dataset, count: int) -> list[str]:
@@ -47,105 +54,191 @@ def choose_figure_images(dataset, count: int) -> list[str]:
     return names[:count]
 
 
+def unreadable_message(error: BaseException) -> str:
+    """One line naming the file (a DataLoader worker's error carries a traceback in its text)."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    detail = (lines[-1] if lines else repr(error)).split("ImageDecodeError: ", 1)[-1]
+    return (
+        f"error: {detail} -- find every unreadable image first with `python -m cxr14_data stats "
+        "ROOT --verify`, or pass --skip-unreadable to skip them and list them in the report."
+    )
+
+
 def main(args: argparse.Namespace) -> Path:
     started = time.perf_counter()
     config = resolve_config(args)
     ctx = init_distributed(config.device)
     try:
         return run(config, ctx, args.resume, started)
+    except ImageDecodeError as error:
+        raise SystemExit(unreadable_message(error)) from None
     finally:
         shutdown(ctx)
 
 
 def run(config: RunConfig, ctx: DistContext, resume: bool, started: float) -> Path:
     out = Path(config.out)
-    if ctx.is_main:
-        config.save(out)
+    normalization: dict[str, Normalization] = {
+        m: (IMAGENET_MEAN, IMAGENET_STD) for m in config.models
+    }
+    if any(config.weights_for(m) != "none" for m in config.models):
+        normalization.update(check_weights(config))
     torch.manual_seed(config.seed)
-    loaders = build_loaders(config, ctx)
-    figure_images = choose_figure_images(loaders.test.dataset.dataset, config.figure_images)
-    examples_wanted = set(figure_images)
-    metrics, histories, results = {}, {}, {}
-    for name in config.models:
-        folder = out / name
-        torch.manual_seed(config.seed)
-        model = build_model(name, config).to(ctx.device)
-        history = fit_classifier(name, model, loaders, config, folder, ctx, resume)
-        pcm, pcm_history = fit_pcm(name, model, loaders, config, folder, ctx, resume)
-        histories[name] = {**history, **pcm_history}
-        if ctx.is_main:
-            save_atomic(
-                {
-                    "model_name": name,
-                    "classes": list(CLASSES),
-                    "image_size": config.image_size,
-                    "model": model.state_dict(),
-                    "pcm": pcm.state_dict(),
-                    "pcm_in_channels": model.num_features,
-                },
-                folder / "final.pt",
+    loaders: dict[Normalization, Loaders] = {}
+
+    def loaders_for(norm: Normalization) -> Loaders:
+        if norm not in loaders:
+            loaders[norm] = build_loaders(config, ctx, norm)
+        return loaders[norm]
+
+    first = loaders_for(normalization[config.models[0]])
+    figure_images = choose_figure_images(first.test.dataset.dataset, config.figure_images)
+    if ctx.is_main:  # the data is there and fits: the folder now holds this run
+        config.save(out)
+    results: dict[str, ModelResult] = {}
+    for position, name in enumerate(config.models, start=1):
+        saved = load_result(out / name) if resume else None
+        if saved is not None:
+            results[name] = saved
+            print(f"{name}: finished in an earlier session, kept")
+        else:
+            results[name] = train_and_evaluate(
+                name,
+                config,
+                loaders_for(normalization[name]),
+                normalization[name],
+                ctx,
+                resume,
+                set(figure_images),
             )
-        result = evaluate_test(
-            model,
-            pcm,
-            loaders.test,
-            ctx,
-            config.prob_threshold,
-            config.heatmap_threshold,
-            examples_wanted,
-            f"{name} test",
-        )
-        results[name] = result
+            if ctx.is_main:
+                save_result(results[name], out / name)
         if ctx.is_main:
-            metrics[name] = {
-                "auroc": result.auroc,
-                "localization": result.localization,
-                "localization_images": result.box_images,
-                "params": parameter_counts(name, model, pcm),
-                "latency_ms": inference_ms(model, None, ctx.device, config.latency_repeats),
-                "latency_ms_pcm": inference_ms(model, pcm, ctx.device, config.latency_repeats),
-                "history": histories[name],
-            }
+            write_outputs(config, out, results, figure_images, first, started, ctx)
+        barrier(ctx)
+        maybe_kill_after_model(position)
     report = out / "report.md"
     if ctx.is_main:
-        write_outputs(
-            config, out, metrics, histories, results, figure_images, loaders.source, started, ctx
-        )
         print(f"Report: {report.resolve()}")
-    barrier(ctx)
     return report
 
 
-def write_outputs(config, out, metrics, histories, results, figure_images, source, started, ctx):
-    """metrics.json, Figures 5-7 and report.md (rank 0)."""
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    figures = {"Figure 5 — loss curves": plot_losses(histories, out / "fig5_losses.png")}
-    roc_model = next((m for m in config.models if m.startswith("multires_")), config.models[0])
-    figures["Figure 6 — ROC curves"] = plot_roc(
-        results[roc_model].labels,
-        results[roc_model].probs,
-        results[roc_model].auroc,
-        roc_model,
-        out / "fig6_roc.png",
+def train_and_evaluate(
+    name: str,
+    config: RunConfig,
+    loaders: Loaders,
+    normalization: Normalization,
+    ctx: DistContext,
+    resume: bool,
+    figure_images: set[str],
+) -> ModelResult:
+    """Stage 1, stage 2, ``final.pt``, then the test split (Tables 1-4 for this model)."""
+    folder = Path(config.out) / name
+    torch.manual_seed(config.seed)
+    model = build_model(name, config).to(ctx.device)
+    history = fit_classifier(name, model, loaders, config, folder, ctx, resume)
+    pcm, pcm_history = fit_pcm(name, model, loaders, config, folder, ctx, resume)
+    history = {**history, **pcm_history}
+    if ctx.is_main:
+        save_atomic(
+            {
+                "model_name": name,
+                "classes": list(CLASSES),
+                "image_size": config.image_size,
+                "normalization": normalization,
+                "gamma": config.lse_gamma,
+                "model": model.state_dict(),
+                "pcm": pcm.state_dict(),
+                "pcm_in_channels": model.num_features,
+            },
+            folder / "final.pt",
+        )
+    test = evaluate_test(
+        model,
+        pcm,
+        loaders.test,
+        ctx,
+        config.prob_threshold,
+        config.heatmap_threshold,
+        figure_images,
+        f"{name} test",
     )
-    columns = [(name, "cam", results[name].examples) for name in config.models]
+    metrics = {
+        "auroc": test.auroc,
+        "localization": test.localization,
+        "localization_images": test.box_images,
+        "params": parameter_counts(name, model, pcm),
+        "latency_ms": inference_ms(model, None, ctx.device, config.latency_repeats),
+        "latency_ms_pcm": inference_ms(model, pcm, ctx.device, config.latency_repeats),
+        "history": history,
+    }
+    return ModelResult(metrics, history, test)
+
+
+def data_notes(loaders: Loaders, results: dict[str, ModelResult]) -> DataNotes:
+    """On what each table was computed, and what was left out (unreadable images, bad boxes)."""
+    test_set = loaders.test.dataset.dataset
+    any_result = next(iter(results.values()))
+    splits = {
+        "train": any_result.history.get("skipped_train_images", []),
+        "val": any_result.history.get("skipped_val_images", []),
+        "test": any_result.test.skipped,
+    }
+    dropped = [
+        box.where
+        for split in (loaders.train, loaders.val, loaders.test)
+        for box in split.dataset.dataset.bad_boxes
+    ]
+    return DataNotes(
+        test_images=len(any_result.test.labels),
+        test_images_listed=len(test_set),
+        box_images=any_result.test.box_images,
+        box_images_listed=test_set.box_images,
+        skipped_images=splits,
+        dropped_boxes=dropped,
+    )
+
+
+def write_outputs(
+    config: RunConfig,
+    out: Path,
+    results: dict[str, ModelResult],
+    figure_images: list[str],
+    loaders: Loaders,
+    started: float,
+    ctx: DistContext,
+) -> None:
+    """metrics.json, Figures 5-7 and report.md over the models finished so far (rank 0)."""
+    metrics = {name: result.metrics for name, result in results.items()}
+    write_json(metrics, out / "metrics.json")
+    histories = {name: result.history for name, result in results.items()}
+    figures = {"Figure 5 — loss curves": plot_losses(histories, out / "fig5_losses.png")}
+    roc_model = next((m for m in results if is_multires(m)), next(iter(results)))
+    roc = results[roc_model].test
+    figures["Figure 6 — ROC curves"] = plot_roc(
+        roc.labels, roc.probs, roc.auroc, roc_model, out / "fig6_roc.png"
+    )
+    columns = [(name, "cam", result.test.examples) for name, result in results.items()]
     columns += [
-        (f"{name} + PCM", "pcm", results[name].examples)
-        for name in config.models
-        if name.startswith("multires_")
+        (f"{name} + PCM", "pcm", result.test.examples)
+        for name, result in results.items()
+        if is_multires(name)
     ]
     figures["Figure 7 — heatmaps and boxes"] = plot_heatmap_grid(
         columns, figure_images, out / "fig7_heatmaps.png"
     )
     device = str(ctx.device) + (f" × {ctx.world_size} processes" if ctx.distributed else "")
+    pending = [m for m in config.models if m not in results]
     write_report(
         out / "report.md",
         metrics,
-        json.loads((out / "config.json").read_text()),
-        source,
+        dataclasses.asdict(config),
+        loaders.source,
         figures,
         time.perf_counter() - started,
         device,
+        data_notes(loaders, results),
+        pending,
     )
 
 

@@ -1,19 +1,34 @@
-"""Run configuration: the three presets and every hyper-parameter as a command-line flag."""
+"""Run configuration: the presets and every hyper-parameter as a command-line flag.
+
+Everything is resolved and checked here, before any data is generated or read: the choice-like
+flags (device, precision, models, weights, per-model overrides) and, with ``--resume``, the run's
+own ``config.json``, which a resumed run restores rather than re-deriving from the command line.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from multires_backbone import resolve_config as resolve_model
+
+from .jsonio import write_json
 
 
 def _field(default: Any, help: str) -> Any:
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata={"help": help})
     return field(default=default, metadata={"help": help})
+
+
+WEIGHT_KINDS = ("none", "timm", "torchvision")
+AMP_CHOICES = ("auto", "bf16", "off")
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 @dataclass
@@ -27,19 +42,30 @@ class RunConfig:
         ["resnet10t", "multires_resnet10t"], "models to train, compared side by side"
     )
     image_size: int = _field(128, "side of the network input in pixels")
-    pretrained: str = _field(
-        "none", "'none', 'timm' (ImageNet weights, needs internet) or a weights file"
+    pretrained: list[str] = _field(
+        ["none"],
+        "backbone weights: 'none', 'timm', 'torchvision' (the authors'), a weights file, or "
+        "MODEL=KIND_OR_FILE pairs, one per model; every file is checked before training",
+    )
+    head_dropout: list[str] = _field(
+        [], "dropout before the classifier: P for every model or MODEL=P pairs (authors' B4: 0.4)"
     )
     finetune_policy: bool = _field(
         False, "train only the deep backbone stages + new layers (paper, with pretrained weights)"
     )
+    lse_gamma: float = _field(10.0, "LSE pooling sharpness (ChestX-ray8, the paper: 10)")
     epochs: int = _field(6, "stage-1 epochs (classifier)")
     batch_size: int = _field(32, "images per step")
     accumulation: int = _field(1, "gradient accumulation steps (paper: 3, for an effective 96)")
     lr: float = _field(1e-3, "stage-1 Adam learning rate (paper: 3e-4)")
-    betas: list[float] = _field([0.9, 0.9], "Adam betas (paper: 0.9, 0.9)")
+    betas: list[float] = _field([0.9, 0.9], "Adam betas, both stages (paper: 0.9, 0.9)")
+    weight_decay: float = _field(0.0, "stage-1 Adam weight decay (paper: none)")
     plateau_patience: int = _field(6, "ReduceLROnPlateau patience on validation macro-AUROC")
+    plateau_factor: float = _field(0.1, "ReduceLROnPlateau factor")
     min_lr: float = _field(1e-7, "ReduceLROnPlateau floor")
+    crop_scale: list[float] = _field([0.8, 1.0], "RandomResizedCrop area range (paper)")
+    crop_ratio: list[float] = _field([0.75, 1.733], "RandomResizedCrop aspect range (paper)")
+    rotation: float = _field(15.0, "training rotation range in degrees (paper: 15)")
     pcm_epochs: int = _field(3, "stage-2 (SEAM) epochs for the PCM")
     pcm_lr: float = _field(
         1e-3, "stage-2 Adam learning rate (paper: 1e-6; 1e-5 for EfficientNetB4)"
@@ -53,6 +79,10 @@ class RunConfig:
     prob_threshold: float = _field(0.5, "boxes only for classes predicted above this probability")
     no_finding: int = _field(5000, "No-Finding images drawn into train + val")
     val_fraction: float = _field(0.2, "validation share, split by patient")
+    box_frame: list[int] = _field(
+        [1024, 1024], "H W of BBox_List's coordinates (NIH: 1024 1024 whatever the PNG size)"
+    )
+    cache: str = _field("", "folder of the prepared store if not inside --data (read-only mounts)")
     synthetic_patients: int = _field(900, "patients of the generated synthetic set")
     synthetic_size: int = _field(128, "image side of the generated synthetic set")
     workers: int = _field(0, "DataLoader worker processes per rank")
@@ -65,15 +95,51 @@ class RunConfig:
     sync_bn: bool = _field(
         False, "SyncBatchNorm across GPUs under torchrun (small per-GPU batches)"
     )
-    skip_unreadable: bool = _field(False, "skip (and count) corrupt images instead of stopping")
-    device: str = _field("auto", "'auto', 'cpu' or 'cuda'")
+    skip_unreadable: bool = _field(False, "skip (and report) corrupt images instead of stopping")
+    skip_bad_boxes: bool = _field(
+        False, "drop (and report) GT boxes outside the box frame instead of stopping"
+    )
+    device: str = _field("auto", "'auto', 'cpu', 'cuda' or 'cuda:N'")
     seed: int = _field(0, "seeds data split, init and augmentation")
     figure_images: int = _field(6, "test images in the Fig. 7 grid")
     latency_repeats: int = _field(20, "timed forward passes per model for Table 4")
 
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "config.json").write_text(json.dumps(dataclasses.asdict(self), indent=2))
+        write_json(dataclasses.asdict(self), folder / "config.json")
+
+    def weights_for(self, model: str) -> str:
+        """The ``--pretrained`` entry for ``model``: a kind or a file."""
+        return _per_model(self.pretrained, "pretrained", self.models)[model]
+
+    def head_dropout_for(self, model: str) -> float:
+        values = _per_model(self.head_dropout or ["0"], "head-dropout", self.models)
+        return float(values[model])
+
+    def pcm_schedule(self, model: str) -> tuple[float, int]:
+        """Stage-2 ``(lr, epochs)`` of ``model`` (``--pcm-overrides`` first)."""
+        lr, epochs = self.pcm_overrides.get(model, [self.pcm_lr, self.pcm_epochs])
+        return float(lr), int(epochs)
+
+
+def _per_model(items: list[str], flag: str, models: list[str]) -> dict[str, str]:
+    """``VALUE`` for every model and/or ``MODEL=VALUE`` pairs -> ``{model: value}``.
+
+    Every model of ``models`` must be covered; pairs for other models are ignored (a preset
+    may name models the command line left out), but their names are checked in :func:`validate`.
+    """
+    shared = [item for item in items if "=" not in item]
+    pairs = dict(item.split("=", 1) for item in items if "=" in item)
+    if len(shared) > 1:
+        raise SystemExit(
+            f"error: --{flag}: one value for all models or MODEL=VALUE pairs, got {items}."
+        )
+    missing = [m for m in models if m not in pairs and not shared]
+    if missing:
+        raise SystemExit(
+            f"error: --{flag} gives no value for {missing}: add {missing[0]}=VALUE, or one value "
+            "for every model."
+        )
+    return {m: pairs.get(m, shared[0] if shared else "") for m in models}
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -94,12 +160,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
     # the paper's central effect on the synthetic set, under 10 minutes on 2 CPU cores
     "demo": dict(),
-    # DESIGN §3: the four models of Table 1 on the real data
+    # DESIGN §3: the four models of Table 1 on the real data, from torchvision's weights
     "paper": dict(
         out="runs/paper",
         models=["resnet50", "multires_resnet50", "efficientnet_b4", "multires_efficientnet_b4"],
         image_size=256,
-        pretrained="timm",
+        pretrained=["torchvision"],
+        head_dropout=["0", "efficientnet_b4=0.4", "multires_efficientnet_b4=0.4"],
         finetune_policy=True,
         epochs=35,
         batch_size=32,
@@ -115,47 +182,153 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def preset_values(preset: str) -> dict[str, Any]:
+    return {**dataclasses.asdict(RunConfig()), **PRESETS[preset], "preset": preset}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value) if value else "(none)"
+    if isinstance(value, dict):
+        return json.dumps(value) if value else "{}"
+    return str(value) if value != "" else "''"
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Reproduce D'Souza et al. 2022 end to end: train, SEAM, evaluate, report.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Reproduce D'Souza et al. 2022 end to end: train, SEAM, evaluate, report. "
+        "Each flag's help ends with its value in the demo and paper presets.",
     )
     parser.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from its checkpoints"
+        "--resume",
+        action="store_true",
+        help="continue the run in --out: its config.json is restored, finished models are kept",
     )
-    defaults = RunConfig()
+    parser.add_argument(
+        "--override-config",
+        action="store_true",
+        help="with --resume (or an --out that holds another run): let the flags given replace "
+        "the saved values, and rewrite config.json",
+    )
+    demo, paper = preset_values("demo"), preset_values("paper")
     for f in dataclasses.fields(RunConfig):
         flag = "--" + f.name.replace("_", "-")
-        value = getattr(defaults, f.name)
+        value = getattr(RunConfig(), f.name)
+        shown = f" [demo: {_show(demo[f.name])}; paper: {_show(paper[f.name])}]"
+        help_text = f.metadata["help"] + ("" if f.name == "preset" else shown)
         if f.name == "preset":
-            parser.add_argument(
-                flag, choices=sorted(PRESETS), default=None, help=f.metadata["help"]
-            )
+            parser.add_argument(flag, choices=sorted(PRESETS), default=None, help=help_text)
         elif isinstance(value, bool):
             parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=None, help=f.metadata["help"]
+                flag, action=argparse.BooleanOptionalAction, default=None, help=help_text
             )
         elif isinstance(value, list):
-            kind = type(value[0]) if value else str
-            parser.add_argument(flag, nargs="+", type=kind, default=None, help=f.metadata["help"])
+            kind = type(demo[f.name][0]) if demo[f.name] else str
+            parser.add_argument(flag, nargs="+", type=kind, default=None, help=help_text)
         elif isinstance(value, dict):
-            parser.add_argument(
-                flag, type=json.loads, default=None, help=f.metadata["help"] + " (JSON)"
-            )
+            parser.add_argument(flag, type=json.loads, default=None, help=help_text + " (JSON)")
         else:
-            parser.add_argument(flag, type=type(value), default=None, help=f.metadata["help"])
+            parser.add_argument(flag, type=type(value), default=None, help=help_text)
     return parser
 
 
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    names = [f.name for f in dataclasses.fields(RunConfig)]
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+def _as_saved(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def _differences(saved: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    return [
+        f"--{name.replace('_', '-')} {_show(value)} (saved: {_show(saved.get(name))})"
+        for name, value in given.items()
+        if name != "out" and _as_saved(value) != saved.get(name)
+    ]
+
+
 def resolve_config(args: argparse.Namespace) -> RunConfig:
-    """Preset values, then every flag given on the command line."""
-    preset = args.preset or "demo"
-    values = {**PRESETS[preset], "preset": preset}
-    for f in dataclasses.fields(RunConfig):
-        given = getattr(args, f.name, None)
-        if given is not None:
-            values[f.name] = given
-    config = RunConfig(**values)
-    if config.epochs < 1 or config.batch_size < 1 or config.accumulation < 1:
-        raise SystemExit("--epochs, --batch-size and --accumulation must be >= 1")
+    """The run's configuration, validated.
+
+    A new run: the preset's values, then every flag given. ``--resume``: the run folder's
+    ``config.json``; a flag that differs from it is refused (naming both values) unless
+    ``--override-config``. A new run into a folder that holds a different run is refused the same
+    way, so that ``config.json`` is never silently rewritten.
+    """
+    given = _given(args)
+    preset = given.get("preset") or "demo"
+    out = Path(given.get("out") or preset_values(preset)["out"])
+    saved_file = out / "config.json"
+    saved = json.loads(saved_file.read_text()) if saved_file.is_file() else None
+    override = getattr(args, "override_config", False)
+    if getattr(args, "resume", False):
+        if saved is None:
+            raise SystemExit(f"error: --resume: {saved_file} not found; start without --resume.")
+        values = {**preset_values(saved.get("preset", "demo")), **saved}
+        changed = _differences(values, given)
+        if changed and not override:
+            raise SystemExit(
+                f"error: --resume restores {saved_file}, and these flags differ from it: "
+                f"{'; '.join(changed)}. Drop them, or pass --override-config to apply them."
+            )
+        values.update(given)
+    else:
+        values = {**preset_values(preset), **given}
+        changed = _differences(saved, values) if saved is not None else []
+        if changed and not override:
+            raise SystemExit(
+                f"error: {out} holds another run ({saved_file} differs: {'; '.join(changed[:4])}). "
+                "Continue it with --resume, choose another --out, or pass --override-config."
+            )
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    config = RunConfig(**{k: v for k, v in values.items() if k in known})
+    validate(config)
     return config
+
+
+def validate(config: RunConfig) -> None:
+    """Refuse bad values now, with the allowed ones named, before any data is touched."""
+    for flag in ("epochs", "batch_size", "accumulation", "pcm_epochs", "latency_repeats"):
+        if getattr(config, flag) < 1:
+            raise SystemExit(f"error: --{flag.replace('_', '-')} must be >= 1.")
+    if not DEVICE_PATTERN.fullmatch(config.device):
+        raise SystemExit(
+            f"error: --device {config.device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'."
+        )
+    if config.amp not in AMP_CHOICES:
+        raise SystemExit(f"error: --amp {config.amp!r}: expected one of {list(AMP_CHOICES)}.")
+    if config.preset not in PRESETS:
+        raise SystemExit(f"error: preset {config.preset!r}: expected one of {sorted(PRESETS)}.")
+    named = [i.split("=", 1)[0] for i in config.pretrained + config.head_dropout if "=" in i]
+    for name in {*config.models, *config.pcm_overrides, *named}:
+        try:
+            resolve_model(name)
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from None
+    for name, schedule in config.pcm_overrides.items():
+        if not (isinstance(schedule, list) and len(schedule) == 2 and float(schedule[0]) > 0):
+            raise SystemExit(
+                f"error: --pcm-overrides {name}: expected [lr > 0, epochs >= 1], got {schedule}."
+            )
+        if int(schedule[1]) < 1 or schedule[1] != int(schedule[1]):
+            raise SystemExit(f"error: --pcm-overrides {name}: epochs must be an int >= 1.")
+    for model in config.models:
+        weights = config.weights_for(model)
+        if weights not in WEIGHT_KINDS and not Path(weights).is_file():
+            raise SystemExit(
+                f"error: --pretrained for {model}: {weights!r} is neither one of "
+                f"{list(WEIGHT_KINDS)} nor an existing weights file."
+            )
+        try:
+            dropout = config.head_dropout_for(model)
+        except ValueError:
+            raise SystemExit(f"error: --head-dropout for {model}: not a number.") from None
+        if not 0 <= dropout < 1:
+            raise SystemExit(f"error: --head-dropout for {model}: {dropout} is not in [0, 1).")
+    if len(config.box_frame) != 2 or min(config.box_frame) < 1:
+        raise SystemExit(f"error: --box-frame: expected H W > 0, got {config.box_frame}.")
+    for flag in ("crop_scale", "crop_ratio", "betas"):
+        if len(getattr(config, flag)) != 2:
+            raise SystemExit(f"error: --{flag.replace('_', '-')}: expected two values.")

@@ -7,7 +7,16 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader
 
-from cxr14_data import ChestXray14, collate, make_synthetic, paper_transforms
+from cxr14_data import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ChestXray14,
+    MetadataError,
+    UnknownLabelError,
+    collate,
+    make_synthetic,
+    paper_transforms,
+)
 
 from .config import RunConfig
 from .distributed import DistContext, barrier
@@ -60,9 +69,14 @@ def resolve_data_root(config: RunConfig) -> tuple[Path, str]:
     return root, f"ChestX-ray14 at {root}"
 
 
-def build_loaders(config: RunConfig, ctx: DistContext) -> Loaders:
+def build_loaders(
+    config: RunConfig,
+    ctx: DistContext,
+    normalization: tuple[tuple[float, ...], tuple[float, ...]] = (IMAGENET_MEAN, IMAGENET_STD),
+) -> Loaders:
     """Loaders for this rank: training keys are seeded and sharded (exact resume, DDP);
-    validation and test are sharded without overlap and gathered at evaluation."""
+    validation and test are sharded without overlap and gathered at evaluation. Images are
+    normalised with ``normalization`` (``(mean, std)`` of the model's weights)."""
     if ctx.is_main:
         root, source = resolve_data_root(config)
     barrier(ctx)  # rank 0 generates the synthetic set; the others wait, then find it
@@ -73,13 +87,31 @@ def build_loaders(config: RunConfig, ctx: DistContext) -> Loaders:
         val_fraction=config.val_fraction,
         seed=config.seed,
         prepared_size=config.image_size,
+        cache=config.cache or None,
         on_missing="skip" if config.skip_unreadable else "error",
+        box_frame=tuple(config.box_frame),
+        on_bad_box="skip" if config.skip_bad_boxes else "error",
     )
-    datasets = {
-        "train": ChestXray14(root, "train", paper_transforms(True, config.image_size), **common),
-        "val": ChestXray14(root, "val", paper_transforms(False, config.image_size), **common),
-        "test": ChestXray14(root, "test", paper_transforms(False, config.image_size), **common),
-    }
+    mean, std = normalization
+    augmentation = dict(
+        scale=tuple(config.crop_scale),
+        ratio=tuple(config.crop_ratio),
+        degrees=config.rotation,
+        mean=mean,
+        std=std,
+    )
+    try:
+        datasets = {
+            split: ChestXray14(
+                root,
+                split,
+                paper_transforms(split == "train", config.image_size, **augmentation),
+                **common,
+            )
+            for split in ("train", "val", "test")
+        }
+    except (MetadataError, UnknownLabelError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}") from None
     loader_args = dict(
         batch_size=config.batch_size,
         num_workers=config.workers,

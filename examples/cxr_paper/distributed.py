@@ -34,11 +34,25 @@ class DistContext:
 def init_distributed(device_name: str) -> DistContext:
     """Start the process group under torchrun (else a 1-process context) and pick the device."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    use_cuda = device_name == "cuda" or (device_name == "auto" and torch.cuda.is_available())
+    use_cuda = device_name.startswith("cuda") or (
+        device_name == "auto" and torch.cuda.is_available()
+    )
     if use_cuda and not torch.cuda.is_available():
-        raise SystemExit("--device cuda, but no CUDA device is available.")
+        raise SystemExit(f"error: --device {device_name}, but no CUDA device is available.")
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
+    index = local_rank
+    if ":" in device_name:
+        if world_size > 1:
+            raise SystemExit(
+                f"error: --device {device_name} under torchrun: each rank uses its LOCAL_RANK's "
+                "GPU; choose GPUs with CUDA_VISIBLE_DEVICES and pass --device cuda."
+            )
+        index = int(device_name.split(":")[1])
+        if index >= torch.cuda.device_count():
+            raise SystemExit(
+                f"error: --device {device_name}: only {torch.cuda.device_count()} CUDA devices."
+            )
+    device = torch.device("cuda", index) if use_cuda else torch.device("cpu")
     if use_cuda:
         torch.cuda.set_device(device)
     if world_size == 1:

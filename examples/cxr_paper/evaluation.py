@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from cam_boxes_iobb import PAPER_THRESHOLDS, LocalizationMetric, heatmap_to_boxes, normalize_heatmap
 from cxr14_data import BOX_CLASSES, CLASSES
-from multires_backbone import CAMClassifier, create_model
+from multires_backbone import CAMClassifier, published_parameter_count
 from pcm_seam import BACKGROUND_INDEX, PCM, prepare_cams
 
 from .distributed import DistContext, gather
@@ -60,18 +60,22 @@ def _new_metrics() -> dict[str, LocalizationMetric]:
 
 @dataclass
 class TestResult:
+    """What the test split gave: AUROC, localization per variant and protocol, the raw outputs
+    (for Fig. 6), the Fig. 7 examples, and on how many images each part was computed."""
+
     auroc: dict[str, float]
     localization: dict[str, dict[str, Any]]
     labels: np.ndarray
     probs: np.ndarray
     box_images: int
     examples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
 
 @torch.no_grad()
 def evaluate_test(
     model: CAMClassifier,
-    pcm: PCM,
+    pcm: PCM | None,
     loader: DataLoader,
     ctx: DistContext,
     prob_threshold: float,
@@ -79,26 +83,27 @@ def evaluate_test(
     keep_examples: set[str],
     desc: str,
 ) -> TestResult:
-    """AUROC over the whole test split; localization over its images that have GT boxes.
+    """AUROC over the whole test split; localization over its images that have GT boxes, from
+    the CAMs and (unless ``pcm`` is ``None``) the PCM-refined CAMs.
 
     Under torchrun each rank scores its shard; the outputs and metric counters of all ranks are
     gathered, so every number covers the whole split.
     """
     device = ctx.device
     model.eval()
-    pcm.eval()
-    metrics = {variant: _new_metrics() for variant in VARIANTS}
-    all_probs, all_labels, examples, box_images = [], [], {}, 0
+    variants = VARIANTS if pcm is not None else ("cam",)
+    metrics = {variant: _new_metrics() for variant in variants}
+    all_probs, all_labels, examples, box_images, skipped = [], [], {}, 0, []
     for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=not ctx.is_main):
+        skipped += batch.get("skipped_names", [])
         if "image" not in batch:
             continue
         images = batch["image"].to(device)
         out = model(images)
         probs = torch.sigmoid(out.logits).cpu().numpy()
-        maps = {
-            "cam": out.cams.float().cpu().numpy(),
-            "pcm": refined_class_maps(pcm, out.features, out.cams).cpu().numpy(),
-        }
+        maps = {"cam": out.cams.float().cpu().numpy()}
+        if pcm is not None:
+            maps["pcm"] = refined_class_maps(pcm.eval(), out.features, out.cams).cpu().numpy()
         all_probs.append(probs)
         all_labels.append(batch["labels"].numpy())
         size = tuple(images.shape[-2:])
@@ -108,7 +113,7 @@ def evaluate_test(
             box_images += 1
             gt_boxes = {name: rows.numpy() for name, rows in gt.items()}
             name = batch["image_index"][i]
-            for variant in VARIANTS:
+            for variant in variants:
                 boxes, _ = predicted_boxes(maps[variant][i], probs[i], size, prob_threshold, q)
                 for metric in metrics[variant].values():
                     metric.update(boxes, gt_boxes)
@@ -121,7 +126,7 @@ def evaluate_test(
                         "boxes": boxes,
                         "probs": {c: float(probs[i][CLASSES.index(c)]) for c in gt_boxes},
                     }
-    parts = gather((all_labels, all_probs, metrics, examples, box_images), ctx)
+    parts = gather((all_labels, all_probs, metrics, examples, box_images, skipped), ctx)
     labels = np.concatenate([a for part in parts for a in part[0]])
     probs = np.concatenate([a for part in parts for a in part[1]])
     for part in parts[1:]:
@@ -130,11 +135,13 @@ def evaluate_test(
             for mode, metric in variant_metrics.items():
                 metrics[variant][mode].merge(metric)
     box_images = sum(part[4] for part in parts)
+    skipped = sorted({name for part in parts for name in part[5]})
     localization = {
         variant: {mode: _jsonable(metric.compute()) for mode, metric in variant_metrics.items()}
         for variant, variant_metrics in metrics.items()
     }
-    return TestResult(macro_auroc(labels, probs), localization, labels, probs, box_images, examples)
+    auroc = macro_auroc(labels, probs)
+    return TestResult(auroc, localization, labels, probs, box_images, examples, skipped)
 
 
 def _jsonable(result: dict) -> dict:
@@ -144,22 +151,15 @@ def _jsonable(result: dict) -> dict:
 
 
 def parameter_counts(name: str, model: CAMClassifier, pcm: PCM) -> dict[str, int]:
-    """Ours (14 outputs, + PCM) and the published configuration (15 outputs + PCM embedding;
-    standard models: 14 outputs, no PCM), as in Table 4."""
+    """Ours (14 outputs, + PCM) and the published configuration (Table 4's way of counting)."""
 
     def count(module: torch.nn.Module) -> int:
         return sum(p.numel() for p in module.parameters())
 
-    published = create_model(
-        name, num_classes=len(CLASSES), extra_outputs=1 if model.multires else 0
-    )
-    published_total = count(published) + (
-        count(PCM(published.num_features)) if model.multires else 0
-    )
     return {
         "model": count(model),
         "model_with_pcm": count(model) + count(pcm),
-        "published_configuration": published_total,
+        "published_configuration": published_parameter_count(name, len(CLASSES)),
     }
 
 

@@ -3,12 +3,56 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cxr14_data import BOX_CLASSES, CLASSES
 
 from .paper_numbers import TABLE1_AUROC, TABLE2_ACCURACY, TABLE3_AFP, TABLE4, paper_row
+
+
+@dataclass
+class DataNotes:
+    """On how many images the tables were computed, and what was left out of them."""
+
+    test_images: int
+    test_images_listed: int
+    box_images: int
+    box_images_listed: int
+    skipped_images: dict[str, list[str]]
+    dropped_boxes: list[str]
+
+    def lines(self) -> list[str]:
+        lines = []
+        skipped = {split: names for split, names in self.skipped_images.items() if names}
+        if skipped:
+            lines.append(
+                "- **Unreadable images skipped** (`--skip-unreadable`): "
+                + "; ".join(
+                    f"{split} {len(names)} ({', '.join(names[:10])}"
+                    + (", …" if len(names) > 10 else "")
+                    + ")"
+                    for split, names in skipped.items()
+                )
+            )
+        if self.dropped_boxes:
+            lines.append(
+                f"- **GT boxes dropped** (outside the box frame, `--skip-bad-boxes`): "
+                f"{len(self.dropped_boxes)} ({'; '.join(self.dropped_boxes[:5])})"
+            )
+        return lines
+
+    @property
+    def auroc_caption(self) -> str:
+        return f"Computed on {self.test_images} of the {self.test_images_listed} test images."
+
+    @property
+    def localization_caption(self) -> str:
+        return (
+            f"Computed on {self.box_images} of the {self.box_images_listed} test images that "
+            "have GT boxes."
+        )
 
 
 def _f(value: float) -> str:
@@ -98,6 +142,8 @@ def write_report(
     figures: dict[str, Path],
     seconds: float,
     device: str,
+    notes: DataNotes,
+    pending: list[str] | None = None,
 ) -> Path:
     same_models = all(m == paper_row(m) for m in metrics)
     caveat = (
@@ -117,12 +163,22 @@ def write_report(
         "- Localization: the ChestX-ray8 protocol (IoBB > T, false positives per evaluated image) "
         "on the test images that have GT boxes; `metrics.json` also holds T ∈ {0.1, …, 0.9}, "
         "IoU matching and the seed authors' protocol (IoU > 0.1, false positives / 880).",
+        *notes.lines(),
+        (
+            f"- **Not finished yet**: {', '.join(pending)} (this report covers the models done)."
+            if pending
+            else ""
+        ),
         caveat,
-        "## Table 1 — test AUROC\n\n" + table1(metrics),
+        "## Table 1 — test AUROC\n\n" + table1(metrics) + "\n\n" + notes.auroc_caption,
         "## Table 2 — localization accuracy, IoBB > 0.1\n\n"
-        + _localization_table(metrics, "accuracy", TABLE2_ACCURACY),
+        + _localization_table(metrics, "accuracy", TABLE2_ACCURACY)
+        + "\n\n"
+        + notes.localization_caption,
         "## Table 3 — average false positives, IoBB 0.1\n\n"
-        + _localization_table(metrics, "afp", TABLE3_AFP),
+        + _localization_table(metrics, "afp", TABLE3_AFP)
+        + "\n\n"
+        + notes.localization_caption,
         "## Table 4 — inference time at 256×256×3 (batch 1) and parameters\n\n"
         + table4(metrics, device)
         + "\n\nPublished configuration: 15 classifier outputs plus the PCM embedding for MultiRes "
@@ -131,5 +187,5 @@ def write_report(
     for title, figure in figures.items():
         if figure.is_file():
             sections.append(f"## {title}\n\n![{title}]({figure.name})")
-    path.write_text("\n\n".join(sections) + "\n")
+    path.write_text("\n\n".join(section for section in sections if section) + "\n")
     return path

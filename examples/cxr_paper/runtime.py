@@ -76,3 +76,14 @@ def maybe_kill(step: int) -> None:
     target = os.environ.get(KILL_AT_STEP_ENV)
     if target is not None and step == int(target):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+#: Test hook: SIGKILL this process after this many models have finished and been reported.
+KILL_AFTER_MODELS_ENV = "CXR_PAPER_KILL_AFTER_MODELS"
+
+
+def maybe_kill_after_model(models_done: int) -> None:
+    """Fault injection for the paper dry run's kill-and-resume test."""
+    target = os.environ.get(KILL_AFTER_MODELS_ENV)
+    if target is not None and models_done == int(target):
+        os.kill(os.getpid(), signal.SIGKILL)

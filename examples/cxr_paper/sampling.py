@@ -69,7 +69,8 @@ class SeededItems(Dataset):
     """Wrap a dataset so that item ``(epoch, index)`` is drawn with its own RNG seed.
 
     Items that fail to load with an ``OSError`` (a corrupt or vanished image) are returned as
-    ``None`` when ``skip_unreadable`` is set, and :func:`collate_skipping` drops and counts them.
+    ``{"unreadable": name}`` when ``skip_unreadable`` is set, and :func:`collate_skipping` drops
+    them and lists their names.
     """
 
     def __init__(self, dataset: Dataset, seed: int = 0, skip_unreadable: bool = False) -> None:
@@ -78,7 +79,11 @@ class SeededItems(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any] | None:
+    def name(self, index: int) -> str:
+        records = getattr(self.dataset, "records", None)
+        return records[index].image_index if records is not None else f"item {index}"
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any]:
         epoch, index = key if isinstance(key, tuple) else (0, key)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed((self.seed * _MIX[0] + epoch) * _MIX[1] + index)
@@ -87,19 +92,19 @@ class SeededItems(Dataset):
             except OSError as error:
                 if not self.skip_unreadable:
                     raise
-                print(f"warning: skipped unreadable item {index}: {error}", flush=True)
-                return None
+                print(f"warning: skipped unreadable image: {error}", flush=True)
+                return {"unreadable": self.name(index)}
 
 
 def collate_skipping(collate):
-    """Wrap a collate function: drop ``None`` items and record how many in ``batch["skipped"]``."""
+    """Wrap a collate function: drop unreadable items, list them in ``batch["skipped_names"]``
+    and count them in ``batch["skipped"]``."""
 
-    def wrapped(items: list) -> dict[str, Any] | None:
-        kept = [item for item in items if item is not None]
-        if not kept:
-            return {"skipped": len(items)}
-        batch = collate(kept)
-        batch["skipped"] = len(items) - len(kept)
+    def wrapped(items: list) -> dict[str, Any]:
+        skipped = [item["unreadable"] for item in items if "unreadable" in item]
+        kept = [item for item in items if "unreadable" not in item]
+        batch = collate(kept) if kept else {}
+        batch.update(skipped=len(skipped), skipped_names=skipped)
         return batch
 
     return wrapped

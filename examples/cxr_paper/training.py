@@ -20,7 +20,12 @@ from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
 from cxr14_data import CLASSES
-from multires_backbone import CAMClassifier, apply_finetune_policy, create_model
+from multires_backbone import (
+    CAMClassifier,
+    PretrainedWeightsError,
+    apply_finetune_policy,
+    create_model,
+)
 from pcm_seam import PCM, SEAMLoss, seam_step
 from weighted_bce import DynamicWeightedBCEWithLogitsLoss
 
@@ -39,11 +44,34 @@ from .runtime import (
 
 
 def build_model(name: str, config: RunConfig) -> CAMClassifier:
-    pretrained = {"none": False, "timm": True}.get(config.pretrained, config.pretrained)
-    model = create_model(name, num_classes=len(CLASSES), pretrained=pretrained)
+    """The classifier of ``name`` with its own ``--pretrained`` weights and head dropout."""
+    model = create_model(
+        name,
+        num_classes=len(CLASSES),
+        pretrained=config.weights_for(name),
+        gamma=config.lse_gamma,
+        head_dropout=config.head_dropout_for(name),
+    )
     if config.finetune_policy:
         apply_finetune_policy(model)
     return model
+
+
+def check_weights(config: RunConfig) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
+    """Load every model's weights once, before any data or training: a file that does not fit
+    its model, or weights that cannot be downloaded, stop the run now, naming model and file.
+
+    Returns each model's input normalisation ``(mean, std)`` (that of its weights).
+    """
+    normalization = {}
+    for name in config.models:
+        try:
+            normalization[name] = build_model(name, config).normalization
+        except (PretrainedWeightsError, OSError, RuntimeError) as error:
+            raise SystemExit(
+                f"error: --pretrained for {name} ({config.weights_for(name)}): {error}"
+            ) from None
+    return normalization
 
 
 def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
@@ -88,11 +116,13 @@ def train_one_epoch(
     amp: torch.dtype | None = None,
     channels_last: bool = False,
     on_step: Callable[[int, tuple[float, int, int]], None] | None = None,
+    skipped_names: set[str] | None = None,
 ) -> tuple[float, int, int]:
     """Train over ``loader`` (batches ``start_batch..``); return ``(loss sum, images, skipped)``.
 
     Gradients are accumulated over ``accumulation`` batches (without DDP synchronisation until
-    the last one); ``on_step(batches_done, sums)`` runs after every optimizer step.
+    the last one); ``on_step(batches_done, sums)`` runs after every optimizer step. The names of
+    unreadable images skipped are added to ``skipped_names``.
     """
     model.train()
     total = total_batches if total_batches is not None else start_batch + len(loader)  # type: ignore[arg-type]
@@ -110,6 +140,8 @@ def train_one_epoch(
         start=start_batch,
     ):
         skipped += batch.get("skipped", 0)
+        if skipped_names is not None:
+            skipped_names.update(batch.get("skipped_names", []))
         boundary = (batch_index + 1) % accumulation == 0 or batch_index + 1 == total
         if "image" in batch:
             images = prepare_images(batch["image"], ctx.device, channels_last)
@@ -137,11 +169,13 @@ def evaluate_classification(
     criterion: torch.nn.Module,
     ctx: DistContext,
     amp: torch.dtype | None = None,
-) -> tuple[float, dict[str, float]]:
-    """Mean loss and AUROC per class (and ``mean``) over the whole split (all ranks gathered)."""
+) -> tuple[float, dict[str, float], list[str]]:
+    """Mean loss, AUROC per class (and ``mean``) over the whole split (all ranks gathered), and
+    the names of the unreadable images skipped."""
     model.eval()
-    loss_sum, seen, scores, labels = 0.0, 0, [], []
+    loss_sum, seen, scores, labels, skipped = 0.0, 0, [], [], []
     for batch in loader:
+        skipped += batch.get("skipped_names", [])
         if "image" not in batch:
             continue
         images, targets = batch["image"].to(ctx.device), batch["labels"].to(ctx.device)
@@ -151,12 +185,13 @@ def evaluate_classification(
         seen += len(images)
         scores.append(torch.sigmoid(logits).cpu().numpy())
         labels.append(targets.cpu().numpy())
-    parts = gather((loss_sum, seen, scores, labels), ctx)
+    parts = gather((loss_sum, seen, scores, labels, skipped), ctx)
     loss_sum = sum(p[0] for p in parts)
     seen = sum(p[1] for p in parts)
     all_scores = np.concatenate([s for p in parts for s in p[2]])
     all_labels = np.concatenate([s for p in parts for s in p[3]])
-    return loss_sum / max(seen, 1), macro_auroc(all_labels, all_scores)
+    names = sorted({n for p in parts for n in p[4]})
+    return loss_sum / max(seen, 1), macro_auroc(all_labels, all_scores), names
 
 
 def _mean_over_ranks(sums: tuple[float, int, int], ctx: DistContext) -> tuple[float, int]:
@@ -181,9 +216,15 @@ def fit_classifier(
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=config.lr, betas=tuple(config.betas), weight_decay=0.0)
+    optimizer = torch.optim.Adam(
+        params, lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="max", factor=0.1, patience=config.plateau_patience, min_lr=config.min_lr
+        optimizer,
+        mode="max",
+        factor=config.plateau_factor,
+        patience=config.plateau_patience,
+        min_lr=config.min_lr,
     )
     state: dict[str, Any] = {
         "epoch": 0,
@@ -191,6 +232,7 @@ def fit_classifier(
         "sums": (0.0, 0, 0),
         "best_score": -math.inf,
         "optimizer_steps": 0,
+        "skipped_names": [],
         "history": {"train_loss": [], "val_loss": [], "val_auroc": [], "lr": [], "skipped": []},
     }
     if resume and last.is_file():
@@ -235,6 +277,7 @@ def fit_classifier(
     while state["epoch"] < config.epochs:
         epoch = state["epoch"]
         sampler.set_epoch(epoch, start=state["batch"] * config.batch_size)
+        names: set[str] = set()
         sums = train_one_epoch(
             net,
             loaders.train,
@@ -249,9 +292,15 @@ def fit_classifier(
             amp=amp,
             channels_last=config.channels_last,
             on_step=on_step,
+            skipped_names=names,
         )
+        names.update(state["skipped_names"])
+        state["skipped_names"] = sorted({n for part in gather(names, ctx) for n in part})
         train_loss, skipped = _mean_over_ranks(sums, ctx)
-        val_loss, auroc = evaluate_classification(model, loaders.val, criterion, ctx, amp)
+        val_loss, auroc, val_skipped = evaluate_classification(
+            model, loaders.val, criterion, ctx, amp
+        )
+        state["skipped_val_names"] = val_skipped
         score = auroc["mean"] if not math.isnan(auroc["mean"]) else -val_loss
         scheduler.step(score)
         for key, value in (
@@ -280,7 +329,11 @@ def fit_classifier(
     epochs.close()
     if best.is_file():
         model.load_state_dict(load(best, ctx.device)["model"])
-    return state["history"]
+    return {
+        **state["history"],
+        "skipped_train_images": state["skipped_names"],
+        "skipped_val_images": state.get("skipped_val_names", []),
+    }
 
 
 def fit_pcm(

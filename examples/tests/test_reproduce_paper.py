@@ -167,3 +167,108 @@ class TestPredict:
         args.checkpoint = tmp_path / "missing.pt"
         with pytest.raises(SystemExit, match="no such file"):
             predict.main(args)
+
+
+class TestConfiguration:
+    """Choices are checked before any data is generated; --resume restores config.json."""
+
+    def test_help_shows_both_presets(self, capsys):
+        with pytest.raises(SystemExit):
+            get_args_parser().parse_args(["--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "(default: None)" not in text
+        assert "[demo: 128; paper: 256]" in text and "[demo: none; paper: torchvision]" in text
+
+    @pytest.mark.parametrize(
+        ("flags", "message"),
+        [
+            (["--device", "gpu"], "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+            (["--amp", "fp16"], r"\['auto', 'bf16', 'off'\]"),
+            (["--models", "resnet_50"], "Unknown model 'resnet_50'"),
+            (["--pretrained", "imagenet"], "neither one of.*torchvision"),
+            (["--pretrained", "resnet10t=timm"], r"no value for \['multires_resnet10t'\]"),
+            (["--pcm-overrides", '{"resnet10t": [0.1]}'], r"\[lr > 0, epochs >= 1\]"),
+            (["--pcm-overrides", '{"efficientnet-b4": [0.1, 1]}'], "Unknown model"),
+            (["--head-dropout", "1.5"], r"not in \[0, 1\)"),
+        ],
+    )
+    def test_bad_choices_are_refused_before_any_data(self, tmp_path, flags, message):
+        with pytest.raises(SystemExit, match=message):
+            _run(tmp_path / "out", *flags)
+        assert not (tmp_path / "out").exists()
+
+    def test_a_weights_file_that_does_not_fit_is_refused_before_any_data(self, tmp_path):
+        import timm
+        import torch
+
+        path = tmp_path / "resnet18.pth"
+        torch.save(timm.create_model("resnet18", num_classes=0).state_dict(), path)
+        with pytest.raises(SystemExit, match=r"multires_resnet10t.*resnet18.pth"):
+            _run(tmp_path / "out", "--pretrained", "resnet10t=none", f"multires_resnet10t={path}")
+        assert not (tmp_path / "out").exists()
+
+    def test_resume_restores_the_saved_config(self, smoke_run, tmp_path):
+        out, _ = smoke_run
+        saved = (out / "config.json").read_text()
+        args = get_args_parser().parse_args(["--out", str(out), "--resume"])  # no --preset
+        assert resolve_config(args).preset == "smoke"
+        with pytest.raises(SystemExit, match=r"--epochs 3 \(saved: 1\).*--override-config"):
+            resolve_config(
+                get_args_parser().parse_args(["--out", str(out), "--resume", "--epochs", "3"])
+            )
+        with pytest.raises(SystemExit, match="holds another run"):
+            resolve_config(get_args_parser().parse_args(["--out", str(out), "--epochs", "3"]))
+        overridden = resolve_config(
+            get_args_parser().parse_args(
+                ["--out", str(out), "--resume", "--epochs", "3", "--override-config"]
+            )
+        )
+        assert (overridden.epochs, overridden.preset) == (3, "smoke")
+        assert (out / "config.json").read_text() == saved  # resolving writes nothing
+        with pytest.raises(SystemExit, match="not found"):
+            resolve_config(get_args_parser().parse_args(["--out", str(tmp_path), "--resume"]))
+
+    def test_metrics_json_is_strict(self, smoke_run):
+        out, _ = smoke_run
+
+        def refuse(constant):
+            raise ValueError(f"non-standard JSON constant {constant}")
+
+        for name in ("metrics.json", "config.json"):
+            json.loads((out / name).read_text(), parse_constant=refuse)
+        metrics = json.loads((out / "metrics.json").read_text())
+        auroc = metrics[SMOKE_MODELS[0]]["auroc"]
+        assert None in auroc.values()  # a class absent from the tiny test split: null, not NaN
+
+
+class TestUnreadableImages:
+    @pytest.fixture
+    def corrupt_run(self, smoke_run, tmp_path):
+        import shutil
+
+        out, _ = smoke_run
+        data = shutil.copytree(next((out / "data").iterdir()), tmp_path / "data")
+        test_images = (data / "test_list.txt").read_text().split()
+        victims = [test_images[0], (data / "train_val_list.txt").read_text().split()[0]]
+        for name in victims:
+            path = data / "images" / name
+            path.write_bytes(path.read_bytes()[:100])  # truncated
+        return data, victims
+
+    def test_without_the_flag_one_line_names_file_and_flag(self, corrupt_run, tmp_path):
+        data, victims = corrupt_run
+        with pytest.raises(SystemExit) as stopped:
+            _run(tmp_path / "out", "--data", str(data), "--models", "resnet10t")
+        message = str(stopped.value)
+        assert "\n" not in message and "--skip-unreadable" in message and "--verify" in message
+        assert any(name in message for name in victims)
+
+    def test_with_the_flag_the_report_lists_them(self, corrupt_run, tmp_path):
+        data, victims = corrupt_run
+        report = _run(
+            tmp_path / "out", "--data", str(data), "--models", "resnet10t", "--skip-unreadable"
+        ).read_text()
+        assert "Unreadable images skipped" in report
+        assert victims[0] in report and "test 1" in report
+        listed = len((data / "test_list.txt").read_text().split())
+        assert f"Computed on {listed - 1} of the {listed} test images." in report

@@ -115,6 +115,7 @@ class TestSampling:
             [items[i] for i in range(3)]
         )
         assert batch["skipped"] == 1 and batch["image"].shape == (2, 1)
+        assert batch["skipped_names"] == ["item 1"]
         with pytest.raises(OSError, match="x.png"):
             SeededItems(Broken())[1]
 
