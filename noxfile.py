@@ -58,6 +58,7 @@ def tests(session: nox.Session) -> None:
         "pytest",
         *_pytest_args(list(PACKAGES)),
         "tests",
+        "examples/cxr_paper",  # module doctests
         "examples/tests",
         "benchmarks/tests",
         *session.posargs,

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from _harness import time_call, utc_now, write_json
 from cxr_paper.paper_numbers import TABLE4
 
-from multires_backbone import CAMClassifier, create_model
-from pcm_seam import PCM, prepare_cams
+from multires_backbone import CAMClassifier, create_model, published_parameter_count
+from pcm_seam import PCM, refine
 
 PAPER_MODELS = ["resnet50", "multires_resnet50", "efficientnet_b4", "multires_efficientnet_b4"]
 VARIANTS = ("fp32", "channels_last", "bf16", "compile")
@@ -34,14 +34,6 @@ VARIANTS = ("fp32", "channels_last", "bf16", "compile")
 
 def count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-
-def published_parameters(name: str, num_classes: int = 14) -> int:
-    """Table 4's count: MultiRes models with 15 outputs + the PCM embedding; standard with 14."""
-    model = create_model(
-        name, num_classes=num_classes, extra_outputs=1 if "multires" in name else 0
-    )
-    return count(model) + (count(PCM(model.num_features)) if model.multires else 0)
 
 
 def build_forward(model: CAMClassifier, pcm: PCM | None, variant: str, device: torch.device):
@@ -62,7 +54,7 @@ def build_forward(model: CAMClassifier, pcm: PCM | None, variant: str, device: t
         with autocast():
             out = runner(x)
             if pcm is not None:
-                pcm(out.features, prepare_cams(out.cams))
+                refine(pcm, out.features, out.cams)
 
     return forward
 
@@ -74,7 +66,7 @@ def benchmark_model(name: str, args: argparse.Namespace, device: torch.device) -
     single = torch.randn(1, 3, args.size, args.size, device=device)
     batch = torch.randn(args.batch, 3, args.size, args.size, device=device)
     result = {
-        "params_published": published_parameters(name),
+        "params_published": published_parameter_count(name),
         "params": count(model),
         "params_with_pcm": count(model) + count(pcm),
         "latency_ms": {},

@@ -22,8 +22,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cxr_paper.checkpoint import load
-from cxr_paper.evaluation import predicted_boxes, refined_class_maps
 from cxr_paper.jsonio import write_json
+from cxr_paper.localize import localize
 from torchvision import tv_tensors
 
 from cam_boxes_iobb import overlay
@@ -36,7 +36,7 @@ from cxr14_data import (
     paper_transforms,
 )
 from multires_backbone import CAMClassifier, create_model
-from pcm_seam import PCM
+from pcm_seam import PCM, refine
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -124,7 +124,7 @@ def load_checkpoint(path: Path, device: torch.device) -> tuple[CAMClassifier, PC
         state["model_name"], num_classes=len(state["classes"]), gamma=state.get("gamma", 10.0)
     )
     model.load_state_dict(state["model"])
-    pcm = PCM(state["pcm_in_channels"])
+    pcm = PCM(state["pcm_in_channels"], image_channels=state.get("pcm_image_channels", 0))
     pcm.load_state_dict(state["pcm"])
     return model.to(device).eval(), pcm.to(device).eval(), state
 
@@ -136,9 +136,10 @@ def predict_image(gray: np.ndarray, model: CAMClassifier, pcm: PCM, state: dict,
     transform = paper_transforms(train=False, size=state["image_size"], mean=mean, std=std)
     empty = tv_tensors.BoundingBoxes(torch.zeros(0, 4), format="XYWH", canvas_size=(height, width))
     image, _ = transform(tv_tensors.Image(torch.from_numpy(gray)[None]), empty)
-    out = model(image[None].to(args.device))
+    batch = image[None].to(args.device)
+    out = model(batch)
     probs = torch.sigmoid(out.logits)[0].cpu().numpy()
-    maps = out.cams if args.no_pcm else refined_class_maps(pcm, out.features, out.cams)
+    maps = out.cams if args.no_pcm else refine(pcm, out.features, out.cams, batch)
     maps = maps[0].float().cpu().numpy()
     result = {
         "size": [height, width],
@@ -147,7 +148,7 @@ def predict_image(gray: np.ndarray, model: CAMClassifier, pcm: PCM, state: dict,
         "predicted": [],
         "boxes": {},
     }
-    boxes, heatmaps = predicted_boxes(
+    boxes, heatmaps = localize(
         maps,
         probs,
         (height, width),

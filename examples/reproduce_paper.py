@@ -150,6 +150,7 @@ def train_and_evaluate(
                 "model": model.state_dict(),
                 "pcm": pcm.state_dict(),
                 "pcm_in_channels": model.num_features,
+                "pcm_image_channels": pcm.image_channels,
             },
             folder / "final.pt",
         )

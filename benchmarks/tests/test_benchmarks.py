@@ -1,21 +1,7 @@
 import json
 
 import inference_speed
-import pytest
 import stages
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("resnet50", 23_536_718),
-        ("multires_resnet50", 26_273_615),
-        ("efficientnet_b4", 17_573_718),
-        ("multires_efficientnet_b4", 18_913_543),
-    ],
-)
-def test_published_parameter_counts_equal_table_4(name, expected):
-    assert inference_speed.published_parameters(name) == expected
 
 
 def test_inference_speed_quick(tmp_path):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from multires_backbone import resolve_config as resolve_model
+from pcm_seam import SEAMLoss
 
 from .jsonio import write_json
 
@@ -75,6 +76,34 @@ class RunConfig:
     )
     grad_clip: float = _field(2.0, "stage-2 gradient-norm clip")
     seam_max_angle: float = _field(30.0, "SEAM rotations in [-a, a] degrees")
+    lambda_msml: float = _field(1.5, "SEAM weight of the MSML term (paper: 1.5)")
+    lambda_ecr: float = _field(1.0, "SEAM weight of the ECR term (paper: 1.0)")
+    ohem_keep: float = _field(0.2, "share of ECR entries kept per image by OHEM (paper: 0.2)")
+    mask_padding: bool = _field(
+        True, "leave the rotation's zero-filled corners out of the ECR (ours; SEAM/authors: no)"
+    )
+    pcm_input_masking: bool = _field(
+        False, "multiply the PCM input by the labels in training (first release; SEAM: no)"
+    )
+    seam_label_maps: bool = _field(True, "multiply the ECR maps by the labels (SEAM, authors)")
+    ecr_normalize: str = _field(
+        "max", "refined maps before the ECR: 'max' (SEAM, authors), 'minmax' or 'none'"
+    )
+    ecr_resolution: str = _field(
+        "image", "ECR on maps upsampled to the input ('image': SEAM, authors) or at 'cam' size"
+    )
+    msml_reduction: str = _field(
+        "mean", "the two branches' MSML terms: 'mean' (SEAM) or 'sum' (authors)"
+    )
+    msml_on: str = _field(
+        "refined", "MSML on the refined maps ('refined', paper) or 'refined_logits' (experiment)"
+    )
+    seam_angle_per: str = _field(
+        "batch", "one rotation angle per 'batch' (SEAM, authors) or 'image'"
+    )
+    pcm_reads_image: bool = _field(
+        False, "the PCM embeds the image with the features (SEAM's PCM; the paper's: no)"
+    )
     heatmap_threshold: float = _field(0.7, "Q: heatmap threshold for boxes")
     prob_threshold: float = _field(0.5, "boxes only for classes predicted above this probability")
     no_finding: int = _field(5000, "No-Finding images drawn into train + val")
@@ -119,6 +148,24 @@ class RunConfig:
         """Stage-2 ``(lr, epochs)`` of ``model`` (``--pcm-overrides`` first)."""
         lr, epochs = self.pcm_overrides.get(model, [self.pcm_lr, self.pcm_epochs])
         return float(lr), int(epochs)
+
+
+def seam_loss(config: RunConfig) -> SEAMLoss:
+    """The stage-2 objective with every switch of the run (see ``pcm_seam.SEAM_VARIANTS``)."""
+    return SEAMLoss(
+        lambda_msml=config.lambda_msml,
+        lambda_ecr=config.lambda_ecr,
+        max_angle=config.seam_max_angle,
+        keep=config.ohem_keep,
+        mask_padding=config.mask_padding,
+        mask_input=config.pcm_input_masking,
+        label_loss_maps=config.seam_label_maps,
+        ecr_normalize=config.ecr_normalize,
+        ecr_resolution=config.ecr_resolution,
+        msml_reduction=config.msml_reduction,
+        msml_on=config.msml_on,
+        angle_per=config.seam_angle_per,
+    )
 
 
 def _per_model(items: list[str], flag: str, models: list[str]) -> dict[str, str]:
@@ -327,6 +374,10 @@ def validate(config: RunConfig) -> None:
             raise SystemExit(f"error: --head-dropout for {model}: not a number.") from None
         if not 0 <= dropout < 1:
             raise SystemExit(f"error: --head-dropout for {model}: {dropout} is not in [0, 1).")
+    try:
+        seam_loss(config)
+    except ValueError as error:
+        raise SystemExit(f"error: SEAM settings: {error}") from None
     if len(config.box_frame) != 2 or min(config.box_frame) < 1:
         raise SystemExit(f"error: --box-frame: expected H W > 0, got {config.box_frame}.")
     for flag in ("crop_scale", "crop_ratio", "betas"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,41 +12,16 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from cam_boxes_iobb import PAPER_THRESHOLDS, LocalizationMetric, heatmap_to_boxes, normalize_heatmap
+from cam_boxes_iobb import PAPER_THRESHOLDS, LocalizationMetric, normalize_heatmap
 from cxr14_data import BOX_CLASSES, CLASSES
 from multires_backbone import CAMClassifier, published_parameter_count
-from pcm_seam import BACKGROUND_INDEX, PCM, prepare_cams
+from pcm_seam import PCM, refine
 
+from .auroc import macro_auroc
 from .distributed import DistContext, gather
-from .training import macro_auroc
+from .localize import localize
 
 VARIANTS = ("cam", "pcm")
-
-
-def refined_class_maps(pcm: PCM, features: torch.Tensor, cams: torch.Tensor) -> torch.Tensor:
-    """PCM-refined CAMs ``(B, K, h, w)`` without the background channel (no labels at test time)."""
-    refined = pcm(features, prepare_cams(cams))
-    keep = [c for c in range(refined.shape[1]) if c != BACKGROUND_INDEX]
-    return refined[:, keep]
-
-
-def predicted_boxes(
-    maps: np.ndarray,
-    probs: np.ndarray,
-    size: tuple[int, int],
-    prob_threshold: float,
-    q: float,
-    classes: Sequence[str] = BOX_CLASSES,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Boxes and heatmaps of one image for each of ``classes`` predicted above
-    ``prob_threshold``; ``maps`` and ``probs`` are indexed in :data:`CLASSES` order."""
-    boxes, heatmaps = {}, {}
-    for name in classes:
-        index = CLASSES.index(name)
-        if probs[index] > prob_threshold:
-            heatmaps[name] = normalize_heatmap(maps[index], size=size)
-            boxes[name] = heatmap_to_boxes(heatmaps[name], q)
-    return boxes, heatmaps
 
 
 def _new_metrics() -> dict[str, LocalizationMetric]:
@@ -103,7 +77,8 @@ def evaluate_test(
         probs = torch.sigmoid(out.logits).cpu().numpy()
         maps = {"cam": out.cams.float().cpu().numpy()}
         if pcm is not None:
-            maps["pcm"] = refined_class_maps(pcm.eval(), out.features, out.cams).cpu().numpy()
+            refined = refine(pcm.eval(), out.features, out.cams, images)
+            maps["pcm"] = refined.cpu().numpy()
         all_probs.append(probs)
         all_labels.append(batch["labels"].numpy())
         size = tuple(images.shape[-2:])
@@ -114,15 +89,20 @@ def evaluate_test(
             gt_boxes = {name: rows.numpy() for name, rows in gt.items()}
             name = batch["image_index"][i]
             for variant in variants:
-                boxes, _ = predicted_boxes(maps[variant][i], probs[i], size, prob_threshold, q)
+                boxes, heatmaps = localize(maps[variant][i], probs[i], size, prob_threshold, q)
                 for metric in metrics[variant].values():
                     metric.update(boxes, gt_boxes)
-                if name in keep_examples:
-                    all_maps = normalize_heatmap(maps[variant][i], size=size)
+                if name in keep_examples:  # Fig. 7 shows the GT classes' maps, predicted or not
+                    shown = {
+                        c: heatmaps[c]
+                        if c in heatmaps
+                        else normalize_heatmap(maps[variant][i][CLASSES.index(c)], size=size)
+                        for c in gt_boxes
+                    }
                     examples.setdefault(name, {"image": images[i].cpu(), "gt": gt_boxes})[
                         variant
                     ] = {
-                        "heatmaps": {c: all_maps[CLASSES.index(c)] for c in gt_boxes},
+                        "heatmaps": shown,
                         "boxes": boxes,
                         "probs": {c: float(probs[i][CLASSES.index(c)]) for c in gt_boxes},
                     }
@@ -174,7 +154,7 @@ def inference_ms(
     def run() -> None:
         out = model(x)
         if pcm is not None:
-            pcm(out.features, prepare_cams(out.cams))
+            refine(pcm, out.features, out.cams, x)
 
     times = []
     for i in range(repeats + 2):

@@ -18,19 +18,26 @@ from cxr14_data import CLASSES, denormalize
 
 
 def plot_losses(histories: dict[str, dict[str, list[float]]], path: Path) -> Path:
-    """Fig. 5: training and validation loss per epoch, then the PCM (SEAM) loss."""
+    """Fig. 5: training and validation loss per epoch, then the PCM stage's two SEAM terms
+    (MSML solid, ECR dashed), each unweighted."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for name, history in histories.items():
         epochs = np.arange(1, len(history.get("train_loss", [])) + 1)
         axes[0].plot(epochs, history.get("train_loss", []), marker="o", label=name)
         axes[1].plot(epochs, history.get("val_loss", []), marker="o", label=name)
-        pcm = history.get("pcm_loss", [])
+        msml, ecr = history.get("msml", []), history.get("ecr", [])
+        stage2 = np.arange(len(epochs) + 1, len(epochs) + 1 + len(msml))
+        (line,) = axes[2].plot(stage2, msml, marker="s", label=f"{name} MSML")
         axes[2].plot(
-            np.arange(len(epochs) + 1, len(epochs) + 1 + len(pcm)), pcm, marker="s", label=name
+            stage2, ecr, marker="^", linestyle="--", color=line.get_color(), label=f"{name} ECR"
         )
     for axis, title in zip(
         axes,
-        ("(a) training loss (weighted BCE)", "(b) validation loss", "(c) PCM stage loss (SEAM)"),
+        (
+            "(a) training loss (weighted BCE)",
+            "(b) validation loss",
+            "(c) PCM stage: MSML (solid), ECR (dashed)",
+        ),
         strict=True,
     ):
         axis.set(title=title, xlabel="epoch")

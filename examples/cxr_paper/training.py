@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
 from cxr14_data import CLASSES
@@ -26,11 +25,12 @@ from multires_backbone import (
     apply_finetune_policy,
     create_model,
 )
-from pcm_seam import PCM, SEAMLoss, seam_step
+from pcm_seam import PCM, freeze_model, seam_step
 from weighted_bce import DynamicWeightedBCEWithLogitsLoss
 
+from .auroc import macro_auroc
 from .checkpoint import load, save_atomic
-from .config import RunConfig
+from .config import RunConfig, seam_loss
 from .distributed import DistContext, gather
 from .runtime import (
     autocast,
@@ -41,6 +41,9 @@ from .runtime import (
     set_rng_state,
     wrap_for_training,
 )
+
+#: Stage-2 loss history, per epoch: the SEAM loss and its two terms.
+PCM_HISTORY = ("pcm_loss", "msml", "ecr")
 
 
 def build_model(name: str, config: RunConfig) -> CAMClassifier:
@@ -72,21 +75,6 @@ def check_weights(config: RunConfig) -> dict[str, tuple[tuple[float, ...], tuple
                 f"error: --pretrained for {name} ({config.weights_for(name)}): {error}"
             ) from None
     return normalization
-
-
-def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """Per-class AUROC (NaN where the split holds one label value only) and their mean."""
-    result = {}
-    for i, name in enumerate(CLASSES):
-        column = labels[:, i]
-        result[name] = (
-            float(roc_auc_score(column, scores[:, i]))
-            if 0 < column.sum() < len(column)
-            else math.nan
-        )
-    values = [v for v in result.values() if not math.isnan(v)]
-    result["mean"] = float(np.mean(values)) if values else math.nan
-    return result
 
 
 def _check_finite(loss: torch.Tensor, ctx: DistContext, where: str) -> None:
@@ -345,22 +333,27 @@ def fit_pcm(
     ctx: DistContext,
     resume: bool,
 ) -> tuple[PCM, dict[str, list[float]]]:
-    """Stage 2: only the PCM trains, with the SEAM objective over the frozen classifier."""
-    lr, epochs = config.pcm_overrides.get(name, [config.pcm_lr, config.pcm_epochs])
-    epochs = int(epochs)
+    """Stage 2: only the PCM trains, with the SEAM objective over the frozen classifier.
+
+    Adam with the run's betas, gradients accumulated over ``--accumulation`` batches and their
+    norm clipped at ``--grad-clip`` before each step ("in all cases", §5.1).
+    """
+    lr, epochs = config.pcm_schedule(name)
     torch.manual_seed(config.seed)
-    pcm = PCM(model.num_features).to(ctx.device)
-    loss_fn = SEAMLoss(max_angle=config.seam_max_angle)
-    optimizer = torch.optim.Adam(pcm.parameters(), lr=lr)
+    pcm = PCM(model.num_features, image_channels=3 if config.pcm_reads_image else 0)
+    pcm = pcm.to(ctx.device)
+    loss_fn = seam_loss(config)
+    optimizer = torch.optim.Adam(pcm.parameters(), lr=lr, betas=tuple(config.betas))
     generator = torch.Generator().manual_seed(config.seed * 7919 + ctx.rank)
     amp = autocast_dtype(config.amp, ctx.device)
     last = folder / "stage2_last.pt"
+    totals = dict.fromkeys(PCM_HISTORY, 0.0)
     state: dict[str, Any] = {
         "epoch": 0,
         "batch": 0,
-        "sums": [0.0, 0.0, 0.0, 0],
-        "steps": 0,
-        "history": {"pcm_loss": [], "msml": [], "ecr": []},
+        "sums": {**totals, "images": 0},
+        "optimizer_steps": 0,
+        "history": {key: [] for key in PCM_HISTORY},
     }
     if resume and last.is_file():
         saved = load(last, ctx.device)
@@ -368,6 +361,7 @@ def fit_pcm(
         optimizer.load_state_dict(saved["optimizer"])
         generator.set_state(saved["generators"][ctx.rank])
         state = saved["state"]
+    freeze_model(model)
     net = wrap_for_training(pcm, ctx)
 
     def save_last() -> None:
@@ -387,6 +381,7 @@ def fit_pcm(
     while state["epoch"] < epochs:
         epoch = state["epoch"]
         sampler.set_epoch(epoch, start=state["batch"] * config.batch_size)
+        total = state["batch"] + len(loaders.train)
         for batch_index, batch in enumerate(
             tqdm(
                 loaders.train,
@@ -395,31 +390,37 @@ def fit_pcm(
                 unit="batch",
                 disable=not ctx.is_main,
                 initial=state["batch"],
-                total=state["batch"] + len(loaders.train),
+                total=total,
             ),
             start=state["batch"],
         ):
-            if "image" not in batch:
-                continue
-            images = prepare_images(batch["image"], ctx.device, config.channels_last)
-            labels = batch["labels"].to(ctx.device)
-            with autocast(amp, ctx.device):
-                out = seam_step(model, net, images, labels, loss_fn, generator)
-            _check_finite(out.loss, ctx, f"{name} SEAM epoch {epoch + 1}, batch {batch_index}")
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            torch.nn.utils.clip_grad_norm_(pcm.parameters(), config.grad_clip)
-            optimizer.step()
-            parts = [out.loss.item(), out.msml.item(), out.ecr.item(), 1.0]
-            state["sums"] = [s + v * len(images) for s, v in zip(state["sums"], parts, strict=True)]
+            boundary = (batch_index + 1) % config.accumulation == 0 or batch_index + 1 == total
+            if "image" in batch:
+                images = prepare_images(batch["image"], ctx.device, config.channels_last)
+                labels = batch["labels"].to(ctx.device)
+                with autocast(amp, ctx.device):
+                    out = seam_step(model, net, images, labels, loss_fn, generator)
+                _check_finite(out.loss, ctx, f"{name} SEAM epoch {epoch + 1}, batch {batch_index}")
+                (out.loss / config.accumulation).backward()
+                sums = state["sums"]
+                for key, value in (("pcm_loss", out.loss), ("msml", out.msml), ("ecr", out.ecr)):
+                    sums[key] += value.item() * len(images)
+                sums["images"] += len(images)
             state["batch"] = batch_index + 1
-            state["steps"] += 1
-            if config.checkpoint_every and state["steps"] % config.checkpoint_every == 0:
-                save_last()
-        totals = gather(state["sums"], ctx)
-        seen = sum(t[3] for t in totals)
-        for i, key in enumerate(state["history"]):
-            state["history"][key].append(sum(t[i] for t in totals) / max(seen, 1))
-        state.update(epoch=epoch + 1, batch=0, sums=[0.0, 0.0, 0.0, 0])
+            if boundary:
+                torch.nn.utils.clip_grad_norm_(pcm.parameters(), config.grad_clip)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                state["optimizer_steps"] += 1
+                if (
+                    config.checkpoint_every
+                    and state["optimizer_steps"] % config.checkpoint_every == 0
+                ):
+                    save_last()
+        gathered = gather(state["sums"], ctx)
+        seen = max(sum(part["images"] for part in gathered), 1)
+        for key in PCM_HISTORY:
+            state["history"][key].append(sum(part[key] for part in gathered) / seen)
+        state.update(epoch=epoch + 1, batch=0, sums={**totals, "images": 0})
         save_last()
     return pcm, state["history"]

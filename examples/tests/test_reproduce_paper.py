@@ -272,3 +272,37 @@ class TestUnreadableImages:
         assert victims[0] in report and "test 1" in report
         listed = len((data / "test_list.txt").read_text().split())
         assert f"Computed on {listed - 1} of the {listed} test images." in report
+
+
+class TestAblation:
+    def test_quick_ablation_of_a_finished_run(self, smoke_run):
+        import ablate_pcm
+
+        out, _ = smoke_run
+        args = ablate_pcm.get_args_parser().parse_args(
+            ["--run", str(out), "--variants", "paper", "landed", "untrained", "--quick"]
+        )
+        results = ablate_pcm.main(args)
+        rows = results["variants"]["multires_resnet10t"]
+        assert list(rows) == ["CAM only", "paper", "landed", "untrained"]
+        smoke = json.loads((out / "metrics.json").read_text())["multires_resnet10t"]
+        cam_only = smoke["localization"]["cam"]["iobb"]["0.1"]["mean"]["accuracy"]
+        assert rows["CAM only"]["accuracy"]["mean"] == pytest.approx(cam_only)  # stage 1 kept
+        assert all(rows[v]["seconds"] > 0 for v in ("paper", "landed", "untrained"))
+        text = (out / "ablation.md").read_text()
+        assert "| paper |" in text and "| CAM only |" in text
+        assert (out / "ablation" / "multires_resnet10t" / "landed" / "stage2_last.pt").is_file()
+
+    def test_variant_configs(self):
+        import ablate_pcm
+        from cxr_paper.config import RunConfig
+
+        run = RunConfig(ecr_normalize="minmax")
+        landed = ablate_pcm.variant_config(run, "landed")
+        assert (landed.pcm_input_masking, landed.ecr_resolution, landed.seam_angle_per) == (
+            True,
+            "cam",
+            "image",
+        )
+        assert ablate_pcm.variant_config(run, "paper").ecr_normalize == "max"
+        assert ablate_pcm.variant_config(run, "paper+image").pcm_reads_image

@@ -1,33 +1,42 @@
 """The Pixel Correlation Module and the SEAM equivariant training objective (on kornia warps)."""
 
 from pcm_seam.cam_prep import BACKGROUND_INDEX, prepare_cams
-from pcm_seam.losses import ecr_loss, msml_loss, ohem
+from pcm_seam.losses import check_keep, ecr_loss, msml_loss, ohem
 from pcm_seam.pcm import PCM, pixel_correlation
+from pcm_seam.refine import foreground, pcm_input, refine
 from pcm_seam.seam import (
+    SEAM_VARIANTS,
     BranchOutputs,
     SEAMLoss,
     SEAMLossOutput,
     SEAMStepOutput,
     freeze_model,
+    normalize_maps,
     run_branch,
     seam_step,
 )
-from pcm_seam.warps import rotate
+from pcm_seam.warps import rotate_with_mask
 
 __all__ = [
     "BACKGROUND_INDEX",
     "PCM",
+    "SEAM_VARIANTS",
     "BranchOutputs",
     "SEAMLoss",
     "SEAMLossOutput",
     "SEAMStepOutput",
+    "check_keep",
     "ecr_loss",
+    "foreground",
     "freeze_model",
     "msml_loss",
+    "normalize_maps",
     "ohem",
+    "pcm_input",
     "pixel_correlation",
     "prepare_cams",
-    "rotate",
+    "refine",
+    "rotate_with_mask",
     "run_branch",
     "seam_step",
 ]

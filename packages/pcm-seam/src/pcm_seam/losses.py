@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from pcm_seam._checks import check_ndim, check_same_shape
 
 
-def _check_keep(keep: float) -> None:
+def check_keep(keep: float) -> None:
+    """Raise unless ``keep`` is an OHEM fraction in ``(0, 1]``."""
     if not (isinstance(keep, int | float) and 0 < keep <= 1):
         raise ValueError(f"Expected `keep` in (0, 1], got {keep!r}.")
 
@@ -41,7 +42,7 @@ def ohem(
         8.5
     """
     check_ndim(loss_map, "loss_map", "B C h w")
-    _check_keep(keep)
+    check_keep(keep)
     flat = loss_map.flatten(1)
     if mask is None:
         valid_counts = torch.full((flat.shape[0],), flat.shape[1], device=flat.device)

@@ -40,7 +40,8 @@ def pixel_correlation(
         chunk_size: number of query pixels per chunk (``None``: all at once).
 
     Returns:
-        ``(B, K, h, w)`` refined maps, float32 (computed in float32 even under autocast).
+        ``(B, K, h, w)`` refined maps, computed in float32 even under autocast (float64 inputs
+        stay float64).
 
     Example:
         >>> import torch
@@ -53,9 +54,10 @@ def pixel_correlation(
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"Expected `chunk_size` to be a positive int or None, got {chunk_size!r}.")
     batch, _, height, width = cams.shape
+    dtype = torch.promote_types(torch.promote_types(embeddings.dtype, cams.dtype), torch.float32)
     with torch.autocast(device_type=cams.device.type, enabled=False):
-        keys = F.normalize(embeddings.float().flatten(2), dim=1)  # (B, E, N)
-        values = cams.float().flatten(2).transpose(1, 2)  # (B, N, K)
+        keys = F.normalize(embeddings.to(dtype).flatten(2), dim=1)  # (B, E, N)
+        values = cams.to(dtype).flatten(2).transpose(1, 2)  # (B, N, K)
         pixels = keys.shape[-1]
         step = pixels if chunk_size is None else chunk_size
         outputs = []
@@ -77,6 +79,8 @@ class PCM(nn.Module):
         chunk_size: query pixels per chunk, to bound memory on large maps (``None``: dense).
         eps: added to each pixel's affinity sum.
         detach_features: stop gradients into the backbone (the SEAM stage trains only the PCM).
+        image_channels: also read the image, average-pooled to the map's size and concatenated
+            to the features (SEAM's PCM reads the image; the paper's does not: 0).
 
     Example:
         >>> import torch
@@ -93,19 +97,29 @@ class PCM(nn.Module):
         chunk_size: int | None = None,
         eps: float = 1e-5,
         detach_features: bool = True,
+        image_channels: int = 0,
     ) -> None:
         super().__init__()
+        if not isinstance(image_channels, int) or image_channels < 0:
+            raise ValueError(
+                f"Expected `image_channels` to be an int >= 0, got {image_channels!r}."
+            )
         embed_channels = in_channels // 2 if embed_channels is None else embed_channels
         for name, value in (("in_channels", in_channels), ("embed_channels", embed_channels)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Expected `{name}` to be a positive int, got {value!r}.")
         self.in_channels = in_channels
-        self.embedding = nn.Conv2d(in_channels, embed_channels, kernel_size=1, bias=False)
+        self.image_channels = image_channels
+        self.embedding = nn.Conv2d(
+            in_channels + image_channels, embed_channels, kernel_size=1, bias=False
+        )
         self.chunk_size = chunk_size
         self.eps = eps
         self.detach_features = detach_features
 
-    def forward(self, features: torch.Tensor, cams: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, features: torch.Tensor, cams: torch.Tensor, images: torch.Tensor | None = None
+    ) -> torch.Tensor:
         check_ndim(features, "features", "B C h w")
         if features.shape[1] != self.in_channels:
             raise ValueError(
@@ -114,7 +128,19 @@ class PCM(nn.Module):
             )
         if self.detach_features:
             features = features.detach()
+        if self.image_channels:
+            if images is None or images.ndim != 4 or images.shape[1] != self.image_channels:
+                got = None if images is None else tuple(images.shape)
+                raise ValueError(
+                    f"Expected `images` (B, {self.image_channels}, H, W) for a PCM that reads "
+                    f"the image, got {got}."
+                )
+            pooled = F.adaptive_avg_pool2d(images.to(features.dtype), features.shape[-2:])
+            features = torch.cat([features, pooled], dim=1)
         return pixel_correlation(self.embedding(features), cams, self.eps, self.chunk_size)
 
     def extra_repr(self) -> str:
-        return f"chunk_size={self.chunk_size}, detach_features={self.detach_features}"
+        return (
+            f"chunk_size={self.chunk_size}, detach_features={self.detach_features}, "
+            f"image_channels={self.image_channels}"
+        )

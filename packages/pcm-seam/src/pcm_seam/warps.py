@@ -19,7 +19,9 @@ ALIGN_CORNERS = True
 VALID_THRESHOLD = 1.0 - 1e-4
 
 
-def rotate(x: torch.Tensor, angles_deg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def rotate_with_mask(
+    x: torch.Tensor, angles_deg: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Rotate each sample by its own angle; also return where the result is valid.
 
     Args:
@@ -34,7 +36,7 @@ def rotate(x: torch.Tensor, angles_deg: torch.Tensor) -> tuple[torch.Tensor, tor
     Example:
         >>> import torch
         >>> x = torch.arange(16.0).view(1, 1, 4, 4)
-        >>> rotated, valid = rotate(x, torch.tensor([90.0]))
+        >>> rotated, valid = rotate_with_mask(x, torch.tensor([90.0]))
         >>> torch.allclose(rotated, torch.rot90(x, 1, dims=(-2, -1)), atol=1e-4), bool(valid.all())
         (True, True)
     """
