@@ -1,16 +1,17 @@
 """Stage 1 (classifier, weighted BCE) and stage 2 (PCM, SEAM), resumable at any checkpoint.
 
-Checkpoints (``stage1_last.pt``, ``stage2_last.pt``) are written atomically every
-``checkpoint_every`` optimizer steps and at every epoch end. They hold the weights, optimizer,
-scheduler, RNG states, the epoch and how many batches of it were consumed, so ``--resume`` after a
-kill continues exactly: on CPU with the same settings it ends bit-identical to an uninterrupted run.
+Each ``fit_*`` shows in one screen what its stage trains, with which loss, optimizer and schedule;
+both run their epochs through :func:`~cxr_paper.stage_loop.run_epoch`. Checkpoints
+(``stage1_last.pt``, ``stage2_last.pt``) are written atomically every ``checkpoint_every``
+optimizer steps and at every epoch end. They hold the weights, optimizer, scheduler, RNG states and
+the :class:`~cxr_paper.stage_loop.StageState`, so ``--resume`` after a kill continues exactly: on
+CPU with the same settings it ends bit-identical to an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,15 @@ from .distributed import DistContext, gather
 from .runtime import (
     autocast,
     autocast_dtype,
-    maybe_kill,
     prepare_images,
     rng_state,
     set_rng_state,
     wrap_for_training,
 )
+from .stage_loop import StageState, load_stage, run_epoch, save_stage
 
-#: Stage-2 loss history, per epoch: the SEAM loss and its two terms.
-PCM_HISTORY = ("pcm_loss", "msml", "ecr")
+#: Stage-2 history per epoch (name -> running total it averages): the SEAM loss and its terms.
+PCM_HISTORY = {"pcm_loss": "loss", "msml": "msml", "ecr": "ecr"}
 
 
 def build_model(name: str, config: RunConfig) -> CAMClassifier:
@@ -77,79 +78,6 @@ def check_weights(config: RunConfig) -> dict[str, tuple[tuple[float, ...], tuple
     return normalization
 
 
-def _check_finite(loss: torch.Tensor, ctx: DistContext, where: str) -> None:
-    """Stop every rank together on a NaN/inf loss, before it touches the weights."""
-    finite = torch.isfinite(loss.detach()).float()
-    if ctx.distributed:
-        torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
-    if finite.item() < 1:
-        raise FloatingPointError(
-            f"Non-finite loss ({loss.item()}) at {where}; stopping. The last checkpoint is intact: "
-            "fix the cause (learning rate, data) and continue with --resume."
-        )
-
-
-def train_one_epoch(
-    model: torch.nn.Module,
-    loader: Iterable[dict[str, Any]],
-    optimizer: torch.optim.Optimizer,
-    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    accumulation: int,
-    ctx: DistContext,
-    desc: str,
-    *,
-    total_batches: int | None = None,
-    start_batch: int = 0,
-    sums: tuple[float, int, int] = (0.0, 0, 0),
-    amp: torch.dtype | None = None,
-    channels_last: bool = False,
-    on_step: Callable[[int, tuple[float, int, int]], None] | None = None,
-    skipped_names: set[str] | None = None,
-) -> tuple[float, int, int]:
-    """Train over ``loader`` (batches ``start_batch..``); return ``(loss sum, images, skipped)``.
-
-    Gradients are accumulated over ``accumulation`` batches (without DDP synchronisation until
-    the last one); ``on_step(batches_done, sums)`` runs after every optimizer step. The names of
-    unreadable images skipped are added to ``skipped_names``.
-    """
-    model.train()
-    total = total_batches if total_batches is not None else start_batch + len(loader)  # type: ignore[arg-type]
-    loss_sum, seen, skipped = sums
-    for batch_index, batch in enumerate(
-        tqdm(
-            loader,
-            desc=desc,
-            leave=False,
-            unit="batch",
-            disable=not ctx.is_main,
-            initial=start_batch,
-            total=total,
-        ),
-        start=start_batch,
-    ):
-        skipped += batch.get("skipped", 0)
-        if skipped_names is not None:
-            skipped_names.update(batch.get("skipped_names", []))
-        boundary = (batch_index + 1) % accumulation == 0 or batch_index + 1 == total
-        if "image" in batch:
-            images = prepare_images(batch["image"], ctx.device, channels_last)
-            labels = batch["labels"].to(ctx.device, non_blocking=True)
-            sync = model.no_sync() if hasattr(model, "no_sync") and not boundary else nullcontext()
-            with sync:
-                with autocast(amp, ctx.device):
-                    loss = criterion(model(images).logits, labels)
-                _check_finite(loss, ctx, f"{desc}, batch {batch_index}")
-                (loss / accumulation).backward()
-            loss_sum += loss.item() * len(images)
-            seen += len(images)
-        if boundary:
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            if on_step is not None:
-                on_step(batch_index + 1, (loss_sum, seen, skipped))
-    return loss_sum, seen, skipped
-
-
 @torch.no_grad()
 def evaluate_classification(
     model: CAMClassifier,
@@ -173,19 +101,12 @@ def evaluate_classification(
         seen += len(images)
         scores.append(torch.sigmoid(logits).cpu().numpy())
         labels.append(targets.cpu().numpy())
-    parts = gather((loss_sum, seen, scores, labels, skipped), ctx)
-    loss_sum = sum(p[0] for p in parts)
-    seen = sum(p[1] for p in parts)
-    all_scores = np.concatenate([s for p in parts for s in p[2]])
-    all_labels = np.concatenate([s for p in parts for s in p[3]])
-    names = sorted({n for p in parts for n in p[4]})
-    return loss_sum / max(seen, 1), macro_auroc(all_labels, all_scores), names
-
-
-def _mean_over_ranks(sums: tuple[float, int, int], ctx: DistContext) -> tuple[float, int]:
-    parts = gather(sums, ctx)
-    seen = sum(p[1] for p in parts)
-    return sum(p[0] for p in parts) / max(seen, 1), sum(p[2] for p in parts)
+    parts = gather({"loss": loss_sum, "seen": seen, "scores": scores, "labels": labels}, ctx)
+    names = sorted({n for part in gather(skipped, ctx) for n in part})
+    all_scores = np.concatenate([s for part in parts for s in part["scores"]])
+    all_labels = np.concatenate([s for part in parts for s in part["labels"]])
+    mean_loss = sum(p["loss"] for p in parts) / max(sum(p["seen"] for p in parts), 1)
+    return mean_loss, macro_auroc(all_labels, all_scores), names
 
 
 def fit_classifier(
@@ -196,7 +117,7 @@ def fit_classifier(
     folder: Path,
     ctx: DistContext,
     resume: bool,
-) -> dict[str, list[float]]:
+) -> dict[str, list]:
     """Stage 1: weighted BCE, Adam, ReduceLROnPlateau on validation macro-AUROC, best checkpoint."""
     last, best = folder / "stage1_last.pt", folder / "stage1_best.pt"
     criterion = DynamicWeightedBCEWithLogitsLoss()
@@ -214,114 +135,84 @@ def fit_classifier(
         patience=config.plateau_patience,
         min_lr=config.min_lr,
     )
-    state: dict[str, Any] = {
-        "epoch": 0,
-        "batch": 0,
-        "sums": (0.0, 0, 0),
-        "best_score": -math.inf,
-        "optimizer_steps": 0,
-        "skipped_names": [],
-        "history": {"train_loss": [], "val_loss": [], "val_auroc": [], "lr": [], "skipped": []},
-    }
-    if resume and last.is_file():
-        saved = load(last, ctx.device)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        set_rng_state(saved["rng"])
-        state = saved["state"]
+    state = StageState()
+    saved = (
+        load_stage(last, ctx, model=model, optimizer=optimizer, scheduler=scheduler)
+        if resume
+        else None
+    )
+    if saved is not None:
+        state, checkpoint = saved
+        set_rng_state(checkpoint["rng"])
     net = wrap_for_training(model, ctx, config.sync_bn)
     if config.compile:
         net = torch.compile(net)
 
-    def save_last() -> None:
-        if ctx.is_main:
-            save_atomic(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "rng": rng_state(),
-                    "state": state,
-                },
-                last,
-            )
+    def step(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        images = prepare_images(batch["image"], ctx.device, config.channels_last)
+        labels = batch["labels"].to(ctx.device, non_blocking=True)
+        with autocast(amp, ctx.device):
+            return {"loss": criterion(net(images).logits, labels)}
 
-    def on_step(batches_done: int, sums: tuple[float, int, int]) -> None:
-        state["optimizer_steps"] += 1
-        maybe_kill(state["optimizer_steps"])
-        state["batch"], state["sums"] = batches_done, sums
-        if config.checkpoint_every and state["optimizer_steps"] % config.checkpoint_every == 0:
-            save_last()
+    def save() -> None:
+        parts = dict(model=model, optimizer=optimizer, scheduler=scheduler, rng=rng_state())
+        save_stage(last, state, ctx, **parts)
 
-    sampler = loaders.train_sampler
-    epochs = tqdm(
-        range(config.epochs),
-        desc=f"{name} stage 1",
-        unit="epoch",
-        disable=not ctx.is_main,
-        initial=state["epoch"],
-    )
-    while state["epoch"] < config.epochs:
-        epoch = state["epoch"]
-        sampler.set_epoch(epoch, start=state["batch"] * config.batch_size)
-        names: set[str] = set()
-        sums = train_one_epoch(
+    def on_step() -> None:
+        if config.checkpoint_every and state.optimizer_steps % config.checkpoint_every == 0:
+            save()
+
+    bar = tqdm(total=config.epochs, desc=f"{name} stage 1", unit="epoch", disable=not ctx.is_main)
+    bar.update(state.epoch)
+    while state.epoch < config.epochs:
+        epoch = state.epoch
+        loaders.train_sampler.set_epoch(epoch, start=state.batch * config.batch_size)
+        model.train()
+        run_epoch(
             net,
             loaders.train,
+            step,
             optimizer,
-            criterion,
-            config.accumulation,
+            state,
             ctx,
             f"{name} epoch {epoch + 1}",
-            total_batches=state["batch"] + len(loaders.train),
-            start_batch=state["batch"],
-            sums=state["sums"],
-            amp=amp,
-            channels_last=config.channels_last,
+            accumulation=config.accumulation,
             on_step=on_step,
-            skipped_names=names,
         )
-        names.update(state["skipped_names"])
-        state["skipped_names"] = sorted({n for part in gather(names, ctx) for n in part})
-        train_loss, skipped = _mean_over_ranks(sums, ctx)
+        totals = state.end_epoch(ctx)
+        train_loss = totals.get("loss", 0.0) / max(totals.get("images", 0), 1)
+        skipped = int(totals.get("skipped", 0))
         val_loss, auroc, val_skipped = evaluate_classification(
             model, loaders.val, criterion, ctx, amp
         )
-        state["skipped_val_names"] = val_skipped
         score = auroc["mean"] if not math.isnan(auroc["mean"]) else -val_loss
         scheduler.step(score)
-        for key, value in (
-            ("train_loss", train_loss),
-            ("val_loss", val_loss),
-            ("skipped", skipped),
-            ("val_auroc", auroc["mean"]),
-            ("lr", optimizer.param_groups[0]["lr"]),
-        ):
-            state["history"][key].append(value)
+        state.record(
+            train_loss=train_loss,
+            val_loss=val_loss,
+            val_auroc=auroc["mean"],
+            lr=optimizer.param_groups[0]["lr"],
+            skipped=skipped,
+        )
+        state.history["skipped_val_images"] = val_skipped
         if ctx.is_main:
             tqdm.write(
                 f"{name} epoch {epoch + 1}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, "
                 f"val AUROC {auroc['mean']:.4f}"
                 + (f", {skipped} unreadable images skipped" if skipped else "")
             )
-        if score > state["best_score"]:
-            state["best_score"] = score
+        if score > state.best_score:
+            state.best_score = score
             if ctx.is_main:
                 save_atomic(
                     {"model": model.state_dict(), "epoch": epoch + 1, "val_auroc": auroc}, best
                 )
-        state.update(epoch=epoch + 1, batch=0, sums=(0.0, 0, 0))
-        save_last()
-        epochs.update()
-    epochs.close()
+        save()
+        bar.update()
+    bar.close()
     if best.is_file():
         model.load_state_dict(load(best, ctx.device)["model"])
-    return {
-        **state["history"],
-        "skipped_train_images": state["skipped_names"],
-        "skipped_val_images": state.get("skipped_val_names", []),
-    }
+    return {**state.history, "skipped_train_images": state.skipped_names}
 
 
 def fit_pcm(
@@ -347,80 +238,46 @@ def fit_pcm(
     generator = torch.Generator().manual_seed(config.seed * 7919 + ctx.rank)
     amp = autocast_dtype(config.amp, ctx.device)
     last = folder / "stage2_last.pt"
-    totals = dict.fromkeys(PCM_HISTORY, 0.0)
-    state: dict[str, Any] = {
-        "epoch": 0,
-        "batch": 0,
-        "sums": {**totals, "images": 0},
-        "optimizer_steps": 0,
-        "history": {key: [] for key in PCM_HISTORY},
-    }
-    if resume and last.is_file():
-        saved = load(last, ctx.device)
-        pcm.load_state_dict(saved["pcm"])
-        optimizer.load_state_dict(saved["optimizer"])
-        generator.set_state(saved["generators"][ctx.rank])
-        state = saved["state"]
+    state = StageState()
+    saved = load_stage(last, ctx, pcm=pcm, optimizer=optimizer) if resume else None
+    if saved is not None:
+        state, checkpoint = saved
+        generator.set_state(checkpoint["generators"][ctx.rank])
     freeze_model(model)
     net = wrap_for_training(pcm, ctx)
 
-    def save_last() -> None:
-        generators = gather(generator.get_state(), ctx)
-        if ctx.is_main:
-            save_atomic(
-                {
-                    "pcm": pcm.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "generators": generators,
-                    "state": state,
-                },
-                last,
-            )
+    def step(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        images = prepare_images(batch["image"], ctx.device, config.channels_last)
+        labels = batch["labels"].to(ctx.device)
+        with autocast(amp, ctx.device):
+            out = seam_step(model, net, images, labels, loss_fn, generator)
+        return {"loss": out.loss, "msml": out.msml, "ecr": out.ecr}
 
-    sampler = loaders.train_sampler
-    while state["epoch"] < epochs:
-        epoch = state["epoch"]
-        sampler.set_epoch(epoch, start=state["batch"] * config.batch_size)
-        total = state["batch"] + len(loaders.train)
-        for batch_index, batch in enumerate(
-            tqdm(
-                loaders.train,
-                desc=f"{name} SEAM epoch {epoch + 1}",
-                leave=False,
-                unit="batch",
-                disable=not ctx.is_main,
-                initial=state["batch"],
-                total=total,
-            ),
-            start=state["batch"],
-        ):
-            boundary = (batch_index + 1) % config.accumulation == 0 or batch_index + 1 == total
-            if "image" in batch:
-                images = prepare_images(batch["image"], ctx.device, config.channels_last)
-                labels = batch["labels"].to(ctx.device)
-                with autocast(amp, ctx.device):
-                    out = seam_step(model, net, images, labels, loss_fn, generator)
-                _check_finite(out.loss, ctx, f"{name} SEAM epoch {epoch + 1}, batch {batch_index}")
-                (out.loss / config.accumulation).backward()
-                sums = state["sums"]
-                for key, value in (("pcm_loss", out.loss), ("msml", out.msml), ("ecr", out.ecr)):
-                    sums[key] += value.item() * len(images)
-                sums["images"] += len(images)
-            state["batch"] = batch_index + 1
-            if boundary:
-                torch.nn.utils.clip_grad_norm_(pcm.parameters(), config.grad_clip)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                state["optimizer_steps"] += 1
-                if (
-                    config.checkpoint_every
-                    and state["optimizer_steps"] % config.checkpoint_every == 0
-                ):
-                    save_last()
-        gathered = gather(state["sums"], ctx)
-        seen = max(sum(part["images"] for part in gathered), 1)
-        for key in PCM_HISTORY:
-            state["history"][key].append(sum(part[key] for part in gathered) / seen)
-        state.update(epoch=epoch + 1, batch=0, sums={**totals, "images": 0})
-        save_last()
-    return pcm, state["history"]
+    def save() -> None:
+        generators = gather(generator.get_state(), ctx)  # every rank's angle stream
+        save_stage(last, state, ctx, pcm=pcm, optimizer=optimizer, generators=generators)
+
+    def on_step() -> None:
+        if config.checkpoint_every and state.optimizer_steps % config.checkpoint_every == 0:
+            save()
+
+    while state.epoch < epochs:
+        epoch = state.epoch
+        loaders.train_sampler.set_epoch(epoch, start=state.batch * config.batch_size)
+        run_epoch(
+            net,
+            loaders.train,
+            step,
+            optimizer,
+            state,
+            ctx,
+            f"{name} SEAM epoch {epoch + 1}",
+            accumulation=config.accumulation,
+            clip=(list(pcm.parameters()), config.grad_clip),
+            on_step=on_step,
+        )
+        totals = state.end_epoch(ctx)
+        seen = max(totals.get("images", 0), 1)
+        state.record(**{k: totals.get(v, 0.0) / seen for k, v in PCM_HISTORY.items()})
+        save()
+    return pcm, state.history

@@ -4,7 +4,7 @@ import torch
 import torch.distributed as dist
 from cxr_paper.distributed import DistContext
 from cxr_paper.runtime import wrap_for_training
-from cxr_paper.training import train_one_epoch
+from cxr_paper.stage_loop import StageState, run_epoch
 
 from multires_backbone import create_model
 from weighted_bce import DynamicWeightedBCEWithLogitsLoss
@@ -13,6 +13,12 @@ from weighted_bce import DynamicWeightedBCEWithLogitsLoss
 def make_model() -> torch.nn.Module:
     torch.manual_seed(0)
     return create_model("multires_resnet10t", num_classes=14)
+
+
+def bce_step(net: torch.nn.Module, criterion=None):
+    """A stage-1 step over ``(B, 3, H, W)`` batches, as fit_classifier builds it."""
+    criterion = criterion or DynamicWeightedBCEWithLogitsLoss()
+    return lambda batch: {"loss": criterion(net(batch["image"]).logits, batch["labels"])}
 
 
 def train_rank(rank: int, world_size: int, init_file: str, batches: list, out_pattern: str) -> None:
@@ -25,16 +31,8 @@ def train_rank(rank: int, world_size: int, init_file: str, batches: list, out_pa
         net = wrap_for_training(model, ctx)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         mine = batches[rank::world_size]
-        train_one_epoch(
-            net,
-            mine,
-            optimizer,
-            DynamicWeightedBCEWithLogitsLoss(),
-            1,
-            ctx,
-            "ddp",
-            total_batches=len(mine),
-        )
+        net.train()
+        run_epoch(net, mine, bce_step(net), optimizer, StageState(), ctx, "ddp", total=len(mine))
         torch.save(model.state_dict(), out_pattern.format(rank=rank))
     finally:
         dist.destroy_process_group()

@@ -13,7 +13,7 @@ from cxr_paper.checkpoint import load, save_atomic
 from cxr_paper.distributed import DistContext
 from cxr_paper.runtime import KILL_AT_STEP_ENV
 from cxr_paper.sampling import EpochSampler, SeededItems, collate_skipping
-from cxr_paper.training import train_one_epoch
+from cxr_paper.stage_loop import StageState, run_epoch
 
 from weighted_bce import DynamicWeightedBCEWithLogitsLoss
 
@@ -44,15 +44,10 @@ class TestDistributedDataParallel:
         reference = ddp_worker.make_model()
         optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)
         # micro-batches (rank 0's, rank 1's) accumulated per step, as DDP averages them
-        train_one_epoch(
-            reference,
-            batches,
-            optimizer,
-            DynamicWeightedBCEWithLogitsLoss(),
-            2,
-            CPU,
-            "reference",
-            total_batches=4,
+        reference.train()
+        step = ddp_worker.bce_step(reference)
+        run_epoch(
+            reference, batches, step, optimizer, StageState(), CPU, "reference", accumulation=2
         )
         params = dict(reference.named_parameters())
         assert params
@@ -132,21 +127,14 @@ class TestResilience:
             loss = DynamicWeightedBCEWithLogitsLoss()(logits, labels)
             return loss * math.nan if calls["n"] == 3 else loss
 
-        def on_step(done, sums):
-            save_atomic({"model": model.state_dict(), "batches": done}, checkpoint)
+        state = StageState()
 
+        def on_step():
+            save_atomic({"model": model.state_dict(), "batches": state.batch}, checkpoint)
+
+        step = ddp_worker.bce_step(model, criterion)
         with pytest.raises(FloatingPointError, match=r"Non-finite loss \(nan\) at test, batch 2"):
-            train_one_epoch(
-                model,
-                _batches(4),
-                optimizer,
-                criterion,
-                1,
-                CPU,
-                "test",
-                total_batches=4,
-                on_step=on_step,
-            )
+            run_epoch(model, _batches(4), step, optimizer, state, CPU, "test", on_step=on_step)
         saved = load(checkpoint)
         assert saved["batches"] == 2
         assert all(
