@@ -8,10 +8,21 @@ from cam_boxes_iobb.localization import (
     localization_metrics,
 )
 from cam_boxes_iobb.overlay import overlay
+from cam_boxes_iobb.threshold_free import (
+    MaxBoxAcc,
+    PointingGame,
+    ThresholdCurve,
+    boxes_at,
+    threshold_grid,
+)
 
 __all__ = [
     "PAPER_THRESHOLDS",
     "LocalizationMetric",
+    "MaxBoxAcc",
+    "PointingGame",
+    "ThresholdCurve",
+    "boxes_at",
     "check_boxes",
     "heatmap_to_boxes",
     "heatmaps_to_boxes",
@@ -20,5 +31,6 @@ __all__ = [
     "localization_metrics",
     "normalize_heatmap",
     "overlay",
+    "threshold_grid",
 ]
 __version__ = "0.1.0"

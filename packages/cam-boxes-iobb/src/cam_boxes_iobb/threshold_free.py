@@ -1,0 +1,346 @@
+"""Localization metrics that do not hinge on one heatmap threshold, streaming over images.
+
+- :class:`MaxBoxAcc` (Choe et al., "Evaluating Weakly Supervised Object Localization Methods
+  Right", CVPR 2020; MaxBoxAccV2 in their TPAMI extension): box accuracy at the best heatmap
+  threshold of a grid. V1: the box of the largest contour, IoU >= 0.5. V2
+  (:meth:`MaxBoxAcc.v2`): the best of all contours' boxes, IoU thresholds {0.3, 0.5, 0.7}
+  averaged.
+- :class:`PointingGame` (Zhang et al., "Top-down neural attention by excitation backprop",
+  IJCV 2018): a hit when the heatmap's maximum lies within ``tolerance`` pixels of a GT box.
+- :class:`ThresholdCurve`: the ChestX-ray8 protocol (accuracy at overlap > ``T``, false positives)
+  at every heatmap threshold of a grid, to plot, and to choose the threshold on held-out images
+  (:meth:`ThresholdCurve.best_threshold`).
+
+Convention:
+    Heatmaps are ``(H, W)`` arrays in ``[0, 1]`` (see :func:`normalize_heatmap`) in the pixels of
+    the GT boxes (``xywh``, continuous coordinates). ``MaxBoxAcc`` and ``PointingGame`` score each
+    (image, class) pair that has GT boxes of that class, with that class's heatmap whatever the
+    classifier predicted (localization given the class, as in WSOL); an image with several GT
+    boxes of a class counts once, matched against its best-overlapping GT box. The mask at
+    threshold ``tau`` is ``heatmap >= tau``; ``tau = 0`` keeps every pixel, and a threshold above
+    the map's maximum gives no box (a miss). The pointing game's peak is the first maximum in
+    row-major order, at the pixel's centre; a map without a positive value is a miss. Means are
+    over the classes that have GT boxes; ``MaxBoxAcc``'s mean takes one threshold for all
+    classes (the best of the class-averaged curve), its per-class values each their own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from cam_boxes_iobb._arrays import as_numpy, check_finite
+from cam_boxes_iobb.boxes import check_boxes, iou_matrix
+from cam_boxes_iobb.localization import LocalizationMetric, Mode
+
+V2_IOU_THRESHOLDS: tuple[float, ...] = (0.3, 0.5, 0.7)
+
+
+def threshold_grid(step: float = 0.01) -> np.ndarray:
+    """``[0, step, 2 step, ...] < 1``, the heatmap thresholds of Choe et al.'s curves.
+
+    Example:
+        >>> threshold_grid(0.25).tolist()
+        [0.0, 0.25, 0.5, 0.75]
+    """
+    if not (isinstance(step, int | float) and 0 < step < 1):
+        raise ValueError(f"Expected `step` in (0, 1), got {step!r}.")
+    return np.arange(0.0, 1.0, step)
+
+
+def boxes_at(heatmap: np.ndarray, threshold: float, largest_only: bool = False) -> np.ndarray:
+    """``(N, 4)`` ``xywh`` boxes of the external contours of ``heatmap >= threshold`` (only the
+    largest contour's with ``largest_only``, as MaxBoxAcc V1). ``heatmap`` is not validated.
+
+    Example:
+        >>> heatmap = np.zeros((6, 6), np.float32); heatmap[1:3, 1:4] = 1; heatmap[4, 4] = 0.9
+        >>> sorted(boxes_at(heatmap, 0.5).tolist()), boxes_at(heatmap, 0.5, True).tolist()
+        ([[1.0, 1.0, 3.0, 2.0], [4.0, 4.0, 1.0, 1.0]], [[1.0, 1.0, 3.0, 2.0]])
+    """
+    mask = (heatmap >= threshold).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return np.zeros((0, 4))
+    if largest_only:
+        contours = [max(contours, key=cv2.contourArea)]
+    return np.array([cv2.boundingRect(c) for c in contours], dtype=np.float64)
+
+
+def _check_heatmap(heatmap: Any, name: str) -> np.ndarray:
+    array = as_numpy(heatmap, name, dtype=np.float32)
+    if array.ndim != 2 or 0 in array.shape:
+        raise ValueError(f"Expected `{name}` of shape (H, W), got shape {array.shape}.")
+    check_finite(array, name)
+    if array.min() < 0 or array.max() > 1:
+        raise ValueError(
+            f"Expected `{name}` in [0, 1] (normalize_heatmap), got [{array.min()}, {array.max()}]."
+        )
+    return array
+
+
+def _pairs(
+    heatmaps: Mapping[str, Any], gt_boxes: Mapping[str, Any], classes: Sequence[str]
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """``(class index, heatmap, GT boxes)`` for each class of ``classes`` with GT boxes."""
+    unknown = sorted(set(gt_boxes) - set(classes))
+    if unknown:
+        raise ValueError(f"Unknown class names in `gt_boxes`: {unknown}; expected {list(classes)}.")
+    pairs = []
+    for name, boxes in gt_boxes.items():
+        gt = check_boxes(boxes, f"gt_boxes[{name!r}]")
+        if len(gt) == 0:
+            continue
+        if name not in heatmaps:
+            raise ValueError(f"`heatmaps` lacks {name!r}, a class with GT boxes in this image.")
+        pairs.append(
+            (classes.index(name), _check_heatmap(heatmaps[name], f"heatmaps[{name!r}]"), gt)
+        )
+    return pairs
+
+
+def _check_classes(classes: Sequence[str]) -> tuple[str, ...]:
+    classes = tuple(classes)
+    if not classes or len(set(classes)) != len(classes) or "mean" in classes:
+        raise ValueError(f"Expected distinct class names other than 'mean', got {classes}.")
+    return classes
+
+
+class MaxBoxAcc:
+    """MaxBoxAcc (V1) and MaxBoxAccV2 of Choe et al. (2020), per class, streaming.
+
+    For every threshold ``tau`` of the grid and IoU threshold ``delta``, BoxAcc is the share of
+    (image, class) pairs whose box(es) at ``tau`` reach IoU >= ``delta`` with a GT box; MaxBoxAcc
+    is its maximum over ``tau``, averaged over ``delta``.
+
+    Args:
+        classes: class names scored.
+        thresholds: heatmap thresholds (default :func:`threshold_grid` at 0.01).
+        iou_thresholds: V1 ``(0.5,)``; V2 ``(0.3, 0.5, 0.7)``.
+        largest_only: V1 takes the largest contour's box; V2 the best of all contours' boxes.
+
+    Example:
+        >>> heatmap = np.zeros((10, 10)); heatmap[2:6, 2:6] = 1.0; heatmap[2:6, 6:8] = 0.4
+        >>> metric = MaxBoxAcc.v2(["Mass"])
+        >>> metric.update({"Mass": heatmap}, {"Mass": [[2, 2, 4, 4]]})
+        >>> result = metric.compute()
+        >>> result["Mass"]["max_box_acc"], result["Mass"]["optimal_threshold"]
+        (1.0, {0.3: 0.01, 0.5: 0.01, 0.7: 0.41})
+    """
+
+    def __init__(
+        self,
+        classes: Sequence[str],
+        thresholds: Sequence[float] | None = None,
+        iou_thresholds: Sequence[float] = (0.5,),
+        largest_only: bool = True,
+    ) -> None:
+        self.classes = _check_classes(classes)
+        self.thresholds = np.asarray(threshold_grid() if thresholds is None else thresholds, float)
+        if self.thresholds.ndim != 1 or not ((self.thresholds >= 0) & (self.thresholds <= 1)).all():
+            raise ValueError(f"Expected `thresholds` in [0, 1], got {self.thresholds.tolist()}.")
+        self.iou_thresholds = tuple(float(d) for d in iou_thresholds)
+        if not self.iou_thresholds or not all(0 < d <= 1 for d in self.iou_thresholds):
+            raise ValueError(f"Expected `iou_thresholds` in (0, 1], got {self.iou_thresholds}.")
+        self.largest_only = largest_only
+        self.reset()
+
+    @classmethod
+    def v2(cls, classes: Sequence[str], thresholds: Sequence[float] | None = None) -> MaxBoxAcc:
+        """MaxBoxAccV2: all contours' boxes, IoU thresholds {0.3, 0.5, 0.7}."""
+        return cls(classes, thresholds, V2_IOU_THRESHOLDS, largest_only=False)
+
+    def reset(self) -> None:
+        self.correct = np.zeros(
+            (len(self.classes), len(self.thresholds), len(self.iou_thresholds)), dtype=np.int64
+        )
+        self.pairs = np.zeros(len(self.classes), dtype=np.int64)
+
+    def update(self, heatmaps: Mapping[str, Any], gt_boxes: Mapping[str, Any]) -> None:
+        """Add one image: ``heatmaps`` (class -> ``(H, W)`` in [0, 1]) for at least every class
+        with GT boxes, ``gt_boxes`` (class -> ``(N, 4)`` ``xywh``)."""
+        deltas = np.asarray(self.iou_thresholds)
+        for k, heatmap, gt in _pairs(heatmaps, gt_boxes, self.classes):
+            best = np.zeros(len(self.thresholds))
+            for i, tau in enumerate(self.thresholds):
+                boxes = boxes_at(heatmap, tau, self.largest_only)
+                if len(boxes):
+                    best[i] = iou_matrix(boxes, gt).max()
+            self.correct[k] += best[:, None] >= deltas[None, :]
+            self.pairs[k] += 1
+
+    def merge(self, other: MaxBoxAcc) -> None:
+        if (other.classes, other.iou_thresholds, other.largest_only) != (
+            self.classes,
+            self.iou_thresholds,
+            self.largest_only,
+        ) or not np.array_equal(other.thresholds, self.thresholds):
+            raise ValueError("Cannot merge MaxBoxAcc metrics with different settings.")
+        self.correct += other.correct
+        self.pairs += other.pairs
+
+    def curves(self) -> np.ndarray:
+        """BoxAcc ``(K, T, D)`` per class, heatmap threshold and IoU threshold (NaN: no pairs)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.correct / self.pairs[:, None, None]
+
+    def compute(self) -> dict[str, dict[str, Any]]:
+        """``{class: {"max_box_acc", "optimal_threshold": {delta: tau}, "pairs"}}`` and
+        ``"mean"`` (one shared threshold per ``delta``)."""
+        curves = self.curves()
+        result: dict[str, dict[str, Any]] = {}
+        for k, name in enumerate(self.classes):
+            result[name] = self._summary(curves[k], int(self.pairs[k]))
+        scored = self.pairs > 0
+        mean_curve = (
+            curves[scored].mean(axis=0) if scored.any() else np.full(curves.shape[1:], math.nan)
+        )
+        result["mean"] = self._summary(mean_curve, int(self.pairs.sum()))
+        return result
+
+    def _summary(self, curve: np.ndarray, pairs: int) -> dict[str, Any]:
+        if pairs == 0 or np.isnan(curve).all():
+            return {"max_box_acc": math.nan, "optimal_threshold": {}, "pairs": pairs}
+        best = curve.argmax(axis=0)  # first maximum: the lowest threshold among ties
+        return {
+            "max_box_acc": float(curve.max(axis=0).mean()),
+            "optimal_threshold": {
+                d: round(float(self.thresholds[best[j]]), 6)
+                for j, d in enumerate(self.iou_thresholds)
+            },
+            "pairs": pairs,
+        }
+
+
+class PointingGame:
+    """The pointing game of Zhang et al. (2018), per class, streaming.
+
+    Args:
+        classes: class names scored.
+        tolerance: a hit when the peak lies within this many pixels of a GT box (theirs: 15).
+
+    Example:
+        >>> heatmap = np.zeros((40, 40)); heatmap[30, 5] = 1.0
+        >>> metric = PointingGame(["Nodule"], tolerance=15)
+        >>> metric.update({"Nodule": heatmap}, {"Nodule": [[10, 10, 10, 10]]})
+        >>> metric.compute()["Nodule"]  # peak (5.5, 30.5): 4.5 px left of, 10.5 px below the box
+        {'accuracy': 1.0, 'pairs': 1}
+    """
+
+    def __init__(self, classes: Sequence[str], tolerance: float = 15.0) -> None:
+        self.classes = _check_classes(classes)
+        if not (isinstance(tolerance, int | float) and tolerance >= 0):
+            raise ValueError(f"Expected `tolerance` >= 0 pixels, got {tolerance!r}.")
+        self.tolerance = float(tolerance)
+        self.reset()
+
+    def reset(self) -> None:
+        self.hits = np.zeros(len(self.classes), dtype=np.int64)
+        self.pairs = np.zeros(len(self.classes), dtype=np.int64)
+
+    def update(self, heatmaps: Mapping[str, Any], gt_boxes: Mapping[str, Any]) -> None:
+        for k, heatmap, gt in _pairs(heatmaps, gt_boxes, self.classes):
+            self.pairs[k] += 1
+            if heatmap.max() <= 0:
+                continue
+            row, col = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
+            x, y = col + 0.5, row + 0.5
+            dx = np.maximum(np.maximum(gt[:, 0] - x, 0), x - (gt[:, 0] + gt[:, 2]))
+            dy = np.maximum(np.maximum(gt[:, 1] - y, 0), y - (gt[:, 1] + gt[:, 3]))
+            self.hits[k] += bool((np.hypot(dx, dy) <= self.tolerance).any())
+
+    def merge(self, other: PointingGame) -> None:
+        if (other.classes, other.tolerance) != (self.classes, self.tolerance):
+            raise ValueError("Cannot merge pointing games with different settings.")
+        self.hits += other.hits
+        self.pairs += other.pairs
+
+    def compute(self) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = {}
+        for k, name in enumerate(self.classes):
+            accuracy = self.hits[k] / self.pairs[k] if self.pairs[k] else math.nan
+            result[name] = {"accuracy": float(accuracy), "pairs": int(self.pairs[k])}
+        scored = [result[c]["accuracy"] for c in self.classes if self.pairs[self.classes.index(c)]]
+        result["mean"] = {
+            "accuracy": float(np.mean(scored)) if scored else math.nan,
+            "pairs": int(self.pairs.sum()),
+        }
+        return result
+
+
+class ThresholdCurve:
+    """The ChestX-ray8 protocol at every heatmap threshold of a grid (accuracy-vs-threshold).
+
+    Args:
+        classes: class names scored.
+        thresholds: heatmap thresholds in ``(0, 1]`` (default 0.05, 0.10, ..., 0.95).
+        overlap: a GT box is hit at overlap > ``overlap`` (the paper's tables: 0.1).
+        mode: ``"iobb"`` (ChestX-ray8) or ``"iou"``.
+
+    ``update`` takes the heatmaps of the classes the classifier *predicts* (as the fixed-threshold
+    protocol does), so false positives count as in Tables 2-3.
+
+    Example:
+        >>> heatmap = np.zeros((10, 10)); heatmap[2:6, 2:6] = 1.0; heatmap[0:2, 8:10] = 0.5
+        >>> curve = ThresholdCurve(["Mass"], thresholds=(0.3, 0.7))
+        >>> curve.update({"Mass": heatmap}, {"Mass": [[2, 2, 4, 4]]})
+        >>> curve.compute()["afp"]["Mass"], curve.best_threshold()
+        ([1.0, 0.0], 0.7)
+    """
+
+    def __init__(
+        self,
+        classes: Sequence[str],
+        thresholds: Sequence[float] | None = None,
+        overlap: float = 0.1,
+        mode: Mode = "iobb",
+    ) -> None:
+        self.classes = _check_classes(classes)
+        grid = np.round(np.arange(0.05, 1.0, 0.05), 6) if thresholds is None else thresholds
+        self.thresholds = tuple(float(t) for t in grid)
+        if not self.thresholds or not all(0 < t <= 1 for t in self.thresholds):
+            raise ValueError(f"Expected `thresholds` in (0, 1], got {self.thresholds}.")
+        self.overlap, self.mode = float(overlap), mode
+        self.metrics = [LocalizationMetric(self.classes, (overlap,), mode) for _ in self.thresholds]
+
+    def update(self, heatmaps: Mapping[str, Any], gt_boxes: Mapping[str, Any]) -> None:
+        checked = {name: _check_heatmap(h, f"heatmaps[{name!r}]") for name, h in heatmaps.items()}
+        for tau, metric in zip(self.thresholds, self.metrics, strict=True):
+            metric.update({name: boxes_at(h, tau) for name, h in checked.items()}, gt_boxes)
+
+    def merge(self, other: ThresholdCurve) -> None:
+        if (other.classes, other.thresholds, other.overlap, other.mode) != (
+            self.classes,
+            self.thresholds,
+            self.overlap,
+            self.mode,
+        ):
+            raise ValueError("Cannot merge threshold curves with different settings.")
+        for mine, theirs in zip(self.metrics, other.metrics, strict=True):
+            mine.merge(theirs)
+
+    def compute(self) -> dict[str, Any]:
+        """``{"thresholds": [...], "accuracy": {class: [...]}, "afp": {class: [...]}}`` with a
+        ``"mean"`` entry in each."""
+        results = [metric.compute() for metric in self.metrics]
+        names = [*self.classes, "mean"]
+        return {
+            "thresholds": list(self.thresholds),
+            "accuracy": {c: [r[c][self.overlap]["accuracy"] for r in results] for c in names},
+            "afp": {c: [r[c][self.overlap]["afp"] for r in results] for c in names},
+        }
+
+    def best_threshold(self) -> float:
+        """The heatmap threshold of the highest mean accuracy; among ties, the one with the
+        fewest false positives, then the lowest. The middle of the grid when nothing was scored.
+        """
+        result = self.compute()
+        accuracy = np.asarray(result["accuracy"]["mean"], dtype=float)
+        if np.isnan(accuracy).all():
+            return self.thresholds[len(self.thresholds) // 2]
+        afp = np.asarray(result["afp"]["mean"], dtype=float)
+        order = np.lexsort((np.arange(len(accuracy)), afp, -np.nan_to_num(accuracy, nan=-1.0)))
+        return self.thresholds[int(order[0])]
