@@ -28,7 +28,7 @@ from cxr_paper.config import RunConfig, get_args_parser, resolve_config
 from cxr_paper.data import Loaders, build_loaders
 from cxr_paper.distributed import DistContext, barrier, init_distributed, shutdown
 from cxr_paper.evaluation import evaluate_test, inference_ms, parameter_counts
-from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc
+from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc, plot_threshold_curves
 from cxr_paper.jsonio import write_json
 from cxr_paper.report import DataNotes, write_report
 from cxr_paper.results import ModelResult, load_result, save_result
@@ -163,11 +163,15 @@ def train_and_evaluate(
         config.heatmap_threshold,
         figure_images,
         f"{name} test",
+        methods=config.cam_methods,
+        seed=config.seed,
+        pointing_tolerance=config.pointing_tolerance,
     )
     metrics = {
         "auroc": test.auroc,
         "localization": test.localization,
         "localization_images": test.box_images,
+        "cam_method_seconds": test.seconds,
         "params": parameter_counts(name, model, pcm),
         "latency_ms": inference_ms(model, None, ctx.device, config.latency_repeats),
         "latency_ms_pcm": inference_ms(model, pcm, ctx.device, config.latency_repeats),
@@ -218,6 +222,9 @@ def write_outputs(
     roc = results[roc_model].test
     figures["Figure 6 — ROC curves"] = plot_roc(
         roc.labels, roc.probs, roc.auroc, roc_model, out / "fig6_roc.png"
+    )
+    figures["Accuracy over the heatmap threshold"] = plot_threshold_curves(
+        metrics, out / "fig_threshold_curves.png"
     )
     columns = [(name, "cam", result.test.examples) for name, result in results.items()]
     columns += [

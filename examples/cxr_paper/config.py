@@ -18,6 +18,7 @@ from typing import Any
 from multires_backbone import resolve_config as resolve_model
 from pcm_seam import SEAMLoss
 
+from .cam_methods import CAM_METHODS
 from .jsonio import write_json
 
 
@@ -105,6 +106,12 @@ class RunConfig:
         False, "the PCM embeds the image with the features (SEAM's PCM; the paper's: no)"
     )
     heatmap_threshold: float = _field(0.7, "Q: heatmap threshold for boxes")
+    cam_methods: list[str] = _field(
+        ["cam"],
+        "maps to localize with, each also PCM-refined: the model's 'cam' and (opt-in, 8 passes "
+        "a batch) 'gradcam', 'gradcam++', 'hirescam', 'layercam', 'xgradcam'",
+    )
+    pointing_tolerance: float = _field(15.0, "pointing game: hit within this many input pixels")
     prob_threshold: float = _field(0.5, "boxes only for classes predicted above this probability")
     no_finding: int = _field(5000, "No-Finding images drawn into train + val")
     val_fraction: float = _field(0.2, "validation share, split by patient")
@@ -346,6 +353,9 @@ def validate(config: RunConfig) -> None:
         )
     if config.amp not in AMP_CHOICES:
         raise SystemExit(f"error: --amp {config.amp!r}: expected one of {list(AMP_CHOICES)}.")
+    unknown = [m for m in config.cam_methods if m not in CAM_METHODS]
+    if unknown or not config.cam_methods:
+        raise SystemExit(f"error: --cam-methods {unknown}: expected some of {list(CAM_METHODS)}.")
     if config.preset not in PRESETS:
         raise SystemExit(f"error: preset {config.preset!r}: expected one of {sorted(PRESETS)}.")
     named = [i.split("=", 1)[0] for i in config.pretrained + config.head_dropout if "=" in i]

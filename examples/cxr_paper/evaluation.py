@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,30 +13,28 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from cam_boxes_iobb import PAPER_THRESHOLDS, LocalizationMetric, normalize_heatmap
-from cxr14_data import BOX_CLASSES, CLASSES
+from cxr14_data import CLASSES
 from multires_backbone import CAMClassifier, published_parameter_count
 from pcm_seam import PCM, refine
 
 from .auroc import macro_auroc
+from .cam_methods import at_map_size, gradient_cam
 from .distributed import DistContext, gather
-from .localize import localize
-
-VARIANTS = ("cam", "pcm")
+from .scores import LocalizationScores
 
 
-def _new_metrics() -> dict[str, LocalizationMetric]:
-    return {
-        "iobb": LocalizationMetric(BOX_CLASSES, PAPER_THRESHOLDS, mode="iobb"),
-        "iou": LocalizationMetric(BOX_CLASSES, PAPER_THRESHOLDS, mode="iou"),
-        "seed_authors": LocalizationMetric.seed_authors(BOX_CLASSES),
-    }
+def variant_name(method: str, with_pcm: bool) -> str:
+    """Keys of ``TestResult.localization``: ``cam``/``pcm`` for the model's own CAM (as in Tables
+    2-3), ``<method>``/``<method>+pcm`` for the others."""
+    if method == "cam":
+        return "pcm" if with_pcm else "cam"
+    return f"{method}+pcm" if with_pcm else method
 
 
 @dataclass
 class TestResult:
-    """What the test split gave: AUROC, localization per variant and protocol, the raw outputs
-    (for Fig. 6), the Fig. 7 examples, and on how many images each part was computed."""
+    """What the test split gave: AUROC, localization per map kind, the raw outputs (for Fig. 6),
+    the Fig. 7 examples, on how many images each part was computed, and each method's seconds."""
 
     auroc: dict[str, float]
     localization: dict[str, dict[str, Any]]
@@ -44,6 +43,7 @@ class TestResult:
     box_images: int
     examples: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 @torch.no_grad()
@@ -56,78 +56,107 @@ def evaluate_test(
     q: float,
     keep_examples: set[str],
     desc: str,
+    methods: Sequence[str] = ("cam",),
+    seed: int = 0,
+    pointing_tolerance: float = 15.0,
 ) -> TestResult:
-    """AUROC over the whole test split; localization over its images that have GT boxes, from
-    the CAMs and (unless ``pcm`` is ``None``) the PCM-refined CAMs.
+    """AUROC over the whole test split; localization over its images that have GT boxes, for
+    each of ``methods`` (:data:`CAM_METHODS`), each also refined by the PCM (unless ``pcm`` is
+    ``None``): the fixed protocol, MaxBoxAccV2, the pointing game, the accuracy-vs-threshold
+    curve and the calibrated accuracy (:class:`~cxr_paper.scores.LocalizationScores`).
 
     Under torchrun each rank scores its shard; the outputs and metric counters of all ranks are
     gathered, so every number covers the whole split.
     """
     device = ctx.device
     model.eval()
-    variants = VARIANTS if pcm is not None else ("cam",)
-    metrics = {variant: _new_metrics() for variant in variants}
+    explainers = {m: gradient_cam(m, model) for m in methods if m != "cam"}
+    variants = [
+        variant_name(m, p) for m in methods for p in (False, True) if p <= (pcm is not None)
+    ]
+    scores = {
+        v: LocalizationScores(seed=seed, pointing_tolerance=pointing_tolerance) for v in variants
+    }
+    seconds = dict.fromkeys(methods, 0.0)
     all_probs, all_labels, examples, box_images, skipped = [], [], {}, 0, []
     for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=not ctx.is_main):
         skipped += batch.get("skipped_names", [])
         if "image" not in batch:
             continue
         images = batch["image"].to(device)
+        started = time.perf_counter()
         out = model(images)
         probs = torch.sigmoid(out.logits).cpu().numpy()
-        maps = {"cam": out.cams.float().cpu().numpy()}
-        if pcm is not None:
-            refined = refine(pcm.eval(), out.features, out.cams, images)
-            maps["pcm"] = refined.cpu().numpy()
         all_probs.append(probs)
         all_labels.append(batch["labels"].numpy())
+        has_boxes = [i for i, gt in enumerate(batch["boxes"]) if gt]
+        if not has_boxes:
+            seconds["cam"] += time.perf_counter() - started
+            continue
+        boxed, features = images[has_boxes], out.features[has_boxes]
+        maps = {"cam": out.cams[has_boxes].float()}
+        seconds["cam"] += time.perf_counter() - started
+        for method, explain in explainers.items():
+            started = time.perf_counter()
+            maps[method] = at_map_size(explain(boxed), out.cams.shape[-2:]).to(device)
+            seconds[method] += time.perf_counter() - started
+        kinds = {}
+        for method, class_maps in maps.items():
+            kinds[variant_name(method, False)] = class_maps.cpu().numpy()
+            if pcm is not None:
+                refined = refine(pcm.eval(), features, class_maps, boxed)
+                kinds[variant_name(method, True)] = refined.cpu().numpy()
         size = tuple(images.shape[-2:])
-        for i, gt in enumerate(batch["boxes"]):
-            if not gt:
-                continue
+        for row, i in enumerate(has_boxes):
             box_images += 1
-            gt_boxes = {name: rows.numpy() for name, rows in gt.items()}
+            gt_boxes = {name: rows.numpy() for name, rows in batch["boxes"][i].items()}
             name = batch["image_index"][i]
-            for variant in variants:
-                boxes, heatmaps = localize(maps[variant][i], probs[i], size, prob_threshold, q)
-                for metric in metrics[variant].values():
-                    metric.update(boxes, gt_boxes)
-                if name in keep_examples:  # Fig. 7 shows the GT classes' maps, predicted or not
-                    shown = {
-                        c: heatmaps[c]
-                        if c in heatmaps
-                        else normalize_heatmap(maps[variant][i][CLASSES.index(c)], size=size)
-                        for c in gt_boxes
-                    }
+            for variant, class_maps in kinds.items():
+                boxes, heatmaps = scores[variant].update(
+                    class_maps[row],
+                    probs[i],
+                    size,
+                    gt_boxes,
+                    batch["patient_id"][i],
+                    prob_threshold,
+                    q,
+                )
+                if name in keep_examples:
                     examples.setdefault(name, {"image": images[i].cpu(), "gt": gt_boxes})[
                         variant
                     ] = {
-                        "heatmaps": shown,
+                        "heatmaps": heatmaps,
                         "boxes": boxes,
                         "probs": {c: float(probs[i][CLASSES.index(c)]) for c in gt_boxes},
                     }
-    parts = gather((all_labels, all_probs, metrics, examples, box_images, skipped), ctx)
-    labels = np.concatenate([a for part in parts for a in part[0]])
-    probs = np.concatenate([a for part in parts for a in part[1]])
+    parts = gather(
+        {
+            "labels": all_labels,
+            "probs": all_probs,
+            "scores": scores,
+            "examples": examples,
+            "box_images": box_images,
+            "skipped": skipped,
+            "seconds": seconds,
+        },
+        ctx,
+    )
     for part in parts[1:]:
-        examples.update(part[3])
-        for variant, variant_metrics in part[2].items():
-            for mode, metric in variant_metrics.items():
-                metrics[variant][mode].merge(metric)
-    box_images = sum(part[4] for part in parts)
-    skipped = sorted({name for part in parts for name in part[5]})
-    localization = {
-        variant: {mode: _jsonable(metric.compute()) for mode, metric in variant_metrics.items()}
-        for variant, variant_metrics in metrics.items()
-    }
-    auroc = macro_auroc(labels, probs)
-    return TestResult(auroc, localization, labels, probs, box_images, examples, skipped)
-
-
-def _jsonable(result: dict) -> dict:
-    """``{class: {T: stats}}`` -> ``{str(T): {class: stats}}`` (threshold first, as in Table 2)."""
-    thresholds = next(iter(result.values())).keys()
-    return {str(t): {name: result[name][t] for name in result} for t in thresholds}
+        examples.update(part["examples"])
+        for variant, variant_scores in part["scores"].items():
+            scores[variant].merge(variant_scores)
+    labels = np.concatenate([a for part in parts for a in part["labels"]])
+    probs = np.concatenate([a for part in parts for a in part["probs"]])
+    return TestResult(
+        auroc=macro_auroc(labels, probs),
+        localization={variant: s.compute() for variant, s in scores.items()},
+        labels=labels,
+        probs=probs,
+        box_images=sum(part["box_images"] for part in parts),
+        examples=examples,
+        skipped=sorted({name for part in parts for name in part["skipped"]}),
+        seconds={m: max(part["seconds"][m] for part in parts) for m in methods},
+    )
 
 
 def parameter_counts(name: str, model: CAMClassifier, pcm: PCM) -> dict[str, int]:

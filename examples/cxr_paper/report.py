@@ -10,6 +10,7 @@ from typing import Any
 from cxr14_data import BOX_CLASSES, CLASSES
 
 from .paper_numbers import TABLE1_AUROC, TABLE2_ACCURACY, TABLE3_AFP, TABLE4, paper_row
+from .report_methods import METHODS_CAPTION, methods_table
 
 
 @dataclass
@@ -178,6 +179,12 @@ def write_report(
         "## Table 3 — average false positives, IoBB 0.1\n\n"
         + _localization_table(metrics, "afp", TABLE3_AFP)
         + "\n\n"
+        + notes.localization_caption,
+        "## Localization methods compared\n\n"
+        + methods_table(metrics)
+        + "\n\n"
+        + METHODS_CAPTION
+        + " "
         + notes.localization_caption,
         "## Table 4 — inference time at 256×256×3 (batch 1) and parameters\n\n"
         + table4(metrics, device)

@@ -137,6 +137,8 @@ class CAMClassifier(nn.Module):
             self.merges = nn.ModuleList()
             self.num_features = backbone.num_features
             self.cam_stride = int(feature_info[-1]["reduction"])
+        # the layer whose output is F: the target layer for Grad-CAM and other gradient methods
+        self.feature_map = nn.Identity()
         self.pool = LSEPool2d(gamma)
         self.head_dropout = nn.Dropout(head_dropout) if head_dropout > 0 else nn.Identity()
         self.classifier = nn.Conv2d(self.num_features, num_classes + extra_outputs, 1, bias=True)
@@ -156,7 +158,7 @@ class CAMClassifier(nn.Module):
         return self.merges[1](merged, fine_8)
 
     def forward(self, x: torch.Tensor) -> CAMOutput:
-        features = self.forward_features(x)
+        features = self.feature_map(self.forward_features(x))
         logits = self.classifier(self.head_dropout(self.pool(features))).flatten(1)
         cams = self.classifier(features)
         return CAMOutput(

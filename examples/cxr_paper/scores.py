@@ -1,0 +1,126 @@
+"""All localization scores of one kind of map (CAM, CAM + PCM, Grad-CAM, ...) over the test split.
+
+- The paper's fixed protocol (heatmap threshold Q, classes predicted above a probability):
+  accuracy at IoBB > T and false positives, also with IoU and the seed authors' protocol.
+- Threshold-free scores (Choe et al. 2020; Zhang et al. 2018): MaxBoxAccV2 and the pointing game,
+  on every (image, class) with GT boxes, whatever the classifier predicted.
+- The accuracy-vs-threshold curve of the fixed protocol, and a *calibrated* accuracy: NIH has
+  boxes only on test images, so a seeded share of the box images (split by patient) chooses the
+  heatmap threshold and the rest is scored at it, so that no image both picks and scores it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cam_boxes_iobb import (
+    PAPER_THRESHOLDS,
+    LocalizationMetric,
+    MaxBoxAcc,
+    PointingGame,
+    ThresholdCurve,
+    normalize_heatmap,
+)
+from cxr14_data import BOX_CLASSES, CLASSES
+
+from .localize import localize
+
+#: Share of the box images (whole patients) that chooses the calibrated heatmap threshold.
+CALIBRATION_SHARE = 0.2
+
+
+def in_calibration_part(patient_id: int, seed: int, share: float = CALIBRATION_SHARE) -> bool:
+    """Whether a patient's box images choose the threshold (seeded, stable across runs).
+
+    Example:
+        >>> parts = [in_calibration_part(p, seed=0) for p in range(1000)]
+        >>> 0.15 < sum(parts) / 1000 < 0.25, in_calibration_part(7, 0) == parts[7]
+        (True, True)
+    """
+    return bool(np.random.default_rng([seed, int(patient_id), 7]).random() < share)
+
+
+def _by_threshold(result: dict) -> dict:
+    """``{class: {T: stats}}`` -> ``{T: {class: stats}}`` (threshold first, as in Table 2)."""
+    thresholds = next(iter(result.values())).keys()
+    return {t: {name: result[name][t] for name in result} for t in thresholds}
+
+
+class LocalizationScores:
+    """Streaming scores of one map kind; ``update`` per box image, ``merge``, ``compute``."""
+
+    def __init__(
+        self,
+        classes: Sequence[str] = BOX_CLASSES,
+        seed: int = 0,
+        pointing_tolerance: float = 15.0,
+    ) -> None:
+        self.seed = seed
+        self.fixed = {
+            "iobb": LocalizationMetric(classes, PAPER_THRESHOLDS, mode="iobb"),
+            "iou": LocalizationMetric(classes, PAPER_THRESHOLDS, mode="iou"),
+            "seed_authors": LocalizationMetric.seed_authors(classes),
+        }
+        self.max_box_acc = MaxBoxAcc.v2(classes)
+        self.pointing = PointingGame(classes, pointing_tolerance)
+        self.curves = {part: ThresholdCurve(classes) for part in ("all", "calibration", "held_out")}
+        self.images = {"calibration": 0, "held_out": 0}
+
+    def update(
+        self,
+        maps: np.ndarray,
+        probs: np.ndarray,
+        size: tuple[int, int],
+        gt_boxes: dict[str, np.ndarray],
+        patient_id: int,
+        prob_threshold: float,
+        q: float,
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Score one image's ``(14, h, w)`` maps; return its boxes and heatmaps (Q protocol)."""
+        boxes, heatmaps = localize(maps, probs, size, prob_threshold, q)
+        for metric in self.fixed.values():
+            metric.update(boxes, gt_boxes)
+        gt_heatmaps = {
+            c: heatmaps[c] if c in heatmaps else normalize_heatmap(maps[CLASSES.index(c)], size)
+            for c in gt_boxes
+        }
+        self.max_box_acc.update(gt_heatmaps, gt_boxes)
+        self.pointing.update(gt_heatmaps, gt_boxes)
+        part = "calibration" if in_calibration_part(patient_id, self.seed) else "held_out"
+        for key in ("all", part):
+            self.curves[key].update(heatmaps, gt_boxes)
+        self.images[part] += 1
+        return boxes, gt_heatmaps
+
+    def merge(self, other: LocalizationScores) -> None:
+        for key, metric in self.fixed.items():
+            metric.merge(other.fixed[key])
+        self.max_box_acc.merge(other.max_box_acc)
+        self.pointing.merge(other.pointing)
+        for key, curve in self.curves.items():
+            curve.merge(other.curves[key])
+        for key in self.images:
+            self.images[key] += other.images[key]
+
+    def compute(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            mode: {str(t): v for t, v in _by_threshold(metric.compute()).items()}
+            for mode, metric in self.fixed.items()
+        }
+        result["max_box_acc_v2"] = self.max_box_acc.compute()
+        result["pointing_game"] = self.pointing.compute()
+        result["threshold_curve"] = self.curves["all"].compute()
+        threshold = self.curves["calibration"].best_threshold()
+        held_out = self.curves["held_out"].compute()
+        index = held_out["thresholds"].index(threshold)
+        result["calibrated"] = {
+            "threshold": threshold,
+            "accuracy": {c: v[index] for c, v in held_out["accuracy"].items()},
+            "afp": {c: v[index] for c, v in held_out["afp"].items()},
+            "calibration_images": self.images["calibration"],
+            "evaluation_images": self.images["held_out"],
+        }
+        return result

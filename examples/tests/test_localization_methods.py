@@ -1,0 +1,53 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from cxr_paper.cam_methods import CAM_METHODS, at_map_size, gradient_cam
+from cxr_paper.report_methods import methods_table
+from cxr_paper.scores import LocalizationScores
+
+from cxr14_data import BOX_CLASSES, CLASSES
+from multires_backbone import create_model
+
+
+@pytest.mark.parametrize("method", [m for m in CAM_METHODS if m != "cam"])
+def test_gradient_methods_on_a_frozen_model(method):
+    torch.manual_seed(0)
+    model = create_model("multires_resnet10t").eval().requires_grad_(False)
+    maps = gradient_cam(method, model)(torch.randn(2, 3, 48, 48))
+    assert maps.shape == (2, 14, 48, 48) and maps.min() >= 0 and maps.max() <= 1 + 1e-6
+    box = [CLASSES.index(c) for c in BOX_CLASSES]
+    others = [i for i in range(14) if i not in box]
+    assert maps[:, box].max() > 0 and maps[:, others].max() == 0  # only the 8 box classes
+    assert not any(p.requires_grad for p in model.parameters())  # flags restored
+    assert at_map_size(maps, (6, 6)).shape == (2, 14, 6, 6)
+
+
+def _planted_scores(hit: bool) -> dict:
+    """One image, Mass box at (8, 8, 8, 8) in a 32 px image; the map fires on it or beside it."""
+    maps = np.zeros((14, 4, 4), np.float32)
+    maps[CLASSES.index("Mass"), (1 if hit else 3), (1 if hit else 3)] = 1.0
+    probs = np.full(14, 0.1)
+    probs[CLASSES.index("Mass")] = 0.9
+    scores = LocalizationScores()
+    scores.update(maps, probs, (32, 32), {"Mass": np.array([[8.0, 8.0, 8.0, 8.0]])}, 1, 0.5, 0.7)
+    return scores.compute()
+
+
+def test_planted_scores_and_table():
+    hit, miss = _planted_scores(True), _planted_scores(False)
+    assert hit["iobb"]["0.1"]["Mass"]["accuracy"] == 1.0 and hit["iobb"]["0.1"]["mean"]["afp"] == 0
+    assert miss["iobb"]["0.1"]["Mass"]["accuracy"] == 0.0
+    assert hit["pointing_game"]["Mass"]["accuracy"] == 1.0
+    assert miss["pointing_game"]["Mass"]["accuracy"] == 0.0
+    assert (
+        hit["max_box_acc_v2"]["Mass"]["max_box_acc"] > miss["max_box_acc_v2"]["Mass"]["max_box_acc"]
+    )
+    assert math.isnan(hit["pointing_game"]["Nodule"]["accuracy"])
+    metrics = {
+        "model_a": {"localization": {"cam": hit, "pcm": miss}, "cam_method_seconds": {"cam": 2.0}},
+    }
+    table = methods_table(metrics)
+    assert "| model_a | CAM | 1.000 |" in table and "| model_a | CAM + PCM | 0.000 |" in table
+    assert table.count("\n") == 3
