@@ -58,3 +58,46 @@ class TestMergeBlock:
     def test_bad_width(self):
         with pytest.raises(ValueError, match="coarse_out"):
             MergeBlock(16, 8, coarse_out=0)
+
+
+class TestFuseAtCoarse:
+    """The fuse convolution's coarse part before the upsampling: the same block, fewer FLOPs."""
+
+    @pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
+    @pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
+    @pytest.mark.parametrize(("coarse_hw", "fine_hw"), [((4, 4), (8, 8)), ((3, 5), (5, 9))])
+    def test_equals_the_published_order(self, train, channels_last, coarse_hw, fine_hw):
+        torch.manual_seed(0)
+        plain = MergeBlock(32, 16, fuse_at_coarse=False)
+        for module in plain.modules():  # non-trivial BN statistics and affine parameters
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.data.uniform_(0.5, 1.5)
+                module.bias.data.uniform_(-0.2, 0.2)
+        fast = MergeBlock(32, 16)
+        fast.load_state_dict(plain.state_dict())  # the same parameters load into either
+        plain.train(train)
+        fast.train(train)
+        coarse, fine = torch.randn(3, 32, *coarse_hw), torch.randn(3, 16, *fine_hw)
+        if channels_last:
+            plain, fast = (m.to(memory_format=torch.channels_last) for m in (plain, fast))
+            coarse = coarse.contiguous(memory_format=torch.channels_last)
+            fine = fine.contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(fast(coarse, fine), plain(coarse, fine), rtol=1e-5, atol=1e-5)
+        if train:  # the batch statistics moved identically
+            torch.testing.assert_close(fast.fuse[1].running_mean, plain.fuse[1].running_mean)
+
+    def test_gradients_match(self):
+        torch.manual_seed(1)
+        plain = MergeBlock(8, 4, fuse_at_coarse=False).double()
+        fast = MergeBlock(8, 4).double()
+        fast.load_state_dict(plain.state_dict())
+        coarse, fine = (
+            torch.randn(2, 8, 3, 3, dtype=torch.float64),
+            torch.randn(2, 4, 6, 6, dtype=torch.float64),
+        )
+        plain(coarse, fine).square().sum().backward()
+        fast(coarse, fine).square().sum().backward()
+        for (name, a), b in zip(plain.named_parameters(), fast.parameters(), strict=True):
+            torch.testing.assert_close(b.grad, a.grad, msg=name)
