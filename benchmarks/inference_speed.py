@@ -3,9 +3,12 @@
     python benchmarks/inference_speed.py --device cpu --json benchmarks/results/inference_cpu.json
     python benchmarks/inference_speed.py --device cuda --variants fp32 channels_last bf16 compile
 
-Latency is one 256x256x3 image (batch 1): warm-up, then median and quartiles over repeats, with
-CUDA synchronisation on GPU. Throughput is images/s at a larger batch. Ratios (MultiRes/standard,
-+PCM/without) come from the same run, so they compare like with like on any device.
+Latency is one 256x256x3 image (batch 1), timed by ``torch.utils.benchmark``
+(``blocked_autorange``: warm-up, CUDA synchronisation, median and IQR). Throughput is images/s at a
+larger batch. The ratios MultiRes/standard and +PCM/without are timed *interleaved* (the two
+forwards alternate, round after round), so they compare like with like on any device. A variant
+the device cannot run natively (bf16 on a CPU without AVX512-BF16/AMX) is reported as
+unsupported, not timed.
 """
 
 from __future__ import annotations
@@ -22,14 +25,29 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-from _harness import time_call, utc_now, write_json
+from _harness import utc_now, write_json
 from cxr_paper.paper_numbers import TABLE4
+from cxr_paper.timing import interleaved_ratio, native_bf16, time_call
 
-from multires_backbone import CAMClassifier, create_model, published_parameter_count
+from multires_backbone import (
+    CAMClassifier,
+    create_model,
+    is_multires,
+    published_parameter_count,
+)
+from multires_backbone.registry import MULTIRES_PREFIX
 from pcm_seam import PCM, refine
 
 PAPER_MODELS = ["resnet50", "multires_resnet50", "efficientnet_b4", "multires_efficientnet_b4"]
-VARIANTS = ("fp32", "channels_last", "bf16", "compile")
+#: Execution variants; a name joins its features with "+" (e.g. ``bf16+channels_last+compile``).
+VARIANTS = (
+    "fp32",
+    "channels_last",
+    "bf16",
+    "compile",
+    "bf16+channels_last",
+    "bf16+channels_last+compile",
+)
 
 
 def count(module: torch.nn.Module) -> int:
@@ -38,18 +56,20 @@ def count(module: torch.nn.Module) -> int:
 
 def build_forward(model: CAMClassifier, pcm: PCM | None, variant: str, device: torch.device):
     """A no-grad forward for one variant; returns ``fn(x)``."""
-    if variant == "channels_last":
+    features = set(variant.split("+"))
+    channels_last = "channels_last" in features
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    runner = torch.compile(model) if variant == "compile" else model
+    runner = torch.compile(model) if "compile" in features else model
     autocast = (
         (lambda: torch.autocast(device.type, dtype=torch.bfloat16))
-        if variant == "bf16"
+        if "bf16" in features
         else nullcontext
     )
 
     @torch.no_grad()
     def forward(x: torch.Tensor) -> None:
-        if variant == "channels_last":
+        if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast():
             out = runner(x)
@@ -72,33 +92,38 @@ def benchmark_model(name: str, args: argparse.Namespace, device: torch.device) -
         "latency_ms": {},
         "latency_ms_pcm": {},
         "throughput": {},
+        "unsupported": [],
+        "forwards": {},
     }
     for variant in args.variants:
+        if "bf16" in variant.split("+") and not native_bf16(device):
+            result["unsupported"].append(variant)
+            continue
         forward = build_forward(model, None, variant, device)
         with_pcm = build_forward(model, pcm, variant, device)
-        result["latency_ms"][variant] = time_call(
-            lambda f=forward: f(single), device, args.repeats
-        ).as_dict()
-        result["latency_ms_pcm"][variant] = time_call(
-            lambda f=with_pcm: f(single), device, args.repeats
-        ).as_dict()
-        timing = time_call(lambda f=forward: f(batch), device, max(1, args.repeats // 4), warmup=1)
+        latency = time_call(lambda f=forward: f(single), args.min_time)
+        result["latency_ms"][variant] = latency.as_dict()
+        latency_pcm = time_call(lambda f=with_pcm: f(single), args.min_time)
+        result["latency_ms_pcm"][variant] = latency_pcm.as_dict()
+        timing = time_call(lambda f=forward: f(batch), args.min_time)
         result["throughput"][variant] = args.batch / (timing.median_ms / 1000)
+        result["forwards"][variant] = (lambda f=forward: f(single), lambda f=with_pcm: f(single))
         model = model.to(memory_format=torch.contiguous_format)
     return result
 
 
-def ratios(models: dict[str, dict], variant: str) -> dict[str, float]:
-    """MultiRes/standard latency and +PCM/without, from this run."""
+def ratios(models: dict[str, dict], variant: str, rounds: int, min_time: float) -> dict[str, float]:
+    """MultiRes/standard and +PCM/without, each pair timed interleaved."""
     out = {}
     for name, result in models.items():
-        base = result["latency_ms"][variant]["median_ms"]
-        out[f"{name}: +PCM / without"] = result["latency_ms_pcm"][variant]["median_ms"] / base
-        standard = name.removeprefix("multires_")
-        if name.startswith("multires_") and standard in models:
-            out[f"{name} / {standard}"] = (
-                base / models[standard]["latency_ms"][variant]["median_ms"]
-            )
+        if variant not in result["forwards"]:
+            continue
+        plain, with_pcm = result["forwards"][variant]
+        out[f"{name}: +PCM / without"] = interleaved_ratio(with_pcm, plain, rounds, min_time)
+        standard = name.removeprefix(MULTIRES_PREFIX)
+        if is_multires(name) and standard in models:
+            baseline = models[standard]["forwards"][variant][0]
+            out[f"{name} / {standard}"] = interleaved_ratio(plain, baseline, rounds, min_time)
     return out
 
 
@@ -130,7 +155,12 @@ def markdown(report: dict) -> str:
             "|---|" + "---|" * len(report["variants"]),
         ]
         for name, result in report["models"].items():
-            cells = [f"{result['latency_ms'][v]['median_ms']:.1f}" for v in report["variants"]]
+            cells = [
+                f"{result['latency_ms'][v].median_ms:.1f}"
+                if v in result["latency_ms"]
+                else "unsupported"
+                for v in report["variants"]
+            ]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -152,7 +182,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--size", type=int, default=256, help="input side (the paper: 256)")
     parser.add_argument("--batch", type=int, default=16, help="batch for the throughput figure")
-    parser.add_argument("--repeats", type=int, default=20, help="timed calls per latency figure")
+    parser.add_argument(
+        "--min-time",
+        type=float,
+        default=1.0,
+        help="seconds of calls per timing (blocked_autorange)",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per ratio")
     parser.add_argument(
         "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)"
     )
@@ -165,7 +201,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> dict:
     if args.quick:
-        args.repeats, args.batch = min(args.repeats, 3), min(args.batch, 2)
+        args.min_time, args.rounds, args.batch = 0.05, 1, min(args.batch, 2)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -185,8 +221,10 @@ def main(args: argparse.Namespace) -> dict:
         "batch": args.batch,
         "variants": list(args.variants),
         "models": models,
-        "ratios": ratios(models, args.variants[0]),
+        "ratios": ratios(models, args.variants[0], args.rounds, args.min_time),
     }
+    for result in models.values():
+        del result["forwards"]
     print(markdown(report))
     write_json(report, args.json)
     return report

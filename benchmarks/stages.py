@@ -3,6 +3,9 @@
     python benchmarks/stages.py --json benchmarks/results/stages_cpu.json
 
 - PCM forward, dense vs chunked, at 32x32 and 64x64 maps (512 channels, 15 maps, batch 1).
+- PCM memory: peak memory and time of the dense and the ``chunk_size="auto"`` PCM at 256, 512
+  and 1024 px inputs (CAMs at 1/8: 32, 64, 128 px; the affinity is (h w)^2), each in a fresh
+  process (CPU: its peak resident memory above the baseline; CUDA: the allocator's peak).
 - CAM -> heatmap -> boxes -> localization-metric update for 14 classes at 256 px, images/s on
   one thread (so "per core").
 - The data loader (decode + eval transform), images/s with and without the prepared uint8 store.
@@ -22,8 +25,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-from _harness import time_call, utc_now, write_json
+from _harness import utc_now, write_json
+from cxr_paper.timing import time_call
 
 from cam_boxes_iobb import LocalizationMetric, heatmap_to_boxes, normalize_heatmap
 from cxr14_data import BOX_CLASSES, CLASSES, ChestXray14, make_synthetic, paper_transforms, prepare
@@ -40,8 +45,45 @@ def bench_pcm(sides: list[int], chunk: int, repeats: int, device: torch.device) 
         for label, chunk_size in (("dense", None), (f"chunked_{chunk}", chunk)):
             pcm.chunk_size = chunk_size
             with torch.no_grad():
-                timing = time_call(lambda f=features, c=cams: pcm(f, c), device, repeats)
+                timing = time_call(lambda f=features, c=cams: pcm(f, c), 0.05 * repeats)
             out[f"{side}x{side}_{label}"] = timing.as_dict()
+    return out
+
+
+def _pcm_memory_job(job: tuple[int, str, str]) -> dict:
+    side, mode, device_name = job
+    import resource
+
+    device = torch.device(device_name)
+    torch.manual_seed(0)
+    pcm = PCM(512, chunk_size=None if mode == "dense" else "auto").to(device).eval()
+    features = torch.randn(1, 512, side, side, device=device)
+    cams = torch.rand(1, 15, side, side, device=device)
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        baseline = torch.cuda.memory_allocated(device)
+    with torch.no_grad():
+        timing = time_call(lambda: pcm(features, cams), min_run_time=0.2)
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device)
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"ms": timing.median_ms, "peak_mib": (peak - baseline) / 2**20}
+
+
+def bench_pcm_memory(inputs: list[int], device: torch.device) -> dict:
+    """Dense vs auto-chunked PCM at input sides ``inputs`` (CAM side = input / 8)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    out = {}
+    context = multiprocessing.get_context("spawn")
+    for size in inputs:
+        for mode in ("dense", "auto"):
+            with ProcessPoolExecutor(1, mp_context=context) as pool:
+                result = pool.submit(_pcm_memory_job, (size // 8, mode, device.type)).result()
+            out[f"{size}px_{mode}"] = result
     return out
 
 
@@ -113,6 +155,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--loader-stored-size", type=int, default=1024, help="side of the stored PNGs (NIH: 1024)"
     )
+    parser.add_argument(
+        "--pcm-inputs", nargs="+", type=int, default=[256, 512, 1024], help="PCM memory: input px"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke check")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     return parser
@@ -120,7 +165,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> dict:
     if args.quick:
-        args.pcm_sides, args.repeats, args.box_images = [8], 2, 10
+        args.pcm_sides, args.repeats, args.box_images, args.pcm_inputs = [8], 2, 10, [64]
         args.loader_patients, args.loader_stored_size = 4, 64
     device = torch.device(args.device)
     report = {
@@ -129,6 +174,7 @@ def main(args: argparse.Namespace) -> dict:
         "opencv": cv2.__version__,
         "date": utc_now(),
         "pcm_ms": bench_pcm(args.pcm_sides, args.chunk, args.repeats, device),
+        "pcm_memory": bench_pcm_memory(args.pcm_inputs, device),
         "cam_to_metric": bench_boxes(args.box_images, 256, 32),
         "loader": bench_loader(
             args.loader_patients, args.loader_stored_size, 256 if not args.quick else 32

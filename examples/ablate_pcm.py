@@ -24,15 +24,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cxr_paper.checkpoint import load
-from cxr_paper.config import RunConfig, validate
+from cxr_paper.cli import validate
+from cxr_paper.config import RunConfig
 from cxr_paper.data import build_loaders
 from cxr_paper.distributed import init_distributed
 from cxr_paper.evaluation import evaluate_test
+from cxr_paper.final import FINAL_FILE, load_final
 from cxr_paper.jsonio import write_json
-from cxr_paper.training import build_model, fit_pcm
+from cxr_paper.training import fit_pcm
 
-from cxr14_data import BOX_CLASSES, IMAGENET_MEAN, IMAGENET_STD
+from cxr14_data import BOX_CLASSES
 from multires_backbone import is_multires
 from pcm_seam import PCM, SEAM_VARIANTS
 
@@ -99,11 +100,9 @@ def ablate(run_dir: Path, variants: list[str], models: list[str] | None, quick: 
     models = models or [m for m in run.models if is_multires(m)] or run.models
     results: dict[str, Any] = {"run": str(run_dir), "variants": {}}
     for name in models:
-        final = load(run_dir / name / "final.pt", ctx.device, weights_only=True)
-        loaders = build_loaders(run, ctx, final.get("normalization", (IMAGENET_MEAN, IMAGENET_STD)))
-        model = build_model(name, dataclasses.replace(run, pretrained=["none"]))
-        model.load_state_dict(final["model"])
-        model.to(ctx.device)
+        final = load_final(run_dir / name / FINAL_FILE, ctx.device)
+        loaders = build_loaders(run, ctx, final.normalization)
+        model, _ = final.build(ctx.device)
         rows: dict[str, Any] = {}
         for variant in variants:
             config = variant_config(run, variant)

@@ -11,7 +11,6 @@ PNG, JPEG and DICOM inputs are read; an unreadable file is reported and the othe
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cxr_paper.checkpoint import load
+from cxr_paper.final import FinalCheckpoint, load_final
 from cxr_paper.jsonio import write_json
 from cxr_paper.localize import localize
 from torchvision import tv_tensors
@@ -29,13 +28,11 @@ from torchvision import tv_tensors
 from cam_boxes_iobb import overlay
 from cxr14_data import (
     CLASSES,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     ImageDecodeError,
     decode_gray,
     paper_transforms,
 )
-from multires_backbone import CAMClassifier, create_model
+from multires_backbone import CAMClassifier
 from pcm_seam import PCM, refine
 
 
@@ -104,36 +101,21 @@ def read_image(path: Path) -> np.ndarray:
     return decode_gray(path)
 
 
-def load_checkpoint(path: Path, device: torch.device) -> tuple[CAMClassifier, PCM, dict]:
-    if not path.is_file():
-        raise SystemExit(f"--checkpoint {path}: no such file.")
-    try:
-        state = load(path, device, weights_only=True)
-    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:
-        raise SystemExit(f"--checkpoint {path}: not a readable checkpoint ({error}).") from error
-    missing = {"model_name", "classes", "image_size", "model", "pcm", "pcm_in_channels"} - set(
-        state
-    )
-    if missing:
-        raise SystemExit(
-            f"{path} is not a final.pt of reproduce_paper.py (missing {sorted(missing)})."
-        )
-    if list(state["classes"]) != list(CLASSES):
-        raise SystemExit(f"{path} was trained on classes {state['classes']}, not the 14 of CXR14.")
-    model = create_model(
-        state["model_name"], num_classes=len(state["classes"]), gamma=state.get("gamma", 10.0)
-    )
-    model.load_state_dict(state["model"])
-    pcm = PCM(state["pcm_in_channels"], image_channels=state.get("pcm_image_channels", 0))
-    pcm.load_state_dict(state["pcm"])
-    return model.to(device).eval(), pcm.to(device).eval(), state
+def load_checkpoint(path: Path, device: torch.device) -> tuple[CAMClassifier, PCM, FinalCheckpoint]:
+    final = load_final(path, device)
+    if list(final.classes) != list(CLASSES):
+        raise SystemExit(f"{path} was trained on classes {final.classes}, not the 14 of CXR14.")
+    model, pcm = final.build(device)
+    return model, pcm, final
 
 
 @torch.no_grad()
-def predict_image(gray: np.ndarray, model: CAMClassifier, pcm: PCM, state: dict, args) -> dict:
+def predict_image(
+    gray: np.ndarray, model: CAMClassifier, pcm: PCM, state: FinalCheckpoint, args
+) -> dict:
     height, width = gray.shape
-    mean, std = state.get("normalization", (IMAGENET_MEAN, IMAGENET_STD))
-    transform = paper_transforms(train=False, size=state["image_size"], mean=mean, std=std)
+    mean, std = state.normalization
+    transform = paper_transforms(train=False, size=state.image_size, mean=mean, std=std)
     empty = tv_tensors.BoundingBoxes(torch.zeros(0, 4), format="XYWH", canvas_size=(height, width))
     image, _ = transform(tv_tensors.Image(torch.from_numpy(gray)[None]), empty)
     batch = image[None].to(args.device)
@@ -144,7 +126,7 @@ def predict_image(gray: np.ndarray, model: CAMClassifier, pcm: PCM, state: dict,
     result = {
         "size": [height, width],
         "heatmap_source": "cam" if args.no_pcm else "pcm",
-        "probabilities": {c: float(p) for c, p in zip(state["classes"], probs, strict=True)},
+        "probabilities": {c: float(p) for c, p in zip(state.classes, probs, strict=True)},
         "predicted": [],
         "boxes": {},
     }
@@ -154,7 +136,7 @@ def predict_image(gray: np.ndarray, model: CAMClassifier, pcm: PCM, state: dict,
         (height, width),
         args.prob_threshold,
         args.heatmap_threshold,
-        classes=state["classes"],
+        classes=state.classes,
     )
     result["predicted"] = list(boxes)
     result["boxes"] = {name: rows.tolist() for name, rows in boxes.items()}

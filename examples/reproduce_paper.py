@@ -23,17 +23,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cxr_paper.checkpoint import save_atomic
-from cxr_paper.config import RunConfig, get_args_parser, resolve_config
+from cxr_paper.cli import get_args_parser, resolve_config
+from cxr_paper.config import RunConfig
 from cxr_paper.data import Loaders, build_loaders
 from cxr_paper.distributed import DistContext, barrier, init_distributed, shutdown
 from cxr_paper.evaluation import evaluate_test, inference_ms, parameter_counts
 from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc, plot_threshold_curves
+from cxr_paper.final import FinalCheckpoint, save_final
 from cxr_paper.jsonio import write_json
+from cxr_paper.models import build_model, check_weights
 from cxr_paper.report import DataNotes, write_report
 from cxr_paper.results import ModelResult, load_result, save_result
 from cxr_paper.runtime import maybe_kill_after_model
-from cxr_paper.training import build_model, check_weights, fit_classifier, fit_pcm
+from cxr_paper.training import fit_classifier, fit_pcm
 
 from cxr14_data import CLASSES, IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError, read_bbox_list
 from multires_backbone import is_multires
@@ -140,20 +142,18 @@ def train_and_evaluate(
     pcm, pcm_history = fit_pcm(name, model, loaders, config, folder, ctx, resume)
     history = {**history, **pcm_history}
     if ctx.is_main:
-        save_atomic(
-            {
-                "model_name": name,
-                "classes": list(CLASSES),
-                "image_size": config.image_size,
-                "normalization": normalization,
-                "gamma": config.lse_gamma,
-                "model": model.state_dict(),
-                "pcm": pcm.state_dict(),
-                "pcm_in_channels": model.num_features,
-                "pcm_image_channels": pcm.image_channels,
-            },
-            folder / "final.pt",
+        final = FinalCheckpoint(
+            model_name=name,
+            classes=list(CLASSES),
+            image_size=config.image_size,
+            normalization=normalization,
+            gamma=config.lse_gamma,
+            model=model.state_dict(),
+            pcm=pcm.state_dict(),
+            pcm_in_channels=model.num_features,
+            pcm_image_channels=pcm.image_channels,
         )
+        save_final(final, folder)
     test = evaluate_test(
         model,
         pcm,

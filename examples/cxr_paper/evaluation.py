@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from .auroc import macro_auroc
 from .cam_methods import at_map_size, gradient_cam
 from .distributed import DistContext, gather
 from .scores import LocalizationScores
+from .timing import time_call
 
 
 def variant_name(method: str, with_pcm: bool) -> str:
@@ -176,7 +176,8 @@ def parameter_counts(name: str, model: CAMClassifier, pcm: PCM) -> dict[str, int
 def inference_ms(
     model: CAMClassifier, pcm: PCM | None, device: torch.device, repeats: int, size: int = 256
 ) -> float:
-    """Median wall time of one 256x256x3 forward (batch 1), after two warm-up passes."""
+    """Median time of one 256x256x3 forward (batch 1), ``torch.utils.benchmark`` timed over at
+    least ``repeats`` x 50 ms of calls."""
     model.eval()
     x = torch.randn(1, 3, size, size, device=device)
 
@@ -185,14 +186,4 @@ def inference_ms(
         if pcm is not None:
             refine(pcm, out.features, out.cams, x)
 
-    times = []
-    for i in range(repeats + 2):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        run()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i >= 2:
-            times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return time_call(run, min_run_time=0.05 * repeats).median_ms

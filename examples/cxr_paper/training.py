@@ -19,13 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from cxr14_data import CLASSES
-from multires_backbone import (
-    CAMClassifier,
-    PretrainedWeightsError,
-    apply_finetune_policy,
-    create_model,
-)
+from multires_backbone import CAMClassifier
 from pcm_seam import PCM, freeze_model, seam_step
 from weighted_bce import DynamicWeightedBCEWithLogitsLoss
 
@@ -45,37 +39,6 @@ from .stage_loop import StageState, load_stage, run_epoch, save_stage
 
 #: Stage-2 history per epoch (name -> running total it averages): the SEAM loss and its terms.
 PCM_HISTORY = {"pcm_loss": "loss", "msml": "msml", "ecr": "ecr"}
-
-
-def build_model(name: str, config: RunConfig) -> CAMClassifier:
-    """The classifier of ``name`` with its own ``--pretrained`` weights and head dropout."""
-    model = create_model(
-        name,
-        num_classes=len(CLASSES),
-        pretrained=config.weights_for(name),
-        gamma=config.lse_gamma,
-        head_dropout=config.head_dropout_for(name),
-    )
-    if config.finetune_policy:
-        apply_finetune_policy(model)
-    return model
-
-
-def check_weights(config: RunConfig) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
-    """Load every model's weights once, before any data or training: a file that does not fit
-    its model, or weights that cannot be downloaded, stop the run now, naming model and file.
-
-    Returns each model's input normalisation ``(mean, std)`` (that of its weights).
-    """
-    normalization = {}
-    for name in config.models:
-        try:
-            normalization[name] = build_model(name, config).normalization
-        except (PretrainedWeightsError, OSError, RuntimeError) as error:
-            raise SystemExit(
-                f"error: --pretrained for {name} ({config.weights_for(name)}): {error}"
-            ) from None
-    return normalization
 
 
 @torch.no_grad()

@@ -4,7 +4,8 @@ import numpy as np
 import predict
 import pytest
 import reproduce_paper
-from cxr_paper.config import PRESETS, get_args_parser, resolve_config
+from cxr_paper.cli import get_args_parser, resolve_config
+from cxr_paper.config import PRESETS
 from PIL import Image
 
 from cxr14_data import BOX_CLASSES, CLASSES, find_images
@@ -143,6 +144,22 @@ class TestPredict:
         png_probs = json.loads((tmp_path / "p" / f"{png.stem}.json").read_text())["probabilities"]
         dcm_probs = json.loads((tmp_path / "p" / "scan.json").read_text())["probabilities"]
         assert png_probs == pytest.approx(dcm_probs, abs=0.02)  # the same pixels either way
+
+    def test_predicting_loads_neither_training_nor_scikit_learn(self):
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        examples = Path(__file__).resolve().parents[1]
+        code = (
+            "import sys; import predict; "
+            "bad = [m for m in ('sklearn', 'cxr_paper.training', 'cxr_paper.evaluation') "
+            "if m in sys.modules]; sys.exit(str(bad) if bad else 0)"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=examples, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-500:]
 
     def test_monochrome1_is_inverted(self, tmp_path):
         pixels = np.arange(64, dtype=np.uint16).reshape(8, 8) * 60

@@ -197,7 +197,7 @@ class TestResilience:
 
 def test_loader_workers_do_not_change_the_result(tmp_path):
     import reproduce_paper
-    from cxr_paper.config import get_args_parser
+    from cxr_paper.cli import get_args_parser
 
     finals = []
     for workers in (0, 2):

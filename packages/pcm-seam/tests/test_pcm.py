@@ -57,6 +57,17 @@ class TestPixelCorrelation:
         torch.testing.assert_close(out[..., :2], cams[..., :2].mean().expand(1, 1, 4, 2))
         torch.testing.assert_close(out[..., 2:], cams[..., 2:].mean().expand(1, 1, 4, 2))
 
+    def test_auto_chunk_size_fits_the_budget(self):
+        from pcm_seam import auto_chunk_size
+
+        assert auto_chunk_size(2, 64, memory_budget=2 * 2 * 64 * 4 * 64) is None  # all fit
+        chunk = auto_chunk_size(2, 4096, memory_budget=2**20)
+        assert 2 * 2 * chunk * 4096 * 4 <= 2**20 < 2 * 2 * (chunk + 1) * 4096 * 4
+        assert auto_chunk_size(1, 10**6, memory_budget=1) == 1
+        emb, cams = torch.randn(2, 6, 8, 8), torch.rand(2, 4, 8, 8)
+        small = pixel_correlation(emb, cams, chunk_size="auto", memory_budget=2 * 2 * 64 * 4 * 5)
+        torch.testing.assert_close(small, pixel_correlation(emb, cams))
+
     @pytest.mark.parametrize("chunk_size", [1, 7, 16, 64, 1000])
     def test_chunked_equals_dense(self, chunk_size):
         emb, cams = torch.randn(2, 6, 8, 8), torch.rand(2, 4, 8, 8)

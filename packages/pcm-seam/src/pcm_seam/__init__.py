@@ -2,7 +2,7 @@
 
 from pcm_seam.cam_prep import BACKGROUND_INDEX, prepare_cams
 from pcm_seam.losses import check_keep, ecr_loss, msml_loss, ohem
-from pcm_seam.pcm import PCM, pixel_correlation
+from pcm_seam.pcm import PCM, auto_chunk_size, pixel_correlation
 from pcm_seam.refine import foreground, pcm_input, refine
 from pcm_seam.seam import (
     SEAM_VARIANTS,
@@ -25,6 +25,7 @@ __all__ = [
     "SEAMLoss",
     "SEAMLossOutput",
     "SEAMStepOutput",
+    "auto_chunk_size",
     "check_keep",
     "ecr_loss",
     "foreground",

@@ -5,8 +5,10 @@ pixel of the refined CAM is the affinity-weighted average of the input CAM over 
 with affinities from a learned 1x1 embedding ``theta`` (no bias) of the backbone features.
 
 Memory: the dense affinity matrix has ``(h*w)^2`` entries per image (4 MiB in float32 for a
-32x32 map, 64 MiB for 64x64). ``chunk_size`` bounds it to ``chunk_size * h*w`` entries by
-processing the query pixels in chunks; the result is the same.
+32x32 map, 64 MiB for 64x64, 1 GiB for 128x128). ``chunk_size`` bounds it to ``chunk_size * h*w``
+entries by processing the query pixels in chunks; the result is the same. ``chunk_size="auto"``
+picks the largest chunk whose affinity (and, in training, its saved copy) fits ``memory_budget``
+bytes (:func:`auto_chunk_size`).
 """
 
 from __future__ import annotations
@@ -28,8 +30,33 @@ def _check_pair(embeddings: torch.Tensor, cams: torch.Tensor) -> None:
         )
 
 
+#: Default memory budget of ``chunk_size="auto"``: 256 MiB of affinity per call.
+DEFAULT_MEMORY_BUDGET = 256 * 2**20
+ChunkSize = int | None | str
+
+
+def auto_chunk_size(
+    batch: int, pixels: int, memory_budget: int = DEFAULT_MEMORY_BUDGET, element_size: int = 4
+) -> int | None:
+    """Query pixels per chunk so that ``2 x batch x chunk x pixels`` affinity entries (the
+    matrix and, under autograd, its saved ReLU output) fit ``memory_budget`` bytes; ``None``
+    (dense) when all ``pixels`` fit.
+
+    Example:
+        >>> auto_chunk_size(1, 32 * 32), auto_chunk_size(1, 128 * 128)  # 8 MiB dense; 2 GiB
+        (None, 2048)
+    """
+    per_query = 2 * batch * pixels * element_size
+    chunk = max(1, memory_budget // per_query)
+    return None if chunk >= pixels else int(chunk)
+
+
 def pixel_correlation(
-    embeddings: torch.Tensor, cams: torch.Tensor, eps: float = 1e-5, chunk_size: int | None = None
+    embeddings: torch.Tensor,
+    cams: torch.Tensor,
+    eps: float = 1e-5,
+    chunk_size: ChunkSize = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> torch.Tensor:
     """Eq. 2: refine ``cams`` by ReLU'd cosine affinities between pixel embeddings.
 
@@ -37,7 +64,9 @@ def pixel_correlation(
         embeddings: ``(B, E, h, w)`` pixel embeddings ``theta(x)``.
         cams: ``(B, K, h, w)`` maps to propagate.
         eps: added to each pixel's affinity sum.
-        chunk_size: number of query pixels per chunk (``None``: all at once).
+        chunk_size: number of query pixels per chunk (``None``: all at once; ``"auto"``: from
+            ``memory_budget``).
+        memory_budget: bytes of affinity per call for ``chunk_size="auto"``.
 
     Returns:
         ``(B, K, h, w)`` refined maps, computed in float32 even under autocast (float64 inputs
@@ -51,8 +80,12 @@ def pixel_correlation(
         [4.0]
     """
     _check_pair(embeddings, cams)
+    if chunk_size == "auto":
+        chunk_size = auto_chunk_size(cams.shape[0], cams.shape[-2] * cams.shape[-1], memory_budget)
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"Expected `chunk_size` to be a positive int or None, got {chunk_size!r}.")
+        raise ValueError(
+            f"Expected `chunk_size` to be a positive int, 'auto' or None, got {chunk_size!r}."
+        )
     batch, _, height, width = cams.shape
     dtype = torch.promote_types(torch.promote_types(embeddings.dtype, cams.dtype), torch.float32)
     with torch.autocast(device_type=cams.device.type, enabled=False):
@@ -76,7 +109,9 @@ class PCM(nn.Module):
     Args:
         in_channels: channels ``C`` of the backbone feature map.
         embed_channels: embedding width (default ``C // 2``, as published).
-        chunk_size: query pixels per chunk, to bound memory on large maps (``None``: dense).
+        chunk_size: query pixels per chunk, to bound memory on large maps (``None``: dense;
+            ``"auto"``: the largest chunk within ``memory_budget`` bytes).
+        memory_budget: bytes of affinity per call for ``chunk_size="auto"``.
         eps: added to each pixel's affinity sum.
         detach_features: stop gradients into the backbone (the SEAM stage trains only the PCM).
         image_channels: also read the image, average-pooled to the map's size and concatenated
@@ -94,10 +129,11 @@ class PCM(nn.Module):
         self,
         in_channels: int,
         embed_channels: int | None = None,
-        chunk_size: int | None = None,
+        chunk_size: ChunkSize = None,
         eps: float = 1e-5,
         detach_features: bool = True,
         image_channels: int = 0,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
     ) -> None:
         super().__init__()
         if not isinstance(image_channels, int) or image_channels < 0:
@@ -114,6 +150,7 @@ class PCM(nn.Module):
             in_channels + image_channels, embed_channels, kernel_size=1, bias=False
         )
         self.chunk_size = chunk_size
+        self.memory_budget = memory_budget
         self.eps = eps
         self.detach_features = detach_features
 
@@ -137,7 +174,8 @@ class PCM(nn.Module):
                 )
             pooled = F.adaptive_avg_pool2d(images.to(features.dtype), features.shape[-2:])
             features = torch.cat([features, pooled], dim=1)
-        return pixel_correlation(self.embedding(features), cams, self.eps, self.chunk_size)
+        embeddings = self.embedding(features)
+        return pixel_correlation(embeddings, cams, self.eps, self.chunk_size, self.memory_budget)
 
     def extra_repr(self) -> str:
         return (
