@@ -156,7 +156,7 @@ def markdown(report: dict) -> str:
         ]
         for name, result in report["models"].items():
             cells = [
-                f"{result['latency_ms'][v].median_ms:.1f}"
+                f"{result['latency_ms'][v]['median_ms']:.1f}"
                 if v in result["latency_ms"]
                 else "unsupported"
                 for v in report["variants"]

@@ -31,7 +31,13 @@ class TestSmokeRun:
         text = report.read_text()
         for title in ("Table 1", "Table 2", "Table 3", "Table 4", "synthetic NIH-format set"):
             assert title in text
-        for figure in ("fig5_losses.png", "fig6_roc.png", "fig7_heatmaps.png"):
+        assert "Localization methods compared" in text and "| CAM + PCM |" in text
+        for figure in (
+            "fig5_losses.png",
+            "fig6_roc.png",
+            "fig7_heatmaps.png",
+            "fig_threshold_curves.png",
+        ):
             assert (out / figure).stat().st_size > 1000
             assert figure in text
         assert Image.open(out / "fig7_heatmaps.png").size[0] > 300
@@ -44,7 +50,21 @@ class TestSmokeRun:
             assert set(result["auroc"]) == {*CLASSES, "mean"}
             for variant in ("cam", "pcm"):
                 localization = result["localization"][variant]
-                assert set(localization) == {"iobb", "iou", "seed_authors"}
+                assert set(localization) == {
+                    "iobb",
+                    "iou",
+                    "seed_authors",
+                    "max_box_acc_v2",
+                    "pointing_game",
+                    "threshold_curve",
+                    "calibrated",
+                }
+                calibrated = localization["calibrated"]
+                assert calibrated["threshold"] in localization["threshold_curve"]["thresholds"]
+                assert (
+                    calibrated["calibration_images"] + calibrated["evaluation_images"]
+                    == (result["localization_images"])
+                )
                 assert set(localization["iobb"]) == {"0.1", "0.25", "0.5", "0.75", "0.9"}
                 assert set(localization["iobb"]["0.1"]) == {*BOX_CLASSES, "mean"}
             assert result["params"]["model_with_pcm"] > result["params"]["model"]
