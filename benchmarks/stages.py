@@ -5,7 +5,8 @@
 - PCM forward, dense vs chunked, at 32x32 and 64x64 maps (512 channels, 15 maps, batch 1).
 - PCM memory: peak memory and time of the dense and the ``chunk_size="auto"`` PCM at 256, 512
   and 1024 px inputs (CAMs at 1/8: 32, 64, 128 px; the affinity is (h w)^2), each in a fresh
-  process (CPU: its peak resident memory above the baseline; CUDA: the allocator's peak).
+  process (CPU: its peak resident memory above the resident memory before the call; CUDA: the
+  allocator's peak), beside the affinity's own size.
 - CAM -> heatmap -> boxes -> localization-metric update for 14 classes at 256 px, images/s on
   one thread (so "per core").
 - The data loader (decode + eval transform), images/s with and without the prepared uint8 store.
@@ -32,7 +33,7 @@ from cxr_paper.timing import time_call
 
 from cam_boxes_iobb import LocalizationMetric, heatmap_to_boxes, normalize_heatmap
 from cxr14_data import BOX_CLASSES, CLASSES, ChestXray14, make_synthetic, paper_transforms, prepare
-from pcm_seam import PCM
+from pcm_seam import PCM, auto_chunk_size
 
 
 def bench_pcm(sides: list[int], chunk: int, repeats: int, device: torch.device) -> dict:
@@ -59,7 +60,8 @@ def _pcm_memory_job(job: tuple[int, str, str]) -> dict:
     pcm = PCM(512, chunk_size=None if mode == "dense" else "auto").to(device).eval()
     features = torch.randn(1, 512, side, side, device=device)
     cams = torch.rand(1, 15, side, side, device=device)
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    pages = int(Path("/proc/self/statm").read_text().split()[1])  # resident now, not the peak
+    baseline = pages * resource.getpagesize()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         baseline = torch.cuda.memory_allocated(device)
@@ -69,7 +71,15 @@ def _pcm_memory_job(job: tuple[int, str, str]) -> dict:
         peak = torch.cuda.max_memory_allocated(device)
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"ms": timing.median_ms, "peak_mib": (peak - baseline) / 2**20}
+    pixels = side * side
+    chunk = pcm.chunk_size if mode == "dense" else auto_chunk_size(1, pixels)
+    affinity = (chunk or pixels) * pixels * 4
+    return {
+        "ms": timing.median_ms,
+        "peak_mib": max(peak - baseline, 0) / 2**20,
+        "affinity_mib": affinity / 2**20,
+        "chunk": chunk,
+    }
 
 
 def bench_pcm_memory(inputs: list[int], device: torch.device) -> dict:
@@ -87,8 +97,9 @@ def bench_pcm_memory(inputs: list[int], device: torch.device) -> dict:
     return out
 
 
-def bench_boxes(n_images: int, size: int, cam_side: int) -> dict:
-    """Single-threaded CAM -> boxes -> metric, 14 classes per image."""
+def bench_boxes(n_images: int, size: int, cam_side: int, validate_args: bool = True) -> dict:
+    """Single-threaded CAM -> boxes -> metric, 14 classes per image; ``validate_args``: whether
+    the metric re-checks every image's boxes (off where the pipeline made them)."""
     torch_threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -96,7 +107,7 @@ def bench_boxes(n_images: int, size: int, cam_side: int) -> dict:
         rng = np.random.default_rng(0)
         cams = rng.standard_normal((n_images, len(CLASSES), cam_side, cam_side)).astype(np.float32)
         gt = {name: np.array([[40.0, 60.0, 50.0, 40.0]]) for name in BOX_CLASSES}
-        metric = LocalizationMetric(CLASSES)
+        metric = LocalizationMetric(CLASSES, validate_args=validate_args)
         start = time.perf_counter()
         for image_cams in cams:
             heatmaps = normalize_heatmap(image_cams, size=(size, size))
@@ -109,6 +120,7 @@ def bench_boxes(n_images: int, size: int, cam_side: int) -> dict:
         torch.set_num_threads(torch_threads)
         cv2.setNumThreads(cv_threads)
     return {
+        "validate_args": validate_args,
         "images_per_s_one_core": n_images / seconds,
         "images": n_images,
         "classes": len(CLASSES),
@@ -176,6 +188,7 @@ def main(args: argparse.Namespace) -> dict:
         "pcm_ms": bench_pcm(args.pcm_sides, args.chunk, args.repeats, device),
         "pcm_memory": bench_pcm_memory(args.pcm_inputs, device),
         "cam_to_metric": bench_boxes(args.box_images, 256, 32),
+        "cam_to_metric_unvalidated": bench_boxes(args.box_images, 256, 32, validate_args=False),
         "loader": bench_loader(
             args.loader_patients, args.loader_stored_size, 256 if not args.quick else 32
         ),

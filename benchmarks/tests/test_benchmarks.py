@@ -27,7 +27,7 @@ def test_inference_speed_quick(tmp_path):
         # bf16 is timed only where the device computes it natively
         assert ("bf16" in result["unsupported"]) != ("bf16" in result["latency_ms"])
         assert result["params_with_pcm"] > result["params"]
-    assert "multires_resnet10t / resnet10t" in report["ratios"]
+    assert "multires_resnet10t / resnet10t" in report["ratios"]["fp32"]
 
 
 def test_stages_quick(tmp_path):

@@ -169,3 +169,16 @@ class TestLocalizationMetric:
         with pytest.raises(ValueError, match="one prediction dict per GT dict"):
             localization_metrics([{}], [{}, {}], ["Mass"])
         assert metric.images == 0
+
+
+def test_unvalidated_update_counts_the_same():
+    rng = np.random.default_rng(0)
+    checked, fast = (LocalizationMetric(["Mass", "Nodule"], validate_args=v) for v in (True, False))
+    for _ in range(20):
+        pred = {"Mass": rng.uniform(1, 30, size=(rng.integers(0, 4), 4))}
+        gt = {"Mass": rng.uniform(1, 30, size=(1, 4)), "Nodule": rng.uniform(1, 30, size=(2, 4))}
+        checked.update(pred, gt)
+        fast.update(pred, gt)
+    assert checked.compute() == fast.compute()
+    with pytest.raises(ValueError, match="positive width"):
+        checked.update({"Mass": [[0, 0, 0, 5]]}, {})

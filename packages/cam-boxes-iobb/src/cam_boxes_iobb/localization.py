@@ -140,6 +140,8 @@ class LocalizationMetric:
         mode: ``"iobb"`` (ChestX-ray8) or ``"iou"``.
         afp_denominator: divide false positives by this fixed number instead of the number of
             images seen (the seed authors used 880).
+        validate_args: check every image's boxes in ``update`` (shapes, finite, positive sizes,
+            known classes). Pipelines that built the boxes themselves can skip it (``False``).
 
     Example:
         >>> metric = LocalizationMetric(["Nodule", "Mass"], thresholds=(0.1, 0.5))
@@ -158,8 +160,10 @@ class LocalizationMetric:
         thresholds: Sequence[float] = PAPER_THRESHOLDS,
         mode: Mode = "iobb",
         afp_denominator: int | None = None,
+        validate_args: bool = True,
     ) -> None:
         self.classes, self.thresholds = _validate_config(classes, thresholds, mode, afp_denominator)
+        self.validate_args = validate_args
         self.mode = mode
         self.afp_denominator = afp_denominator
         self._threshold_array = np.asarray(self.thresholds)
@@ -179,8 +183,14 @@ class LocalizationMetric:
 
     def update(self, pred_boxes: BoxesPerClass, gt_boxes: BoxesPerClass) -> None:
         """Add one image: ``dict[class name -> (N, 4) xywh]`` for predictions and ground truth."""
-        pred = _validate_image(pred_boxes, self.classes, "pred_boxes")
-        gt = _validate_image(gt_boxes, self.classes, "gt_boxes")
+        if self.validate_args:
+            pred = _validate_image(pred_boxes, self.classes, "pred_boxes")
+            gt = _validate_image(gt_boxes, self.classes, "gt_boxes")
+        else:
+            pred = {
+                c: np.asarray(b, dtype=np.float64).reshape(-1, 4) for c, b in pred_boxes.items()
+            }
+            gt = {c: np.asarray(b, dtype=np.float64).reshape(-1, 4) for c, b in gt_boxes.items()}
         hits, n_gt, false_pos = _image_counts(
             pred, gt, self.classes, self._threshold_array, self.mode
         )

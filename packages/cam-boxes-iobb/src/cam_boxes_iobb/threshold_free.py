@@ -304,12 +304,19 @@ class ThresholdCurve:
         if not self.thresholds or not all(0 < t <= 1 for t in self.thresholds):
             raise ValueError(f"Expected `thresholds` in (0, 1], got {self.thresholds}.")
         self.overlap, self.mode = float(overlap), mode
-        self.metrics = [LocalizationMetric(self.classes, (overlap,), mode) for _ in self.thresholds]
+        self.metrics = [
+            LocalizationMetric(self.classes, (overlap,), mode, validate_args=False)
+            for _ in self.thresholds
+        ]
 
     def update(self, heatmaps: Mapping[str, Any], gt_boxes: Mapping[str, Any]) -> None:
+        unknown = sorted((set(heatmaps) | set(gt_boxes)) - set(self.classes))
+        if unknown:
+            raise ValueError(f"Unknown class names: {unknown}; expected {list(self.classes)}.")
         checked = {name: _check_heatmap(h, f"heatmaps[{name!r}]") for name, h in heatmaps.items()}
-        for tau, metric in zip(self.thresholds, self.metrics, strict=True):
-            metric.update({name: boxes_at(h, tau) for name, h in checked.items()}, gt_boxes)
+        gt = {name: check_boxes(b, f"gt_boxes[{name!r}]") for name, b in gt_boxes.items()}
+        for tau, metric in zip(self.thresholds, self.metrics, strict=True):  # validated once
+            metric.update({name: boxes_at(h, tau) for name, h in checked.items()}, gt)
 
     def merge(self, other: ThresholdCurve) -> None:
         if (other.classes, other.thresholds, other.overlap, other.mode) != (

@@ -20,12 +20,12 @@ from torch import nn
 from pcm_seam._checks import check_ndim
 
 
-def _check_pair(embeddings: torch.Tensor, cams: torch.Tensor) -> None:
-    check_ndim(embeddings, "embeddings", "B E h w")
+def _check_pair(embeddings: torch.Tensor, cams: torch.Tensor, name: str = "embeddings") -> None:
+    check_ndim(embeddings, name, "B E h w")
     check_ndim(cams, "cams", "B K h w")
     if embeddings.shape[0] != cams.shape[0] or embeddings.shape[-2:] != cams.shape[-2:]:
         raise ValueError(
-            f"Expected `embeddings` and `cams` with the same batch and map size, got "
+            f"Expected `{name}` and `cams` with the same batch and map size, got "
             f"{tuple(embeddings.shape)} and {tuple(cams.shape)}."
         )
 
@@ -57,6 +57,7 @@ def pixel_correlation(
     eps: float = 1e-5,
     chunk_size: ChunkSize = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    validate_args: bool = True,
 ) -> torch.Tensor:
     """Eq. 2: refine ``cams`` by ReLU'd cosine affinities between pixel embeddings.
 
@@ -67,6 +68,7 @@ def pixel_correlation(
         chunk_size: number of query pixels per chunk (``None``: all at once; ``"auto"``: from
             ``memory_budget``).
         memory_budget: bytes of affinity per call for ``chunk_size="auto"``.
+        validate_args: check the shapes (callers that already did, like :class:`PCM`, skip it).
 
     Returns:
         ``(B, K, h, w)`` refined maps, computed in float32 even under autocast (float64 inputs
@@ -79,7 +81,8 @@ def pixel_correlation(
         >>> pixel_correlation(emb, cam, eps=0.0).unique().tolist()
         [4.0]
     """
-    _check_pair(embeddings, cams)
+    if validate_args:
+        _check_pair(embeddings, cams)
     if chunk_size == "auto":
         chunk_size = auto_chunk_size(cams.shape[0], cams.shape[-2] * cams.shape[-1], memory_budget)
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
@@ -174,8 +177,11 @@ class PCM(nn.Module):
                 )
             pooled = F.adaptive_avg_pool2d(images.to(features.dtype), features.shape[-2:])
             features = torch.cat([features, pooled], dim=1)
+        _check_pair(features, cams, "features")
         embeddings = self.embedding(features)
-        return pixel_correlation(embeddings, cams, self.eps, self.chunk_size, self.memory_budget)
+        return pixel_correlation(
+            embeddings, cams, self.eps, self.chunk_size, self.memory_budget, validate_args=False
+        )
 
     def extra_repr(self) -> str:
         return (
