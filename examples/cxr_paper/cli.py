@@ -116,10 +116,16 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
                 f"{'; '.join(changed)}. Drop them, or pass --override-config to apply them."
             )
         values.update(given)
+        if changed:
+            print(f"note: --override-config: {saved_file} will record {'; '.join(changed)}")
     else:
         values = {**preset_values(preset), **given}
         changed = _differences(saved, values) if saved is not None else []
-        if changed and not override:
+        if changed and override:
+            print(
+                f"note: --override-config: {saved_file} will be replaced ({'; '.join(changed[:4])})"
+            )
+        elif changed:
             raise SystemExit(
                 f"error: {out} holds another run ({saved_file} differs: {'; '.join(changed[:4])}). "
                 "Continue it with --resume, choose another --out, or pass --override-config."
@@ -153,12 +159,15 @@ def validate(config: RunConfig) -> None:
         except ValueError as error:
             raise SystemExit(f"error: {error}") from None
     for name, schedule in config.pcm_overrides.items():
-        if not (isinstance(schedule, list) and len(schedule) == 2 and float(schedule[0]) > 0):
+        numbers = isinstance(schedule, list) and len(schedule) == 2
+        numbers = numbers and all(isinstance(v, int | float) for v in schedule)
+        if not (
+            numbers and schedule[0] > 0 and schedule[1] >= 1 and schedule[1] == int(schedule[1])
+        ):
             raise SystemExit(
-                f"error: --pcm-overrides {name}: expected [lr > 0, epochs >= 1], got {schedule}."
+                f"error: --pcm-overrides {name}: expected [lr > 0, epochs: an int >= 1], "
+                f"got {schedule}."
             )
-        if int(schedule[1]) < 1 or schedule[1] != int(schedule[1]):
-            raise SystemExit(f"error: --pcm-overrides {name}: epochs must be an int >= 1.")
     for model in config.models:
         weights = config.weights_for(model)
         if weights not in WEIGHT_KINDS and not Path(weights).is_file():
