@@ -28,7 +28,7 @@ from cxr_paper.cli import validate
 from cxr_paper.config import RunConfig
 from cxr_paper.data import build_loaders
 from cxr_paper.distributed import init_distributed
-from cxr_paper.evaluation import evaluate_test
+from cxr_paper.evaluation import evaluate_run
 from cxr_paper.final import FINAL_FILE, load_final
 from cxr_paper.jsonio import write_json
 from cxr_paper.training import fit_pcm
@@ -113,16 +113,8 @@ def ablate(run_dir: Path, variants: list[str], models: list[str] | None, quick: 
                 pcm = PCM(model.num_features).to(ctx.device)
             else:
                 pcm, _ = fit_pcm(name, model, loaders, config, folder, ctx, resume=False)
-            test = evaluate_test(
-                model,
-                pcm,
-                loaders.test,
-                ctx,
-                config.prob_threshold,
-                config.heatmap_threshold,
-                set(),
-                f"{name} {variant}",
-            )
+            desc = f"{name} {variant}"
+            test = evaluate_run(model, pcm, loaders.test, config, ctx, set(), desc, ("cam",))
             rows.setdefault("CAM only", _row(test.localization["cam"]))
             rows[variant] = {
                 **_row(test.localization["pcm"]),

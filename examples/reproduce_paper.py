@@ -27,7 +27,7 @@ from cxr_paper.cli import get_args_parser, resolve_config
 from cxr_paper.config import RunConfig
 from cxr_paper.data import Loaders, build_loaders
 from cxr_paper.distributed import DistContext, barrier, init_distributed, shutdown
-from cxr_paper.evaluation import evaluate_test, inference_ms, parameter_counts
+from cxr_paper.evaluation import evaluate_run, inference_ms, parameter_counts
 from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc, plot_threshold_curves
 from cxr_paper.final import FinalCheckpoint, save_final
 from cxr_paper.jsonio import write_json
@@ -154,19 +154,7 @@ def train_and_evaluate(
             pcm_image_channels=pcm.image_channels,
         )
         save_final(final, folder)
-    test = evaluate_test(
-        model,
-        pcm,
-        loaders.test,
-        ctx,
-        config.prob_threshold,
-        config.heatmap_threshold,
-        figure_images,
-        f"{name} test",
-        methods=config.cam_methods,
-        seed=config.seed,
-        pointing_tolerance=config.pointing_tolerance,
-    )
+    test = evaluate_run(model, pcm, loaders.test, config, ctx, figure_images, f"{name} test")
     metrics = {
         "auroc": test.auroc,
         "localization": test.localization,

@@ -18,6 +18,7 @@ from pcm_seam import PCM, refine
 
 from .auroc import macro_auroc
 from .cam_methods import at_map_size, gradient_cam
+from .config import RunConfig
 from .distributed import DistContext, gather
 from .scores import LocalizationScores
 from .timing import time_call
@@ -156,6 +157,33 @@ def evaluate_test(
         examples=examples,
         skipped=sorted({name for part in parts for name in part["skipped"]}),
         seconds={m: max(part["seconds"][m] for part in parts) for m in methods},
+    )
+
+
+def evaluate_run(
+    model: CAMClassifier,
+    pcm: PCM | None,
+    loader: DataLoader,
+    config: RunConfig,
+    ctx: DistContext,
+    keep_examples: set[str],
+    desc: str,
+    methods: Sequence[str] | None = None,
+) -> TestResult:
+    """:func:`evaluate_test` with a run's settings (thresholds, seed, pointing tolerance, and its
+    ``--cam-methods`` unless ``methods`` is given)."""
+    return evaluate_test(
+        model,
+        pcm,
+        loader,
+        ctx,
+        config.prob_threshold,
+        config.heatmap_threshold,
+        keep_examples,
+        desc,
+        methods=config.cam_methods if methods is None else methods,
+        seed=config.seed,
+        pointing_tolerance=config.pointing_tolerance,
     )
 
 
