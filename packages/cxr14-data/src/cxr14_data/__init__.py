@@ -20,24 +20,35 @@ from cxr14_data.metadata import (
     read_data_entry,
     read_split_list,
 )
+from cxr14_data.nih_statistics import nih_boxes, nih_label_sets
 from cxr14_data.prepared import PreparedStore, prepare
 from cxr14_data.splits import select_train_val
 from cxr14_data.stats import dataset_stats
-from cxr14_data.synthetic import NIH_PREVALENCE, SYNTHETIC_PREVALENCE, make_synthetic
+from cxr14_data.synthetic import (
+    DIFFICULTIES,
+    MULTI_FINDING_SHARE,
+    NIH_PREVALENCE,
+    SYNTHETIC_PREVALENCE,
+    Difficulty,
+    make_synthetic,
+)
 from cxr14_data.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, paper_transforms
 from cxr14_data.verify import unreadable_images
 
 __all__ = [
     "BOX_CLASSES",
     "CLASSES",
+    "DIFFICULTIES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "MULTI_FINDING_SHARE",
     "NIH_BOX_FRAME",
     "NIH_PREVALENCE",
     "NO_FINDING",
     "SYNTHETIC_PREVALENCE",
     "BoxRecord",
     "ChestXray14",
+    "Difficulty",
     "ImageDecodeError",
     "ImageRecord",
     "MetadataError",
@@ -51,6 +62,8 @@ __all__ = [
     "find_images",
     "labels_to_vector",
     "make_synthetic",
+    "nih_boxes",
+    "nih_label_sets",
     "paper_transforms",
     "parse_finding_labels",
     "prepare",

@@ -1,8 +1,10 @@
-"""The 14 synthetic findings: a class-specific, localized pattern each, in a plausible place.
+"""The 14 synthetic findings: a class-specific pattern each, in a plausible place.
 
-Every finding draws into the image in place and returns its extent mask (``> 0.3`` where the
-finding is visible), from which the generator takes the ground-truth box. The package README
-tabulates each pattern and where it appears.
+Every painter returns the finding's extent (``> 0.3`` where it is visible) and the change it
+makes to the image (grey units before the set's contrast factor). The 8 box findings are
+painted to fill a box drawn from NIH's own boxes of that class (:func:`sample_box`), so the
+box written to ``BBox_List_2017.csv`` is exactly what the pattern covers; the other 6 are
+placed by the anatomy. The package README tabulates every pattern, size and place.
 """
 
 from __future__ import annotations
@@ -12,8 +14,210 @@ from collections.abc import Callable
 import numpy as np
 
 from cxr14_data._phantom import Anatomy, Ellipse, smooth_noise
+from cxr14_data.nih_statistics import nih_boxes
 
-Canvas = tuple[np.ndarray, np.ndarray, np.ndarray]  # image, xx, yy
+Box = tuple[float, float, float, float]  # xywh in unit coordinates of the frame
+Painted = tuple[np.ndarray, np.ndarray]  # extent mask, intensity change
+#: The extent level that defines a finding's box.
+EXTENT_LEVEL = 0.3
+#: Smoothed bootstrap of NIH's boxes: sd of log(w), log(h) and of the centre (share of frame).
+SIZE_JITTER, CENTRE_JITTER = 0.08, 0.015
+NIH_FRAME_SIDE = 1024.0
+
+
+def sample_box(name: str, rng: np.random.Generator) -> Box:
+    """A box for ``name`` from NIH's boxes of that class, jittered, inside the unit frame."""
+    rows = nih_boxes()[name]
+    x, y, w, h = rows[int(rng.integers(len(rows)))] / NIH_FRAME_SIDE
+    cx, cy = x + w / 2 + rng.normal(0, CENTRE_JITTER), y + h / 2 + rng.normal(0, CENTRE_JITTER)
+    w = min(w * float(np.exp(rng.normal(0, SIZE_JITTER))), 1.0)
+    h = min(h * float(np.exp(rng.normal(0, SIZE_JITTER))), 1.0)
+    return (
+        float(np.clip(cx - w / 2, 0, 1 - w)),
+        float(np.clip(cy - h / 2, 0, 1 - h)),
+        float(w),
+        float(h),
+    )
+
+
+def _level_radius(half: float, edge: float) -> float:
+    """Radius whose soft mask ``clip((1 - d) / edge)`` crosses EXTENT_LEVEL at ``half``."""
+    return half / (1 - EXTENT_LEVEL * edge)
+
+
+def _rotated_ellipse(xx, yy, cx, cy, rx, ry, angle_deg, edge=0.2) -> np.ndarray:
+    t = np.deg2rad(angle_deg)
+    dx, dy = xx - cx, yy - cy
+    u = (dx * np.cos(t) + dy * np.sin(t)) / rx
+    v = (-dx * np.sin(t) + dy * np.cos(t)) / ry
+    return np.clip((1 - np.sqrt(u * u + v * v)) / edge, 0, 1)
+
+
+def _inscribed(xx, yy, box: Box, edge: float) -> np.ndarray:
+    """A soft ellipse whose extent is exactly ``box``."""
+    x, y, w, h = box
+    rx, ry = _level_radius(w / 2, edge), _level_radius(h / 2, edge)
+    return _rotated_ellipse(xx, yy, x + w / 2, y + h / 2, rx, ry, 0.0, edge)
+
+
+def _soft_box(xx, yy, box: Box, ramp: float) -> np.ndarray:
+    """1 inside ``box`` shrunk by ``ramp``, falling linearly to 0 and crossing EXTENT_LEVEL on
+    the box's edges."""
+    x, y, w, h = box
+
+    def side(low, high, v):
+        return np.clip(np.minimum(v - low, high - v) / ramp + EXTENT_LEVEL, 0, 1)
+
+    return side(x, x + w, xx) * side(y, y + h, yy)
+
+
+def _lateral_sign(box: Box) -> float:
+    """-1 if the box lies in the image's left half (lateral is to the left), else 1."""
+    return -1.0 if box[0] + box[2] / 2 < 0.5 else 1.0
+
+
+def nodule(xx, yy, anatomy, rng, box: Box) -> Painted:
+    mask = _inscribed(xx, yy, box, edge=0.3)
+    return mask, 0.5 * mask
+
+
+def mass(xx, yy, anatomy, rng, box: Box) -> Painted:
+    mask = _inscribed(xx, yy, box, edge=0.15)
+    texture = 0.8 + 0.2 * np.clip(smooth_noise(rng, xx.shape[0], 10), -1, 1)
+    return mask, 0.4 * mask * texture
+
+
+def atelectasis(xx, yy, anatomy, rng, box: Box) -> Painted:
+    """A plate-like band whose ends touch opposite corners of the box."""
+    x, y, w, h = box
+    edge = 0.35
+    p, q = w / 2, h / 2
+    b = min(p, q) * rng.uniform(0.25, 0.45)  # half-thickness
+    a2 = p * p + q * q - b * b
+    cos2t = np.clip((p * p - q * q) / max(a2 - b * b, 1e-12), -1, 1)
+    angle = np.rad2deg(0.5 * np.arccos(cos2t)) * (1 if rng.random() < 0.5 else -1)
+    mask = _rotated_ellipse(
+        xx,
+        yy,
+        x + p,
+        y + q,
+        _level_radius(np.sqrt(a2), edge),
+        _level_radius(b, edge),
+        angle,
+        edge,
+    )
+    return mask, 0.32 * mask
+
+
+def cardiomegaly(xx, yy, anatomy, rng, box: Box) -> Painted:
+    """The heart shadow grown to fill the box."""
+    big = _inscribed(xx, yy, box, edge=0.12)
+    normal = anatomy.heart.soft_mask(xx, yy, edge=0.15)
+    return big, 0.26 * np.clip(big - normal, 0, 1)
+
+
+def effusion(xx, yy, anatomy, rng, box: Box) -> Painted:
+    """Fluid filling the box from its base up to a meniscus that climbs the lateral wall."""
+    x, y, w, h = box
+    lateral = np.clip((xx - x) / w, 0, 1)
+    if _lateral_sign(box) < 0:
+        lateral = 1 - lateral
+    medial_level = y + h * rng.uniform(0.4, 0.7)
+    meniscus = medial_level - (medial_level - y) * lateral**2
+    fluid = np.clip((yy - meniscus) / (0.02 * h + 1e-3) + EXTENT_LEVEL, 0, 1)
+    mask = fluid * _soft_box(xx, yy, box, ramp=0.01)
+    return mask, 0.36 * mask
+
+
+def infiltration(xx, yy, anatomy, rng, box: Box) -> Painted:
+    region = _inscribed(xx, yy, box, edge=0.35)
+    patches = 0.45 + 0.55 * np.clip(smooth_noise(rng, xx.shape[0], 14) * 1.5 + 0.5, 0, 1)
+    return region, 0.28 * region * patches
+
+
+def pneumonia(xx, yy, anatomy, rng, box: Box) -> Painted:
+    region = _inscribed(xx, yy, box, edge=0.6)
+    speckle = np.clip(smooth_noise(rng, xx.shape[0], 48) + 0.8, 0, 1.5)
+    return region, 0.2 * region * speckle
+
+
+def pneumothorax(xx, yy, anatomy, rng, box: Box) -> Painted:
+    """Air without lung markings between the chest wall and a thin bright pleural line: the
+    part of the box apical and lateral to the collapsed lung's edge."""
+    x, y, w, h = box
+    outward = _lateral_sign(box)
+    medial_x = x if outward > 0 else x + w
+    lung_edge = Ellipse(medial_x, y + h, w * rng.uniform(0.75, 0.9), h * rng.uniform(0.75, 0.9))
+    distance = lung_edge.distance(xx, yy)
+    box_mask = _soft_box(xx, yy, box, ramp=0.01)
+    crescent = np.clip((distance - 1) / 0.03, 0, 1) * box_mask
+    line = np.clip(1 - np.abs(distance - 1) / 0.03, 0, 1) * box_mask
+    return crescent, 0.3 * line - 0.16 * crescent
+
+
+def consolidation(xx, yy, anatomy, rng, box=None) -> Painted:
+    _, cx, cy = _lung_point(anatomy, rng, (-0.2, 0.5), radius=0.5)
+    region = _rotated_ellipse(
+        xx, yy, cx, cy, rng.uniform(0.07, 0.12), rng.uniform(0.06, 0.1), 0, 0.12
+    )
+    phase = (xx - cx) * np.cos(0.9) + (yy - cy) * np.sin(0.9)
+    bronchi = np.clip(1 - np.abs(np.sin(phase * 90)) / 0.25, 0, 1)
+    return region, region * (0.42 - 0.25 * bronchi)
+
+
+def edema(xx, yy, anatomy, rng, box=None) -> Painted:
+    mask = np.zeros_like(xx)
+    r = rng.uniform(0.1, 0.14)
+    for lung in anatomy.lungs():
+        hilum_x = lung.cx + (0.5 - lung.cx) * 0.45
+        mask = np.maximum(
+            mask, _rotated_ellipse(xx, yy, hilum_x, lung.cy + 0.03, r, r * 1.3, 0, 0.8)
+        )
+    return mask, 0.22 * mask
+
+
+def emphysema(xx, yy, anatomy, rng, box=None) -> Painted:
+    lungs = np.maximum(*(lung.soft_mask(xx, yy, edge=0.12) for lung in anatomy.lungs()))
+    delta = -0.11 * lungs
+    for _ in range(int(rng.integers(3, 6))):
+        _, cx, cy = _lung_point(anatomy, rng, (-0.8, 0.0), radius=0.75)
+        r = rng.uniform(0.018, 0.035)
+        delta = delta - 0.12 * _rotated_ellipse(xx, yy, cx, cy, r, r, 0, 0.4)
+    return lungs, delta
+
+
+def fibrosis(xx, yy, anatomy, rng, box=None) -> Painted:
+    period = rng.uniform(0.03, 0.04)  # coarse enough to survive a 128 px image
+    net = np.maximum(
+        np.clip(1 - np.abs(np.sin(np.pi * (xx + yy * 0.3) / period)) / 0.35, 0, 1),
+        np.clip(1 - np.abs(np.sin(np.pi * (yy - xx * 0.3) / period)) / 0.35, 0, 1),
+    )
+    mask = np.zeros_like(xx)
+    for lung in anatomy.lungs():
+        lateral = np.clip((np.abs(xx - lung.cx) / lung.rx - 0.1) * 2, 0, 1)
+        lower = np.clip((yy - lung.cy) / lung.ry * 2 + 0.2, 0, 1)
+        mask = np.maximum(mask, lung.soft_mask(xx, yy, edge=0.2) * lateral * lower)
+    return mask, 0.22 * mask * net
+
+
+def pleural_thickening(xx, yy, anatomy, rng, box=None) -> Painted:
+    side = int(rng.integers(2))
+    lung, outward = anatomy.lungs()[side], -1.0 if side == 0 else 1.0
+    thickness = rng.uniform(0.04, 0.08)  # of the lung's radius: 3-10 mm
+    band = np.clip(1 - np.abs(lung.distance(xx, yy) - 0.97) / thickness, 0, 1)
+    lateral = (xx - lung.cx) * outward > 0
+    upper = yy < lung.cy + lung.ry * rng.uniform(0.0, 0.3)
+    mask = band * lateral * upper
+    return mask, 0.3 * mask
+
+
+def hernia(xx, yy, anatomy, rng, box=None) -> Painted:
+    heart = anatomy.heart
+    cx, cy = 0.5 + rng.uniform(0.0, 0.04), heart.cy + heart.ry * rng.uniform(0.4, 0.8)
+    r = rng.uniform(0.05, 0.09)
+    mask = _rotated_ellipse(xx, yy, cx, cy, r * 1.2, r, 0, 0.15)
+    gas = yy < cy - r * 0.1
+    return mask, mask * np.where(gas, -0.25, 0.22)
 
 
 def _lung_point(
@@ -28,186 +232,8 @@ def _lung_point(
     return lung, lung.cx, lung.cy + zone[0] * lung.ry
 
 
-def _random_side(anatomy: Anatomy, rng: np.random.Generator) -> tuple[Ellipse, float]:
-    """A random lung and the x direction away from the midline (-1: image left)."""
-    side = int(rng.integers(2))
-    return anatomy.lungs()[side], -1.0 if side == 0 else 1.0
-
-
-def _rotated_ellipse(xx, yy, cx, cy, rx, ry, angle_deg, edge=0.2) -> np.ndarray:
-    t = np.deg2rad(angle_deg)
-    dx, dy = xx - cx, yy - cy
-    u = (dx * np.cos(t) + dy * np.sin(t)) / rx
-    v = (-dx * np.sin(t) + dy * np.cos(t)) / ry
-    return np.clip((1 - np.sqrt(u * u + v * v)) / edge, 0, 1)
-
-
-def atelectasis(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    _, cx, cy = _lung_point(anatomy, rng, (0.25, 0.65), radius=0.6)
-    mask = _rotated_ellipse(
-        xx, yy, cx, cy, rng.uniform(0.07, 0.1), rng.uniform(0.012, 0.02), rng.uniform(-25, 25), 0.35
-    )
-    image += 0.32 * mask
-    return mask
-
-
-def cardiomegaly(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    heart = anatomy.heart
-    big = Ellipse(heart.cx + 0.02, heart.cy, heart.rx * rng.uniform(1.35, 1.55), heart.ry * 1.2)
-    mask = big.soft_mask(xx, yy, edge=0.12)
-    image += 0.26 * np.clip(mask - heart.soft_mask(xx, yy, edge=0.15), 0, 1)
-    return mask
-
-
-def effusion(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    lung, outward = _random_side(anatomy, rng)
-    level = lung.cy + lung.ry * rng.uniform(0.35, 0.65)
-    lateral = np.clip((xx - lung.cx) * outward / lung.rx, 0, None)
-    meniscus = level - 0.08 * lateral**2  # fluid climbs the chest wall
-    inside = lung.soft_mask(xx, yy, edge=0.05) * (np.abs(xx - lung.cx) < lung.rx * 1.1)
-    mask = np.clip((yy - meniscus) / 0.015, 0, 1) * inside
-    image += 0.36 * mask
-    return mask
-
-
-def infiltration(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    _, cx, cy = _lung_point(anatomy, rng, (-0.1, 0.6), radius=0.55)
-    region = _rotated_ellipse(
-        xx, yy, cx, cy, rng.uniform(0.06, 0.09), rng.uniform(0.07, 0.1), 0, 0.35
-    )
-    patches = 0.45 + 0.55 * np.clip(smooth_noise(rng, image.shape[0], 14) * 1.5 + 0.5, 0, 1)
-    mask = region * patches
-    image += 0.28 * mask
-    return mask
-
-
-def mass(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    _, cx, cy = _lung_point(anatomy, rng, (-0.6, 0.6), radius=0.6)
-    r = rng.uniform(0.045, 0.07)
-    mask = _rotated_ellipse(xx, yy, cx, cy, r, r * rng.uniform(0.85, 1.0), 0, 0.15)
-    image += 0.36 * mask
-    return mask
-
-
-def nodule(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    _, cx, cy = _lung_point(anatomy, rng, (-0.7, 0.7), radius=0.7)
-    r = rng.uniform(0.012, 0.02)
-    mask = _rotated_ellipse(xx, yy, cx, cy, r, r, 0, 0.3)
-    image += 0.5 * mask
-    return mask
-
-
-def pneumonia(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    _, cx, cy = _lung_point(anatomy, rng, (-0.55, 0.15), radius=0.5)
-    region = _rotated_ellipse(
-        xx, yy, cx, cy, rng.uniform(0.075, 0.1), rng.uniform(0.08, 0.11), rng.uniform(-20, 20), 0.6
-    )
-    speckle = np.clip(smooth_noise(rng, image.shape[0], 48) + 0.8, 0, 1.5)
-    image += 0.2 * region * speckle
-    return region
-
-
-def pneumothorax(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    lung, outward = _random_side(anatomy, rng)
-    collapse = rng.uniform(0.22, 0.35)
-    inner = Ellipse(
-        lung.cx - outward * lung.rx * collapse * 0.5,
-        lung.cy + lung.ry * collapse * 0.4,
-        lung.rx * (1 - collapse * 0.6),
-        lung.ry * (1 - collapse * 0.35),
-    )
-    outer_mask = lung.soft_mask(xx, yy, edge=0.04)
-    inner_mask = inner.soft_mask(xx, yy, edge=0.04)
-    crescent = np.clip(outer_mask - inner_mask, 0, 1) * (yy < lung.cy + 0.5 * lung.ry)
-    line = np.clip(1 - np.abs(inner.distance(xx, yy) - 1) / 0.035, 0, 1) * crescent.clip(0, 1)
-    image -= 0.16 * crescent
-    image += 0.3 * line
-    return crescent
-
-
-def consolidation(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    _, cx, cy = _lung_point(anatomy, rng, (-0.2, 0.4), radius=0.45)
-    region = _rotated_ellipse(
-        xx, yy, cx, cy, rng.uniform(0.07, 0.09), rng.uniform(0.05, 0.065), 0, 0.12
-    )
-    phase = (xx - cx) * np.cos(0.9) + (yy - cy) * np.sin(0.9)
-    bronchi = np.clip(1 - np.abs(np.sin(phase * 90)) / 0.25, 0, 1)
-    image += region * (0.42 - 0.25 * bronchi)
-    return region
-
-
-def edema(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    mask = np.zeros_like(image)
-    r = rng.uniform(0.08, 0.11)
-    for lung in anatomy.lungs():
-        hilum_x = lung.cx + (0.5 - lung.cx) * 0.45
-        mask = np.maximum(
-            mask, _rotated_ellipse(xx, yy, hilum_x, lung.cy + 0.02, r, r * 1.3, 0, 0.8)
-        )
-    image += 0.22 * mask
-    return mask
-
-
-def emphysema(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    lungs = np.maximum(*(lung.soft_mask(xx, yy, edge=0.12) for lung in anatomy.lungs()))
-    image -= 0.11 * lungs
-    for _ in range(int(rng.integers(3, 6))):
-        _, cx, cy = _lung_point(anatomy, rng, (-0.8, 0.0), radius=0.75)
-        r = rng.uniform(0.018, 0.03)
-        image -= 0.12 * _rotated_ellipse(xx, yy, cx, cy, r, r, 0, 0.4)
-    return lungs
-
-
-def fibrosis(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    period = rng.uniform(0.03, 0.04)  # coarse enough to survive a 128 px image
-    net = np.maximum(
-        np.clip(1 - np.abs(np.sin(np.pi * (xx + yy * 0.3) / period)) / 0.35, 0, 1),
-        np.clip(1 - np.abs(np.sin(np.pi * (yy - xx * 0.3) / period)) / 0.35, 0, 1),
-    )
-    mask = np.zeros_like(image)
-    for lung in anatomy.lungs():
-        lateral = np.clip((np.abs(xx - lung.cx) / lung.rx - 0.1) * 2, 0, 1)
-        lower = np.clip((yy - lung.cy) / lung.ry * 2 + 0.2, 0, 1)
-        mask = np.maximum(mask, lung.soft_mask(xx, yy, edge=0.2) * lateral * lower)
-    image += 0.22 * mask * net
-    return mask
-
-
-def pleural_thickening(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    lung, outward = _random_side(anatomy, rng)
-    band = np.clip(1 - np.abs(lung.distance(xx, yy) - 0.97) / 0.06, 0, 1)
-    lateral = (xx - lung.cx) * outward > 0
-    upper = yy < lung.cy + lung.ry * rng.uniform(0.0, 0.3)
-    mask = band * lateral * upper
-    image += 0.3 * mask
-    return mask
-
-
-def hernia(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    image, xx, yy = canvas
-    heart = anatomy.heart
-    cx, cy = 0.5 + rng.uniform(0.0, 0.04), heart.cy + heart.ry * rng.uniform(0.5, 0.8)
-    r = rng.uniform(0.05, 0.065)
-    mask = _rotated_ellipse(xx, yy, cx, cy, r * 1.2, r, 0, 0.15)
-    gas = yy < cy - r * 0.1
-    image += mask * np.where(gas, -0.25, 0.22)
-    return mask
-
-
-FINDINGS: dict[str, Callable[[Canvas, Anatomy, np.random.Generator], np.ndarray]] = {
+Painter = Callable[..., Painted]
+FINDINGS: dict[str, Painter] = {
     "Atelectasis": atelectasis,
     "Cardiomegaly": cardiomegaly,
     "Effusion": effusion,

@@ -50,12 +50,14 @@ def sample_anatomy(rng: np.random.Generator) -> Anatomy:
     def jitter(scale: float = 0.06) -> float:
         return float(rng.uniform(1 - scale, 1 + scale))
 
-    lung_ry = 0.27 * jitter()
+    # sized like an adult PA film in NIH's frame: lungs from ~15 % to ~85 % of the width and
+    # ~16 % to ~74 % of the height, a heart of about 0.4 of the thorax's width
+    lung_ry = 0.29 * jitter()
     return Anatomy(
-        body=Ellipse(0.5, 0.56, 0.44 * jitter(0.04), 0.52 * jitter(0.04)),
-        right_lung=Ellipse(0.31 * jitter(0.03), 0.44, 0.135 * jitter(), lung_ry),
-        left_lung=Ellipse(0.69 * jitter(0.03), 0.44, 0.125 * jitter(), lung_ry * 0.97),
-        heart=Ellipse(0.565, 0.63 * jitter(0.02), 0.115 * jitter(), 0.095 * jitter()),
+        body=Ellipse(0.5, 0.56, 0.46 * jitter(0.04), 0.52 * jitter(0.04)),
+        right_lung=Ellipse(0.30 * jitter(0.03), 0.45, 0.155 * jitter(), lung_ry),
+        left_lung=Ellipse(0.70 * jitter(0.03), 0.45, 0.145 * jitter(), lung_ry * 0.97),
+        heart=Ellipse(0.56, 0.62 * jitter(0.02), 0.16 * jitter(), 0.12 * jitter()),
         spine_width=0.05 * jitter(0.1),
         rib_spacing=0.075 * jitter(0.05),
         rib_curve=0.9 * jitter(0.15),
@@ -102,20 +104,25 @@ def grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(axis, axis)
 
 
-def render_anatomy(anatomy: Anatomy, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The healthy chest in ``[0, 1]`` and the soft lung mask, both ``(size, size)`` float32."""
+def render_anatomy(
+    anatomy: Anatomy, size: int, markings: float = 0.035, ribs: float = 0.10
+) -> tuple[np.ndarray, np.ndarray]:
+    """The healthy chest in ``[0, 1]`` and the soft lung mask, both ``(size, size)`` float32.
+
+    ``markings`` and ``ribs`` are the amplitudes of the lung markings and of the ribs: the
+    anatomy a finding must be told apart from."""
     xx, yy = grid(size)
     body = anatomy.body.soft_mask(xx, yy, edge=0.05)
     lungs = np.maximum(*(lung.soft_mask(xx, yy, edge=0.12) for lung in anatomy.lungs()))
     heart = anatomy.heart.soft_mask(xx, yy, edge=0.15)
     spine = np.clip(1 - np.abs(xx - 0.5) / anatomy.spine_width, 0, 1) * (yy > 0.12)
     phase = (yy + anatomy.rib_curve * (xx - 0.5) ** 2) / anatomy.rib_spacing
-    ribs = np.clip((np.cos(2 * np.pi * phase) - 0.55) * 3, 0, 1) * lungs
+    rib_shadows = np.clip((np.cos(2 * np.pi * phase) - 0.55) * 3, 0, 1) * lungs
     texture_rng = np.random.default_rng(anatomy.texture_seed)
-    markings = smooth_noise(texture_rng, size, 24) * lungs
+    vessels = smooth_noise(texture_rng, size, 24) * lungs
     image = 0.05 + 0.55 * body
     image -= 0.33 * lungs
     image += 0.2 * heart * (1 - 0.3 * lungs)
     image += 0.22 * spine * body
-    image += 0.10 * ribs + 0.035 * markings
+    image += ribs * rib_shadows + markings * vessels
     return np.clip(image * anatomy.brightness, 0, 1).astype(np.float32), lungs.astype(np.float32)

@@ -17,7 +17,7 @@ from cxr14_data.labels import UnknownLabelError
 from cxr14_data.metadata import MetadataError
 from cxr14_data.prepared import prepare
 from cxr14_data.stats import dataset_stats, format_stats
-from cxr14_data.synthetic import make_synthetic
+from cxr14_data.synthetic import DIFFICULTIES, make_synthetic
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -37,6 +37,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="images/*.png, or images_0NN/images/*.png as the NIH archives unpack",
     )
     synth.add_argument("--workers", type=int, default=0, help="rendering processes")
+    synth.add_argument(
+        "--difficulty",
+        choices=sorted(DIFFICULTIES),
+        default="nih",
+        help="how hard the findings are to see: 'nih' (NIH-like AUROC) or 'easy'",
+    )
 
     prep = commands.add_parser("prepare", help="resize every image once into a uint8 store")
     prep.add_argument("root", help="data-set folder (NIH layout)")
@@ -106,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
             args.test_fraction,
             args.layout,
             args.workers,
+            difficulty=args.difficulty,
         )
         print(f"synthetic ChestX-ray14 written to {root}")
     elif args.command == "prepare":

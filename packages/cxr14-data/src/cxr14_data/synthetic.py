@@ -1,18 +1,27 @@
-"""A deterministic synthetic data set in exactly the NIH ChestX-ray14 layout.
+"""A deterministic synthetic data set in exactly the NIH ChestX-ray14 layout, with NIH's statistics.
 
 No real X-ray can be downloaded everywhere, so this writes chest-like phantoms with the 14
-findings drawn as class-specific localized patterns (see ``_findings`` for the table of patterns
-and places) into the same files a user downloads from NIH: ``images/*.png`` (or the
-``images_0NN/images`` archive layout), ``Data_Entry_2017.csv`` and ``BBox_List_2017.csv`` with the
-real headers and quirks (split bracketed headers, trailing empty columns, ``Infiltrate``),
-``train_val_list.txt`` and ``test_list.txt`` split by patient. Every reader in this package runs
-on it unchanged.
+findings drawn as class-specific patterns (see ``_findings``) into the same files a user
+downloads from NIH: ``images/*.png`` (or the ``images_0NN/images`` archive layout),
+``Data_Entry_2017.csv`` and ``BBox_List_2017.csv`` with the real headers and quirks (split
+bracketed headers, trailing empty columns, ``Infiltrate``), ``train_val_list.txt`` and
+``test_list.txt`` split by patient. Every reader in this package runs on it unchanged.
 
-Class frequencies keep the real set's order (Infiltration most common, Hernia rarest) but are
-compressed, so that a few thousand images hold enough of every class to learn from:
-:data:`SYNTHETIC_PREVALENCE` against :data:`NIH_PREVALENCE` (share of all 112,120 images).
+What comes from NIH's own files (:mod:`cxr14_data.nih_statistics`):
+
+- **Boxes.** Each of the 8 box findings is painted to fill a box drawn from NIH's boxes of its
+  class (a smoothed bootstrap of ``BBox_List_2017.csv``: a random row, its size jittered by
+  8 % and its centre by 1.5 % of the frame), so sizes, shapes and places follow NIH's per-class
+  distribution in the 1024 frame.
+- **Label structure.** Each image's findings are one of NIH's 801 label combinations, tilted
+  (:class:`~cxr14_data._label_sets.LabelSetSampler`) so that class shares are
+  :data:`SYNTHETIC_PREVALENCE` (NIH's order, compressed so that a few thousand images hold
+  every class) and :data:`MULTI_FINDING_SHARE` of the images have several findings, as in NIH.
+
 Patients have 1-8 images (follow-ups share the anatomy); test images carry a box for each of
-the 8 box findings they show. About 2 % of the PNGs are RGBA, as in the real set.
+the 8 box findings they show. About 2 % of the PNGs are RGBA, as in the real set. How hard the
+findings are to see is a :class:`Difficulty` (:data:`DIFFICULTIES`: ``"nih"``, the default,
+and ``"easy"``, for tests that need separable classes).
 
 As in NIH's files, the PNGs may be saved at any size while ``BBox_List_2017.csv`` gives the
 boxes in the 1024 x 1024 frame (:data:`~cxr14_data.boxes.NIH_BOX_FRAME`), and
@@ -34,7 +43,8 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from cxr14_data._findings import FINDINGS
+from cxr14_data._findings import EXTENT_LEVEL, FINDINGS, sample_box
+from cxr14_data._label_sets import LabelSetSampler
 from cxr14_data._phantom import follow_up_pose, grid, render_anatomy, sample_anatomy
 from cxr14_data.boxes import NIH_BOX_FRAME, check_frame
 from cxr14_data.labels import BOX_CLASSES, CLASSES, NO_FINDING
@@ -56,7 +66,7 @@ NIH_PREVALENCE: dict[str, float] = {
     "Pleural_Thickening": 0.030,
     "Hernia": 0.002,
 }
-#: Probability of each finding per synthetic image (drawn independently).
+#: Share of images with each finding in the synthetic set.
 SYNTHETIC_PREVALENCE: dict[str, float] = {
     "Atelectasis": 0.12,
     "Cardiomegaly": 0.06,
@@ -78,8 +88,42 @@ DATA_ENTRY_HEADER = (
     "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],"
 )
 BBOX_HEADER = "Image Index,Finding Label,Bbox [x,y,w,h],,,"
-BOX_MASK_LEVEL = 0.3
+#: Share of NIH's images with two or more findings (Data_Entry_2017_v2020: 20,796 of 112,120).
+MULTI_FINDING_SHARE = 0.185
 RGBA_SHARE = 0.02
+
+
+@dataclass(frozen=True)
+class Difficulty:
+    """How hard the findings are to see.
+
+    Attributes:
+        contrast: factor on every finding's change of the image.
+        noise: standard deviation of the pixel noise (grey levels in ``[0, 1]``).
+        markings: amplitude of the lung markings (vessel-like texture a finding hides in).
+        ribs: amplitude of the rib shadows.
+    """
+
+    contrast: float
+    noise: float
+    markings: float
+    ribs: float
+
+
+#: ``"nih"``: the default, tuned so that the demo's classifiers reach a mean AUROC in the
+#: range of NIH's published models; ``"easy"``: high-contrast findings on a quiet background.
+DIFFICULTIES: dict[str, Difficulty] = {
+    "nih": Difficulty(contrast=0.45, noise=0.035, markings=0.07, ribs=0.14),
+    "easy": Difficulty(contrast=1.0, noise=0.018, markings=0.035, ribs=0.10),
+}
+
+
+def _difficulty(value: str | Difficulty) -> Difficulty:
+    if isinstance(value, Difficulty):
+        return value
+    if value not in DIFFICULTIES:
+        raise ValueError(f"Expected `difficulty` one of {sorted(DIFFICULTIES)}, got {value!r}.")
+    return DIFFICULTIES[value]
 
 
 @dataclass
@@ -94,9 +138,9 @@ class SyntheticImage:
     boxes: list[tuple[str, tuple[float, float, float, float]]] = field(default_factory=list)
 
 
-def _mask_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
-    rows = np.flatnonzero((mask > BOX_MASK_LEVEL).any(axis=1))
-    cols = np.flatnonzero((mask > BOX_MASK_LEVEL).any(axis=0))
+def _extent_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
+    rows = np.flatnonzero((mask > EXTENT_LEVEL).any(axis=1))
+    cols = np.flatnonzero((mask > EXTENT_LEVEL).any(axis=0))
     if rows.size == 0:
         return None
     return (
@@ -108,9 +152,17 @@ def _mask_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
 
 
 def render_image(
-    seed: int, patient_id: int, follow_up: int, labels: Sequence[str], size: int
+    seed: int,
+    patient_id: int,
+    follow_up: int,
+    labels: Sequence[str],
+    size: int,
+    difficulty: str | Difficulty = "nih",
 ) -> tuple[np.ndarray, dict[str, tuple[float, float, float, float]]]:
-    """One synthetic X-ray (uint8 ``(size, size)``) and the ``xywh`` box of each finding."""
+    """One synthetic X-ray (uint8 ``(size, size)``) and the ``xywh`` box of each finding, in
+    the image's pixels: for the 8 box findings the box drawn from NIH's (which the pattern
+    fills), for the others the extent of the pattern."""
+    level = _difficulty(difficulty)
 
     def stream(purpose: int) -> np.random.Generator:
         # separate streams: the same image with or without a finding differs only by the finding
@@ -119,15 +171,19 @@ def render_image(
     anatomy = sample_anatomy(np.random.default_rng([seed, patient_id]))
     if follow_up:
         anatomy = follow_up_pose(anatomy, stream(1))
-    image, _ = render_anatomy(anatomy, size)
+    image, _ = render_anatomy(anatomy, size, markings=level.markings, ribs=level.ribs)
     xx, yy = grid(size)
     boxes = {}
     for name in labels:
-        mask = FINDINGS[name]((image, xx, yy), anatomy, stream(10 + CLASSES.index(name)))
-        box = _mask_box(mask)
+        index = CLASSES.index(name)
+        box = sample_box(name, stream(30 + index)) if name in BOX_CLASSES else None
+        extent, change = FINDINGS[name](xx, yy, anatomy, stream(10 + index), box)
+        image += level.contrast * change.astype(np.float32)
         if box is not None:
-            boxes[name] = box
-    image += stream(3).normal(0.0, 0.018, size=image.shape).astype(np.float32)
+            boxes[name] = tuple(float(v * size) for v in box)
+        elif (found := _extent_box(extent)) is not None:
+            boxes[name] = found
+    image += stream(3).normal(0.0, level.noise, size=image.shape).astype(np.float32)
     return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8), boxes
 
 
@@ -135,7 +191,7 @@ def _plan(
     n_patients: int, seed: int, test_fraction: float
 ) -> tuple[list[SyntheticImage], set[int]]:
     rng = np.random.default_rng([seed, 0])
-    names, probs = list(SYNTHETIC_PREVALENCE), np.array(list(SYNTHETIC_PREVALENCE.values()))
+    label_sets = LabelSetSampler(SYNTHETIC_PREVALENCE, MULTI_FINDING_SHARE)
     images, test_patients = [], set()
     for patient in range(1, n_patients + 1):
         if rng.random() < test_fraction:
@@ -143,14 +199,13 @@ def _plan(
         visits = int(min(1 + rng.poisson(1.5), 8))
         age, gender = int(rng.integers(18, 90)), "MF"[int(rng.integers(2))]
         for follow_up in range(visits):
-            present = rng.random(len(names)) < probs
-            labels = tuple(n for n, p in zip(names, present, strict=True) if p)
+            labels = label_sets.draw(rng)
             images.append(
                 SyntheticImage(
                     f"{patient:08d}_{follow_up:03d}.png",
                     patient,
                     follow_up,
-                    tuple(sorted(labels, key=CLASSES.index)),
+                    labels,
                     min(age + follow_up // 3, 95),
                     gender,
                     "PA" if rng.random() < 0.6 else "AP",
@@ -159,9 +214,11 @@ def _plan(
     return images, test_patients
 
 
-def _write_one(job: tuple[SyntheticImage, int, int, str]) -> SyntheticImage:
-    record, seed, size, path = job
-    pixels, boxes = render_image(seed, record.patient_id, record.follow_up, record.labels, size)
+def _write_one(job: tuple[SyntheticImage, int, int, str, Difficulty]) -> SyntheticImage:
+    record, seed, size, path, difficulty = job
+    pixels, boxes = render_image(
+        seed, record.patient_id, record.follow_up, record.labels, size, difficulty
+    )
     rgba_rng = np.random.default_rng([seed, record.patient_id, record.follow_up, 2])
     picture = Image.fromarray(pixels)
     if rgba_rng.random() < RGBA_SHARE:
@@ -181,6 +238,7 @@ def make_synthetic(
     workers: int = 0,
     progress: bool = True,
     box_frame: tuple[int, int] = NIH_BOX_FRAME,
+    difficulty: str | Difficulty = "nih",
 ) -> Path:
     """Write the synthetic set into ``root`` (replacing one already there); return ``root``.
 
@@ -195,6 +253,7 @@ def make_synthetic(
         progress: show a tqdm bar.
         box_frame: ``(H, W)`` frame of the CSV's box coordinates; NIH's 1024 x 1024 by
             default, whatever ``image_size`` is (boxes are scaled by ``frame / image_size``).
+        difficulty: a name of :data:`DIFFICULTIES` or a :class:`Difficulty`.
 
     Example:
         >>> import tempfile
@@ -210,6 +269,7 @@ def make_synthetic(
     if n_patients < 1:
         raise ValueError(f"Expected `n_patients` >= 1, got {n_patients!r}.")
     check_frame(box_frame)
+    level = _difficulty(difficulty)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     for old in [*root.glob("images"), *root.glob("images_*"), *root.glob("prepared_*")]:
@@ -221,7 +281,7 @@ def make_synthetic(
             "images" if layout == "flat" else f"images_{i * 12 // len(plan) + 1:03d}/images"
         )
         folder.mkdir(parents=True, exist_ok=True)
-        jobs.append((record, seed, image_size, str(folder / record.image_index)))
+        jobs.append((record, seed, image_size, str(folder / record.image_index), level))
     bar = dict(total=len(jobs), desc="synthetic CXR14", unit="img", disable=not progress)
     if workers > 0:
         with ProcessPoolExecutor(workers) as pool:
