@@ -1,5 +1,6 @@
 """CAM heatmaps -> boxes -> IoBB/IoU localization metrics and overlays (ChestX-ray8 protocol)."""
 
+from cam_boxes_iobb.bootstrap import Intervals, bootstrap, resample_weights
 from cam_boxes_iobb.boxes import check_boxes, iobb, iou
 from cam_boxes_iobb.heatmap import heatmap_to_boxes, heatmaps_to_boxes, normalize_heatmap
 from cam_boxes_iobb.localization import (
@@ -18,10 +19,12 @@ from cam_boxes_iobb.threshold_free import (
 
 __all__ = [
     "PAPER_THRESHOLDS",
+    "Intervals",
     "LocalizationMetric",
     "MaxBoxAcc",
     "PointingGame",
     "ThresholdCurve",
+    "bootstrap",
     "boxes_at",
     "check_boxes",
     "heatmap_to_boxes",
@@ -31,6 +34,7 @@ __all__ = [
     "localization_metrics",
     "normalize_heatmap",
     "overlay",
+    "resample_weights",
     "threshold_grid",
 ]
 __version__ = "0.1.0"

@@ -16,12 +16,16 @@ protocol; say which one a table uses.
 
 Per image, predictions and ground truth are ``dict[class name -> (N, 4) xywh boxes]``; a class
 absent from a dict has no boxes. The metric keeps only integer counters, so it streams over any
-number of images and its state can be summed across processes.
+number of images and its state can be summed across processes. With ``keep_records=True`` it
+also keeps each image's counters (:meth:`LocalizationMetric.records`), from which
+:meth:`LocalizationMetric.resampled` recomputes the metric under any per-image weights: the
+patient-level bootstrap of :mod:`cam_boxes_iobb.bootstrap`.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -103,6 +107,28 @@ def _image_counts(
     return hits, n_gt, false_pos
 
 
+def _weighted_sum(weights: np.ndarray, records: list[np.ndarray], name: str) -> np.ndarray:
+    """``(R, ...)``: the per-image ``records`` summed with each resample's weights ``(R, N)``."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim != 2 or weights.shape[1] != len(records):
+        raise ValueError(
+            f"Expected `weights` of shape (R, {len(records)}) (one per image of the {name}'s "
+            f"records), got {weights.shape}."
+        )
+    if not records:
+        raise ValueError(f"The {name} has no per-image records: create it with keep_records=True.")
+    stacked = np.stack(records).astype(np.float64)
+    return (weights @ stacked.reshape(len(records), -1)).reshape(len(weights), *stacked.shape[1:])
+
+
+def _append_mean(per_class: np.ndarray) -> np.ndarray:
+    """``(R, K, ...)`` -> ``(R, K + 1, ...)`` with the mean over the classes that are defined."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+        mean = np.nanmean(per_class, axis=1, keepdims=True)
+    return np.concatenate([per_class, mean], axis=1)
+
+
 def _compute(
     hits: np.ndarray,
     n_gt: np.ndarray,
@@ -142,6 +168,8 @@ class LocalizationMetric:
             images seen (the seed authors used 880).
         validate_args: check every image's boxes in ``update`` (shapes, finite, positive sizes,
             known classes). Pipelines that built the boxes themselves can skip it (``False``).
+        keep_records: also keep each image's counters, for :meth:`records` and
+            :meth:`resampled` (the bootstrap).
 
     Example:
         >>> metric = LocalizationMetric(["Nodule", "Mass"], thresholds=(0.1, 0.5))
@@ -161,18 +189,26 @@ class LocalizationMetric:
         mode: Mode = "iobb",
         afp_denominator: int | None = None,
         validate_args: bool = True,
+        keep_records: bool = False,
     ) -> None:
         self.classes, self.thresholds = _validate_config(classes, thresholds, mode, afp_denominator)
         self.validate_args = validate_args
+        self.keep_records = keep_records
         self.mode = mode
         self.afp_denominator = afp_denominator
         self._threshold_array = np.asarray(self.thresholds)
         self.reset()
 
     @classmethod
-    def seed_authors(cls, classes: Sequence[str]) -> LocalizationMetric:
+    def seed_authors(cls, classes: Sequence[str], keep_records: bool = False) -> LocalizationMetric:
         """The protocol of the seed authors' code: IoU > 0.1, false positives divided by 880."""
-        return cls(classes, thresholds=(0.1,), mode="iou", afp_denominator=SEED_AUTHORS_IMAGES)
+        return cls(
+            classes,
+            thresholds=(0.1,),
+            mode="iou",
+            afp_denominator=SEED_AUTHORS_IMAGES,
+            keep_records=keep_records,
+        )
 
     def reset(self) -> None:
         shape = (len(self.classes), len(self.thresholds))
@@ -180,6 +216,7 @@ class LocalizationMetric:
         self.false_positives = np.zeros(shape, dtype=np.int64)
         self.gt_boxes = np.zeros(len(self.classes), dtype=np.int64)
         self.images = 0
+        self._records: dict[str, list[np.ndarray]] = {"hits": [], "gt_boxes": [], "fp": []}
 
     def update(self, pred_boxes: BoxesPerClass, gt_boxes: BoxesPerClass) -> None:
         """Add one image: ``dict[class name -> (N, 4) xywh]`` for predictions and ground truth."""
@@ -198,6 +235,9 @@ class LocalizationMetric:
         self.gt_boxes += n_gt
         self.false_positives += false_pos
         self.images += 1
+        if self.keep_records:
+            for key, value in zip(("hits", "gt_boxes", "fp"), (hits, n_gt, false_pos), strict=True):
+                self._records[key].append(value)
 
     def merge(self, other: LocalizationMetric) -> None:
         """Add another metric's counts (e.g. from another process) to this one."""
@@ -211,6 +251,46 @@ class LocalizationMetric:
         self.gt_boxes += other.gt_boxes
         self.false_positives += other.false_positives
         self.images += other.images
+        for key, values in other._records.items():
+            self._records[key].extend(values)
+
+    def records(self) -> dict[str, np.ndarray]:
+        """Each image's counters, in ``update`` order (then merged metrics' images):
+        ``hits`` ``(N, K, T)`` (GT boxes hit), ``gt_boxes`` ``(N, K)``, ``false_positives``
+        ``(N, K, T)``; empty unless ``keep_records=True``."""
+        k, t = len(self.classes), len(self.thresholds)
+        shapes = {"hits": (0, k, t), "gt_boxes": (0, k), "fp": (0, k, t)}
+        arrays = {
+            key: np.stack(values) if values else np.zeros(shapes[key], dtype=np.int64)
+            for key, values in self._records.items()
+        }
+        return {
+            "hits": arrays["hits"],
+            "gt_boxes": arrays["gt_boxes"],
+            "false_positives": arrays["fp"],
+        }
+
+    def resampled(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """The metric under per-image ``weights`` ``(R, N)`` (e.g. bootstrap multiplicities).
+
+        Returns:
+            ``{"accuracy": (R, K + 1, T), "afp": (R, K + 1, T)}``; index ``K`` is the mean over
+            the classes (accuracy: those with GT boxes in the resample). All weights 1 gives
+            :meth:`compute`.
+        """
+        hits = _weighted_sum(weights, self._records["hits"], "metric")
+        n_gt = _weighted_sum(weights, self._records["gt_boxes"], "metric")
+        false_pos = _weighted_sum(weights, self._records["fp"], "metric")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            accuracy = np.where(n_gt[..., None] > 0, hits / n_gt[..., None], np.nan)
+        denominator = self.afp_denominator or np.asarray(weights, float).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):  # no image drawn: undefined
+            afp = false_pos / np.reshape(denominator, (-1, 1, 1))
+        afp_mean = afp.mean(axis=1, keepdims=True)
+        return {
+            "accuracy": _append_mean(accuracy),
+            "afp": np.concatenate([afp, afp_mean], axis=1),
+        }
 
     def compute(self) -> Result:
         """``{class: {T: {"accuracy", "afp"}}}`` plus a ``"mean"`` entry over the classes.

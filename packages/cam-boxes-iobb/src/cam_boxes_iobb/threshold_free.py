@@ -27,6 +27,7 @@ Convention:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,7 +36,7 @@ import numpy as np
 
 from cam_boxes_iobb._arrays import as_numpy, check_finite
 from cam_boxes_iobb.boxes import check_boxes, iou_matrix
-from cam_boxes_iobb.localization import LocalizationMetric, Mode
+from cam_boxes_iobb.localization import LocalizationMetric, Mode, _append_mean, _weighted_sum
 
 V2_IOU_THRESHOLDS: tuple[float, ...] = (0.3, 0.5, 0.7)
 
@@ -121,6 +122,7 @@ class MaxBoxAcc:
         thresholds: heatmap thresholds (default :func:`threshold_grid` at 0.01).
         iou_thresholds: V1 ``(0.5,)``; V2 ``(0.3, 0.5, 0.7)``.
         largest_only: V1 takes the largest contour's box; V2 the best of all contours' boxes.
+        keep_records: keep each image's results for :meth:`records` and :meth:`resampled`.
 
     Example:
         >>> heatmap = np.zeros((10, 10)); heatmap[2:6, 2:6] = 1.0; heatmap[2:6, 6:8] = 0.4
@@ -137,8 +139,10 @@ class MaxBoxAcc:
         thresholds: Sequence[float] | None = None,
         iou_thresholds: Sequence[float] = (0.5,),
         largest_only: bool = True,
+        keep_records: bool = False,
     ) -> None:
         self.classes = _check_classes(classes)
+        self.keep_records = keep_records
         self.thresholds = np.asarray(threshold_grid() if thresholds is None else thresholds, float)
         if self.thresholds.ndim != 1 or not ((self.thresholds >= 0) & (self.thresholds <= 1)).all():
             raise ValueError(f"Expected `thresholds` in [0, 1], got {self.thresholds.tolist()}.")
@@ -149,28 +153,40 @@ class MaxBoxAcc:
         self.reset()
 
     @classmethod
-    def v2(cls, classes: Sequence[str], thresholds: Sequence[float] | None = None) -> MaxBoxAcc:
+    def v2(
+        cls,
+        classes: Sequence[str],
+        thresholds: Sequence[float] | None = None,
+        keep_records: bool = False,
+    ) -> MaxBoxAcc:
         """MaxBoxAccV2: all contours' boxes, IoU thresholds {0.3, 0.5, 0.7}."""
-        return cls(classes, thresholds, V2_IOU_THRESHOLDS, largest_only=False)
+        return cls(classes, thresholds, V2_IOU_THRESHOLDS, False, keep_records)
 
     def reset(self) -> None:
         self.correct = np.zeros(
             (len(self.classes), len(self.thresholds), len(self.iou_thresholds)), dtype=np.int64
         )
         self.pairs = np.zeros(len(self.classes), dtype=np.int64)
+        self._records: dict[str, list[np.ndarray]] = {"correct": [], "pairs": []}
 
     def update(self, heatmaps: Mapping[str, Any], gt_boxes: Mapping[str, Any]) -> None:
         """Add one image: ``heatmaps`` (class -> ``(H, W)`` in [0, 1]) for at least every class
         with GT boxes, ``gt_boxes`` (class -> ``(N, 4)`` ``xywh``)."""
         deltas = np.asarray(self.iou_thresholds)
+        correct, pairs = np.zeros_like(self.correct, dtype=bool), np.zeros_like(self.pairs)
         for k, heatmap, gt in _pairs(heatmaps, gt_boxes, self.classes):
             best = np.zeros(len(self.thresholds))
             for i, tau in enumerate(self.thresholds):
                 boxes = boxes_at(heatmap, tau, self.largest_only)
                 if len(boxes):
                     best[i] = iou_matrix(boxes, gt).max()
-            self.correct[k] += best[:, None] >= deltas[None, :]
-            self.pairs[k] += 1
+            correct[k] = best[:, None] >= deltas[None, :]
+            pairs[k] = 1
+        self.correct += correct
+        self.pairs += pairs
+        if self.keep_records:
+            self._records["correct"].append(correct)
+            self._records["pairs"].append(pairs)
 
     def merge(self, other: MaxBoxAcc) -> None:
         if (other.classes, other.iou_thresholds, other.largest_only) != (
@@ -181,6 +197,36 @@ class MaxBoxAcc:
             raise ValueError("Cannot merge MaxBoxAcc metrics with different settings.")
         self.correct += other.correct
         self.pairs += other.pairs
+        for key, values in other._records.items():
+            self._records[key].extend(values)
+
+    def records(self) -> dict[str, np.ndarray]:
+        """Each image's results in ``update`` order: ``correct`` ``(N, K, T, D)`` (bool: its box
+        at heatmap threshold ``T`` reaches IoU threshold ``D``) and ``pairs`` ``(N, K)`` (1 where
+        the image has GT boxes of the class); empty unless ``keep_records=True``."""
+        shape = self.correct.shape
+        return {
+            "correct": np.stack(self._records["correct"])
+            if self._records["correct"]
+            else np.zeros((0, *shape), bool),
+            "pairs": np.stack(self._records["pairs"])
+            if self._records["pairs"]
+            else np.zeros((0, len(self.classes)), np.int64),
+        }
+
+    def resampled(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """MaxBoxAcc under per-image ``weights`` ``(R, N)``: ``{"max_box_acc": (R, K + 1)}``,
+        index ``K`` the mean (one shared threshold, as :meth:`compute`)."""
+        correct = _weighted_sum(weights, self._records["correct"], "metric")
+        pairs = _weighted_sum(weights, self._records["pairs"], "metric")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            curves = np.where(pairs[..., None, None] > 0, correct / pairs[..., None, None], np.nan)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "(All-NaN|Mean of empty)", RuntimeWarning)
+            per_class = np.nanmax(curves, axis=2).mean(axis=-1)
+            mean_curve = np.nanmean(curves, axis=1)  # (R, T, D) over the scored classes
+            mean = np.max(mean_curve, axis=1).mean(axis=-1)
+        return {"max_box_acc": np.concatenate([per_class, mean[:, None]], axis=1)}
 
     def curves(self) -> np.ndarray:
         """BoxAcc ``(K, T, D)`` per class, heatmap threshold and IoU threshold (NaN: no pairs)."""
@@ -221,6 +267,7 @@ class PointingGame:
     Args:
         classes: class names scored.
         tolerance: a hit when the peak lies within this many pixels of a GT box (theirs: 15).
+        keep_records: keep each image's results for :meth:`records` and :meth:`resampled`.
 
     Example:
         >>> heatmap = np.zeros((40, 40)); heatmap[30, 5] = 1.0
@@ -230,8 +277,11 @@ class PointingGame:
         {'accuracy': 1.0, 'pairs': 1}
     """
 
-    def __init__(self, classes: Sequence[str], tolerance: float = 15.0) -> None:
+    def __init__(
+        self, classes: Sequence[str], tolerance: float = 15.0, keep_records: bool = False
+    ) -> None:
         self.classes = _check_classes(classes)
+        self.keep_records = keep_records
         if not (isinstance(tolerance, int | float) and tolerance >= 0):
             raise ValueError(f"Expected `tolerance` >= 0 pixels, got {tolerance!r}.")
         self.tolerance = float(tolerance)
@@ -240,23 +290,49 @@ class PointingGame:
     def reset(self) -> None:
         self.hits = np.zeros(len(self.classes), dtype=np.int64)
         self.pairs = np.zeros(len(self.classes), dtype=np.int64)
+        self._records: dict[str, list[np.ndarray]] = {"hits": [], "pairs": []}
 
     def update(self, heatmaps: Mapping[str, Any], gt_boxes: Mapping[str, Any]) -> None:
+        hits, pairs = np.zeros_like(self.hits), np.zeros_like(self.pairs)
         for k, heatmap, gt in _pairs(heatmaps, gt_boxes, self.classes):
-            self.pairs[k] += 1
+            pairs[k] = 1
             if heatmap.max() <= 0:
                 continue
             row, col = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
             x, y = col + 0.5, row + 0.5
             dx = np.maximum(np.maximum(gt[:, 0] - x, 0), x - (gt[:, 0] + gt[:, 2]))
             dy = np.maximum(np.maximum(gt[:, 1] - y, 0), y - (gt[:, 1] + gt[:, 3]))
-            self.hits[k] += bool((np.hypot(dx, dy) <= self.tolerance).any())
+            hits[k] = bool((np.hypot(dx, dy) <= self.tolerance).any())
+        self.hits += hits
+        self.pairs += pairs
+        if self.keep_records:
+            self._records["hits"].append(hits)
+            self._records["pairs"].append(pairs)
 
     def merge(self, other: PointingGame) -> None:
         if (other.classes, other.tolerance) != (self.classes, self.tolerance):
             raise ValueError("Cannot merge pointing games with different settings.")
         self.hits += other.hits
         self.pairs += other.pairs
+        for key, values in other._records.items():
+            self._records[key].extend(values)
+
+    def records(self) -> dict[str, np.ndarray]:
+        """Each image's ``hits`` and ``pairs``, ``(N, K)`` each, in ``update`` order; empty
+        unless ``keep_records=True``."""
+        return {
+            key: np.stack(values) if values else np.zeros((0, len(self.classes)), np.int64)
+            for key, values in self._records.items()
+        }
+
+    def resampled(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """The pointing game under per-image ``weights`` ``(R, N)``:
+        ``{"accuracy": (R, K + 1)}``, index ``K`` the mean over the scored classes."""
+        hits = _weighted_sum(weights, self._records["hits"], "metric")
+        pairs = _weighted_sum(weights, self._records["pairs"], "metric")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            accuracy = np.where(pairs > 0, hits / pairs, np.nan)
+        return {"accuracy": _append_mean(accuracy)}
 
     def compute(self) -> dict[str, dict[str, Any]]:
         result: dict[str, dict[str, Any]] = {}
@@ -279,6 +355,7 @@ class ThresholdCurve:
         thresholds: heatmap thresholds in ``(0, 1]`` (default 0.05, 0.10, ..., 0.95).
         overlap: a GT box is hit at overlap > ``overlap`` (the paper's tables: 0.1).
         mode: ``"iobb"`` (ChestX-ray8) or ``"iou"``.
+        keep_records: keep each image's counters for :meth:`resampled`.
 
     ``update`` takes the heatmaps of the classes the classifier *predicts* (as the fixed-threshold
     protocol does), so false positives count as in Tables 2-3.
@@ -297,6 +374,7 @@ class ThresholdCurve:
         thresholds: Sequence[float] | None = None,
         overlap: float = 0.1,
         mode: Mode = "iobb",
+        keep_records: bool = False,
     ) -> None:
         self.classes = _check_classes(classes)
         grid = np.round(np.arange(0.05, 1.0, 0.05), 6) if thresholds is None else thresholds
@@ -305,7 +383,9 @@ class ThresholdCurve:
             raise ValueError(f"Expected `thresholds` in (0, 1], got {self.thresholds}.")
         self.overlap, self.mode = float(overlap), mode
         self.metrics = [
-            LocalizationMetric(self.classes, (overlap,), mode, validate_args=False)
+            LocalizationMetric(
+                self.classes, (overlap,), mode, validate_args=False, keep_records=keep_records
+            )
             for _ in self.thresholds
         ]
 
@@ -328,6 +408,12 @@ class ThresholdCurve:
             raise ValueError("Cannot merge threshold curves with different settings.")
         for mine, theirs in zip(self.metrics, other.metrics, strict=True):
             mine.merge(theirs)
+
+    def resampled(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """The curve under per-image ``weights`` ``(R, N)``: ``{"accuracy": (R, K + 1, T),
+        "afp": (R, K + 1, T)}`` over the heatmap thresholds, index ``K`` the mean."""
+        parts = [metric.resampled(weights) for metric in self.metrics]
+        return {key: np.concatenate([p[key] for p in parts], axis=2) for key in ("accuracy", "afp")}
 
     def compute(self) -> dict[str, Any]:
         """``{"thresholds": [...], "accuracy": {class: [...]}, "afp": {class: [...]}}`` with a
