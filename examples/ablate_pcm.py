@@ -2,12 +2,16 @@
 
     python examples/ablate_pcm.py --run runs/demo                 # every variant, the run's models
     python examples/ablate_pcm.py --run runs/demo --variants paper seam untrained --quick
+    python examples/ablate_pcm.py --run runs/study/data0_seed* --variants paper untrained
 
 Stage 1 is not retrained: each model's classifier comes from the run's ``final.pt`` and stays
 frozen; for each variant a fresh PCM is trained with SEAM (the run's stage-2 schedule) and the test
 split is scored with and without it. Writes ``ablation.json`` and ``ablation.md`` into the run
 folder: per class accuracy at IoBB > 0.1 and false positives per image, their means, the CAM-only
-row, and the seconds each variant took.
+row, and the seconds each variant took. Given several runs (the seeds of ``seed_study.py``), it
+ablates each and writes ``ablation_seeds.json`` / ``ablation_seeds.md`` beside them: every
+variant's difference to CAM only, per seed, mean ± sd and the pooled interval (seeds and test
+patients resampled together, as ``seed_study.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from cxr_paper.distributed import init_distributed
 from cxr_paper.evaluation import evaluate_run
 from cxr_paper.final import FINAL_FILE, load_final
 from cxr_paper.jsonio import write_json
+from cxr_paper.markdown import MEASURABLE, number, table, with_interval
+from cxr_paper.study import StudyRun, aggregate
 from cxr_paper.training import fit_pcm
 
 from cxr14_data import BOX_CLASSES
@@ -70,7 +76,13 @@ def variant_config(run: RunConfig, name: str) -> RunConfig:
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", type=Path, required=True, help="a finished reproduce_paper run")
+    parser.add_argument(
+        "--run",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="a finished reproduce_paper run, or several (the seeds of one study)",
+    )
     parser.add_argument(
         "--variants", nargs="+", choices=VARIANTS, default=VARIANTS, help="variants to train"
     )
@@ -89,7 +101,14 @@ def _row(localization: dict) -> dict[str, Any]:
     }
 
 
-def ablate(run_dir: Path, variants: list[str], models: list[str] | None, quick: bool) -> dict:
+def ablate(
+    run_dir: Path,
+    variants: list[str],
+    models: list[str] | None,
+    quick: bool,
+    tests: dict[str, Any] | None = None,
+) -> dict:
+    """Ablate one run; ``tests`` (if given) receives each ``"model [variant]"`` test result."""
     saved = json.loads((run_dir / "config.json").read_text())
     known = {f.name for f in dataclasses.fields(RunConfig)} - {"out"}
     run = RunConfig(**{k: v for k, v in saved.items() if k in known}, out=str(run_dir))
@@ -115,6 +134,8 @@ def ablate(run_dir: Path, variants: list[str], models: list[str] | None, quick: 
                 pcm, _ = fit_pcm(name, model, loaders, config, folder, ctx, resume=False)
             desc = f"{name} {variant}"
             test = evaluate_run(model, pcm, loaders.test, config, ctx, set(), desc, ("cam",))
+            if tests is not None:
+                tests[f"{name} [{variant}]"] = test
             rows.setdefault("CAM only", _row(test.localization["cam"]))
             rows[variant] = {
                 **_row(test.localization["pcm"]),
@@ -123,10 +144,6 @@ def ablate(run_dir: Path, variants: list[str], models: list[str] | None, quick: 
             print(f"{name} {variant}: mean accuracy {rows[variant]['accuracy']['mean']:.3f}")
         results["variants"][name] = rows
     return results
-
-
-def _f(value: float | None) -> str:
-    return "–" if value is None or value != value else f"{value:.3f}"
 
 
 def to_markdown(results: dict) -> str:
@@ -141,19 +158,72 @@ def to_markdown(results: dict) -> str:
         lines += ["", f"## {model}", "", "| " + " | ".join(header) + " |"]
         lines.append("|" + "---|" * len(header))
         for variant, row in rows.items():
-            cells = [_f(row["accuracy"][c]) for c in [*BOX_CLASSES, "mean"]]
+            cells = [number(row["accuracy"][c]) for c in [*BOX_CLASSES, "mean"]]
             seconds = f"{row['seconds']:.0f}" if "seconds" in row else "–"
             lines.append(
-                f"| {variant} | " + " | ".join([*cells, _f(row["afp"]["mean"]), seconds]) + " |"
+                f"| {variant} | " + " | ".join([*cells, number(row["afp"]["mean"]), seconds]) + " |"
             )
     return "\n".join(lines) + "\n"
 
 
+def ablate_runs(runs: list[Path], variants: list[str], models: list[str] | None, quick: bool):
+    """Ablate every run, then pool each variant's difference to CAM only over the runs."""
+    study_runs = []
+    for run_dir in runs:
+        tests: dict[str, Any] = {}
+        results = ablate(run_dir, variants, models, quick, tests)
+        write_json(results, run_dir / "ablation.json")
+        (run_dir / "ablation.md").write_text(to_markdown(results))
+        saved = json.loads((run_dir / "config.json").read_text())
+        study_runs.append(StudyRun(saved["data_seed"], saved["seed"], tests))
+    saved = json.loads((runs[0] / "config.json").read_text())
+    study = aggregate(study_runs, [], saved["bootstrap_resamples"], saved["bootstrap_seed"])
+    return study
+
+
+def seeds_markdown(study: dict[str, Any], runs: list[Path]) -> str:
+    lines = [
+        "# PCM ablation over seeds",
+        "",
+        f"Runs: {', '.join(f'`{r}`' for r in runs)}. Each variant's PCM minus CAM only, on the "
+        "same test images: the value per run, mean ± sd over the runs and the pooled 95 % "
+        "interval (runs and test patients resampled together; "
+        f"{MEASURABLE}: the interval excludes 0).",
+    ]
+    for data_seed, block in study["data_seeds"].items():
+        rows = [
+            [
+                owner.split(": ")[0],
+                headline,
+                " / ".join(number(v) for v in row["values"]),
+                f"{number(row['mean'])} ± {number(row['sd'])}",
+                with_interval(row["pooled"], signed=True),
+            ]
+            for owner, headlines in block["differences"].items()
+            for headline, row in headlines.items()
+            if headline in ("accuracy", "afp", "max_box_acc_v2")
+        ]
+        lines += ["", f"## Data seed {data_seed}", ""]
+        lines.append(table(["model [variant]", "number", "per run", "mean ± sd", "pooled"], rows))
+    return "\n".join(lines) + "\n"
+
+
 def main(args: argparse.Namespace) -> dict:
-    results = ablate(args.run, args.variants, args.models, args.quick)
-    write_json(results, args.run / "ablation.json")
-    (args.run / "ablation.md").write_text(to_markdown(results))
-    print(f"Ablation: {(args.run / 'ablation.md').resolve()}")
+    for run in args.run:
+        if not (run / "config.json").is_file():
+            raise SystemExit(f"error: --run {run}: no config.json; expected a reproduce_paper run.")
+    if len(args.run) > 1:
+        study = ablate_runs(args.run, args.variants, args.models, args.quick)
+        folder = args.run[0].parent
+        write_json(study, folder / "ablation_seeds.json")
+        (folder / "ablation_seeds.md").write_text(seeds_markdown(study, args.run))
+        print(f"Ablation over seeds: {(folder / 'ablation_seeds.md').resolve()}")
+        return study
+    (run,) = args.run
+    results = ablate(run, args.variants, args.models, args.quick)
+    write_json(results, run / "ablation.json")
+    (run / "ablation.md").write_text(to_markdown(results))
+    print(f"Ablation: {(run / 'ablation.md').resolve()}")
     return results
 
 

@@ -18,6 +18,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -27,15 +28,18 @@ from cxr_paper.cli import get_args_parser, resolve_config
 from cxr_paper.config import RunConfig
 from cxr_paper.data import Loaders, build_loaders
 from cxr_paper.distributed import DistContext, barrier, init_distributed, shutdown
+from cxr_paper.environment import environment
 from cxr_paper.evaluation import evaluate_run, inference_ms, parameter_counts
 from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc, plot_threshold_curves
 from cxr_paper.final import FinalCheckpoint, save_final
 from cxr_paper.jsonio import write_json
 from cxr_paper.models import build_model, check_weights
+from cxr_paper.records import save_records
 from cxr_paper.report import DataNotes, write_report
 from cxr_paper.results import ModelResult, load_result, save_result
 from cxr_paper.runtime import maybe_kill_after_model
 from cxr_paper.training import fit_classifier, fit_pcm
+from cxr_paper.uncertainty import model_intervals, paired_maps, paired_models
 
 from cxr14_data import CLASSES, IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError, read_bbox_list
 from multires_backbone import is_multires
@@ -155,6 +159,9 @@ def train_and_evaluate(
         )
         save_final(final, folder)
     test = evaluate_run(model, pcm, loaders.test, config, ctx, figure_images, f"{name} test")
+    if ctx.is_main:
+        save_records(test, folder)
+    resamples, seed = config.bootstrap_resamples, config.bootstrap_seed
     metrics = {
         "auroc": test.auroc,
         "localization": test.localization,
@@ -164,8 +171,36 @@ def train_and_evaluate(
         "latency_ms": inference_ms(model, None, ctx.device, config.latency_repeats),
         "latency_ms_pcm": inference_ms(model, pcm, ctx.device, config.latency_repeats),
         "history": history,
+        "intervals": model_intervals(test, resamples, seed),
+        "paired": paired_maps(test, resamples, seed),
+        "environment": environment(ctx.device),
     }
     return ModelResult(metrics, history, test)
+
+
+def standard_counterpart(model: str, models: list[str]) -> str | None:
+    """The standard model a multi-resolution one is paired with in the run, if any."""
+    if not is_multires(model):
+        return None
+    standard = model.removeprefix("multires_")
+    return standard if standard in models else None
+
+
+def paired_across_models(
+    config: RunConfig, results: dict[str, ModelResult]
+) -> dict[str, dict[str, Any]]:
+    """MultiRes minus its standard model on the same test images, for each such pair."""
+    pairs = {}
+    for name in results:
+        standard = standard_counterpart(name, list(results))
+        if standard is not None:
+            pairs[f"{name} - {standard}"] = paired_models(
+                results[name].test,
+                results[standard].test,
+                config.bootstrap_resamples,
+                config.bootstrap_seed,
+            )
+    return pairs
 
 
 def data_notes(loaders: Loaders, results: dict[str, ModelResult]) -> DataNotes:
@@ -202,7 +237,10 @@ def write_outputs(
     ctx: DistContext,
 ) -> None:
     """metrics.json, Figures 5-7 and report.md over the models finished so far (rank 0)."""
-    metrics = {name: result.metrics for name, result in results.items()}
+    metrics = {name: dict(result.metrics) for name, result in results.items()}
+    for pair, comparison in paired_across_models(config, results).items():
+        model = pair.split(" - ")[0]
+        metrics[model]["paired"] = {**metrics[model].get("paired", {}), pair: comparison}
     write_json(metrics, out / "metrics.json")
     histories = {name: result.history for name, result in results.items()}
     figures = {"Figure 5 — loss curves": plot_losses(histories, out / "fig5_losses.png")}

@@ -65,3 +65,21 @@ def test_demo_time_runs_the_demo(tmp_path):
     report = demo_time.main(args)
     assert len(report["seconds"]) == 1 and report["median_minutes"] > 0
     assert report["flags"] == tiny
+
+
+def test_kernel_choice_repeats_within_each_setting(tmp_path):
+    import kernel_choice
+
+    path = tmp_path / "kernels.json"
+    args = kernel_choice.get_args_parser().parse_args(
+        ["--steps", "1", "--batch", "2", "--size", "32", "--json", str(path)]
+    )
+    report = kernel_choice.main(args)
+    assert set(report["settings"]) == set(kernel_choice.SETTINGS)
+    for setting in report["settings"].values():
+        first, second = setting["runs"]
+        for model in kernel_choice.MODELS:
+            assert first[model]["sha256"] == second[model]["sha256"]
+            assert first[model]["seconds_per_step"] > 0
+    one_thread = report["settings"]["1 thread"]["runs"][0]
+    assert one_thread[kernel_choice.MODELS[0]]["threads"] == 1

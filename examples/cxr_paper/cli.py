@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from cxr14_data import DIFFICULTIES
 from multires_backbone import resolve_config as resolve_model
 
 from .cam_methods import CAM_METHODS
@@ -138,7 +139,14 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
 
 def validate(config: RunConfig) -> None:
     """Refuse bad values now, with the allowed ones named, before any data is touched."""
-    for flag in ("epochs", "batch_size", "accumulation", "pcm_epochs", "latency_repeats"):
+    for flag in (
+        "epochs",
+        "batch_size",
+        "accumulation",
+        "pcm_epochs",
+        "latency_repeats",
+        "bootstrap_resamples",
+    ):
         if getattr(config, flag) < 1:
             raise SystemExit(f"error: --{flag.replace('_', '-')} must be >= 1.")
     if not DEVICE_PATTERN.fullmatch(config.device):
@@ -150,6 +158,11 @@ def validate(config: RunConfig) -> None:
     unknown = [m for m in config.cam_methods if m not in CAM_METHODS]
     if unknown or not config.cam_methods:
         raise SystemExit(f"error: --cam-methods {unknown}: expected some of {list(CAM_METHODS)}.")
+    if config.synthetic_difficulty not in DIFFICULTIES:
+        raise SystemExit(
+            f"error: --synthetic-difficulty {config.synthetic_difficulty!r}: expected one of "
+            f"{sorted(DIFFICULTIES)}."
+        )
     if config.preset not in PRESETS:
         raise SystemExit(f"error: preset {config.preset!r}: expected one of {sorted(PRESETS)}.")
     named = [i.split("=", 1)[0] for i in config.pretrained + config.head_dropout if "=" in i]

@@ -109,6 +109,9 @@ class RunConfig:
     cache: str = _field("", "folder of the prepared store if not inside --data (read-only mounts)")
     synthetic_patients: int = _field(900, "patients of the generated synthetic set")
     synthetic_size: int = _field(128, "image side of the generated synthetic set")
+    synthetic_difficulty: str = _field(
+        "nih", "how visible the synthetic findings are: 'nih' (NIH-like AUROC) or 'easy'"
+    )
     workers: int = _field(0, "DataLoader worker processes per rank")
     checkpoint_every: int = _field(
         50, "optimizer steps between mid-epoch checkpoints (0: epoch ends only)"
@@ -124,7 +127,14 @@ class RunConfig:
         False, "drop (and report) GT boxes outside the box frame instead of stopping"
     )
     device: str = _field("auto", "'auto', 'cpu', 'cuda' or 'cuda:N'")
-    seed: int = _field(0, "seeds data split, init and augmentation")
+    seed: int = _field(0, "training seed: initialisation, augmentation, batch order, SEAM angles")
+    data_seed: int = _field(
+        0,
+        "data seed: the synthetic set, the train/val split, the No-Finding draw and the "
+        "calibration part (apart from --seed, so a study can vary training on one data set)",
+    )
+    bootstrap_resamples: int = _field(1000, "patient-level bootstrap resamples per interval")
+    bootstrap_seed: int = _field(0, "seed of the bootstrap resamples")
     figure_images: int = _field(6, "test images in the Fig. 7 grid")
     latency_repeats: int = _field(20, "timed forward passes per model for Table 4")
 

@@ -34,24 +34,30 @@ class Loaders:
     source: str
 
 
+def synthetic_folder_name(config: RunConfig) -> str:
+    """Every setting the generated set depends on, so that two of them never share a folder."""
+    return (
+        f"synthetic_{config.synthetic_size}px_{config.synthetic_patients}p_"
+        f"{config.synthetic_difficulty}_seed{config.data_seed}"
+    )
+
+
 def resolve_data_root(config: RunConfig) -> tuple[Path, str]:
     """The data folder and a description of it; generates the synthetic set when asked."""
     if config.data == "synthetic":
-        root = (
-            Path(config.out)
-            / "data"
-            / f"synthetic_{config.synthetic_size}px_{config.synthetic_patients}p"
-        )
+        root = Path(config.out) / "data" / synthetic_folder_name(config)
         if not (root / "Data_Entry_2017.csv").is_file():
             make_synthetic(
                 root,
                 n_patients=config.synthetic_patients,
                 image_size=config.synthetic_size,
-                seed=config.seed,
+                seed=config.data_seed,
+                difficulty=config.synthetic_difficulty,
             )
         description = (
             f"synthetic NIH-format set ({config.synthetic_patients} patients, "
-            f"{config.synthetic_size} px)"
+            f"{config.synthetic_size} px, difficulty '{config.synthetic_difficulty}', data seed "
+            f"{config.data_seed})"
         )
         return root, description
     root = Path(config.data)
@@ -85,7 +91,7 @@ def build_loaders(
     common = dict(
         no_finding=config.no_finding,
         val_fraction=config.val_fraction,
-        seed=config.seed,
+        seed=config.data_seed,
         prepared_size=config.image_size,
         cache=config.cache or None,
         on_missing="skip" if config.skip_unreadable else "error",

@@ -45,6 +45,11 @@ class TestResult:
     examples: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: every scored test image (rows of ``labels``/``probs``) and its patient
+    image_names: list[str] = field(default_factory=list)
+    patients: list[int] = field(default_factory=list)
+    #: per map kind, the scores with their per-image records (for the intervals)
+    scores: dict[str, LocalizationScores] = field(default_factory=dict)
 
 
 @torch.no_grad()
@@ -80,6 +85,7 @@ def evaluate_test(
     }
     seconds = dict.fromkeys(methods, 0.0)
     all_probs, all_labels, examples, box_images, skipped = [], [], {}, 0, []
+    names, patients = [], []
     for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=not ctx.is_main):
         skipped += batch.get("skipped_names", [])
         if "image" not in batch:
@@ -90,6 +96,8 @@ def evaluate_test(
         probs = torch.sigmoid(out.logits).cpu().numpy()
         all_probs.append(probs)
         all_labels.append(batch["labels"].numpy())
+        names += list(batch["image_index"])
+        patients += [int(p) for p in batch["patient_id"]]
         has_boxes = [i for i, gt in enumerate(batch["boxes"]) if gt]
         if not has_boxes:
             seconds["cam"] += time.perf_counter() - started
@@ -121,6 +129,7 @@ def evaluate_test(
                     batch["patient_id"][i],
                     prob_threshold,
                     q,
+                    name,
                 )
                 if name in keep_examples:
                     examples.setdefault(name, {"image": images[i].cpu(), "gt": gt_boxes})[
@@ -139,6 +148,8 @@ def evaluate_test(
             "box_images": box_images,
             "skipped": skipped,
             "seconds": seconds,
+            "names": names,
+            "patients": patients,
         },
         ctx,
     )
@@ -157,6 +168,9 @@ def evaluate_test(
         examples=examples,
         skipped=sorted({name for part in parts for name in part["skipped"]}),
         seconds={m: max(part["seconds"][m] for part in parts) for m in methods},
+        image_names=[n for part in parts for n in part["names"]],
+        patients=[p for part in parts for p in part["patients"]],
+        scores=scores,
     )
 
 
@@ -182,7 +196,7 @@ def evaluate_run(
         keep_examples,
         desc,
         methods=config.cam_methods if methods is None else methods,
-        seed=config.seed,
+        seed=config.data_seed,
         pointing_tolerance=config.pointing_tolerance,
     )
 

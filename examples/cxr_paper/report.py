@@ -9,8 +9,23 @@ from typing import Any
 
 from cxr14_data import BOX_CLASSES, CLASSES
 
+from .markdown import MEASURABLE, number, table, with_interval
 from .paper_numbers import TABLE1_AUROC, TABLE2_ACCURACY, TABLE3_AFP, TABLE4, paper_row
 from .report_methods import METHODS_CAPTION, methods_table
+from .scores import HEADLINES
+
+#: Names of the headline numbers in the report.
+HEADLINE_NAMES = {
+    "accuracy": "accuracy IoBB > 0.1",
+    "afp": "false positives / image",
+    "max_box_acc_v2": "MaxBoxAccV2",
+    "pointing_game": "pointing game",
+    "calibrated_accuracy": "calibrated accuracy",
+}
+INTERVAL_NOTE = (
+    "Brackets: 95 % patient-level bootstrap intervals (percentile, {resamples} resamples of the "
+    "test patients, seed {seed})."
+)
 
 
 @dataclass
@@ -56,18 +71,6 @@ class DataNotes:
         )
 
 
-def _f(value: float) -> str:
-    return (
-        "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
-    )
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def table1(metrics: dict[str, Any]) -> str:
     header = [
         "Pathology",
@@ -76,10 +79,18 @@ def table1(metrics: dict[str, Any]) -> str:
     ]
     rows = []
     for i, name in enumerate([*CLASSES, "mean"]):
-        ours = [_f(metrics[m]["auroc"][name]) for m in metrics]
-        paper = [_f(TABLE1_AUROC[paper_row(m)][i]) for m in metrics]
+        ours = [_ours(metrics[m], ("auroc", name), metrics[m]["auroc"][name]) for m in metrics]
+        paper = [number(TABLE1_AUROC[paper_row(m)][i]) for m in metrics]
         rows.append([name, *ours, *paper])
-    return _table(header, rows)
+    return table(header, rows)
+
+
+def _ours(result: dict[str, Any], path: tuple[str, ...], value: float) -> str:
+    """The value with its interval from ``result["intervals"]`` when the run computed one."""
+    entry: Any = result.get("intervals")
+    for key in path:
+        entry = entry.get(key) if isinstance(entry, dict) else None
+    return with_interval(entry) if entry else number(value)
 
 
 def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> str:
@@ -91,8 +102,10 @@ def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> 
             rows.append(
                 [
                     f"{model}{label} — ours",
-                    *(_f(values[c][stat]) for c in BOX_CLASSES),
-                    _f(values["mean"][stat]),
+                    *(
+                        _ours(result, ("localization", variant, stat, c), values[c][stat])
+                        for c in [*BOX_CLASSES, "mean"]
+                    ),
                 ]
             )
             key = (paper_row(model), variant == "pcm")
@@ -101,11 +114,37 @@ def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> 
                 rows.append(
                     [
                         f"{paper_row(model)}{label} — paper",
-                        *(_f(v) for v in paper),
-                        _f(sum(paper) / len(paper)),
+                        *(number(v) for v in paper),
+                        number(sum(paper) / len(paper)),
                     ]
                 )
-    return _table(header, rows)
+    return table(header, rows)
+
+
+def paired_table(metrics: dict[str, Any]) -> str:
+    """Every paired difference of the run: rows comparison x map kind, columns the headlines."""
+    rows = []
+    for model, result in metrics.items():
+        for comparison, by_kind in result.get("paired", {}).items():
+            if " - " in comparison and comparison.split(" - ")[0] == model:  # across models
+                auroc = by_kind.get("auroc", {}).get("mean")
+                rows.append([comparison, "mean AUROC", with_interval(auroc, True), *[""] * 4])
+                for kind, headlines in by_kind.items():
+                    if kind != "auroc":
+                        rows.append(_paired_row(comparison, _kind_name(kind), headlines))
+            else:  # a map kind against the model's CAM
+                kind = comparison.removesuffix(" - cam")
+                rows.append(_paired_row(model, f"{_kind_name(kind)} − CAM", by_kind))
+    header = ["models", "maps", *(HEADLINE_NAMES[h] for h in HEADLINES)]
+    return table(header, rows) if rows else ""
+
+
+def _paired_row(label: str, kind: str, headlines: dict[str, Any]) -> list[str]:
+    return [label, kind, *(with_interval(headlines.get(h), signed=True) for h in HEADLINES)]
+
+
+def _kind_name(kind: str) -> str:
+    return {"cam": "CAM", "pcm": "CAM + PCM"}.get(kind, kind.replace("+pcm", " + PCM"))
 
 
 def table4(metrics: dict[str, Any], device: str) -> str:
@@ -128,11 +167,24 @@ def table4(metrics: dict[str, Any], device: str) -> str:
                 f"{result['latency_ms_pcm']:.2f}",
                 f"{result['params']['model']:,}",
                 f"{result['params']['published_configuration']:,}",
-                _f(paper_ms) if model in TABLE4 else "–",
+                number(paper_ms) if model in TABLE4 else "–",
                 f"{paper_params:,}" if paper_params else "–",
             ]
         )
-    return _table(header, rows)
+    return table(header, rows)
+
+
+def _paired_section(metrics: dict[str, Any]) -> str:
+    rows = paired_table(metrics)
+    if not rows:
+        return ""
+    return (
+        "## Paired differences\n\n"
+        + rows
+        + f"\n\nDifferences on the same test images (the same patient resamples for both sides): "
+        f"{MEASURABLE} marks a difference whose 95 % interval excludes 0; for the others no "
+        "difference is measurable at this test-set size. False positives: lower is better."
+    )
 
 
 def write_report(
@@ -171,6 +223,9 @@ def write_report(
             else ""
         ),
         caveat,
+        INTERVAL_NOTE.format(
+            resamples=config["bootstrap_resamples"], seed=config["bootstrap_seed"]
+        ),
         "## Table 1 — test AUROC\n\n" + table1(metrics) + "\n\n" + notes.auroc_caption,
         "## Table 2 — localization accuracy, IoBB > 0.1\n\n"
         + _localization_table(metrics, "accuracy", TABLE2_ACCURACY)
@@ -186,6 +241,7 @@ def write_report(
         + METHODS_CAPTION
         + " "
         + notes.localization_caption,
+        _paired_section(metrics),
         "## Table 4 — inference time at 256×256×3 (batch 1) and parameters\n\n"
         + table4(metrics, device)
         + "\n\nPublished configuration: 15 classifier outputs plus the PCM embedding for MultiRes "

@@ -3,14 +3,14 @@ fixed protocol, the calibrated threshold and the threshold-free metrics."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from .markdown import number, table, with_interval
 
-def _f(value: float | None) -> str:
-    return (
-        "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
-    )
+
+def _cell(intervals: dict[str, Any], headline: str, value: float) -> str:
+    entry = intervals.get(headline, {}).get("mean")
+    return with_interval(entry) if entry else number(value)
 
 
 def methods_table(metrics: dict[str, Any]) -> str:
@@ -25,25 +25,36 @@ def methods_table(metrics: dict[str, Any]) -> str:
         "false positives / image",
         "s (test split)",
     ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for model, result in metrics.items():
         seconds = result.get("cam_method_seconds", {})
         for variant, scores in result["localization"].items():
+            intervals = result.get("intervals", {}).get("localization", {}).get(variant, {})
             fixed = scores["iobb"]["0.1"]["mean"]
             calibrated = scores["calibrated"]
             method = variant.removesuffix("+pcm") if variant != "pcm" else "cam"
-            cells = [
-                model,
-                {"cam": "CAM", "pcm": "CAM + PCM"}.get(variant, variant.replace("+pcm", " + PCM")),
-                _f(fixed["accuracy"]),
-                f"{_f(calibrated['accuracy']['mean'])} ({calibrated['threshold']:.2f})",
-                _f(scores["max_box_acc_v2"]["mean"]["max_box_acc"]),
-                _f(scores["pointing_game"]["mean"]["accuracy"]),
-                _f(fixed["afp"]),
-                f"{seconds[method]:.0f}" if method in seconds else "–",
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            calibrated_cell = _cell(
+                intervals, "calibrated_accuracy", calibrated["accuracy"]["mean"]
+            )
+            rows.append(
+                [
+                    model,
+                    {"cam": "CAM", "pcm": "CAM + PCM"}.get(
+                        variant, variant.replace("+pcm", " + PCM")
+                    ),
+                    _cell(intervals, "accuracy", fixed["accuracy"]),
+                    f"{calibrated_cell} ({calibrated['threshold']:.2f})",
+                    _cell(
+                        intervals,
+                        "max_box_acc_v2",
+                        scores["max_box_acc_v2"]["mean"]["max_box_acc"],
+                    ),
+                    _cell(intervals, "pointing_game", scores["pointing_game"]["mean"]["accuracy"]),
+                    _cell(intervals, "afp", fixed["afp"]),
+                    f"{seconds[method]:.0f}" if method in seconds else "–",
+                ]
+            )
+    return table(header, rows)
 
 
 METHODS_CAPTION = (

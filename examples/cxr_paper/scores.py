@@ -30,6 +30,16 @@ from .localize import localize
 
 #: Share of the box images (whole patients) that chooses the calibrated heatmap threshold.
 CALIBRATION_SHARE = 0.2
+#: The numbers :meth:`LocalizationScores.headline` resamples, in its order (means over classes,
+#: fixed protocol at IoBB > 0.1).
+HEADLINES: tuple[str, ...] = (
+    "accuracy",
+    "afp",
+    "max_box_acc_v2",
+    "pointing_game",
+    "calibrated_accuracy",
+)
+FIXED_OVERLAP = 0.1
 
 
 def in_calibration_part(patient_id: int, seed: int, share: float = CALIBRATION_SHARE) -> bool:
@@ -59,16 +69,26 @@ class LocalizationScores:
         pointing_tolerance: float = 15.0,
     ) -> None:
         self.seed = seed
+        self.classes = tuple(classes)
         # the boxes come from localize() and the data set: validated where they are made
         self.fixed = {
-            "iobb": LocalizationMetric(classes, PAPER_THRESHOLDS, "iobb", validate_args=False),
+            "iobb": LocalizationMetric(
+                classes, PAPER_THRESHOLDS, "iobb", validate_args=False, keep_records=True
+            ),
             "iou": LocalizationMetric(classes, PAPER_THRESHOLDS, "iou", validate_args=False),
             "seed_authors": LocalizationMetric.seed_authors(classes),
         }
-        self.max_box_acc = MaxBoxAcc.v2(classes)
-        self.pointing = PointingGame(classes, pointing_tolerance)
-        self.curves = {part: ThresholdCurve(classes) for part in ("all", "calibration", "held_out")}
+        self.max_box_acc = MaxBoxAcc.v2(classes, keep_records=True)
+        self.pointing = PointingGame(classes, pointing_tolerance, keep_records=True)
+        self.curves = {
+            part: ThresholdCurve(classes, keep_records=part == "held_out")
+            for part in ("all", "calibration", "held_out")
+        }
         self.images = {"calibration": 0, "held_out": 0}
+        #: per scored image, in update order: its name, patient and part
+        self.image_names: list[str] = []
+        self.patients: list[int] = []
+        self.held_out: list[bool] = []
 
     def update(
         self,
@@ -79,6 +99,7 @@ class LocalizationScores:
         patient_id: int,
         prob_threshold: float,
         q: float,
+        image_name: str = "",
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Score one image's ``(14, h, w)`` maps; return its boxes and heatmaps (Q protocol)."""
         boxes, heatmaps = localize(maps, probs, size, prob_threshold, q)
@@ -94,6 +115,9 @@ class LocalizationScores:
         for key in ("all", part):
             self.curves[key].update(heatmaps, gt_boxes)
         self.images[part] += 1
+        self.image_names.append(image_name)
+        self.patients.append(int(patient_id))
+        self.held_out.append(part == "held_out")
         return boxes, gt_heatmaps
 
     def merge(self, other: LocalizationScores) -> None:
@@ -105,6 +129,50 @@ class LocalizationScores:
             curve.merge(other.curves[key])
         for key in self.images:
             self.images[key] += other.images[key]
+        self.image_names += other.image_names
+        self.patients += other.patients
+        self.held_out += other.held_out
+
+    def calibrated_threshold(self) -> float:
+        return self.curves["calibration"].best_threshold()
+
+    def headline(self, weights: np.ndarray) -> np.ndarray:
+        """:data:`HEADLINES` under per-image ``weights`` ``(R, N)`` (images in update order):
+        ``(R, len(HEADLINES), K + 1)``, classes then their mean. All weights 1 gives
+        :meth:`compute`'s numbers."""
+        t = PAPER_THRESHOLDS.index(FIXED_OVERLAP)
+        fixed = self.fixed["iobb"].resampled(weights)
+        held_out = np.asarray(self.held_out, dtype=bool)
+        curve = self.curves["held_out"]
+        if held_out.any():
+            index = curve.thresholds.index(self.calibrated_threshold())
+            calibrated = curve.resampled(weights[:, held_out])["accuracy"][:, :, index]
+        else:
+            calibrated = np.full((len(weights), len(self.classes) + 1), np.nan)
+        return np.stack(
+            [
+                fixed["accuracy"][:, :, t],
+                fixed["afp"][:, :, t],
+                self.max_box_acc.resampled(weights)["max_box_acc"],
+                self.pointing.resampled(weights)["accuracy"],
+                calibrated,
+            ],
+            axis=1,
+        )
+
+    def records(self) -> dict[str, np.ndarray]:
+        """Per (image, class) results for the run's records file (see ``records.py``)."""
+        t = PAPER_THRESHOLDS.index(FIXED_OVERLAP)
+        fixed = self.fixed["iobb"].records()
+        max_box = self.max_box_acc.records()
+        return {
+            "gt_boxes": fixed["gt_boxes"],
+            "hits_iobb_0.1": fixed["hits"][:, :, t],
+            "false_positives_iobb_0.1": fixed["false_positives"][:, :, t],
+            "max_box_acc_v2_correct": max_box["correct"],
+            "pointing_hits": self.pointing.records()["hits"],
+            "held_out": np.asarray(self.held_out, dtype=bool),
+        }
 
     def compute(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -114,7 +182,7 @@ class LocalizationScores:
         result["max_box_acc_v2"] = self.max_box_acc.compute()
         result["pointing_game"] = self.pointing.compute()
         result["threshold_curve"] = self.curves["all"].compute()
-        threshold = self.curves["calibration"].best_threshold()
+        threshold = self.calibrated_threshold()
         held_out = self.curves["held_out"].compute()
         index = held_out["thresholds"].index(threshold)
         result["calibrated"] = {

@@ -345,3 +345,31 @@ class TestAblation:
         )
         assert ablate_pcm.variant_config(run, "paper").ecr_normalize == "max"
         assert ablate_pcm.variant_config(run, "paper+image").pcm_reads_image
+
+
+class TestAblationOverSeeds:
+    def test_two_runs_pooled(self, smoke_run, tmp_path):
+        import shutil
+
+        import ablate_pcm
+
+        out, _ = smoke_run
+        runs = [shutil.copytree(out, tmp_path / f"seed{s}") for s in (0, 1)]
+        args = ablate_pcm.get_args_parser().parse_args(
+            ["--run", *map(str, runs), "--variants", "untrained", "--quick"]
+        )
+        study = ablate_pcm.main(args)
+        rows = study["data_seeds"][0]["differences"][
+            "multires_resnet10t [untrained]: CAM + PCM − CAM"
+        ]
+        assert rows["accuracy"]["values"][0] == rows["accuracy"]["values"][1]  # same run twice
+        assert rows["accuracy"]["sd"] == 0
+        assert "excludes_zero" in rows["accuracy"]["pooled"]
+        assert "| multires_resnet10t [untrained] |" in (tmp_path / "ablation_seeds.md").read_text()
+
+    def test_not_a_run_is_one_line(self, tmp_path):
+        import ablate_pcm
+
+        args = ablate_pcm.get_args_parser().parse_args(["--run", str(tmp_path)])
+        with pytest.raises(SystemExit, match="no config.json"):
+            ablate_pcm.main(args)

@@ -1,0 +1,48 @@
+"""``test_records.npz``: every per-image (and per image x class) result of a model's test split.
+
+The file (numpy's ``.npz``, no pickle: ``np.load(path)``) lets anyone recompute any number of the
+report, resample it differently, or pair it with another model's file by image name. Arrays:
+
+- ``image_index`` ``(N,)`` str, ``patient_id`` ``(N,)``, ``labels`` and ``probs`` ``(N, 14)``:
+  every scored test image, in :data:`~cxr14_data.CLASSES` order.
+- For each map kind ``V`` (``cam``, ``pcm``, ``gradcam``, ``gradcam+pcm``, ...), over the ``M``
+  test images with GT boxes and the 8 box classes (:data:`~cxr14_data.BOX_CLASSES` order):
+  ``V.image_index`` ``(M,)``, ``V.patient_id`` ``(M,)``, ``V.gt_boxes`` ``(M, 8)`` (GT boxes),
+  ``V.hits_iobb_0.1`` ``(M, 8)`` (GT boxes hit at IoBB > 0.1, paper protocol),
+  ``V.false_positives_iobb_0.1`` ``(M, 8)``, ``V.max_box_acc_v2_correct`` ``(M, 8, 100, 3)``
+  (bool: at heatmap threshold 0.00 ... 0.99 some box reaches IoU 0.3 / 0.5 / 0.7),
+  ``V.pointing_hits`` ``(M, 8)`` and ``V.held_out`` ``(M,)`` (bool: scored by the calibrated
+  threshold rather than choosing it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .evaluation import TestResult
+
+RECORDS_FILE = "test_records.npz"
+
+
+def save_records(test: TestResult, folder: Path) -> Path:
+    """Write ``folder/test_records.npz`` atomically."""
+    arrays: dict[str, np.ndarray] = {
+        "image_index": np.asarray(test.image_names, dtype=str),
+        "patient_id": np.asarray(test.patients, dtype=np.int64),
+        "labels": np.asarray(test.labels),
+        "probs": np.asarray(test.probs),
+    }
+    for variant, scores in test.scores.items():
+        arrays[f"{variant}.image_index"] = np.asarray(scores.image_names, dtype=str)
+        arrays[f"{variant}.patient_id"] = np.asarray(scores.patients, dtype=np.int64)
+        for key, value in scores.records().items():
+            arrays[f"{variant}.{key}"] = value
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / RECORDS_FILE
+    temporary = folder / f".{RECORDS_FILE}.tmp.npz"
+    np.savez_compressed(temporary, **arrays)
+    os.replace(temporary, path)
+    return path

@@ -1,0 +1,196 @@
+"""Train and evaluate one preset over several seeds, then aggregate: how much of each number is
+noise.
+
+    python examples/seed_study.py --out runs/study --seeds 0 1 2                 # the demo preset
+    python examples/seed_study.py --out runs/study --seeds 0 1 2 --data-seeds 0 1 -- --epochs 4
+    python examples/seed_study.py --out runs/study --seeds 0 1 2 --aggregate-only
+
+Each (data seed, training seed) is an ordinary ``reproduce_paper.py`` run in
+``OUT/data{D}_seed{S}`` (``--resume``d if it exists, so an interrupted study continues where it
+stopped); every run of a data seed reads one generated synthetic set (``OUT/data/``) or the
+``--data`` folder given after ``--``. Then ``study.json`` and ``study.md``: each headline number's
+value per run, mean ± sd across training seeds, and the pooled interval of the seed mean (seeds
+and test patients resampled together, :mod:`cxr_paper.study`); the paired differences (MultiRes −
+standard, CAM + PCM − CAM) likewise, marked where the pooled interval excludes 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import reproduce_paper
+from cxr_paper.cli import get_args_parser as run_args_parser
+from cxr_paper.cli import preset_values
+from cxr_paper.config import RunConfig
+from cxr_paper.data import synthetic_folder_name
+from cxr_paper.jsonio import write_json
+from cxr_paper.markdown import MEASURABLE, number, table, with_interval
+from cxr_paper.results import load_result
+from cxr_paper.study import StudyRun, aggregate
+
+from cxr14_data import make_synthetic
+from multires_backbone import is_multires
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Flags after -- go to every reproduce_paper.py run (e.g. -- --preset smoke).",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="the study's folder")
+    parser.add_argument("--seeds", type=int, nargs="+", required=True, help="training seeds")
+    parser.add_argument(
+        "--data-seeds", type=int, nargs="+", default=[0], help="data seeds (synthetic set, split)"
+    )
+    parser.add_argument(
+        "--aggregate-only", action="store_true", help="aggregate the finished runs, train nothing"
+    )
+    return parser
+
+
+def run_folder(out: Path, data_seed: int, seed: int) -> Path:
+    return out / f"data{data_seed}_seed{seed}"
+
+
+def _run_config(run_flags: list[str]) -> RunConfig:
+    """The preset and flags every run shares (no folder is read)."""
+    args = run_args_parser().parse_args(run_flags)
+    given = {
+        k: v for k, v in vars(args).items() if v is not None and k in RunConfig.__annotations__
+    }
+    values = {**preset_values(given.get("preset") or "demo"), **given}
+    return RunConfig(**{k: v for k, v in values.items() if k in RunConfig.__annotations__})
+
+
+def data_for(out: Path, config: RunConfig) -> str:
+    """The data folder of one data seed: the shared generated set, or the user's folder."""
+    if config.data != "synthetic":
+        return config.data
+    root = out / "data" / synthetic_folder_name(config)
+    if not (root / "Data_Entry_2017.csv").is_file():
+        make_synthetic(
+            root,
+            n_patients=config.synthetic_patients,
+            image_size=config.synthetic_size,
+            seed=config.data_seed,
+            difficulty=config.synthetic_difficulty,
+        )
+    return str(root)
+
+
+def run_all(out: Path, seeds: list[int], data_seeds: list[int], run_flags: list[str]) -> None:
+    base = _run_config(run_flags)
+    for data_seed in data_seeds:
+        config = RunConfig(**{**base.__dict__, "data_seed": data_seed})
+        data = data_for(out, config)
+        for seed in seeds:
+            folder = run_folder(out, data_seed, seed)
+            flags = [*run_flags, "--out", str(folder), "--seed", str(seed)]
+            flags += ["--data-seed", str(data_seed), "--data", data]
+            if (folder / "config.json").is_file():
+                flags.append("--resume")
+            started = time.perf_counter()
+            print(f"== data seed {data_seed}, training seed {seed}: {folder}")
+            reproduce_paper.main(reproduce_paper.get_args_parser().parse_args(flags))
+            print(f"== {folder}: {(time.perf_counter() - started) / 60:.1f} min")
+
+
+def load_runs(out: Path, seeds: list[int], data_seeds: list[int]) -> list[StudyRun]:
+    runs = []
+    for data_seed in data_seeds:
+        for seed in seeds:
+            folder = run_folder(out, data_seed, seed)
+            tests = {}
+            for model_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+                result = load_result(model_dir)
+                if result is not None:
+                    tests[model_dir.name] = result.test
+            if not tests:
+                raise SystemExit(f"error: {folder} holds no finished model; run the study first.")
+            runs.append(StudyRun(data_seed, seed, tests))
+    return runs
+
+
+def model_pairs(models: list[str]) -> list[tuple[str, str]]:
+    return [
+        (m, m.removeprefix("multires_"))
+        for m in models
+        if is_multires(m) and m.removeprefix("multires_") in models
+    ]
+
+
+def to_markdown(study: dict[str, Any], config: dict[str, Any]) -> str:
+    lines = [
+        "# Seed study",
+        "",
+        f"{config['runs']} runs: training seeds {config['seeds']} × data seeds "
+        f"{config['data_seeds']}; {config['resamples']} patient-level bootstrap resamples. Each "
+        "cell: the values per training seed, their mean ± sd (training noise), and the pooled "
+        "95 % interval of that mean (a two-level bootstrap: training seeds and test patients "
+        "drawn with replacement together, so it holds both noises). "
+        f"{MEASURABLE}: a difference whose pooled interval excludes 0.",
+    ]
+    for data_seed, block in study["data_seeds"].items():
+        lines += ["", f"## Data seed {data_seed}", ""]
+        rows = [
+            [owner, name, *_cells(row, section == "differences")]
+            for section in ("numbers", "differences")
+            for owner, numbers in block[section].items()
+            for name, row in numbers.items()
+        ]
+        lines.append(
+            table(["model / comparison", "number", "per seed", "mean ± sd", "pooled"], rows)
+        )
+    if len(study["data_seeds"]) > 1:
+        lines += ["", "## Across data seeds", ""]
+        rows = [
+            [owner, name, f"{number(r['mean'])} ± {number(r['sd'])}", str(r["data_seeds"])]
+            for owner, numbers in study["across_data_seeds"].items()
+            for name, r in numbers.items()
+        ]
+        lines.append(table(["model / comparison", "number", "mean ± sd", "data seeds"], rows))
+    return "\n".join(lines) + "\n"
+
+
+def _cells(row: dict[str, Any], difference: bool) -> list[str]:
+    return [
+        " / ".join(number(v) for v in row["values"]),
+        f"{number(row['mean'])} ± {number(row['sd'])}",
+        with_interval(row["pooled"], signed=difference),
+    ]
+
+
+def main(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
+    started = time.perf_counter()
+    if not args.aggregate_only:
+        run_all(args.out, args.seeds, args.data_seeds, run_flags)
+    runs = load_runs(args.out, args.seeds, args.data_seeds)
+    base = _run_config(run_flags)
+    models = sorted({m for r in runs for m in r.tests})
+    bootstrap_started = time.perf_counter()
+    study = aggregate(runs, model_pairs(models), base.bootstrap_resamples, base.bootstrap_seed)
+    config = {
+        "seeds": args.seeds,
+        "data_seeds": args.data_seeds,
+        "runs": len(runs),
+        "resamples": base.bootstrap_resamples,
+        "run_flags": run_flags,
+        "aggregation_seconds": time.perf_counter() - bootstrap_started,
+        "study_minutes": (time.perf_counter() - started) / 60,
+    }
+    write_json({"config": config, **study}, args.out / "study.json")
+    (args.out / "study.md").write_text(to_markdown(study, config))
+    print(f"Study: {(args.out / 'study.md').resolve()}")
+    return study
+
+
+if __name__ == "__main__":
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    main(get_args_parser().parse_args(argv[:split]), argv[split + 1 :])

@@ -1,0 +1,191 @@
+import numpy as np
+import pytest
+from cxr_paper.evaluation import TestResult as Result
+from cxr_paper.scores import HEADLINES, LocalizationScores
+from cxr_paper.study import StudyRun, aggregate
+from cxr_paper.uncertainty import (
+    auroc_statistic,
+    model_intervals,
+    paired_maps,
+    paired_models,
+    reindex,
+    weighted_auroc,
+)
+from sklearn.metrics import roc_auc_score
+
+from cam_boxes_iobb import resample_weights
+from cxr14_data import BOX_CLASSES, CLASSES
+
+
+class TestWeightedAuroc:
+    @pytest.mark.parametrize("seed", range(5))
+    def test_equals_sklearn_with_sample_weights(self, seed):
+        rng = np.random.default_rng(seed)
+        n = 60
+        labels = rng.random(n) < 0.3
+        scores = np.round(rng.random(n), 1)  # many ties
+        weights = rng.integers(0, 4, size=(8, n)).astype(float)
+        got = weighted_auroc(labels, scores, weights)
+        for r in range(8):
+            w = weights[r]
+            if w[labels].sum() and w[~labels].sum():
+                expected = roc_auc_score(labels, scores, sample_weight=w)
+                assert got[r] == pytest.approx(expected, abs=1e-12)
+            else:
+                assert np.isnan(got[r])
+
+    def test_one_label_value_is_undefined(self):
+        assert np.isnan(weighted_auroc(np.ones(4), np.arange(4.0), np.ones((1, 4))))[0]
+
+
+def fake_scores(rng, names, patients, seed=0) -> LocalizationScores:
+    scores = LocalizationScores(seed=seed)
+    for name, patient in zip(names, patients, strict=True):
+        maps = rng.random((14, 8, 8)).astype(np.float32) ** 4
+        gt = {c: np.array([[8.0, 8.0, 20.0, 16.0]]) for c in BOX_CLASSES[:3] if rng.random() < 0.7}
+        gt = gt or {"Mass": np.array([[30.0, 30.0, 10.0, 10.0]])}
+        scores.update(maps, rng.random(14), (64, 64), gt, patient, 0.5, 0.7, name)
+    return scores
+
+
+def fake_test(seed: int, n: int = 40) -> Result:
+    rng = np.random.default_rng(seed)
+    names = [f"{i:08d}_000.png" for i in range(n)]
+    patients = [i // 2 for i in range(n)]
+    labels = (rng.random((n, 14)) < 0.3).astype(float)
+    probs = np.clip(labels * 0.3 + rng.random((n, 14)) * 0.7, 0, 1)
+    box = slice(0, n // 2)
+    scores = {
+        v: fake_scores(np.random.default_rng([seed, k]), names[box], patients[box])
+        for k, v in enumerate(("cam", "pcm"))
+    }
+    return Result(
+        auroc={},
+        localization={},
+        labels=labels,
+        probs=probs,
+        box_images=n // 2,
+        image_names=names,
+        patients=patients,
+        scores=scores,
+    )
+
+
+class TestIntervals:
+    def test_estimates_are_the_reported_numbers(self):
+        test = fake_test(0)
+        intervals = model_intervals(test, n_resamples=50, seed=0)
+        auroc = auroc_statistic(test.labels, test.probs)(np.ones((1, 40)))[0]
+        for k, name in enumerate([*CLASSES, "mean"]):
+            assert intervals["auroc"][name]["estimate"] == pytest.approx(auroc[k])
+        computed = test.scores["cam"].compute()
+        cam = intervals["localization"]["cam"]
+        assert cam["accuracy"]["mean"]["estimate"] == pytest.approx(
+            computed["iobb"]["0.1"]["mean"]["accuracy"]
+        )
+        assert cam["afp"]["Mass"]["estimate"] == pytest.approx(
+            computed["iobb"]["0.1"]["Mass"]["afp"]
+        )
+        assert cam["max_box_acc_v2"]["mean"]["estimate"] == pytest.approx(
+            computed["max_box_acc_v2"]["mean"]["max_box_acc"]
+        )
+        assert cam["pointing_game"]["mean"]["estimate"] == pytest.approx(
+            computed["pointing_game"]["mean"]["accuracy"]
+        )
+        calibrated = computed["calibrated"]["accuracy"]["mean"]
+        estimate = cam["calibrated_accuracy"]["mean"]["estimate"]
+        assert estimate == pytest.approx(calibrated) or (estimate is None and np.isnan(calibrated))
+        for entry in cam["accuracy"].values():
+            if entry["estimate"] is not None:
+                assert entry["low"] <= entry["high"]
+
+    def test_paired_difference_of_a_model_with_itself_is_zero(self):
+        test = fake_test(1)
+        same = paired_models(test, test, n_resamples=50, seed=0)
+        assert same["auroc"]["mean"]["estimate"] == 0 and not same["auroc"]["mean"]["excludes_zero"]
+        for kind in ("cam", "pcm"):
+            for headline in HEADLINES:
+                entry = same[kind][headline]
+                assert entry["estimate"] in (0, None) and not entry["excludes_zero"]
+
+    def test_paired_maps_equal_the_difference_of_the_estimates(self):
+        test = fake_test(2)
+        paired = paired_maps(test, n_resamples=50, seed=0)["pcm - cam"]
+        cam, pcm = (test.scores[v].compute()["iobb"]["0.1"]["mean"] for v in ("cam", "pcm"))
+        assert paired["accuracy"]["estimate"] == pytest.approx(pcm["accuracy"] - cam["accuracy"])
+        assert paired["afp"]["estimate"] == pytest.approx(pcm["afp"] - cam["afp"])
+
+    def test_pairing_follows_image_names_not_order(self):
+        a, b = fake_test(3), fake_test(4)
+        order = np.random.default_rng(0).permutation(40)
+        shuffled = Result(
+            auroc={},
+            localization={},
+            labels=b.labels[order],
+            probs=b.probs[order],
+            box_images=b.box_images,
+            image_names=[b.image_names[i] for i in order],
+            patients=[b.patients[i] for i in order],
+            scores=b.scores,
+        )
+        plain = paired_models(a, b, n_resamples=100, seed=5)
+        mixed = paired_models(a, shuffled, n_resamples=100, seed=5)
+        assert plain["auroc"]["mean"] == mixed["auroc"]["mean"]
+
+    def test_reindex(self):
+        weights = np.array([[1.0, 2.0, 3.0]])
+        mapped = reindex(["a", "b", "c"], ["c", "x", "a"])(weights)
+        np.testing.assert_array_equal(mapped, [[3.0, 0.0, 1.0]])
+
+
+class TestStudy:
+    def test_pooled_mean_and_spread_over_seeds(self):
+        runs = [
+            StudyRun(0, s, {"m": fake_test(10 + s), "multires_m": fake_test(20 + s)})
+            for s in range(3)
+        ]
+        study = aggregate(runs, [("multires_m", "m")], n_resamples=100, seed=0)
+        row = study["data_seeds"][0]["numbers"]["m"]["mean AUROC"]
+        values = [
+            auroc_statistic(r.tests["m"].labels, r.tests["m"].probs)(np.ones((1, 40)))[0, -1]
+            for r in runs
+        ]
+        np.testing.assert_allclose(row["values"], values)
+        assert row["mean"] == pytest.approx(np.mean(values))
+        assert row["sd"] == pytest.approx(np.std(values, ddof=1))
+        assert row["pooled"]["estimate"] == pytest.approx(np.mean(values))
+        difference = study["data_seeds"][0]["differences"]["multires_m − m"]["mean AUROC"]
+        assert difference["mean"] == pytest.approx(
+            np.mean(study["data_seeds"][0]["numbers"]["multires_m"]["mean AUROC"]["values"])
+            - row["mean"]
+        )
+        assert "excludes_zero" in difference["pooled"]
+
+    def test_pooled_interval_resamples_seeds_and_patients(self):
+        runs = [StudyRun(0, s, {"m": fake_test(30 + s)}) for s in range(3)]
+        row = aggregate(runs, [], n_resamples=200, seed=3)["data_seeds"][0]["numbers"]["m"]
+        weights = resample_weights(runs[0].tests["m"].patients, 200, seed=3)
+        per_run = np.stack(
+            [auroc_statistic(r.tests["m"].labels, r.tests["m"].probs)(weights)[:, -1] for r in runs]
+        )
+        drawn = np.random.default_rng(4).integers(3, size=(200, 3))
+        means = [per_run[drawn[r], r].mean() for r in range(200)]  # the slow way, row by row
+        low, high = np.quantile(means, [0.025, 0.975])
+        assert row["mean AUROC"]["pooled"]["low"] == pytest.approx(low)
+        assert row["mean AUROC"]["pooled"]["high"] == pytest.approx(high)
+
+    def test_a_seed_that_flips_the_sign_keeps_the_difference_unmarked(self):
+        # two seeds say +0.2, one says -0.2: the two-level interval must include 0
+        def constant(value):
+            test = fake_test(50)
+            test.probs = np.clip(test.labels * value + 0.5, 0, 1)
+            return test
+
+        runs = [
+            StudyRun(0, s, {"m": fake_test(60), "multires_m": constant(v)})
+            for s, v in enumerate((0.4, 0.4, -0.4))
+        ]
+        study = aggregate(runs, [("multires_m", "m")], n_resamples=400, seed=0)
+        row = study["data_seeds"][0]["differences"]["multires_m − m"]["mean AUROC"]
+        assert min(row["values"]) < 0 < max(row["values"])
+        assert not row["pooled"]["excludes_zero"]
