@@ -157,6 +157,11 @@ def evaluate_test(
         examples.update(part["examples"])
         for variant, variant_scores in part["scores"].items():
             scores[variant].merge(variant_scores)
+    if not any(part["labels"] for part in parts):
+        raise ValueError(
+            "The test split holds no image to evaluate: test_list.txt lists none, or every listed "
+            "image was skipped as unreadable."
+        )
     labels = np.concatenate([a for part in parts for a in part["labels"]])
     probs = np.concatenate([a for part in parts for a in part["probs"]])
     return TestResult(

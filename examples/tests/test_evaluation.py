@@ -65,7 +65,7 @@ class OracleModel(torch.nn.Module):
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     return make_synthetic(
-        tmp_path_factory.mktemp("oracle"), n_patients=40, image_size=256, seed=5, progress=False
+        tmp_path_factory.mktemp("oracle"), n_patients=70, image_size=256, seed=5, progress=False
     )
 
 

@@ -2,7 +2,7 @@
 every input gives a result or a ``ValueError`` that names the argument, never another exception."""
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -26,6 +26,10 @@ def _call(fn, *args, **kwargs):
 
 @FUZZ
 @given(pred=boxes, gt=boxes)
+@example(
+    pred=np.array([[5.497558e11, 0.0, 0.685, 5.497558e11]], np.float32),
+    gt=np.array([[5.4970882e11, 0.0, 5.4970882e11, 5.4970882e11]], np.float32),
+)  # x + w - x rounded above w: IoBB 1.00000005 before the overlap was clipped
 def test_overlaps(pred, gt):
     for fn in (iobb, iou):
         value, message = _call(fn, pred, gt)

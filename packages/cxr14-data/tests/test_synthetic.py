@@ -95,6 +95,12 @@ class TestSyntheticLayout:
         sizes = {(r.original_width, r.original_height) for r in read_data_entry(synthetic_root)}
         assert all(2000 <= w <= 3056 and 2000 <= h <= 3056 for w, h in sizes)
 
+    @pytest.mark.parametrize("patients", [2, 3, 5, 10])
+    def test_small_sets_have_both_splits(self, tmp_path, patients):
+        root = make_synthetic(tmp_path, n_patients=patients, image_size=32, seed=0, progress=False)
+        assert read_split_list(root / "test_list.txt")
+        assert read_split_list(root / "train_val_list.txt")
+
     def test_archive_layout(self, tmp_path):
         root = make_synthetic(
             tmp_path, n_patients=6, image_size=32, layout="archives", progress=False

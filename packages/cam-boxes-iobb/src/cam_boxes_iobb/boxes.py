@@ -47,7 +47,10 @@ def _intersection_areas(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     top = np.maximum(pred[:, None, 1], gt[None, :, 1])
     right = np.minimum(pred[:, None, 0] + pred[:, None, 2], gt[None, :, 0] + gt[None, :, 2])
     bottom = np.minimum(pred[:, None, 1] + pred[:, None, 3], gt[None, :, 1] + gt[None, :, 3])
-    return np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
+    # far from the origin, x + w - x rounds: the overlap never exceeds the narrower box
+    width = np.clip(right - left, 0, np.minimum(pred[:, None, 2], gt[None, :, 2]))
+    height = np.clip(bottom - top, 0, np.minimum(pred[:, None, 3], gt[None, :, 3]))
+    return width * height
 
 
 def iobb_matrix(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:

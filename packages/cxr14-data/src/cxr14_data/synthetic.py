@@ -211,6 +211,10 @@ def _plan(
                     "PA" if rng.random() < 0.6 else "AP",
                 )
             )
+    if n_patients >= 2 and not test_patients:  # both splits hold someone, however small
+        test_patients.add(n_patients)
+    if n_patients >= 2 and len(test_patients) == n_patients and test_fraction < 1:
+        test_patients.discard(1)
     return images, test_patients
 
 
