@@ -43,17 +43,18 @@ from cxr14_data import BOX_CLASSES
 from multires_backbone import is_multires
 from pcm_seam import PCM, SEAM_VARIANTS
 
-#: SEAMLoss argument -> RunConfig flag.
-SEAM_FLAGS = {
-    "mask_input": "pcm_input_masking",
-    "label_loss_maps": "seam_label_maps",
-    "ecr_normalize": "ecr_normalize",
-    "ecr_resolution": "ecr_resolution",
-    "msml_reduction": "msml_reduction",
-    "msml_on": "msml_on",
-    "angle_per": "seam_angle_per",
-    "mask_padding": "mask_padding",
-}
+#: The run's SEAM switches, reset to the paper's before each variant.
+SEAM_FLAGS = (
+    "pcm_input_masking",
+    "seam_label_maps",
+    "ecr_normalize",
+    "ecr_resolution",
+    "msml_reduction",
+    "msml_on",
+    "seam_angle_per",
+    "mask_padding",
+    "pcm_reads_image",
+)
 #: Variants beyond the sources: the paper's setting with one of SEAM's design ideas added.
 EXPERIMENTS: dict[str, dict[str, Any]] = {
     "paper+image": dict(pcm_reads_image=True),
@@ -64,14 +65,14 @@ VARIANTS = [*SEAM_VARIANTS, *EXPERIMENTS, UNTRAINED]
 
 
 def variant_config(run: RunConfig, name: str) -> RunConfig:
-    """The run's configuration with the SEAM switches of variant ``name``."""
-    defaults = {flag: getattr(RunConfig(), flag) for flag in SEAM_FLAGS.values()}
-    defaults["pcm_reads_image"] = False
+    """The run's configuration with the SEAM objective of variant ``name``: a source's variant
+    exactly (``--seam-variant``), or the paper's switches plus an experiment's."""
+    defaults = {flag: getattr(RunConfig(), flag) for flag in SEAM_FLAGS}
     if name in SEAM_VARIANTS:
-        changes = {SEAM_FLAGS[k]: v for k, v in SEAM_VARIANTS[name].items()}
-    else:
-        changes = EXPERIMENTS.get(name, {})
-    return dataclasses.replace(run, **{**defaults, **changes})
+        return dataclasses.replace(run, **defaults, seam_variant=name)
+    return dataclasses.replace(
+        run, **{**defaults, **EXPERIMENTS.get(name, {})}, seam_variant="paper"
+    )
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ from typing import Any
 
 from cxr14_data import DIFFICULTIES
 from multires_backbone import resolve_config as resolve_model
+from pcm_seam import SEAM_VARIANTS
 
 from .cam_methods import CAM_METHODS
 from .config import PRESETS, RunConfig, seam_loss
@@ -194,6 +195,10 @@ def validate(config: RunConfig) -> None:
             raise SystemExit(f"error: --head-dropout for {model}: not a number.") from None
         if not 0 <= dropout < 1:
             raise SystemExit(f"error: --head-dropout for {model}: {dropout} is not in [0, 1).")
+    if config.seam_variant not in SEAM_VARIANTS:
+        raise SystemExit(
+            f"error: --seam-variant {config.seam_variant!r}: expected one of {list(SEAM_VARIANTS)}."
+        )
     try:
         seam_loss(config)
     except ValueError as error:

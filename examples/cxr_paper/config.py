@@ -93,13 +93,24 @@ class RunConfig:
     pcm_reads_image: bool = _field(
         False, "the PCM embeds the image with the features (SEAM's PCM; the paper's: no)"
     )
+    seam_variant: str = _field(
+        "paper",
+        "SEAM objective: 'paper' (set by the switches above) or a source's exactly: 'seam' "
+        "(train_SEAM.py), 'authors' (their train_step, without their PCM-input bug: these "
+        "models have no 15th output), 'landed'; those ignore the switches and lambdas above but "
+        "keep --seam-max-angle and --ohem-keep",
+    )
     heatmap_threshold: float = _field(0.7, "Q: heatmap threshold for boxes")
     cam_methods: list[str] = _field(
         ["cam"],
         "maps to localize with, each also PCM-refined: the model's 'cam' and (opt-in, 8 passes "
         "a batch) 'gradcam', 'gradcam++', 'hirescam', 'layercam', 'xgradcam'",
     )
-    pointing_tolerance: float = _field(15.0, "pointing game: hit within this many input pixels")
+    pointing_tolerance: float = _field(
+        15.0,
+        "pointing game: hit within this many pixels of the original image, the box frame "
+        "(Zhang et al.: 15); the map is resized to it",
+    )
     prob_threshold: float = _field(0.5, "boxes only for classes predicted above this probability")
     no_finding: int = _field(5000, "No-Finding images drawn into train + val")
     val_fraction: float = _field(0.2, "validation share, split by patient")
@@ -156,7 +167,14 @@ class RunConfig:
 
 
 def seam_loss(config: RunConfig) -> SEAMLoss:
-    """The stage-2 objective with every switch of the run (see ``pcm_seam.SEAM_VARIANTS``)."""
+    """The stage-2 objective: a source's variant (``--seam-variant``) or the paper's objective
+    with every switch of the run (see ``pcm_seam.SEAM_VARIANTS``)."""
+    if config.seam_variant != "paper":
+        overrides: dict[str, Any] = dict(max_angle=config.seam_max_angle, keep=config.ohem_keep)
+        if config.seam_variant == "authors":
+            # their PCM-input line reads a 15th classifier output that these models do not return
+            overrides["authors_input_bug"] = False
+        return SEAMLoss.variant(config.seam_variant, **overrides)
     return SEAMLoss(
         lambda_msml=config.lambda_msml,
         lambda_ecr=config.lambda_ecr,

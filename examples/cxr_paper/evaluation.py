@@ -65,6 +65,7 @@ def evaluate_test(
     methods: Sequence[str] = ("cam",),
     seed: int = 0,
     pointing_tolerance: float = 15.0,
+    box_frame: tuple[int, int] = (1024, 1024),
 ) -> TestResult:
     """AUROC over the whole test split; localization over its images that have GT boxes, for
     each of ``methods`` (:data:`CAM_METHODS`), each also refined by the PCM (unless ``pcm`` is
@@ -81,7 +82,8 @@ def evaluate_test(
         variant_name(m, p) for m in methods for p in (False, True) if p <= (pcm is not None)
     ]
     scores = {
-        v: LocalizationScores(seed=seed, pointing_tolerance=pointing_tolerance) for v in variants
+        v: LocalizationScores(seed=seed, pointing_tolerance=pointing_tolerance, box_frame=box_frame)
+        for v in variants
     }
     seconds = dict.fromkeys(methods, 0.0)
     all_probs, all_labels, examples, box_images, skipped = [], [], {}, 0, []
@@ -203,6 +205,7 @@ def evaluate_run(
         methods=config.cam_methods if methods is None else methods,
         seed=config.data_seed,
         pointing_tolerance=config.pointing_tolerance,
+        box_frame=tuple(config.box_frame),
     )
 
 

@@ -11,7 +11,7 @@ from cxr14_data import BOX_CLASSES, CLASSES
 
 from .markdown import MEASURABLE, number, table, with_interval
 from .paper_numbers import TABLE1_AUROC, TABLE2_ACCURACY, TABLE3_AFP, TABLE4, paper_row
-from .report_methods import METHODS_CAPTION, methods_table
+from .report_methods import methods_caption, methods_table
 from .scores import HEADLINES
 
 #: Names of the headline numbers in the report.
@@ -238,7 +238,7 @@ def write_report(
         "## Localization methods compared\n\n"
         + methods_table(metrics)
         + "\n\n"
-        + METHODS_CAPTION
+        + methods_caption(config["pointing_tolerance"], config["box_frame"])
         + " "
         + notes.localization_caption,
         _paired_section(metrics),

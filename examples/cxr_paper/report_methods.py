@@ -57,11 +57,17 @@ def methods_table(metrics: dict[str, Any]) -> str:
     return table(header, rows)
 
 
-METHODS_CAPTION = (
-    "Fixed protocol: the paper's (heatmap ≥ Q = 0.7, classes predicted above p = 0.5, IoBB > 0.1). "
-    "Calibrated: the heatmap threshold that maximises accuracy (fewest false positives among "
-    "ties) on a seeded 20 % of the box images (split by patient), scored on the other 80 %. "
-    "MaxBoxAccV2 (Choe et al. 2020; IoU ∈ {0.3, 0.5, 0.7}, best threshold) and the pointing game "
-    "(Zhang et al. 2018) score every image's GT classes whatever the classifier predicted. "
-    "Seconds: computing that method's maps over the test split (PCM refinement not included)."
-)
+def methods_caption(pointing_tolerance: float, box_frame: list[int]) -> str:
+    """What the methods table's columns mean, with the run's pointing-game tolerance."""
+    height, width = box_frame
+    return (
+        "Fixed protocol: the paper's (heatmap ≥ Q = 0.7, classes predicted above p = 0.5, IoBB > "
+        "0.1). Calibrated: the heatmap threshold that maximises accuracy (fewest false positives "
+        "among ties) on a seeded 20 % of the box images (split by patient), scored on the other "
+        "80 %. MaxBoxAccV2 (Choe et al. 2020; IoU ∈ {0.3, 0.5, 0.7}, best of 100 thresholds; each "
+        "map resized to the input with cubic interpolation and min-max normalised, as "
+        "wsolevaluation does) and the pointing game (Zhang et al. 2018; the map resized to the "
+        f"original image, the {height} × {width} box frame, a hit within {pointing_tolerance:g} px "
+        "of it) score every image's GT classes whatever the classifier predicted. Seconds: "
+        "computing that method's maps over the test split (PCM refinement not included)."
+    )

@@ -2,7 +2,9 @@
 
 - The paper's fixed protocol (heatmap threshold Q, classes predicted above a probability):
   accuracy at IoBB > T and false positives, also with IoU and the seed authors' protocol.
-- Threshold-free scores (Choe et al. 2020; Zhang et al. 2018): MaxBoxAccV2 and the pointing game,
+- Threshold-free scores (Choe et al. 2020; Zhang et al. 2018): MaxBoxAccV2 (the raw class maps
+  resized with cubic interpolation and min-max normalised, as wsolevaluation does) and the
+  pointing game (the map resized to the original image, the box frame, where its tolerance is),
   on every (image, class) with GT boxes, whatever the classifier predicted.
 - The accuracy-vs-threshold curve of the fixed protocol, and a *calibrated* accuracy: NIH has
   boxes only on test images, so a seeded share of the box images (split by patient) chooses the
@@ -67,9 +69,11 @@ class LocalizationScores:
         classes: Sequence[str] = BOX_CLASSES,
         seed: int = 0,
         pointing_tolerance: float = 15.0,
+        box_frame: tuple[int, int] = (1024, 1024),
     ) -> None:
         self.seed = seed
         self.classes = tuple(classes)
+        self.box_frame = (int(box_frame[0]), int(box_frame[1]))
         # the boxes come from localize() and the data set: validated where they are made
         self.fixed = {
             "iobb": LocalizationMetric(
@@ -109,8 +113,12 @@ class LocalizationScores:
             c: heatmaps[c] if c in heatmaps else normalize_heatmap(maps[CLASSES.index(c)], size)
             for c in gt_boxes
         }
-        self.max_box_acc.update(gt_heatmaps, gt_boxes)
-        self.pointing.update(gt_heatmaps, gt_boxes)
+        raw = {c: maps[CLASSES.index(c)] for c in gt_boxes}
+        self.max_box_acc.update(raw, gt_boxes, size=size)
+        to_frame = np.array([self.box_frame[1] / size[1], self.box_frame[0] / size[0]] * 2)
+        self.pointing.update(
+            raw, {c: np.asarray(b) * to_frame for c, b in gt_boxes.items()}, size=self.box_frame
+        )
         part = "calibration" if in_calibration_part(patient_id, self.seed) else "held_out"
         for key in ("all", part):
             self.curves[key].update(heatmaps, gt_boxes)

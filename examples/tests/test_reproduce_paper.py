@@ -334,15 +334,20 @@ class TestAblation:
 
     def test_variant_configs(self):
         import ablate_pcm
-        from cxr_paper.config import RunConfig
+        from cxr_paper.config import RunConfig, seam_loss
 
-        run = RunConfig(ecr_normalize="minmax")
-        landed = ablate_pcm.variant_config(run, "landed")
-        assert (landed.pcm_input_masking, landed.ecr_resolution, landed.seam_angle_per) == (
+        from pcm_seam import SEAMLoss
+
+        run = RunConfig(ecr_normalize="minmax", seam_max_angle=20.0)
+        landed = seam_loss(ablate_pcm.variant_config(run, "landed"))
+        assert (landed.mask_input, landed.ecr_resolution, landed.angle_per) == (
             True,
             "cam",
             "image",
         )
+        seam = seam_loss(ablate_pcm.variant_config(run, "seam"))
+        expected = SEAMLoss.variant("seam", max_angle=20.0)
+        assert seam.extra_repr() == expected.extra_repr()  # the source's switches, run's angle
         assert ablate_pcm.variant_config(run, "paper").ecr_normalize == "max"
         assert ablate_pcm.variant_config(run, "paper+image").pcm_reads_image
 

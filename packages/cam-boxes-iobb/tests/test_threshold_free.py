@@ -115,7 +115,7 @@ class TestMaxBoxAcc:
         rng = np.random.default_rng(seed)
         samples = _samples(rng, _smooth_heatmap)
         grid = threshold_grid(0.1)
-        metric = MaxBoxAcc.v2(CLASSES, grid)
+        metric = MaxBoxAcc.v2(CLASSES, grid, normalization="none")
         for heatmaps, gt in samples:
             metric.update(heatmaps, gt)
         expected = _reference_max_box_acc(samples, grid, (0.3, 0.5, 0.7), largest_only=False)
@@ -128,7 +128,7 @@ class TestMaxBoxAcc:
         rng = np.random.default_rng(seed)
         samples = _samples(rng, _squares_heatmap)
         grid = threshold_grid(0.1)
-        metric = MaxBoxAcc(CLASSES, grid)
+        metric = MaxBoxAcc(CLASSES, grid, normalization="none")
         for heatmaps, gt in samples:
             metric.update(heatmaps, gt)
         expected = _reference_max_box_acc(samples, grid, (0.5,), largest_only=True)
@@ -168,7 +168,7 @@ class TestMaxBoxAcc:
             "optimal_threshold": {0.5: 0.0},
             "pairs": 1,
         }
-        untouched = MaxBoxAcc(["Mass", "Nodule"])
+        untouched = MaxBoxAcc(["Mass", "Nodule"], normalization="none")
         assert math.isnan(untouched.compute()["mean"]["max_box_acc"])
         with pytest.raises(ValueError, match="lacks 'Mass'"):
             untouched.update({}, {"Mass": [[0, 0, 2, 2]]})
@@ -178,6 +178,35 @@ class TestMaxBoxAcc:
             untouched.update({}, {"Hernia": [[0, 0, 2, 2]]})
         with pytest.raises(ValueError, match="iou_thresholds"):
             MaxBoxAcc(["Mass"], iou_thresholds=(0.0,))
+        with pytest.raises(ValueError, match="normalization"):
+            MaxBoxAcc(["Mass"], normalization="l2")
+        with pytest.raises(ValueError, match="convention"):
+            MaxBoxAcc(["Mass"], convention="voc")
+        with pytest.raises(ValueError, match="finite"):
+            MaxBoxAcc(["Mass"]).update({"Mass": np.full((4, 4), np.nan)}, {"Mass": [[0, 0, 2, 2]]})
+
+    def test_minmax_is_the_default_and_changes_maps_with_a_floor(self):
+        # a map with a floor of 0.5: min-max stretches it, the max normalisation keeps the floor
+        heatmap = np.full((10, 10), 0.5)
+        heatmap[2:6, 2:6] = 1.0
+        gt = {"Mass": [[2, 2, 4, 4]]}
+        grid = (0.0, 0.3, 0.6, 0.9)
+        default, paper = MaxBoxAcc(["Mass"], grid), MaxBoxAcc(["Mass"], grid, normalization="max")
+        default.update({"Mass": heatmap}, gt)
+        paper.update({"Mass": heatmap}, gt)
+        assert default.compute()["Mass"]["optimal_threshold"] == {0.5: 0.3}
+        assert paper.compute()["Mass"]["optimal_threshold"] == {0.5: 0.6}
+        # below the floor every pixel is kept: min-max reaches the exact box from 0.3, max not
+        curves = default.curves()[0, :, 0], paper.curves()[0, :, 0]
+        assert curves[0].tolist() == [0.0, 1.0, 1.0, 1.0]
+        assert curves[1].tolist() == [0.0, 0.0, 1.0, 1.0]
+
+    def test_maps_are_resized_to_the_image(self):
+        cam = np.zeros((4, 4))
+        cam[1, 1] = 1.0  # one CAM cell of an image 8 times larger
+        metric = MaxBoxAcc(["Mass"], (0.5,), normalization="max", interpolation="nearest")
+        metric.update({"Mass": cam}, {"Mass": [[8, 8, 8, 8]]}, size=(32, 32))
+        assert metric.compute()["Mass"]["max_box_acc"] == 1.0
 
 
 class TestPointingGame:
@@ -218,6 +247,19 @@ class TestPointingGame:
         assert empty.compute()["Mass"]["accuracy"] == 0.0  # no positive value: a miss
         with pytest.raises(ValueError, match="tolerance"):
             PointingGame(["Mass"], tolerance=-1)
+
+    def test_tolerance_is_in_the_original_images_pixels(self):
+        # a 16 x 16 map of a 1024 x 1024 image: the peak cell (2, 12) is 128 px wide there
+        cam = np.zeros((16, 16))
+        cam[2, 12] = 1.0
+        box = [[600, 100, 100, 100]]  # 1024-frame pixels, left of the peak's cell
+        near = PointingGame(["Mass"], tolerance=15, interpolation="nearest")
+        near.update({"Mass": cam}, {"Mass": box}, size=(1024, 1024))
+        # the peak after the resize: the first pixel of the cell, (768.5, 128.5): 68.5 px away
+        assert near.compute()["Mass"]["accuracy"] == 0.0
+        far = PointingGame(["Mass"], tolerance=70, interpolation="nearest")
+        far.update({"Mass": cam}, {"Mass": box}, size=(1024, 1024))
+        assert far.compute()["Mass"]["accuracy"] == 1.0
 
 
 class TestThresholdCurve:

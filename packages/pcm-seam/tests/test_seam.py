@@ -2,7 +2,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pcm_seam import (
@@ -13,7 +12,6 @@ from pcm_seam import (
     freeze_model,
     pcm_input,
     refine,
-    rotate_with_mask,
     run_branch,
     seam_step,
 )
@@ -50,67 +48,7 @@ def setup():
     return model, pcm, images, labels
 
 
-def _reference_seam_loss(branch_o, branch_t, labels, angle, size, keep=0.2, lambdas=(1.5, 1.0)):
-    """SEAM's train_SEAM.py, restated step by step for the "seam" variant (one angle a batch):
-    upsample, max_norm, x labels (background 1), background = 1 - max, max_onehot targets,
-    OHEM by sorting, |.| both directions summed; MSML on the refined maps' global average."""
-
-    def up(x):
-        return F.interpolate(x.double(), size=size, mode="bilinear", align_corners=True)
-
-    def max_norm(x):
-        x = torch.relu(x)
-        return x / (x.amax(dim=(2, 3), keepdim=True) + 1e-5)
-
-    label_bg = torch.cat([torch.ones(len(labels), 1), labels], dim=1).double()[..., None, None]
-
-    def target(raw):
-        fg = max_norm(up(raw)) * label_bg[:, 1:]
-        peak = fg.amax(dim=1, keepdim=True)
-        onehot = torch.where(fg < peak, torch.zeros_like(fg), fg)
-        return torch.cat([1 - peak, onehot], dim=1)
-
-    def rot(x):
-        return rotate_with_mask(x.float(), torch.full((len(x),), angle))[0].double()
-
-    ref_o = rot(max_norm(up(branch_o.refined)) * label_bg)
-    ref_t = max_norm(up(branch_t.refined)) * label_bg
-    tgt_o, tgt_t = rot(target(branch_o.cams)), target(branch_t.cams)
-
-    def ohem(x):
-        flat = x.flatten(1).sort(dim=1, descending=True).values
-        k = int(flat.shape[1] * keep)
-        return flat[:, :k].mean(dim=1).mean()
-
-    ecr = ohem((ref_o - tgt_t).abs()) + ohem((tgt_o - ref_t).abs())
-    msml = 0.0
-    for branch in (branch_o, branch_t):
-        pooled = branch.refined[:, 1:].double().mean(dim=(2, 3))
-        per_class = -(labels * F.logsigmoid(pooled) + (1 - labels) * F.logsigmoid(-pooled))
-        msml = msml + per_class.mean(dim=1).mean()
-    msml = msml / 2
-    return lambdas[0] * msml + lambdas[1] * ecr, msml, ecr
-
-
-class TestSEAMLossAgainstAReference:
-    @pytest.mark.parametrize("seed", range(4))
-    @pytest.mark.parametrize("angle", [0.0, 17.0, -30.0])
-    def test_seam_variant_equals_train_seam(self, seed, angle):
-        g = torch.Generator().manual_seed(seed)
-        batch, classes, h = 3, 4, 6
-        labels = (torch.rand(batch, classes, generator=g) < 0.5).float()
-        branches = [
-            BranchOutputs(
-                torch.randn(batch, classes, h, h, generator=g),
-                torch.rand(batch, classes + 1, h, h, generator=g),
-            )
-            for _ in range(2)
-        ]
-        got = SEAMLoss.variant("seam")(*branches, labels, torch.full((batch,), angle), (24, 24))
-        expected = _reference_seam_loss(*branches, labels, angle, (24, 24))
-        for a, b in zip(got, expected, strict=True):
-            torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=1e-5)
-
+class TestSEAMLossParts:
     def test_sum_is_twice_the_mean(self):
         g = torch.Generator().manual_seed(0)
         branch = BranchOutputs(
@@ -118,10 +56,18 @@ class TestSEAMLossAgainstAReference:
         )
         labels = torch.tensor([[1.0, 0, 1], [0, 1, 0]])
         args = (branch, branch, labels, torch.zeros(2), (8, 8))
-        mean = SEAMLoss.variant("seam")(*args)
-        summed = SEAMLoss.variant("authors")(*args)
+        mean = SEAMLoss(msml_reduction="mean")(*args)
+        summed = SEAMLoss(msml_reduction="sum")(*args)
         torch.testing.assert_close(summed.msml, 2 * mean.msml)
         torch.testing.assert_close(summed.ecr, mean.ecr)
+
+    def test_onehot_all_keeps_the_background_where_it_wins(self):
+        cams = torch.tensor([[[[0.2]], [[0.1]]]])  # two classes, one pixel
+        loss = SEAMLoss(ecr_targets="after", onehot="all")
+        targets = loss._targets_after(cams)  # background 1 - 0.2 = 0.8 is the largest
+        assert targets[0, :, 0, 0].tolist() == pytest.approx([0.8, 0.0, 0.0])
+        foreground = SEAMLoss(ecr_targets="after")._targets_after(cams)
+        assert foreground[0, :, 0, 0].tolist() == pytest.approx([0.8, 0.2, 0.0])
 
 
 class TestVariants:
@@ -179,9 +125,22 @@ class TestSEAMStep:
     def test_parts_and_weights(self, setup, variant):
         model, pcm, images, labels = setup
         freeze_model(model)
-        loss_fn = SEAMLoss.variant(variant, lambda_msml=1.5, lambda_ecr=0.5)
+        # the tiny model has no extra classifier output for the authors' PCM-input line
+        loss_fn = SEAMLoss.variant(
+            variant, lambda_msml=1.5, lambda_ecr=0.5, authors_input_bug=False
+        )
         out = seam_step(model, pcm, images, labels, loss_fn, torch.Generator().manual_seed(3))
-        torch.testing.assert_close(out.loss, 1.5 * out.msml + 0.5 * out.ecr)
+        parts = loss_fn(
+            *(run_branch(model, pcm, x) for x in (images, loss_fn.warp(images, out.angles)[0])),
+            labels,
+            out.angles,
+            (32, 32),
+        )
+        expected = 1.5 * out.msml + 0.5 * out.ecr
+        expected = (
+            expected + loss_fn.lambda_er * parts.er + loss_fn.lambda_min_pool * parts.min_pool
+        )
+        torch.testing.assert_close(out.loss, expected)
         assert out.angles.shape == (4,) and out.angles.abs().max() <= 30
         out.loss.backward()
         assert pcm.embedding.weight.grad.abs().sum() > 0
@@ -259,6 +218,8 @@ class TestSEAMStep:
             SEAMLoss(max_angle=-1)
         with pytest.raises(ValueError, match="ecr_normalize.*'l2'"):
             SEAMLoss(ecr_normalize="l2")
+        with pytest.raises(ValueError, match="extra output.*returned 3 CAM channels for 3"):
+            seam_step(model, pcm, images, labels, SEAMLoss(authors_input_bug=True))
         branch = BranchOutputs(torch.rand(4, 3, 8, 8), torch.rand(4, 4, 8, 8))
         with pytest.raises(ValueError, match="image_size"):
             SEAMLoss()(branch, branch, labels, torch.zeros(4))

@@ -9,6 +9,7 @@ from cam_boxes_iobb.localization import (
     localization_metrics,
 )
 from cam_boxes_iobb.overlay import overlay
+from cam_boxes_iobb.scoremap import scoremap
 from cam_boxes_iobb.threshold_free import (
     MaxBoxAcc,
     PointingGame,
@@ -35,6 +36,7 @@ __all__ = [
     "normalize_heatmap",
     "overlay",
     "resample_weights",
+    "scoremap",
     "threshold_grid",
 ]
 __version__ = "0.1.0"

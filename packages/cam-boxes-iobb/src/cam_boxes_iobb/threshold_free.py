@@ -12,8 +12,18 @@
   (:meth:`ThresholdCurve.best_threshold`).
 
 Convention:
-    Heatmaps are ``(H, W)`` arrays in ``[0, 1]`` (see :func:`normalize_heatmap`) in the pixels of
-    the GT boxes (``xywh``, continuous coordinates). ``MaxBoxAcc`` and ``PointingGame`` score each
+    ``MaxBoxAcc`` and ``PointingGame`` take class maps of any real values and make their score
+    maps themselves (:mod:`cam_boxes_iobb.scoremap`): by default as wsolevaluation does (resized to
+    ``size`` with cubic interpolation, then min-max normalised); ``normalization="max"`` is the
+    paper's heatmap, ``"none"`` takes maps already in ``[0, 1]``. GT boxes are ``xywh`` in the
+    pixels of ``size`` (of the map when no size is given). ``MaxBoxAcc(convention="exact")``
+    thresholds the float map (``>= tau``), takes external contours and exact box areas;
+    ``convention="wsolevaluation"`` reproduces ``evaluation.py`` to the pixel: the map as uint8
+    (``x * 255`` truncated), ``> int(tau * max)``, every contour of ``RETR_TREE``, boxes
+    ``x0, y0, x + w, y + h`` clipped to ``width - 1``, IoU counting ``+1`` pixel per side against
+    GT boxes truncated to integers, and a ``[0, 0, 0, 0]`` box where no contour is found. The
+    pointing game (Zhang et al.) resizes the map to ``size`` — the *original* image, whose pixels
+    the tolerance is in — before taking its peak. ``MaxBoxAcc`` and ``PointingGame`` score each
     (image, class) pair that has GT boxes of that class, with that class's heatmap whatever the
     classifier predicted (localization given the class, as in WSOL); an image with several GT
     boxes of a class counts once, matched against its best-overlapping GT box. The mask at
@@ -29,7 +39,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -37,8 +47,11 @@ import numpy as np
 from cam_boxes_iobb._arrays import as_numpy, check_finite
 from cam_boxes_iobb.boxes import check_boxes, iou_matrix
 from cam_boxes_iobb.localization import LocalizationMetric, Mode, _append_mean, _weighted_sum
+from cam_boxes_iobb.scoremap import Interpolation, Normalization, check_choices, scoremap
 
 V2_IOU_THRESHOLDS: tuple[float, ...] = (0.3, 0.5, 0.7)
+Convention = Literal["exact", "wsolevaluation"]
+CONVENTIONS: tuple[str, ...] = ("exact", "wsolevaluation")
 
 
 def threshold_grid(step: float = 0.01) -> np.ndarray:
@@ -84,9 +97,13 @@ def _check_heatmap(heatmap: Any, name: str) -> np.ndarray:
 
 
 def _pairs(
-    heatmaps: Mapping[str, Any], gt_boxes: Mapping[str, Any], classes: Sequence[str]
+    heatmaps: Mapping[str, Any],
+    gt_boxes: Mapping[str, Any],
+    classes: Sequence[str],
+    prepare: Any = None,
 ) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """``(class index, heatmap, GT boxes)`` for each class of ``classes`` with GT boxes."""
+    """``(class index, heatmap, GT boxes)`` for each class of ``classes`` with GT boxes;
+    ``prepare(map, name)`` turns each class map into a score map (default: check ``[0, 1]``)."""
     unknown = sorted(set(gt_boxes) - set(classes))
     if unknown:
         raise ValueError(f"Unknown class names in `gt_boxes`: {unknown}; expected {list(classes)}.")
@@ -97,9 +114,8 @@ def _pairs(
             continue
         if name not in heatmaps:
             raise ValueError(f"`heatmaps` lacks {name!r}, a class with GT boxes in this image.")
-        pairs.append(
-            (classes.index(name), _check_heatmap(heatmaps[name], f"heatmaps[{name!r}]"), gt)
-        )
+        prepare = prepare or _check_heatmap
+        pairs.append((classes.index(name), prepare(heatmaps[name], f"heatmaps[{name!r}]"), gt))
     return pairs
 
 
@@ -108,6 +124,54 @@ def _check_classes(classes: Sequence[str]) -> tuple[str, ...]:
     if not classes or len(set(classes)) != len(classes) or "mean" in classes:
         raise ValueError(f"Expected distinct class names other than 'mean', got {classes}.")
     return classes
+
+
+def _wsol_boxes(scoremap_: np.ndarray, tau: float, multi_contour: bool) -> np.ndarray:
+    """wsolevaluation's ``scoremap2bbox``: ``(N, 4)`` ``x0, y0, x1, y1`` integer boxes."""
+    height, width = scoremap_.shape
+    image = (scoremap_ * 255).astype(np.uint8)
+    _, mask = cv2.threshold(image, int(tau * np.max(image)), 255, cv2.THRESH_BINARY)
+    contours = cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
+    if len(contours) == 0:
+        return np.zeros((1, 4), dtype=np.int64)
+    if not multi_contour:
+        contours = [max(contours, key=cv2.contourArea)]
+    boxes = np.array([cv2.boundingRect(c) for c in contours], dtype=np.int64)
+    x1 = np.minimum(boxes[:, 0] + boxes[:, 2], width - 1)
+    y1 = np.minimum(boxes[:, 1] + boxes[:, 3], height - 1)
+    return np.stack([boxes[:, 0], boxes[:, 1], x1, y1], axis=1)
+
+
+def _wsol_iou(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """wsolevaluation's ``calculate_multiple_iou`` on ``x0, y0, x1, y1`` boxes (+1 per side)."""
+    left = np.maximum(boxes[:, None, 0], gt[None, :, 0])
+    top = np.maximum(boxes[:, None, 1], gt[None, :, 1])
+    right = np.minimum(boxes[:, None, 2], gt[None, :, 2])
+    bottom = np.minimum(boxes[:, None, 3], gt[None, :, 3])
+    inter = np.maximum(0, right - left + 1) * np.maximum(0, bottom - top + 1)
+    area_a = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
+    area_b = (gt[:, 2] - gt[:, 0] + 1) * (gt[:, 3] - gt[:, 1] + 1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def _wsol_best_ious(
+    scoremap_: np.ndarray, thresholds: np.ndarray, multi_contour: bool, gt_xywh: np.ndarray
+) -> np.ndarray:
+    """The best IoU with any GT box at each threshold, as wsolevaluation's ``accumulate``."""
+    gt = np.stack(
+        [
+            gt_xywh[:, 0].astype(np.int64),
+            gt_xywh[:, 1].astype(np.int64),
+            (gt_xywh[:, 0] + gt_xywh[:, 2]).astype(np.int64),
+            (gt_xywh[:, 1] + gt_xywh[:, 3]).astype(np.int64),
+        ],
+        axis=1,
+    )
+    return np.array(
+        [_wsol_iou(_wsol_boxes(scoremap_, tau, multi_contour), gt).max() for tau in thresholds]
+    )
 
 
 class MaxBoxAcc:
@@ -123,6 +187,12 @@ class MaxBoxAcc:
         iou_thresholds: V1 ``(0.5,)``; V2 ``(0.3, 0.5, 0.7)``.
         largest_only: V1 takes the largest contour's box; V2 the best of all contours' boxes.
         keep_records: keep each image's results for :meth:`records` and :meth:`resampled`.
+        normalization: how class maps become score maps: ``"minmax"`` (wsolevaluation),
+            ``"max"`` (the paper's heatmap) or ``"none"`` (maps already in ``[0, 1]``).
+        interpolation: the resize to ``update``'s ``size``: ``"cubic"`` (wsolevaluation),
+            ``"linear"`` or ``"nearest"``.
+        convention: ``"exact"`` or ``"wsolevaluation"`` (boxes and IoU as its
+            ``evaluation.py``; see the module's Convention).
 
     Example:
         >>> heatmap = np.zeros((10, 10)); heatmap[2:6, 2:6] = 1.0; heatmap[2:6, 6:8] = 0.4
@@ -140,9 +210,17 @@ class MaxBoxAcc:
         iou_thresholds: Sequence[float] = (0.5,),
         largest_only: bool = True,
         keep_records: bool = False,
+        normalization: Normalization = "minmax",
+        interpolation: Interpolation = "cubic",
+        convention: Convention = "exact",
     ) -> None:
         self.classes = _check_classes(classes)
         self.keep_records = keep_records
+        check_choices(normalization, interpolation)
+        if convention not in CONVENTIONS:
+            raise ValueError(f"Expected `convention` one of {CONVENTIONS}, got {convention!r}.")
+        self.normalization, self.interpolation = normalization, interpolation
+        self.convention = convention
         self.thresholds = np.asarray(threshold_grid() if thresholds is None else thresholds, float)
         if self.thresholds.ndim != 1 or not ((self.thresholds >= 0) & (self.thresholds <= 1)).all():
             raise ValueError(f"Expected `thresholds` in [0, 1], got {self.thresholds.tolist()}.")
@@ -158,9 +236,11 @@ class MaxBoxAcc:
         classes: Sequence[str],
         thresholds: Sequence[float] | None = None,
         keep_records: bool = False,
+        **settings: Any,
     ) -> MaxBoxAcc:
-        """MaxBoxAccV2: all contours' boxes, IoU thresholds {0.3, 0.5, 0.7}."""
-        return cls(classes, thresholds, V2_IOU_THRESHOLDS, False, keep_records)
+        """MaxBoxAccV2: all contours' boxes, IoU thresholds {0.3, 0.5, 0.7} (``settings``:
+        ``normalization``, ``interpolation``, ``convention``)."""
+        return cls(classes, thresholds, V2_IOU_THRESHOLDS, False, keep_records, **settings)
 
     def reset(self) -> None:
         self.correct = np.zeros(
@@ -169,17 +249,30 @@ class MaxBoxAcc:
         self.pairs = np.zeros(len(self.classes), dtype=np.int64)
         self._records: dict[str, list[np.ndarray]] = {"correct": [], "pairs": []}
 
-    def update(self, heatmaps: Mapping[str, Any], gt_boxes: Mapping[str, Any]) -> None:
-        """Add one image: ``heatmaps`` (class -> ``(H, W)`` in [0, 1]) for at least every class
-        with GT boxes, ``gt_boxes`` (class -> ``(N, 4)`` ``xywh``)."""
+    def update(
+        self,
+        heatmaps: Mapping[str, Any],
+        gt_boxes: Mapping[str, Any],
+        size: tuple[int, int] | None = None,
+    ) -> None:
+        """Add one image: class maps (class -> ``(h, w)``) for at least every class with GT
+        boxes, ``gt_boxes`` (class -> ``(N, 4)`` ``xywh`` in the pixels of ``size``), and the
+        image's ``(height, width)`` the maps are resized to (none: the maps' own)."""
         deltas = np.asarray(self.iou_thresholds)
         correct, pairs = np.zeros_like(self.correct, dtype=bool), np.zeros_like(self.pairs)
-        for k, heatmap, gt in _pairs(heatmaps, gt_boxes, self.classes):
-            best = np.zeros(len(self.thresholds))
-            for i, tau in enumerate(self.thresholds):
-                boxes = boxes_at(heatmap, tau, self.largest_only)
-                if len(boxes):
-                    best[i] = iou_matrix(boxes, gt).max()
+
+        def prepare(cam: Any, name: str) -> np.ndarray:
+            return scoremap(cam, size, self.normalization, self.interpolation, name)
+
+        for k, heatmap, gt in _pairs(heatmaps, gt_boxes, self.classes, prepare):
+            if self.convention == "wsolevaluation":
+                best = _wsol_best_ious(heatmap, self.thresholds, not self.largest_only, gt)
+            else:
+                best = np.zeros(len(self.thresholds))
+                for i, tau in enumerate(self.thresholds):
+                    boxes = boxes_at(heatmap, tau, self.largest_only)
+                    if len(boxes):
+                        best[i] = iou_matrix(boxes, gt).max()
             correct[k] = best[:, None] >= deltas[None, :]
             pairs[k] = 1
         self.correct += correct
@@ -189,11 +282,10 @@ class MaxBoxAcc:
             self._records["pairs"].append(pairs)
 
     def merge(self, other: MaxBoxAcc) -> None:
-        if (other.classes, other.iou_thresholds, other.largest_only) != (
-            self.classes,
-            self.iou_thresholds,
-            self.largest_only,
-        ) or not np.array_equal(other.thresholds, self.thresholds):
+        settings = ("classes", "iou_thresholds", "largest_only", "normalization", "convention")
+        if any(getattr(other, a) != getattr(self, a) for a in settings) or not np.array_equal(
+            other.thresholds, self.thresholds
+        ):
             raise ValueError("Cannot merge MaxBoxAcc metrics with different settings.")
         self.correct += other.correct
         self.pairs += other.pairs
@@ -266,8 +358,11 @@ class PointingGame:
 
     Args:
         classes: class names scored.
-        tolerance: a hit when the peak lies within this many pixels of a GT box (theirs: 15).
+        tolerance: a hit when the peak lies within this many pixels of a GT box (theirs: 15),
+            in the pixels of ``update``'s ``size``: pass the *original* image's size (NIH: the
+            1024 frame) and GT boxes in its pixels, as Zhang et al. resize the map to the image.
         keep_records: keep each image's results for :meth:`records` and :meth:`resampled`.
+        interpolation: the resize to ``size`` (``"linear"``, ``"cubic"``, ``"nearest"``).
 
     Example:
         >>> heatmap = np.zeros((40, 40)); heatmap[30, 5] = 1.0
@@ -278,10 +373,16 @@ class PointingGame:
     """
 
     def __init__(
-        self, classes: Sequence[str], tolerance: float = 15.0, keep_records: bool = False
+        self,
+        classes: Sequence[str],
+        tolerance: float = 15.0,
+        keep_records: bool = False,
+        interpolation: Interpolation = "linear",
     ) -> None:
         self.classes = _check_classes(classes)
         self.keep_records = keep_records
+        check_choices("minmax", interpolation)
+        self.interpolation = interpolation
         if not (isinstance(tolerance, int | float) and tolerance >= 0):
             raise ValueError(f"Expected `tolerance` >= 0 pixels, got {tolerance!r}.")
         self.tolerance = float(tolerance)
@@ -292,11 +393,22 @@ class PointingGame:
         self.pairs = np.zeros(len(self.classes), dtype=np.int64)
         self._records: dict[str, list[np.ndarray]] = {"hits": [], "pairs": []}
 
-    def update(self, heatmaps: Mapping[str, Any], gt_boxes: Mapping[str, Any]) -> None:
+    def update(
+        self,
+        heatmaps: Mapping[str, Any],
+        gt_boxes: Mapping[str, Any],
+        size: tuple[int, int] | None = None,
+    ) -> None:
+        """Add one image: class maps (any real values) for every class with GT boxes, GT boxes
+        ``xywh`` in the pixels of ``size``, the original image's ``(height, width)``."""
         hits, pairs = np.zeros_like(self.hits), np.zeros_like(self.pairs)
-        for k, heatmap, gt in _pairs(heatmaps, gt_boxes, self.classes):
+
+        def prepare(cam: Any, name: str) -> np.ndarray:
+            return scoremap(cam, size, "minmax", self.interpolation, name)
+
+        for k, heatmap, gt in _pairs(heatmaps, gt_boxes, self.classes, prepare):
             pairs[k] = 1
-            if heatmap.max() <= 0:
+            if heatmap.max() <= 0:  # a constant map has no peak
                 continue
             row, col = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
             x, y = col + 0.5, row + 0.5

@@ -1,7 +1,7 @@
 """The Pixel Correlation Module and the SEAM equivariant training objective (on kornia warps)."""
 
 from pcm_seam.cam_prep import BACKGROUND_INDEX, prepare_cams
-from pcm_seam.losses import check_keep, ecr_loss, msml_loss, ohem
+from pcm_seam.losses import check_keep, ecr_loss, min_pooling_loss, msml_loss, ohem
 from pcm_seam.pcm import PCM, auto_chunk_size, pixel_correlation
 from pcm_seam.refine import foreground, pcm_input, refine
 from pcm_seam.seam import (
@@ -15,7 +15,7 @@ from pcm_seam.seam import (
     run_branch,
     seam_step,
 )
-from pcm_seam.warps import rotate_with_mask
+from pcm_seam.warps import rotate_torchvision_with_mask, rotate_with_mask
 
 __all__ = [
     "BACKGROUND_INDEX",
@@ -30,6 +30,7 @@ __all__ = [
     "ecr_loss",
     "foreground",
     "freeze_model",
+    "min_pooling_loss",
     "msml_loss",
     "normalize_maps",
     "ohem",
@@ -37,6 +38,7 @@ __all__ = [
     "pixel_correlation",
     "prepare_cams",
     "refine",
+    "rotate_torchvision_with_mask",
     "rotate_with_mask",
     "run_branch",
     "seam_step",

@@ -22,3 +22,8 @@ def check_same_shape(a: torch.Tensor, name_a: str, b: torch.Tensor, name_b: str)
             f"Expected `{name_a}` and `{name_b}` to have the same shape, got "
             f"{tuple(a.shape)} and {tuple(b.shape)}."
         )
+
+
+def at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float32, or float64 if it is float64 (half precision is promoted for the maths)."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))

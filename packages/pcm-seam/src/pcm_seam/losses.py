@@ -11,7 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from pcm_seam._checks import check_ndim, check_same_shape
+from pcm_seam._checks import at_least_float32, check_ndim, check_same_shape
 
 
 def check_keep(keep: float) -> None:
@@ -114,5 +114,27 @@ def msml_loss(refined_cams: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
             f"Expected `labels` of shape {tuple(refined_cams.shape[:2])}, "
             f"got {tuple(labels.shape)}."
         )
-    pooled = refined_cams.float().mean(dim=(-2, -1))
-    return F.multilabel_soft_margin_loss(pooled, labels.float())
+    pooled = at_least_float32(refined_cams).mean(dim=(-2, -1))
+    return F.multilabel_soft_margin_loss(pooled, labels.to(pooled.dtype))
+
+
+def min_pooling_loss(maps: torch.Tensor) -> torch.Tensor:
+    """SEAM's ``adaptive_min_pooling_loss``: the mean of the lowest quarter of pixels of the
+    maximum over channels, after ReLU (it pushes the weakest pixels of the refined maps to 0).
+
+    Args:
+        maps: ``(B, K, h, w)`` refined class maps times the image labels (no background).
+
+    Example:
+        >>> import torch
+        >>> maps = torch.arange(8.0).view(1, 2, 2, 2)  # channel max: 4, 5, 6, 7
+        >>> min_pooling_loss(maps).item()  # the lowest quarter: one pixel, 4
+        4.0
+    """
+    check_ndim(maps, "maps", "B K h w")
+    n, _, h, w = maps.shape
+    k = h * w // 4
+    if k == 0:
+        raise ValueError(f"Expected maps of at least 4 pixels, got {h} x {w}.")
+    lowest = maps.amax(dim=1).flatten(1).topk(k, dim=-1, largest=False).values
+    return torch.relu(lowest).sum() / (k * n)

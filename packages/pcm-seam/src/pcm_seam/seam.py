@@ -7,25 +7,17 @@ them, and the loss is ``lambda_msml * MSML + lambda_ecr * ECR``.
 
 Where the paper, SEAM and the authors' code differ, :class:`SEAMLoss` has a switch; the default is
 the paper's text, SEAM where the paper is silent. :data:`SEAM_VARIANTS` names the settings of
-each source (and of this package's first release, ``"landed"``):
-
-========================  =========  =========  =========  =========
-switch                    paper      seam       authors    landed
-========================  =========  =========  =========  =========
-``mask_input``            False      False      False      True
-``label_loss_maps``       True       True       True       False
-``ecr_normalize``         max        max        max        none
-``ecr_resolution``        image      image      image      cam
-``msml_reduction``        mean       mean       sum        mean
-``angle_per``             batch      batch      batch      image
-``mask_padding``          True       False      False      True
-========================  =========  =========  =========  =========
+each source (and of this package's first release, ``"landed"``); the package README tabulates
+them, and the tests transcribe ``train_SEAM.py`` and the authors' ``PcmModel.train_step`` line by
+line and compare loss and gradient in float64.
 
 ``mask_padding`` (the zero-filled corners of the rotation left out of the ECR) is this package's
-own choice (DESIGN §3), so ``"seam"`` and ``"authors"`` turn it off. ``msml_on="refined_logits"``
-is an experiment (not in any source): the MSML on the LSE-pooled PCM refinement of the *raw* CAM
+own choice, so ``"seam"`` and ``"authors"`` turn it off. ``msml_on="refined_logits"`` is an
+experiment (not in any source): the MSML on the LSE-pooled PCM refinement of the *raw* CAM
 logits, whose scale gives the PCM a signal where the global average of maps in ``[0, 1]`` keeps
-the paper's MSML near ``log 2``.
+the paper's MSML near ``log 2``. SEAM trains the classifier jointly; over a frozen classifier its
+MSML on the raw CAMs and its ER term carry no gradient (they only add to the loss's value), and
+only the ECR and the min-pooling term train the PCM.
 """
 
 from __future__ import annotations
@@ -38,22 +30,49 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pcm_seam._checks import at_least_float32
 from pcm_seam.cam_prep import BACKGROUND_INDEX, prepare_cams
-from pcm_seam.losses import check_keep, ecr_loss, msml_loss
+from pcm_seam.losses import check_keep, ecr_loss, min_pooling_loss, msml_loss
 from pcm_seam.refine import foreground, pcm_input
-from pcm_seam.warps import rotate_with_mask
+from pcm_seam.warps import rotate_torchvision_with_mask, rotate_with_mask
 
 Normalize = Literal["none", "max", "minmax"]
 Resolution = Literal["cam", "image"]
 Reduction = Literal["mean", "sum"]
 AnglePer = Literal["image", "batch"]
-MSMLOn = Literal["refined", "refined_logits"]
+MSMLOn = Literal["refined", "refined_logits", "cams"]
+Transform = Literal["rotate", "rescale"]
+Rotation = Literal["kornia", "torchvision"]
+Targets = Literal["before", "after"]
+OneHot = Literal["foreground", "all"]
 LSE_GAMMA = 10.0
+#: SEAM's transform: ``F.interpolate(img, scale_factor=0.3)`` (``train_SEAM.py``, line 104).
+SEAM_RESCALE = 0.3
 
 SEAM_VARIANTS: dict[str, dict[str, Any]] = {
     "paper": {},
-    "seam": dict(mask_padding=False),
-    "authors": dict(mask_padding=False, msml_reduction="sum"),
+    # train_SEAM.py lines 104-142, tool/visualization.py max_norm (lines 54-67)
+    "seam": dict(
+        transform="rescale",
+        mask_padding=False,
+        lambda_msml=1.0,
+        ecr_normalize="minmax",
+        ecr_targets="after",
+        onehot="foreground",
+        msml_on="cams",
+        lambda_er=1.0,
+        lambda_min_pool=1.0,
+    ),
+    # the authors' scripts/create_model.py PcmModel.train_step (lines 62-104), utils.max_norm
+    "authors": dict(
+        authors_input_bug=True,
+        mask_padding=False,
+        msml_reduction="sum",
+        ecr_targets="after",
+        onehot="all",
+        normalize_eps=1e-6,
+        rotation="torchvision",
+    ),
     "landed": dict(
         mask_input=True,
         label_loss_maps=False,
@@ -80,9 +99,14 @@ class BranchOutputs(NamedTuple):
 
 
 class SEAMLossOutput(NamedTuple):
+    """The loss and its terms (each before its weight); ``er`` and ``min_pool`` are 0 unless
+    weighted (SEAM's)."""
+
     loss: torch.Tensor
     msml: torch.Tensor
     ecr: torch.Tensor
+    er: torch.Tensor
+    min_pool: torch.Tensor
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -92,7 +116,9 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 def normalize_maps(maps: torch.Tensor, mode: Normalize, eps: float = 1e-5) -> torch.Tensor:
     """Per-channel normalisation of ``(B, C, h, w)`` maps: ``"max"`` (ReLU, divide by the
-    spatial maximum, SEAM's ``max_norm``), ``"minmax"`` (to ``[0, 1]``) or ``"none"``.
+    spatial maximum plus ``eps``: the authors' ``utils.max_norm``), ``"minmax"`` (SEAM's
+    ``tool/visualization.max_norm``: ReLU, then ``relu(p - min - eps) / (max - min + eps)``) or
+    ``"none"``.
 
     Example:
         >>> maps = torch.tensor([[[[1.0, 3.0]], [[-1.0, 1.0]]]])
@@ -106,28 +132,36 @@ def normalize_maps(maps: torch.Tensor, mode: Normalize, eps: float = 1e-5) -> to
     if mode == "max":
         maps = torch.relu(maps)
         return maps / (maps.amax(dim=(-2, -1), keepdim=True) + eps)
-    low = maps.amin(dim=(-2, -1), keepdim=True)
-    return (maps - low) / (maps.amax(dim=(-2, -1), keepdim=True) - low + eps)
+    maps = torch.relu(maps)
+    low, high = maps.amin(dim=(-2, -1), keepdim=True), maps.amax(dim=(-2, -1), keepdim=True)
+    return torch.relu(maps - low - eps) / (high - low + eps)
 
 
 def _resize(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(maps.shape[-2:]) == tuple(size):
         return maps
-    return F.interpolate(maps.float(), size=size, mode="bilinear", align_corners=True)
+    return F.interpolate(at_least_float32(maps), size=size, mode="bilinear", align_corners=True)
+
+
+def _with_background(maps: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """Class maps ``(B, K, h, w)`` and a background ``(B, 1, h, w)`` in the package's order."""
+    parts = [background, maps] if BACKGROUND_INDEX == 0 else [maps, background]
+    return torch.cat(parts, dim=1)
 
 
 def _with_background_label(labels: torch.Tensor) -> torch.Tensor:
     """``(B, K)`` image labels -> ``(B, K + 1, 1, 1)`` with the background's label 1 first."""
     ones = torch.ones_like(labels[:, :1])
     columns = [ones, labels] if BACKGROUND_INDEX == 0 else [labels, ones]
-    return torch.cat(columns, dim=1).float()[..., None, None]
+    return at_least_float32(torch.cat(columns, dim=1))[..., None, None]
 
 
 class SEAMLoss(nn.Module):
-    """``lambda_msml * MSML + lambda_ecr * ECR`` over the two siamese branches.
+    """The SEAM objective over the two siamese branches:
+    ``lambda_msml * MSML + lambda_ecr * ECR + lambda_er * ER + lambda_min_pool * min-pool``.
 
     Args:
-        lambda_msml: weight of the multilabel soft margin term (paper: 1.5).
+        lambda_msml: weight of the multilabel soft margin term (paper: 1.5; SEAM: 1).
         lambda_ecr: weight of the ECR term (paper: 1.0).
         max_angle: rotations are drawn uniformly from ``[-max_angle, max_angle]`` degrees.
         keep: OHEM fraction per image (paper: top 20%).
@@ -135,16 +169,40 @@ class SEAMLoss(nn.Module):
         mask_input: multiply the CAMs by the image labels before the PCM in training (the
             first release; makes training and test inputs differ). Default: never.
         label_loss_maps: multiply the ECR maps by the image labels, background label 1 (SEAM).
-        ecr_normalize: normalise the refined maps before the ECR: ``"max"`` (SEAM, authors),
-            ``"minmax"`` or ``"none"``. The targets are always max-normalised CAMs.
-        ecr_resolution: ``"image"`` (maps upsampled to the input first, SEAM and authors) or
-            ``"cam"``.
+        ecr_normalize: normalise the refined maps (and, with ``ecr_targets="after"``, the CAM
+            targets) before the ECR: ``"max"`` (the authors), ``"minmax"`` (SEAM's ``max_norm``)
+            or ``"none"``.
+        ecr_resolution: ``"image"`` (maps upsampled to each branch's input first, SEAM and
+            authors) or ``"cam"``. The MSML and min-pooling terms use the same maps.
         msml_reduction: the two branches' MSML terms averaged (``"mean"``, SEAM) or summed
             (``"sum"``, authors).
-        msml_on: ``"refined"`` (global average of the refined maps, the paper) or
+        msml_on: ``"refined"`` (global average of the refined maps: the paper, the authors),
+            ``"cams"`` (of the raw CAMs: SEAM, no gradient over a frozen classifier) or
             ``"refined_logits"`` (experimental; see the module docstring).
         angle_per: one random angle per ``"batch"`` (SEAM's transform, the authors) or per
             ``"image"``.
+        transform: branch 2's view: ``"rotate"`` (the paper) or ``"rescale"`` (SEAM's
+            ``scale_factor`` down-scaling, bilinear, ``align_corners=True``; needs
+            ``ecr_resolution="image"``).
+        rescale_factor: SEAM's 0.3.
+        rotation: ``"kornia"`` (:func:`~pcm_seam.warps.rotate_with_mask`) or ``"torchvision"``
+            (the authors' ``torchvision.transforms.functional.rotate``).
+        ecr_targets: ``"before"``: the targets are the CAMs prepared as the PCM input is
+            (:func:`~pcm_seam.cam_prep.prepare_cams`: max-normalised, background and one-hot
+            before the transform; the paper's default); ``"after"``: normalised CAMs x labels,
+            transformed, then background ``1 - max`` and one-hot (SEAM, the authors: padded
+            corners get background 1).
+        onehot: with ``"after"``: keep the maximum among the ``"foreground"`` channels
+            (SEAM's ``max_onehot``) or among ``"all"`` channels, background included (the
+            authors' ``utils.max_onehot``).
+        normalize_eps: the ``eps`` of ``ecr_normalize`` (SEAM 1e-5, authors 1e-6).
+        lambda_er: weight of SEAM's ER term, the L1 distance of the two branches' normalised
+            CAMs (no gradient over a frozen classifier).
+        lambda_min_pool: weight of SEAM's ``adaptive_min_pooling_loss`` on the refined maps x
+            labels, averaged over the branches (it trains the PCM).
+        authors_input_bug: :func:`seam_step` builds the PCM input as the authors' forward does
+            (the model's CAMs then carry the classifier's extra output last; see
+            :func:`~pcm_seam.refine.pcm_input`); the loss itself is unchanged.
 
     Example:
         >>> loss_fn = SEAMLoss()
@@ -172,6 +230,15 @@ class SEAMLoss(nn.Module):
         msml_reduction: Reduction = "mean",
         msml_on: MSMLOn = "refined",
         angle_per: AnglePer = "batch",
+        transform: Transform = "rotate",
+        rescale_factor: float = SEAM_RESCALE,
+        rotation: Rotation = "kornia",
+        ecr_targets: Targets = "before",
+        onehot: OneHot = "foreground",
+        normalize_eps: float = 1e-5,
+        lambda_er: float = 0.0,
+        lambda_min_pool: float = 0.0,
+        authors_input_bug: bool = False,
     ) -> None:
         super().__init__()
         if not 0 <= max_angle <= 180:
@@ -180,8 +247,19 @@ class SEAMLoss(nn.Module):
         _check_choice("ecr_normalize", ecr_normalize, ("none", "max", "minmax"))
         _check_choice("ecr_resolution", ecr_resolution, ("cam", "image"))
         _check_choice("msml_reduction", msml_reduction, ("mean", "sum"))
-        _check_choice("msml_on", msml_on, ("refined", "refined_logits"))
+        _check_choice("msml_on", msml_on, ("refined", "refined_logits", "cams"))
         _check_choice("angle_per", angle_per, ("image", "batch"))
+        _check_choice("transform", transform, ("rotate", "rescale"))
+        _check_choice("rotation", rotation, ("kornia", "torchvision"))
+        _check_choice("ecr_targets", ecr_targets, ("before", "after"))
+        _check_choice("onehot", onehot, ("foreground", "all"))
+        if not 0 < rescale_factor < 1:
+            raise ValueError(f"Expected `rescale_factor` in (0, 1), got {rescale_factor!r}.")
+        if transform == "rescale" and ecr_resolution != "image":
+            raise ValueError(
+                "transform='rescale' compares the branches at the images' sizes: it needs "
+                "ecr_resolution='image'."
+            )
         self.lambda_msml = lambda_msml
         self.lambda_ecr = lambda_ecr
         self.max_angle = max_angle
@@ -194,6 +272,15 @@ class SEAMLoss(nn.Module):
         self.msml_reduction = msml_reduction
         self.msml_on = msml_on
         self.angle_per = angle_per
+        self.transform = transform
+        self.rescale_factor = rescale_factor
+        self.rotation = rotation
+        self.ecr_targets = ecr_targets
+        self.onehot = onehot
+        self.normalize_eps = normalize_eps
+        self.lambda_er = lambda_er
+        self.lambda_min_pool = lambda_min_pool
+        self.authors_input_bug = authors_input_bug
 
     @classmethod
     def variant(cls, name: str, **overrides: Any) -> SEAMLoss:
@@ -216,18 +303,51 @@ class SEAMLoss(nn.Module):
         unit = torch.rand(batch if self.angle_per == "image" else 1, generator=generator)
         return ((2 * unit - 1) * self.max_angle).expand(batch).clone().to(device)
 
-    def _ecr_maps(
-        self, branch: BranchOutputs, labels: torch.Tensor, size: tuple[int, int]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Refined maps and their (gradient-free) targets at the ECR's resolution."""
-        refined = normalize_maps(_resize(branch.refined, size), self.ecr_normalize)
-        # SEAM's targets: max-normalised CAMs x labels, background 1 - max, non-max suppressed
-        target_labels = labels if self.label_loss_maps or self.mask_input else None
-        with torch.no_grad():
-            target = prepare_cams(_resize(branch.cams, size), target_labels)
+    def warp(self, x: torch.Tensor, angles_deg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Branch 2's transform of images or branch-1 maps ``(B, C, H, W)``: the warped maps
+        and the mask of valid pixels (all valid for ``"rescale"``)."""
+        if self.transform == "rescale":
+            small = F.interpolate(
+                x, scale_factor=self.rescale_factor, mode="bilinear", align_corners=True
+            )
+            return small, torch.ones_like(small[:, :1], dtype=torch.bool)
+        if self.rotation == "torchvision":
+            return rotate_torchvision_with_mask(x, angles_deg)
+        return rotate_with_mask(x, angles_deg)
+
+    def transformed_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """The size of a ``size`` input after :meth:`warp`."""
+        if self.transform == "rescale":
+            return tuple(math.floor(side * self.rescale_factor) for side in size)
+        return tuple(size)
+
+    def _normalize(self, maps: torch.Tensor) -> torch.Tensor:
+        return normalize_maps(maps, self.ecr_normalize, self.normalize_eps)
+
+    def _refined(self, branch: BranchOutputs, labels: torch.Tensor, size) -> torch.Tensor:
+        refined = self._normalize(_resize(branch.refined, size))
         if self.label_loss_maps:
             refined = refined * _with_background_label(labels)
-        return refined, target
+        return refined
+
+    def _foreground(self, branch: BranchOutputs, labels: torch.Tensor, size) -> torch.Tensor:
+        """Normalised CAMs x labels, no background: SEAM's and the authors' targets before
+        the transform."""
+        cams = self._normalize(_resize(branch.cams, size))
+        if self.label_loss_maps or self.mask_input:
+            cams = cams * labels.to(cams.dtype)[..., None, None]
+        return cams
+
+    def _targets_after(self, cams: torch.Tensor) -> torch.Tensor:
+        """Background ``1 - max`` over the (transformed) class maps, then one-hot."""
+        peak = cams.amax(dim=1, keepdim=True)
+        if self.onehot == "foreground":
+            cams = torch.where(cams < peak, torch.zeros_like(cams), cams)
+        maps = _with_background(cams, 1.0 - peak)
+        if self.onehot == "all":
+            top = maps.amax(dim=1, keepdim=True)
+            maps = torch.where(maps < top, torch.zeros_like(maps), maps)
+        return maps
 
     def forward(
         self,
@@ -237,34 +357,77 @@ class SEAMLoss(nn.Module):
         angles_deg: torch.Tensor,
         image_size: tuple[int, int] | None = None,
     ) -> SEAMLossOutput:
-        """``original``: branch 1 (plain image); ``transformed``: branch 2 (rotated image);
+        """``original``: branch 1 (plain image); ``transformed``: branch 2 (warped image);
         ``image_size``: the input's ``(H, W)`` (needed for ``ecr_resolution="image"``)."""
-        size = tuple(original.refined.shape[-2:])
         if self.ecr_resolution == "image":
             if image_size is None:
                 raise ValueError("`image_size` is needed with ecr_resolution='image'.")
-            size = tuple(image_size)
-        refined_o, target_o = self._ecr_maps(original, labels, size)
-        refined_t, target_t = self._ecr_maps(transformed, labels, size)
-        refined_a, valid = rotate_with_mask(refined_o, angles_deg)
-        target_a, _ = rotate_with_mask(target_o, angles_deg)
+            size_o = tuple(image_size)
+            size_t = self.transformed_size(size_o)
+        else:
+            size_o = size_t = tuple(original.refined.shape[-2:])
+        refined_a, valid = self.warp(self._refined(original, labels, size_o), angles_deg)
+        refined_t = self._refined(transformed, labels, size_t)
+        with torch.no_grad():
+            if self.ecr_targets == "before":
+                target_labels = labels if self.label_loss_maps or self.mask_input else None
+                target_o = prepare_cams(_resize(original.cams, size_o), target_labels)
+                target_a, _ = self.warp(target_o, angles_deg)
+                target_t = prepare_cams(_resize(transformed.cams, size_t), target_labels)
+            else:
+                fg_a, _ = self.warp(self._foreground(original, labels, size_o), angles_deg)
+                target_a = self._targets_after(fg_a)
+                target_t = self._targets_after(self._foreground(transformed, labels, size_t))
         ecr = ecr_loss(
             refined_a,
-            target_a,
+            target_a.to(refined_a.dtype),
             refined_t,
-            target_t,
+            target_t.to(refined_t.dtype),
             keep=self.keep,
             mask=valid if self.mask_padding else None,
         )
-        terms = [self._msml_term(branch, labels) for branch in (original, transformed)]
+        terms = [
+            self._msml_term(branch, labels, size)
+            for branch, size in ((original, size_o), (transformed, size_t))
+        ]
         msml = terms[0] + terms[1]
         if self.msml_reduction == "mean":
             msml = msml / 2
-        return SEAMLossOutput(self.lambda_msml * msml + self.lambda_ecr * ecr, msml, ecr)
+        zero = ecr.new_zeros(())
+        er = (
+            self._er(original, transformed, labels, angles_deg, size_o, size_t)
+            if self.lambda_er
+            else zero
+        )
+        min_pool = zero
+        if self.lambda_min_pool:
+            fg_labels = labels.to(ecr.dtype)[..., None, None]
+            min_pool = (
+                sum(
+                    min_pooling_loss(foreground(_resize(branch.refined, size)) * fg_labels)
+                    for branch, size in ((original, size_o), (transformed, size_t))
+                )
+                / 2
+            )
+        loss = (
+            self.lambda_msml * msml
+            + self.lambda_ecr * ecr
+            + self.lambda_er * er
+            + self.lambda_min_pool * min_pool
+        )
+        return SEAMLossOutput(loss, msml, ecr, er, min_pool)
 
-    def _msml_term(self, branch: BranchOutputs, labels: torch.Tensor) -> torch.Tensor:
+    def _er(self, original, transformed, labels, angles_deg, size_o, size_t) -> torch.Tensor:
+        """SEAM's ER: mean |A(normalised CAMs^o) - normalised CAMs^t| x labels (no gradient to
+        the PCM)."""
+        fg_a, _ = self.warp(self._foreground(original, labels, size_o), angles_deg)
+        return (fg_a - self._foreground(transformed, labels, size_t)).abs().mean()
+
+    def _msml_term(self, branch: BranchOutputs, labels: torch.Tensor, size) -> torch.Tensor:
         if self.msml_on == "refined":
-            return msml_loss(foreground(branch.refined), labels)
+            return msml_loss(foreground(_resize(branch.refined, size)), labels)
+        if self.msml_on == "cams":
+            return msml_loss(_resize(branch.cams, size), labels)
         if branch.refined_logits is None:
             raise ValueError("msml_on='refined_logits' needs BranchOutputs.refined_logits.")
         flat = branch.refined_logits.float().flatten(2)
@@ -272,13 +435,16 @@ class SEAMLoss(nn.Module):
         return F.multilabel_soft_margin_loss(pooled, labels.float())
 
     def extra_repr(self) -> str:
+        defaults = SEAMLoss.__init__.__kwdefaults__ or {}
+        changed = [
+            f"{name}={getattr(self, name)!r}"
+            for name, default in defaults.items()
+            if getattr(self, name) != default
+        ]
         return (
             f"lambda_msml={self.lambda_msml}, lambda_ecr={self.lambda_ecr}, "
-            f"max_angle={self.max_angle}, keep={self.keep}, mask_padding={self.mask_padding}, "
-            f"mask_input={self.mask_input}, label_loss_maps={self.label_loss_maps}, "
-            f"ecr_normalize={self.ecr_normalize!r}, ecr_resolution={self.ecr_resolution!r}, "
-            f"msml_reduction={self.msml_reduction!r}, msml_on={self.msml_on!r}, "
-            f"angle_per={self.angle_per!r}"
+            f"max_angle={self.max_angle}, keep={self.keep}, mask_padding={self.mask_padding}"
+            + "".join(f", {item}" for item in changed)
         )
 
 
@@ -299,6 +465,7 @@ def run_branch(
     labels: torch.Tensor | None = None,
     *,
     with_logits: bool = False,
+    authors_input_bug: bool = False,
 ) -> BranchOutputs:
     """Frozen model forward (no graph), the PCM input, the PCM refinement.
 
@@ -308,7 +475,13 @@ def run_branch(
     """
     with torch.no_grad():
         _, cams, features = model(images)
-        prepared = pcm_input(cams) if labels is None else prepare_cams(cams, labels)
+        if authors_input_bug:
+            prepared = pcm_input(cams, authors_input_bug=True)
+            cams = cams[:, :-1]  # the class CAMs; the extra output only fed the PCM input
+        elif labels is None:
+            prepared = pcm_input(cams)
+        else:
+            prepared = prepare_cams(cams, labels)
     inner = getattr(pcm, "module", pcm)  # DistributedDataParallel
     extra = {"images": images} if getattr(inner, "image_channels", 0) else {}
     logits = pcm(features, cams.float(), **extra) if with_logits else None
@@ -367,12 +540,18 @@ def seam_step(
     if any(p.requires_grad for p in model.parameters()):
         raise ValueError("Freeze the CAM model first (pcm_seam.freeze_model): only the PCM learns.")
     angles = loss_fn.sample_angles(images.shape[0], images.device, generator)
-    rotated_images, _ = rotate_with_mask(images, angles)
+    rotated_images, _ = loss_fn.warp(images, angles)
     mask_labels = labels if loss_fn.mask_input else None
     with_logits = loss_fn.msml_on == "refined_logits"
-    original = run_branch(model, pcm, images, mask_labels, with_logits=with_logits)
-    transformed = run_branch(
-        model, pcm, rotated_images.to(images.dtype), mask_labels, with_logits=with_logits
-    )
+    switches = dict(with_logits=with_logits, authors_input_bug=loss_fn.authors_input_bug)
+    original = run_branch(model, pcm, images, mask_labels, **switches)
+    if loss_fn.authors_input_bug and original.cams.shape[1] != labels.shape[1]:
+        raise ValueError(
+            "authors_input_bug=True needs the classifier's extra output: the model returned "
+            f"{original.cams.shape[1] + 1} CAM channels for {labels.shape[1]} labels, expected "
+            f"{labels.shape[1] + 1} (the extra one last). Pass authors_input_bug=False for a "
+            "model without it."
+        )
+    transformed = run_branch(model, pcm, rotated_images.to(images.dtype), mask_labels, **switches)
     out = loss_fn(original, transformed, labels, angles, tuple(images.shape[-2:]))
     return SEAMStepOutput(out.loss, out.msml, out.ecr, angles)
