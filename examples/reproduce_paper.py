@@ -189,17 +189,19 @@ def standard_counterpart(model: str, models: list[str]) -> str | None:
 def paired_across_models(
     config: RunConfig, results: dict[str, ModelResult]
 ) -> dict[str, dict[str, Any]]:
-    """MultiRes minus its standard model on the same test images, for each such pair."""
+    """``{multires model: {"<model> - <standard>": comparison}}``: MultiRes minus its standard
+    model on the same test images, for each such pair of the run."""
     pairs = {}
     for name in results:
         standard = standard_counterpart(name, list(results))
         if standard is not None:
-            pairs[f"{name} - {standard}"] = paired_models(
+            comparison = paired_models(
                 results[name].test,
                 results[standard].test,
                 config.bootstrap_resamples,
                 config.bootstrap_seed,
             )
+            pairs[name] = {f"{name} - {standard}": comparison}
     return pairs
 
 
@@ -238,9 +240,8 @@ def write_outputs(
 ) -> None:
     """metrics.json, Figures 5-7 and report.md over the models finished so far (rank 0)."""
     metrics = {name: dict(result.metrics) for name, result in results.items()}
-    for pair, comparison in paired_across_models(config, results).items():
-        model = pair.split(" - ")[0]
-        metrics[model]["paired"] = {**metrics[model].get("paired", {}), pair: comparison}
+    for model, comparisons in paired_across_models(config, results).items():
+        metrics[model]["paired"] = {**metrics[model].get("paired", {}), **comparisons}
     write_json(metrics, out / "metrics.json")
     histories = {name: result.history for name, result in results.items()}
     figures = {"Figure 5 — loss curves": plot_losses(histories, out / "fig5_losses.png")}

@@ -28,14 +28,11 @@ import reproduce_paper
 from cxr_paper.cli import get_args_parser as run_args_parser
 from cxr_paper.cli import preset_values
 from cxr_paper.config import RunConfig
-from cxr_paper.data import synthetic_folder_name
+from cxr_paper.data import ensure_synthetic
 from cxr_paper.jsonio import write_json
 from cxr_paper.markdown import MEASURABLE, number, table, with_interval
 from cxr_paper.results import load_result
 from cxr_paper.study import StudyRun, aggregate
-
-from cxr14_data import make_synthetic
-from multires_backbone import is_multires
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -72,16 +69,7 @@ def data_for(out: Path, config: RunConfig) -> str:
     """The data folder of one data seed: the shared generated set, or the user's folder."""
     if config.data != "synthetic":
         return config.data
-    root = out / "data" / synthetic_folder_name(config)
-    if not (root / "Data_Entry_2017.csv").is_file():
-        make_synthetic(
-            root,
-            n_patients=config.synthetic_patients,
-            image_size=config.synthetic_size,
-            seed=config.data_seed,
-            difficulty=config.synthetic_difficulty,
-        )
-    return str(root)
+    return str(ensure_synthetic(config, out / "data"))
 
 
 def run_all(out: Path, seeds: list[int], data_seeds: list[int], run_flags: list[str]) -> None:
@@ -118,10 +106,11 @@ def load_runs(out: Path, seeds: list[int], data_seeds: list[int]) -> list[StudyR
 
 
 def model_pairs(models: list[str]) -> list[tuple[str, str]]:
+    """(MultiRes model, its standard model) for each such pair of the study."""
     return [
-        (m, m.removeprefix("multires_"))
+        (m, standard)
         for m in models
-        if is_multires(m) and m.removeprefix("multires_") in models
+        if (standard := reproduce_paper.standard_counterpart(m, models)) is not None
     ]
 
 

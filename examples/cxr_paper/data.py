@@ -42,18 +42,25 @@ def synthetic_folder_name(config: RunConfig) -> str:
     )
 
 
+def ensure_synthetic(config: RunConfig, parent: Path) -> Path:
+    """The run's synthetic set in ``parent`` (named by :func:`synthetic_folder_name`), generated
+    if it is not there yet."""
+    root = parent / synthetic_folder_name(config)
+    if not (root / "Data_Entry_2017.csv").is_file():
+        make_synthetic(
+            root,
+            n_patients=config.synthetic_patients,
+            image_size=config.synthetic_size,
+            seed=config.data_seed,
+            difficulty=config.synthetic_difficulty,
+        )
+    return root
+
+
 def resolve_data_root(config: RunConfig) -> tuple[Path, str]:
     """The data folder and a description of it; generates the synthetic set when asked."""
     if config.data == "synthetic":
-        root = Path(config.out) / "data" / synthetic_folder_name(config)
-        if not (root / "Data_Entry_2017.csv").is_file():
-            make_synthetic(
-                root,
-                n_patients=config.synthetic_patients,
-                image_size=config.synthetic_size,
-                seed=config.data_seed,
-                difficulty=config.synthetic_difficulty,
-            )
+        root = ensure_synthetic(config, Path(config.out) / "data")
         description = (
             f"synthetic NIH-format set ({config.synthetic_patients} patients, "
             f"{config.synthetic_size} px, difficulty '{config.synthetic_difficulty}', data seed "

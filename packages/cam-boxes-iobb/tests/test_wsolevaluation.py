@@ -1,4 +1,3 @@
-
 """``MaxBoxAcc(convention="wsolevaluation")`` against clovaai/wsolevaluation, transcribed.
 
 The functions below restate ``inference.py`` (``normalize_scoremap``, lines 38-51, and the cubic
