@@ -1,7 +1,7 @@
 """The one task runner: ``nox -s tests``, ``nox -s lint``, ``nox -s isolated``.
 
 Every session installs under ``constraints.txt`` so that nox, CI and the README use one pinned
-environment (torch and torchvision come from this machine's disk).
+environment.
 """
 
 from __future__ import annotations
@@ -46,12 +46,10 @@ def _pytest_args(dist_names: list[str]) -> list[str]:
 
 def _install_everything(session: nox.Session, extra: str = "") -> None:
     editable = [f"-e{ROOT / 'packages' / dist}{extra}" for dist in PACKAGES]
-    _install(session, *editable, "-r", "examples/requirements.txt")
+    _install(session, *editable, f"-e{ROOT / 'examples'}")
 
 
-@nox.session
-def tests(session: nox.Session) -> None:
-    """All packages, examples and benchmarks in one venv: every test and doctest."""
+def _run_all_tests(session: nox.Session, *extra: str) -> None:
     _install_everything(session, "[test]")
     _install_metadata_fixture(session)
     session.run(
@@ -61,12 +59,26 @@ def tests(session: nox.Session) -> None:
         "examples/cxr_paper",  # module doctests
         "examples/tests",
         "benchmarks/tests",
+        *extra,
         *session.posargs,
         env={"CXR14_REQUIRE_REAL_METADATA": "1"},
     )
 
 
 @nox.session
+def tests(session: nox.Session) -> None:
+    """All packages, examples and benchmarks in one venv: every test and doctest."""
+    _run_all_tests(session)
+
+
+@nox.session(reuse_venv=True)
+def quick(session: nox.Session) -> None:
+    """Every test but the end-to-end pipeline runs (marked ``slow``): a few minutes on 2 cores.
+    Reuses the venv of an earlier ``quick``; CI runs ``tests``, the whole suite."""
+    _run_all_tests(session, "-m", "not slow")
+
+
+@nox.session(reuse_venv=True)
 def demo(session: nox.Session) -> None:
     """The main job: reproduce_paper.py on the synthetic default (--preset demo), CPU, < 10 min.
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 from cxr_paper.jsonio import write_json as strict_write
 
 
 def utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def write_json(report: dict, path: Path | None) -> None:

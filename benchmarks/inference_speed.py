@@ -15,20 +15,15 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 from contextlib import nullcontext
 from pathlib import Path
 
 import timm
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-
 from _harness import utc_now, write_json
+
 from cxr_paper.paper_numbers import TABLE4
 from cxr_paper.timing import interleaved_ratio, native_bf16, time_call
-
 from multires_backbone import (
     CAMClassifier,
     create_model,

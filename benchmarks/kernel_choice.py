@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import utc_now, write_json
 
 #: Environment of each setting: ``default`` is what the machine picks by itself.

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,15 +23,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-
 from _harness import utc_now, write_json
-from cxr_paper.timing import time_call
 
 from cam_boxes_iobb import LocalizationMetric, heatmap_to_boxes, normalize_heatmap
 from cxr14_data import BOX_CLASSES, CLASSES, ChestXray14, make_synthetic, paper_transforms, prepare
+from cxr_paper.timing import time_call
 from pcm_seam import PCM, auto_chunk_size
 
 

@@ -10,14 +10,11 @@ NIH-format images at 256 px, kept on the device so the loader is not what is tim
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import utc_now, write_json
 
 from cxr14_data import ChestXray14, collate, make_synthetic, paper_transforms

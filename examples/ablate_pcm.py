@@ -18,60 +18,46 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
+from cxr14_data import BOX_CLASSES
 from cxr_paper.cli import validate
 from cxr_paper.config import RunConfig
 from cxr_paper.data import build_loaders
 from cxr_paper.distributed import init_distributed
+from cxr_paper.errors import run_main
 from cxr_paper.evaluation import evaluate_run
 from cxr_paper.final import FINAL_FILE, load_final
 from cxr_paper.jsonio import write_json
 from cxr_paper.markdown import MEASURABLE, number, table, with_interval
 from cxr_paper.study import StudyRun, aggregate
 from cxr_paper.training import fit_pcm
-
-from cxr14_data import BOX_CLASSES
 from multires_backbone import is_multires
 from pcm_seam import PCM, SEAM_VARIANTS
 
-#: The run's SEAM switches, reset to the paper's before each variant.
-SEAM_FLAGS = (
-    "pcm_input_masking",
-    "seam_label_maps",
-    "ecr_normalize",
-    "ecr_resolution",
-    "msml_reduction",
-    "msml_on",
-    "seam_angle_per",
-    "mask_padding",
-    "pcm_reads_image",
-)
-#: Variants beyond the sources: the paper's setting with one of SEAM's design ideas added.
-EXPERIMENTS: dict[str, dict[str, Any]] = {
-    "paper+image": dict(pcm_reads_image=True),
-    "paper+logit-msml": dict(msml_on="refined_logits"),
+#: Variants beyond the sources: the paper's objective with one of SEAM's design ideas added, as
+#: (SEAMLoss arguments, whether the PCM reads the image).
+EXPERIMENTS: dict[str, tuple[dict[str, Any], bool]] = {
+    "paper+image": ({}, True),
+    "paper+logit-msml": ({"msml_on": "refined_logits"}, False),
 }
 UNTRAINED = "untrained"
 VARIANTS = [*SEAM_VARIANTS, *EXPERIMENTS, UNTRAINED]
 
 
 def variant_config(run: RunConfig, name: str) -> RunConfig:
-    """The run's configuration with the SEAM objective of variant ``name``: a source's variant
-    exactly (``--seam-variant``), or the paper's switches plus an experiment's."""
-    defaults = {flag: getattr(RunConfig(), flag) for flag in SEAM_FLAGS}
+    """The run's configuration with the SEAM objective of variant ``name`` alone: a source's
+    variant exactly, or the paper's objective plus an experiment's change (the run's own
+    ``--seam-overrides`` and ``--pcm-reads-image`` do not carry over)."""
     if name in SEAM_VARIANTS:
-        return dataclasses.replace(run, **defaults, seam_variant=name)
+        return dataclasses.replace(run, seam_variant=name, seam_overrides={}, pcm_reads_image=False)
+    overrides, reads_image = EXPERIMENTS.get(name, ({}, False))
     return dataclasses.replace(
-        run, **{**defaults, **EXPERIMENTS.get(name, {})}, seam_variant="paper"
+        run, seam_variant="paper", seam_overrides=overrides, pcm_reads_image=reads_image
     )
 
 
@@ -110,9 +96,7 @@ def ablate(
     tests: dict[str, Any] | None = None,
 ) -> dict:
     """Ablate one run; ``tests`` (if given) receives each ``"model [variant]"`` test result."""
-    saved = json.loads((run_dir / "config.json").read_text())
-    known = {f.name for f in dataclasses.fields(RunConfig)} - {"out"}
-    run = RunConfig(**{k: v for k, v in saved.items() if k in known}, out=str(run_dir))
+    run = dataclasses.replace(RunConfig.load(run_dir), out=str(run_dir))
     validate(run)
     if quick:
         run = dataclasses.replace(run, pcm_epochs=1, pcm_overrides={})
@@ -175,10 +159,10 @@ def ablate_runs(runs: list[Path], variants: list[str], models: list[str] | None,
         results = ablate(run_dir, variants, models, quick, tests)
         write_json(results, run_dir / "ablation.json")
         (run_dir / "ablation.md").write_text(to_markdown(results))
-        saved = json.loads((run_dir / "config.json").read_text())
-        study_runs.append(StudyRun(saved["data_seed"], saved["seed"], tests))
-    saved = json.loads((runs[0] / "config.json").read_text())
-    study = aggregate(study_runs, [], saved["bootstrap_resamples"], saved["bootstrap_seed"])
+        saved = RunConfig.load(run_dir)
+        study_runs.append(StudyRun(saved.data_seed, saved.seed, tests))
+    first = RunConfig.load(runs[0])
+    study = aggregate(study_runs, [], first.bootstrap_resamples, first.bootstrap_seed)
     return study
 
 
@@ -211,8 +195,7 @@ def seeds_markdown(study: dict[str, Any], runs: list[Path]) -> str:
 
 def main(args: argparse.Namespace) -> dict:
     for run in args.run:
-        if not (run / "config.json").is_file():
-            raise SystemExit(f"error: --run {run}: no config.json; expected a reproduce_paper run.")
+        RunConfig.load(run)  # each folder is a run, before any of them is ablated
     if len(args.run) > 1:
         study = ablate_runs(args.run, args.variants, args.models, args.quick)
         folder = args.run[0].parent
@@ -229,4 +212,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    run_main(lambda: main(get_args_parser().parse_args()))

@@ -17,12 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from cxr_paper.final import FinalCheckpoint, load_final
-from cxr_paper.jsonio import write_json
-from cxr_paper.localize import localize
 from torchvision import tv_tensors
 
 from cam_boxes_iobb import overlay
@@ -32,6 +26,10 @@ from cxr14_data import (
     decode_gray,
     paper_transforms,
 )
+from cxr_paper.errors import RunError, run_main
+from cxr_paper.final import FinalCheckpoint, load_final
+from cxr_paper.jsonio import write_json
+from cxr_paper.localize import localize
 from multires_backbone import CAMClassifier
 from pcm_seam import PCM, refine
 
@@ -104,7 +102,7 @@ def read_image(path: Path) -> np.ndarray:
 def load_checkpoint(path: Path, device: torch.device) -> tuple[CAMClassifier, PCM, FinalCheckpoint]:
     final = load_final(path, device)
     if list(final.classes) != list(CLASSES):
-        raise SystemExit(f"{path} was trained on classes {final.classes}, not the 14 of CXR14.")
+        raise RunError(f"{path} was trained on classes {final.classes}, not the 14 of CXR14.")
     model, pcm = final.build(device)
     return model, pcm, final
 
@@ -169,4 +167,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    sys.exit(run_main(lambda: main(get_args_parser().parse_args())))

@@ -15,20 +15,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
+from cxr14_data import CLASSES, IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError, read_bbox_list
 from cxr_paper.cli import get_args_parser, resolve_config
 from cxr_paper.config import RunConfig
 from cxr_paper.data import Loaders, build_loaders
 from cxr_paper.distributed import DistContext, barrier, init_distributed, shutdown
 from cxr_paper.environment import environment
+from cxr_paper.errors import RunError, run_main
 from cxr_paper.evaluation import evaluate_run, inference_ms, parameter_counts
 from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc, plot_threshold_curves
 from cxr_paper.final import FinalCheckpoint, save_final
@@ -36,12 +35,10 @@ from cxr_paper.jsonio import write_json
 from cxr_paper.models import build_model, check_weights
 from cxr_paper.records import save_records
 from cxr_paper.report import DataNotes, write_report
-from cxr_paper.results import ModelResult, load_result, save_result
+from cxr_paper.results import ModelResult
 from cxr_paper.runtime import maybe_kill_after_model
 from cxr_paper.training import fit_classifier, fit_pcm
 from cxr_paper.uncertainty import model_intervals, paired_maps, paired_models
-
-from cxr14_data import CLASSES, IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError, read_bbox_list
 from multires_backbone import is_multires
 
 PREFERRED_FIGURE_FINDINGS = ("Nodule", "Mass")
@@ -65,7 +62,7 @@ def unreadable_message(error: BaseException) -> str:
     lines = [line for line in str(error).splitlines() if line.strip()]
     detail = (lines[-1] if lines else repr(error)).split("ImageDecodeError: ", 1)[-1]
     return (
-        f"error: {detail} -- find every unreadable image first with `python -m cxr14_data stats "
+        f"{detail} -- find every unreadable image first with `python -m cxr14_data stats "
         "ROOT --verify`, or pass --skip-unreadable to skip them and list them in the report."
     )
 
@@ -77,7 +74,7 @@ def main(args: argparse.Namespace) -> Path:
     try:
         return run(config, ctx, args.resume, started)
     except ImageDecodeError as error:
-        raise SystemExit(unreadable_message(error)) from None
+        raise RunError(unreadable_message(error)) from None
     finally:
         shutdown(ctx)
 
@@ -103,7 +100,7 @@ def run(config: RunConfig, ctx: DistContext, resume: bool, started: float) -> Pa
         config.save(out)
     results: dict[str, ModelResult] = {}
     for position, name in enumerate(config.models, start=1):
-        saved = load_result(out / name) if resume else None
+        saved = ModelResult.load(out / name) if resume else None
         if saved is not None:
             results[name] = saved
             print(f"{name}: finished in an earlier session, kept")
@@ -118,7 +115,7 @@ def run(config: RunConfig, ctx: DistContext, resume: bool, started: float) -> Pa
                 set(figure_images),
             )
             if ctx.is_main:
-                save_result(results[name], out / name)
+                results[name].save(out / name)
         if ctx.is_main:
             write_outputs(config, out, results, figure_images, first, started, ctx)
         barrier(ctx)
@@ -162,20 +159,16 @@ def train_and_evaluate(
     if ctx.is_main:
         save_records(test, folder)
     resamples, seed = config.bootstrap_resamples, config.bootstrap_seed
-    metrics = {
-        "auroc": test.auroc,
-        "localization": test.localization,
-        "localization_images": test.box_images,
-        "cam_method_seconds": test.seconds,
-        "params": parameter_counts(name, model, pcm),
-        "latency_ms": inference_ms(model, None, ctx.device, config.latency_repeats),
-        "latency_ms_pcm": inference_ms(model, pcm, ctx.device, config.latency_repeats),
-        "history": history,
-        "intervals": model_intervals(test, resamples, seed),
-        "paired": paired_maps(test, resamples, seed),
-        "environment": environment(ctx.device),
-    }
-    return ModelResult(metrics, history, test)
+    return ModelResult(
+        test=test,
+        history=history,
+        params=parameter_counts(name, model, pcm),
+        latency_ms=inference_ms(model, None, ctx.device, config.latency_repeats),
+        latency_ms_pcm=inference_ms(model, pcm, ctx.device, config.latency_repeats),
+        intervals=model_intervals(test, resamples, seed),
+        paired=paired_maps(test, resamples, seed),
+        environment=environment(ctx.device),
+    )
 
 
 def standard_counterpart(model: str, models: list[str]) -> str | None:
@@ -239,7 +232,7 @@ def write_outputs(
     ctx: DistContext,
 ) -> None:
     """metrics.json, Figures 5-7 and report.md over the models finished so far (rank 0)."""
-    metrics = {name: dict(result.metrics) for name, result in results.items()}
+    metrics = {name: result.metrics() for name, result in results.items()}
     for model, comparisons in paired_across_models(config, results).items():
         metrics[model]["paired"] = {**metrics[model].get("paired", {}), **comparisons}
     write_json(metrics, out / "metrics.json")
@@ -278,4 +271,4 @@ def write_outputs(
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    run_main(lambda: main(get_args_parser().parse_args()))

@@ -22,16 +22,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import reproduce_paper
+
 from cxr_paper.cli import get_args_parser as run_args_parser
 from cxr_paper.cli import preset_values
 from cxr_paper.config import RunConfig
 from cxr_paper.data import ensure_synthetic
+from cxr_paper.errors import RunError, run_main
 from cxr_paper.jsonio import write_json
 from cxr_paper.markdown import MEASURABLE, number, table, with_interval
-from cxr_paper.results import load_result
+from cxr_paper.results import ModelResult
 from cxr_paper.study import StudyRun, aggregate
 
 
@@ -96,11 +96,11 @@ def load_runs(out: Path, seeds: list[int], data_seeds: list[int]) -> list[StudyR
             folder = run_folder(out, data_seed, seed)
             tests = {}
             for model_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-                result = load_result(model_dir)
+                result = ModelResult.load(model_dir)
                 if result is not None:
                     tests[model_dir.name] = result.test
             if not tests:
-                raise SystemExit(f"error: {folder} holds no finished model; run the study first.")
+                raise RunError(f"{folder} holds no finished model; run the study first.")
             runs.append(StudyRun(data_seed, seed, tests))
     return runs
 
@@ -182,4 +182,4 @@ def main(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
 if __name__ == "__main__":
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
-    main(get_args_parser().parse_args(argv[:split]), argv[split + 1 :])
+    run_main(lambda: main(get_args_parser().parse_args(argv[:split]), argv[split + 1 :]))

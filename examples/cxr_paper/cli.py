@@ -19,15 +19,12 @@ from multires_backbone import resolve_config as resolve_model
 from pcm_seam import SEAM_VARIANTS
 
 from .cam_methods import CAM_METHODS
-from .config import PRESETS, RunConfig, seam_loss
+from .config import CONFIG_FILE, PRESETS, RunConfig, preset_values, saved_values, seam_loss
+from .errors import RunError
 
 WEIGHT_KINDS = ("none", "timm", "torchvision")
 AMP_CHOICES = ("auto", "bf16", "off")
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
-
-
-def preset_values(preset: str) -> dict[str, Any]:
-    return {**dataclasses.asdict(RunConfig()), **PRESETS[preset], "preset": preset}
 
 
 def _show(value: Any) -> str:
@@ -104,17 +101,17 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     given = _given(args)
     preset = given.get("preset") or "demo"
     out = Path(given.get("out") or preset_values(preset)["out"])
-    saved_file = out / "config.json"
-    saved = json.loads(saved_file.read_text()) if saved_file.is_file() else None
+    saved_file = out / CONFIG_FILE
+    saved = saved_values(out) if saved_file.is_file() else None
     override = getattr(args, "override_config", False)
     if getattr(args, "resume", False):
         if saved is None:
-            raise SystemExit(f"error: --resume: {saved_file} not found; start without --resume.")
-        values = {**preset_values(saved.get("preset", "demo")), **saved}
+            raise RunError(f"--resume: {saved_file} not found; start without --resume.")
+        values = dict(saved)
         changed = _differences(values, given)
         if changed and not override:
-            raise SystemExit(
-                f"error: --resume restores {saved_file}, and these flags differ from it: "
+            raise RunError(
+                f"--resume restores {saved_file}, and these flags differ from it: "
                 f"{'; '.join(changed)}. Drop them, or pass --override-config to apply them."
             )
         values.update(given)
@@ -128,8 +125,8 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
                 f"note: --override-config: {saved_file} will be replaced ({'; '.join(changed[:4])})"
             )
         elif changed:
-            raise SystemExit(
-                f"error: {out} holds another run ({saved_file} differs: {'; '.join(changed[:4])}). "
+            raise RunError(
+                f"{out} holds another run ({saved_file} differs: {'; '.join(changed[:4])}). "
                 "Continue it with --resume, choose another --out, or pass --override-config."
             )
     known = {f.name for f in dataclasses.fields(RunConfig)}
@@ -149,62 +146,62 @@ def validate(config: RunConfig) -> None:
         "bootstrap_resamples",
     ):
         if getattr(config, flag) < 1:
-            raise SystemExit(f"error: --{flag.replace('_', '-')} must be >= 1.")
+            raise RunError(f"--{flag.replace('_', '-')} must be >= 1.")
     if not DEVICE_PATTERN.fullmatch(config.device):
-        raise SystemExit(
-            f"error: --device {config.device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'."
-        )
+        raise RunError(f"--device {config.device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'.")
     if config.amp not in AMP_CHOICES:
-        raise SystemExit(f"error: --amp {config.amp!r}: expected one of {list(AMP_CHOICES)}.")
+        raise RunError(f"--amp {config.amp!r}: expected one of {list(AMP_CHOICES)}.")
     unknown = [m for m in config.cam_methods if m not in CAM_METHODS]
     if unknown or not config.cam_methods:
-        raise SystemExit(f"error: --cam-methods {unknown}: expected some of {list(CAM_METHODS)}.")
+        raise RunError(f"--cam-methods {unknown}: expected some of {list(CAM_METHODS)}.")
     if config.synthetic_difficulty not in DIFFICULTIES:
-        raise SystemExit(
-            f"error: --synthetic-difficulty {config.synthetic_difficulty!r}: expected one of "
+        raise RunError(
+            f"--synthetic-difficulty {config.synthetic_difficulty!r}: expected one of "
             f"{sorted(DIFFICULTIES)}."
         )
     if config.preset not in PRESETS:
-        raise SystemExit(f"error: preset {config.preset!r}: expected one of {sorted(PRESETS)}.")
+        raise RunError(f"preset {config.preset!r}: expected one of {sorted(PRESETS)}.")
+    if not config.data:
+        raise RunError(
+            f"--preset {config.preset} means the real ChestX-ray14 ({len(config.models)} models, "
+            f"{config.epochs} epochs): give --data /path/to/ChestX-ray14, or --data synthetic to "
+            "run it on the synthetic set anyway."
+        )
     named = [i.split("=", 1)[0] for i in config.pretrained + config.head_dropout if "=" in i]
     for name in {*config.models, *config.pcm_overrides, *named}:
         try:
             resolve_model(name)
         except ValueError as error:
-            raise SystemExit(f"error: {error}") from None
+            raise RunError(f"{error}") from None
     for name, schedule in config.pcm_overrides.items():
         numbers = isinstance(schedule, list) and len(schedule) == 2
         numbers = numbers and all(isinstance(v, int | float) for v in schedule)
         if not (
             numbers and schedule[0] > 0 and schedule[1] >= 1 and schedule[1] == int(schedule[1])
         ):
-            raise SystemExit(
-                f"error: --pcm-overrides {name}: expected [lr > 0, epochs: an int >= 1], "
-                f"got {schedule}."
+            raise RunError(
+                f"--pcm-overrides {name}: expected [lr > 0, epochs: an int >= 1], got {schedule}."
             )
     for model in config.models:
         weights = config.weights_for(model)
         if weights not in WEIGHT_KINDS and not Path(weights).is_file():
-            raise SystemExit(
-                f"error: --pretrained for {model}: {weights!r} is neither one of "
+            raise RunError(
+                f"--pretrained for {model}: {weights!r} is neither one of "
                 f"{list(WEIGHT_KINDS)} nor an existing weights file."
             )
         try:
             dropout = config.head_dropout_for(model)
         except ValueError:
-            raise SystemExit(f"error: --head-dropout for {model}: not a number.") from None
+            raise RunError(f"--head-dropout for {model}: not a number.") from None
         if not 0 <= dropout < 1:
-            raise SystemExit(f"error: --head-dropout for {model}: {dropout} is not in [0, 1).")
+            raise RunError(f"--head-dropout for {model}: {dropout} is not in [0, 1).")
     if config.seam_variant not in SEAM_VARIANTS:
-        raise SystemExit(
-            f"error: --seam-variant {config.seam_variant!r}: expected one of {list(SEAM_VARIANTS)}."
+        raise RunError(
+            f"--seam-variant {config.seam_variant!r}: expected one of {list(SEAM_VARIANTS)}."
         )
-    try:
-        seam_loss(config)
-    except ValueError as error:
-        raise SystemExit(f"error: SEAM settings: {error}") from None
+    seam_loss(config)
     if len(config.box_frame) != 2 or min(config.box_frame) < 1:
-        raise SystemExit(f"error: --box-frame: expected H W > 0, got {config.box_frame}.")
+        raise RunError(f"--box-frame: expected H W > 0, got {config.box_frame}.")
     for flag in ("crop_scale", "crop_ratio", "betas"):
         if len(getattr(config, flag)) != 2:
-            raise SystemExit(f"error: --{flag.replace('_', '-')}: expected two values.")
+            raise RunError(f"--{flag.replace('_', '-')}: expected two values.")

@@ -6,13 +6,19 @@ The command line is turned into a :class:`RunConfig` and checked in :mod:`cxr_pa
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pcm_seam import SEAMLoss
 
+from .errors import RunError
 from .jsonio import write_json
+
+CONFIG_FILE = "config.json"
+#: Table 1's four models.
+PAPER_MODELS = ("resnet50", "multires_resnet50", "efficientnet_b4", "multires_efficientnet_b4")
 
 
 def _field(default: Any, help: str) -> Any:
@@ -25,29 +31,34 @@ def _field(default: Any, help: str) -> Any:
 class RunConfig:
     """Every resolved hyper-parameter of a run; written to ``config.json`` in the run folder."""
 
-    preset: str = _field("demo", "preset the other values start from")
-    data: str = _field("synthetic", "'synthetic' (generated if absent) or a ChestX-ray14 folder")
-    out: str = _field("runs/demo", "run folder: config, checkpoints, metrics, figures, report")
-    models: list[str] = _field(
-        ["resnet10t", "multires_resnet10t"], "models to train, compared side by side"
+    preset: str = _field(
+        "paper", "preset the other values start from (the command line's default: demo)"
     )
-    image_size: int = _field(128, "side of the network input in pixels")
+    data: str = _field(
+        "",
+        "a ChestX-ray14 folder, or 'synthetic' (the NIH-format set, generated if absent); the "
+        "paper preset has no default: it means the real data",
+    )
+    out: str = _field("runs/paper", "run folder: config, checkpoints, metrics, figures, report")
+    models: list[str] = _field(list(PAPER_MODELS), "models to train, compared side by side")
+    image_size: int = _field(256, "side of the network input in pixels")
     pretrained: list[str] = _field(
-        ["none"],
+        ["torchvision"],
         "backbone weights: 'none', 'timm', 'torchvision' (the authors'), a weights file, or "
         "MODEL=KIND_OR_FILE pairs, one per model; every file is checked before training",
     )
     head_dropout: list[str] = _field(
-        [], "dropout before the classifier: P for every model or MODEL=P pairs (authors' B4: 0.4)"
+        ["0", "efficientnet_b4=0.4", "multires_efficientnet_b4=0.4"],
+        "dropout before the classifier: P for every model or MODEL=P pairs (authors' B4: 0.4)",
     )
     finetune_policy: bool = _field(
-        False, "train only the deep backbone stages + new layers (paper, with pretrained weights)"
+        True, "train only the deep backbone stages + new layers (paper, with pretrained weights)"
     )
     lse_gamma: float = _field(10.0, "LSE pooling sharpness (ChestX-ray8, the paper: 10)")
-    epochs: int = _field(6, "stage-1 epochs (classifier)")
+    epochs: int = _field(35, "stage-1 epochs (classifier)")
     batch_size: int = _field(32, "images per step")
-    accumulation: int = _field(1, "gradient accumulation steps (paper: 3, for an effective 96)")
-    lr: float = _field(1e-3, "stage-1 Adam learning rate (paper: 3e-4)")
+    accumulation: int = _field(3, "gradient accumulation steps (paper: 3, for an effective 96)")
+    lr: float = _field(3e-4, "stage-1 Adam learning rate")
     betas: list[float] = _field([0.9, 0.9], "Adam betas, both stages (paper: 0.9, 0.9)")
     weight_decay: float = _field(0.0, "stage-1 Adam weight decay (paper: none)")
     plateau_patience: int = _field(6, "ReduceLROnPlateau patience on validation macro-AUROC")
@@ -57,48 +68,24 @@ class RunConfig:
     crop_ratio: list[float] = _field([0.75, 1.733], "RandomResizedCrop aspect range (paper)")
     rotation: float = _field(15.0, "training rotation range in degrees (paper: 15)")
     pcm_epochs: int = _field(3, "stage-2 (SEAM) epochs for the PCM")
-    pcm_lr: float = _field(
-        1e-3, "stage-2 Adam learning rate (paper: 1e-6; 1e-5 for EfficientNetB4)"
-    )
+    pcm_lr: float = _field(1e-6, "stage-2 Adam learning rate (EfficientNetB4: --pcm-overrides)")
     pcm_overrides: dict[str, list[float]] = _field(
-        {}, "per-model [lr, epochs] for stage 2, e.g. EfficientNetB4"
+        {"multires_efficientnet_b4": [1e-5, 1], "efficientnet_b4": [1e-5, 1]},
+        "per-model [lr, epochs] for stage 2 (the paper's EfficientNetB4: 1e-5 for 1 epoch)",
     )
     grad_clip: float = _field(2.0, "stage-2 gradient-norm clip")
-    seam_max_angle: float = _field(30.0, "SEAM rotations in [-a, a] degrees")
-    lambda_msml: float = _field(1.5, "SEAM weight of the MSML term (paper: 1.5)")
-    lambda_ecr: float = _field(1.0, "SEAM weight of the ECR term (paper: 1.0)")
-    ohem_keep: float = _field(0.2, "share of ECR entries kept per image by OHEM (paper: 0.2)")
-    mask_padding: bool = _field(
-        True, "leave the rotation's zero-filled corners out of the ECR (ours; SEAM/authors: no)"
+    seam_variant: str = _field(
+        "paper",
+        "SEAM objective, a pcm_seam.SEAM_VARIANTS name: 'paper', or a source's settings "
+        "exactly: 'seam' (train_SEAM.py), 'authors' (their train_step; their PCM-input bug off, "
+        "as these models have no 15th output), 'landed' (this project's first release)",
     )
-    pcm_input_masking: bool = _field(
-        False, "multiply the PCM input by the labels in training (first release; SEAM: no)"
-    )
-    seam_label_maps: bool = _field(True, "multiply the ECR maps by the labels (SEAM, authors)")
-    ecr_normalize: str = _field(
-        "max", "refined maps before the ECR: 'max' (SEAM, authors), 'minmax' or 'none'"
-    )
-    ecr_resolution: str = _field(
-        "image", "ECR on maps upsampled to the input ('image': SEAM, authors) or at 'cam' size"
-    )
-    msml_reduction: str = _field(
-        "mean", "the two branches' MSML terms: 'mean' (SEAM) or 'sum' (authors)"
-    )
-    msml_on: str = _field(
-        "refined", "MSML on the refined maps ('refined', paper) or 'refined_logits' (experiment)"
-    )
-    seam_angle_per: str = _field(
-        "batch", "one rotation angle per 'batch' (SEAM, authors) or 'image'"
+    seam_overrides: dict[str, Any] = _field(
+        {},
+        'SEAMLoss arguments over the variant\'s, e.g. {"ecr_resolution": "cam", "max_angle": 15}',
     )
     pcm_reads_image: bool = _field(
         False, "the PCM embeds the image with the features (SEAM's PCM; the paper's: no)"
-    )
-    seam_variant: str = _field(
-        "paper",
-        "SEAM objective: 'paper' (set by the switches above) or a source's exactly: 'seam' "
-        "(train_SEAM.py), 'authors' (their train_step, without their PCM-input bug: these "
-        "models have no 15th output), 'landed'; those ignore the switches and lambdas above but "
-        "keep --seam-max-angle and --ohem-keep",
     )
     heatmap_threshold: float = _field(0.7, "Q: heatmap threshold for boxes")
     cam_methods: list[str] = _field(
@@ -119,7 +106,7 @@ class RunConfig:
     )
     cache: str = _field("", "folder of the prepared store if not inside --data (read-only mounts)")
     synthetic_patients: int = _field(900, "patients of the generated synthetic set")
-    synthetic_size: int = _field(128, "image side of the generated synthetic set")
+    synthetic_size: int = _field(256, "image side of the generated synthetic set")
     synthetic_difficulty: str = _field(
         "nih", "how visible the synthetic findings are: 'nih' (NIH-like AUROC) or 'easy'"
     )
@@ -128,7 +115,9 @@ class RunConfig:
         50, "optimizer steps between mid-epoch checkpoints (0: epoch ends only)"
     )
     amp: str = _field("auto", "'auto' (bf16 autocast on GPU, fp32 on CPU), 'bf16' or 'off'")
-    channels_last: bool = _field(False, "channels_last memory format (faster convolutions on GPU)")
+    channels_last: bool = _field(
+        True, "channels_last memory format (faster convolutions on GPU, and on CPU here)"
+    )
     compile: bool = _field(False, "torch.compile the stage-1 model")
     sync_bn: bool = _field(
         False, "SyncBatchNorm across GPUs under torchrun (small per-GPU batches)"
@@ -147,10 +136,24 @@ class RunConfig:
     bootstrap_resamples: int = _field(1000, "patient-level bootstrap resamples per interval")
     bootstrap_seed: int = _field(0, "seed of the bootstrap resamples")
     figure_images: int = _field(6, "test images in the Fig. 7 grid")
-    latency_repeats: int = _field(20, "timed forward passes per model for Table 4")
+    latency_repeats: int = _field(50, "timed forward passes per model for Table 4")
 
     def save(self, folder: Path) -> None:
-        write_json(dataclasses.asdict(self), folder / "config.json")
+        write_json(dataclasses.asdict(self), folder / CONFIG_FILE)
+
+    @classmethod
+    def load(cls, folder: Path) -> RunConfig:
+        """The configuration a run saved in ``folder``, as :meth:`save` wrote it.
+
+        Example:
+            >>> import tempfile
+            >>> folder = Path(tempfile.mkdtemp())
+            >>> RunConfig(**preset_values("demo")).save(folder)
+            >>> RunConfig.load(folder).models
+            ['resnet10t', 'multires_resnet10t']
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in saved_values(folder).items() if k in known})
 
     def weights_for(self, model: str) -> str:
         """The ``--pretrained`` entry for ``model``: a kind or a file."""
@@ -166,29 +169,36 @@ class RunConfig:
         return float(lr), int(epochs)
 
 
+def preset_values(preset: str) -> dict[str, Any]:
+    """Every setting of ``preset``: the defaults (the paper's) with the preset's changes."""
+    if preset not in PRESETS:
+        raise RunError(f"preset {preset!r}: expected one of {sorted(PRESETS)}.")
+    return {**dataclasses.asdict(RunConfig()), **PRESETS[preset], "preset": preset}
+
+
+def saved_values(folder: Path) -> dict[str, Any]:
+    """The settings in ``folder``'s ``config.json``, over its preset's (for keys it lacks)."""
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise RunError(f"{folder}: no {CONFIG_FILE}; not the folder of a reproduce_paper run.")
+    try:
+        saved = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RunError(f"{path}: not readable JSON ({error}).") from None
+    return {**preset_values(saved.get("preset", "demo")), **saved}
+
+
 def seam_loss(config: RunConfig) -> SEAMLoss:
-    """The stage-2 objective: a source's variant (``--seam-variant``) or the paper's objective
-    with every switch of the run (see ``pcm_seam.SEAM_VARIANTS``)."""
-    if config.seam_variant != "paper":
-        overrides: dict[str, Any] = dict(max_angle=config.seam_max_angle, keep=config.ohem_keep)
-        if config.seam_variant == "authors":
-            # their PCM-input line reads a 15th classifier output that these models do not return
-            overrides["authors_input_bug"] = False
+    """The stage-2 objective: ``--seam-variant`` with ``--seam-overrides`` on top, the one mapping
+    from a run's settings to :meth:`pcm_seam.SEAMLoss.variant`."""
+    overrides = dict(config.seam_overrides)
+    if config.seam_variant == "authors":
+        # their PCM-input line reads a 15th classifier output that these models do not return
+        overrides.setdefault("authors_input_bug", False)
+    try:
         return SEAMLoss.variant(config.seam_variant, **overrides)
-    return SEAMLoss(
-        lambda_msml=config.lambda_msml,
-        lambda_ecr=config.lambda_ecr,
-        max_angle=config.seam_max_angle,
-        keep=config.ohem_keep,
-        mask_padding=config.mask_padding,
-        mask_input=config.pcm_input_masking,
-        label_loss_maps=config.seam_label_maps,
-        ecr_normalize=config.ecr_normalize,
-        ecr_resolution=config.ecr_resolution,
-        msml_reduction=config.msml_reduction,
-        msml_on=config.msml_on,
-        angle_per=config.seam_angle_per,
-    )
+    except (TypeError, ValueError) as error:
+        raise RunError(f"--seam-variant {config.seam_variant} --seam-overrides: {error}") from None
 
 
 def _per_model(items: list[str], flag: str, models: list[str]) -> dict[str, str]:
@@ -200,56 +210,58 @@ def _per_model(items: list[str], flag: str, models: list[str]) -> dict[str, str]
     shared = [item for item in items if "=" not in item]
     pairs = dict(item.split("=", 1) for item in items if "=" in item)
     if len(shared) > 1:
-        raise SystemExit(
-            f"error: --{flag}: one value for all models or MODEL=VALUE pairs, got {items}."
-        )
+        raise RunError(f"--{flag}: one value for all models or MODEL=VALUE pairs, got {items}.")
     missing = [m for m in models if m not in pairs and not shared]
     if missing:
-        raise SystemExit(
-            f"error: --{flag} gives no value for {missing}: add {missing[0]}=VALUE, or one value "
+        raise RunError(
+            f"--{flag} gives no value for {missing}: add {missing[0]}=VALUE, or one value "
             "for every model."
         )
     return {m: pairs.get(m, shared[0] if shared else "") for m in models}
 
 
+#: What the demo changes in the paper's run (the defaults): two small timm ResNets from scratch on
+#: the synthetic set at 128 px, 5 + 2 epochs at a demo's learning rates, and the ECR at the CAMs'
+#: size (a third of the SEAM stage's time; the paper computes it at the image's size, as SEAM
+#: does) -- the paper's central comparison in under 8 minutes on 2 CPU cores.
+DEMO: dict[str, Any] = dict(
+    data="synthetic",
+    out="runs/demo",
+    models=["resnet10t", "multires_resnet10t"],
+    image_size=128,
+    pretrained=["none"],
+    head_dropout=[],
+    finetune_policy=False,
+    epochs=5,
+    accumulation=1,
+    lr=1e-3,
+    pcm_epochs=2,
+    pcm_lr=1e-3,
+    pcm_overrides={},
+    seam_overrides={"ecr_resolution": "cam"},
+    synthetic_size=128,
+    latency_repeats=20,
+)
+
 PRESETS: dict[str, dict[str, Any]] = {
-    # seconds, for tests
+    # the paper's values (the defaults; docs/design.md, "Paper facts"): the four models of Table 1
+    # on the real data, from torchvision's weights
+    "paper": {},
+    "demo": DEMO,
+    # seconds, for tests: the demo, smaller and shorter
     "smoke": dict(
+        DEMO,
         out="runs/smoke",
-        models=["resnet10t", "multires_resnet10t"],
         image_size=64,
         epochs=1,
         batch_size=8,
         pcm_epochs=1,
+        seam_overrides={},
+        channels_last=False,
         synthetic_patients=16,
         synthetic_size=64,
-        no_finding=5000,
         figure_images=2,
         latency_repeats=2,
         checkpoint_every=2,
-    ),
-    # the paper's central effect on the synthetic set, well under 8 minutes on 2 CPU cores: the
-    # defaults with 5 + 2 epochs, channels_last (faster on CPU too) and the ECR at the CAMs'
-    # size (a third of the SEAM stage's time; the paper preset computes it at the image's size,
-    # as SEAM does)
-    "demo": dict(epochs=5, pcm_epochs=2, channels_last=True, ecr_resolution="cam"),
-    # DESIGN §3: the four models of Table 1 on the real data, from torchvision's weights
-    "paper": dict(
-        out="runs/paper",
-        models=["resnet50", "multires_resnet50", "efficientnet_b4", "multires_efficientnet_b4"],
-        image_size=256,
-        pretrained=["torchvision"],
-        head_dropout=["0", "efficientnet_b4=0.4", "multires_efficientnet_b4=0.4"],
-        finetune_policy=True,
-        epochs=35,
-        batch_size=32,
-        accumulation=3,
-        lr=3e-4,
-        pcm_epochs=3,
-        pcm_lr=1e-6,
-        pcm_overrides={"multires_efficientnet_b4": [1e-5, 1], "efficientnet_b4": [1e-5, 1]},
-        synthetic_size=256,
-        latency_repeats=50,
-        channels_last=True,
     ),
 }

@@ -20,6 +20,7 @@ from cxr14_data import (
 
 from .config import RunConfig
 from .distributed import DistContext, barrier
+from .errors import RunError
 from .sampling import EpochSampler, SeededItems, collate_skipping
 
 REQUIRED_FILES = ("train_val_list.txt", "test_list.txt")
@@ -69,12 +70,12 @@ def resolve_data_root(config: RunConfig) -> tuple[Path, str]:
         return root, description
     root = Path(config.data)
     if not root.is_dir():
-        raise SystemExit(
+        raise RunError(
             f"--data {root}: no such folder (expected a ChestX-ray14 download or 'synthetic')."
         )
     missing = [name for name in REQUIRED_FILES if not (root / name).is_file()]
     if missing:
-        raise SystemExit(
+        raise RunError(
             f"--data {root} is not a ChestX-ray14 folder: missing {missing}. It needs "
             "Data_Entry_2017[_v2020].csv, BBox_List_2017.csv, train_val_list.txt, test_list.txt "
             "and images/."
@@ -124,7 +125,7 @@ def build_loaders(
             for split in ("train", "val", "test")
         }
     except (MetadataError, UnknownLabelError, FileNotFoundError) as error:
-        raise SystemExit(f"error: {error}") from None
+        raise RunError(f"{error}") from None
     loader_args = dict(
         batch_size=config.batch_size,
         num_workers=config.workers,

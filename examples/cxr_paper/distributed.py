@@ -14,6 +14,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from .errors import RunError
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -38,19 +40,19 @@ def init_distributed(device_name: str) -> DistContext:
         device_name == "auto" and torch.cuda.is_available()
     )
     if use_cuda and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {device_name}, but no CUDA device is available.")
+        raise RunError(f"--device {device_name}, but no CUDA device is available.")
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     index = local_rank
     if ":" in device_name:
         if world_size > 1:
-            raise SystemExit(
-                f"error: --device {device_name} under torchrun: each rank uses its LOCAL_RANK's "
+            raise RunError(
+                f"--device {device_name} under torchrun: each rank uses its LOCAL_RANK's "
                 "GPU; choose GPUs with CUDA_VISIBLE_DEVICES and pass --device cuda."
             )
         index = int(device_name.split(":")[1])
         if index >= torch.cuda.device_count():
-            raise SystemExit(
-                f"error: --device {device_name}: only {torch.cuda.device_count()} CUDA devices."
+            raise RunError(
+                f"--device {device_name}: only {torch.cuda.device_count()} CUDA devices."
             )
     device = torch.device("cuda", index) if use_cuda else torch.device("cpu")
     if use_cuda:

@@ -18,6 +18,7 @@ from multires_backbone import CAMClassifier, create_model
 from pcm_seam import PCM
 
 from .checkpoint import load, save_atomic
+from .errors import RunError
 
 FINAL_FILE = "final.pt"
 
@@ -53,16 +54,16 @@ def save_final(final: FinalCheckpoint, folder: Path) -> None:
 def load_final(path: Path, device: torch.device | str = "cpu") -> FinalCheckpoint:
     """Read a ``final.pt``; a missing, unreadable or foreign file stops with one line."""
     if not path.is_file():
-        raise SystemExit(f"--checkpoint {path}: no such file.")
+        raise RunError(f"--checkpoint {path}: no such file.")
     try:
         state = load(path, device, weights_only=True)
     except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:
-        raise SystemExit(f"--checkpoint {path}: not a readable checkpoint ({error}).") from error
+        raise RunError(f"--checkpoint {path}: not a readable checkpoint ({error}).") from error
     fields = {f.name for f in dataclasses.fields(FinalCheckpoint)}
     required = {f.name for f in dataclasses.fields(FinalCheckpoint) if f.default is MISSING}
     missing = required - set(state) - {"normalization", "gamma"}
     if missing:
-        raise SystemExit(
+        raise RunError(
             f"{path} is not a final.pt of reproduce_paper.py (missing {sorted(missing)})."
         )
     state = {"normalization": (IMAGENET_MEAN, IMAGENET_STD), "gamma": 10.0, **state}

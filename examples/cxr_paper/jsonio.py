@@ -40,3 +40,11 @@ def write_json(value: Any, path: Path) -> Path:
     temporary.write_text(json.dumps(strict(value), indent=2, allow_nan=False))
     os.replace(temporary, path)
     return path
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file this project wrote; an unreadable one is refused naming it."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a readable JSON file ({error}).") from None

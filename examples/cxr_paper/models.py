@@ -11,6 +11,7 @@ from multires_backbone import (
 )
 
 from .config import RunConfig
+from .errors import RunError
 
 
 def build_model(name: str, config: RunConfig) -> CAMClassifier:
@@ -38,7 +39,7 @@ def check_weights(config: RunConfig) -> dict[str, tuple[tuple[float, ...], tuple
         try:
             normalization[name] = build_model(name, config).normalization
         except (PretrainedWeightsError, OSError, RuntimeError) as error:
-            raise SystemExit(
-                f"error: --pretrained for {name} ({config.weights_for(name)}): {error}"
+            raise RunError(
+                f"--pretrained for {name} ({config.weights_for(name)}): {error}"
             ) from None
     return normalization

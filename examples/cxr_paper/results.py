@@ -1,31 +1,167 @@
-"""A finished model's results, saved beside its checkpoints so that ``--resume`` keeps them."""
+"""A finished model's results: one typed object, saved beside its checkpoints as ``result.json``
+(every number, readable by anything) and ``result.npz`` (its arrays; ``np.load`` without pickle),
+and read back alike by the report, the figures, the seed study and ``--resume``."""
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import load, save_atomic
-from .evaluation import TestResult
+import numpy as np
+import torch
 
-RESULT_FILE = "result.pt"
+from .evaluation import TestResult
+from .jsonio import read_json, write_json
+from .scores import LocalizationScores
+
+RESULT_JSON = "result.json"
+RESULT_ARRAYS = "result.npz"
+FORMAT = 1
+_ARRAY = "__array__"
 
 
 @dataclass
 class ModelResult:
-    """One finished model: its ``metrics.json`` entry, loss history and test outputs."""
+    """One model of a run: its test split, training history, size, speed and intervals."""
 
-    metrics: dict[str, Any]
-    history: dict[str, list]
     test: TestResult
+    history: dict[str, list]
+    params: dict[str, int]
+    latency_ms: float
+    latency_ms_pcm: float
+    intervals: dict[str, Any]
+    paired: dict[str, Any]
+    environment: dict[str, Any]
+
+    def metrics(self) -> dict[str, Any]:
+        """The model's entry of ``metrics.json``."""
+        return {
+            "auroc": self.test.auroc,
+            "localization": self.test.localization,
+            "localization_images": self.test.box_images,
+            "cam_method_seconds": self.test.seconds,
+            "params": self.params,
+            "latency_ms": self.latency_ms,
+            "latency_ms_pcm": self.latency_ms_pcm,
+            "history": self.history,
+            "intervals": self.intervals,
+            "paired": self.paired,
+            "environment": self.environment,
+        }
+
+    def save(self, folder: Path) -> None:
+        """Write ``result.npz``, then ``result.json`` (the file that says the model finished)."""
+        arrays: dict[str, np.ndarray] = {}
+        test = self.test
+        tree = {
+            "format": FORMAT,
+            "history": self.history,
+            "params": self.params,
+            "latency_ms": self.latency_ms,
+            "latency_ms_pcm": self.latency_ms_pcm,
+            "intervals": self.intervals,
+            "paired": self.paired,
+            "environment": self.environment,
+            "test": {
+                "auroc": test.auroc,
+                "localization": test.localization,
+                "labels": _to_ref(test.labels, "labels", arrays),
+                "probs": _to_ref(test.probs, "probs", arrays),
+                "box_images": test.box_images,
+                "examples": _to_ref(test.examples, "examples", arrays),
+                "skipped": test.skipped,
+                "seconds": test.seconds,
+                "image_names": test.image_names,
+                "patients": test.patients,
+                "scores": {
+                    variant: {
+                        "seed": scores.seed,
+                        "pointing_tolerance": scores.pointing.tolerance,
+                        "box_frame": list(scores.box_frame),
+                        "state": _to_ref(scores.state_dict(), f"scores/{variant}", arrays),
+                    }
+                    for variant, scores in test.scores.items()
+                },
+            },
+        }
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{RESULT_ARRAYS}.tmp.npz"
+        np.savez_compressed(temporary, **arrays)
+        os.replace(temporary, folder / RESULT_ARRAYS)
+        write_json(tree, folder / RESULT_JSON)
+
+    @classmethod
+    def load(cls, folder: Path) -> ModelResult | None:
+        """The saved result of the model in ``folder``, or ``None`` if it has not finished."""
+        path = folder / RESULT_JSON
+        if not path.is_file():
+            return None
+        tree = _nan_for_null(read_json(path))
+        with np.load(folder / RESULT_ARRAYS, allow_pickle=False) as npz:
+            arrays = dict(npz)
+        test = tree["test"]
+        scores = {}
+        for variant, saved in test["scores"].items():
+            scores[variant] = LocalizationScores(
+                seed=saved["seed"],
+                pointing_tolerance=saved["pointing_tolerance"],
+                box_frame=tuple(saved["box_frame"]),
+            )
+            scores[variant].load_state_dict(_from_ref(saved["state"], arrays))
+        examples = _from_ref(test["examples"], arrays)
+        for example in examples.values():
+            example["image"] = torch.from_numpy(example["image"])
+        return cls(
+            test=TestResult(
+                auroc=test["auroc"],
+                localization=test["localization"],
+                labels=_from_ref(test["labels"], arrays),
+                probs=_from_ref(test["probs"], arrays),
+                box_images=test["box_images"],
+                examples=examples,
+                skipped=test["skipped"],
+                seconds=test["seconds"],
+                image_names=test["image_names"],
+                patients=test["patients"],
+                scores=scores,
+            ),
+            **{key: tree[key] for key in ("history", "params", "intervals", "paired")},
+            latency_ms=tree["latency_ms"],
+            latency_ms_pcm=tree["latency_ms_pcm"],
+            environment=tree["environment"],
+        )
 
 
-def save_result(result: ModelResult, folder: Path) -> None:
-    save_atomic({"result": result}, folder / RESULT_FILE)
+def _to_ref(value: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
+    """``value`` with every array (numpy or torch) moved into ``arrays`` and replaced by a
+    reference to its key."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        arrays[key] = value
+        return {_ARRAY: key}
+    if isinstance(value, dict):
+        return {str(k): _to_ref(v, f"{key}/{k}", arrays) for k, v in value.items()}
+    return value
 
 
-def load_result(folder: Path) -> ModelResult | None:
-    """The saved result of the model in ``folder``, or ``None`` if it has not finished."""
-    path = folder / RESULT_FILE
-    return load(path)["result"] if path.is_file() else None
+def _from_ref(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {_ARRAY}:
+            return arrays[value[_ARRAY]]
+        return {k: _from_ref(v, arrays) for k, v in value.items()}
+    return value
+
+
+def _nan_for_null(value: Any) -> Any:
+    """JSON's ``null`` back to the NaN it was written for (results hold no other ``None``)."""
+    if value is None:
+        return math.nan
+    if isinstance(value, dict):
+        return {k: _nan_for_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_for_null(v) for v in value]
+    return value

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .distributed import DistContext
+from .errors import RunError
 
 #: Test hook: SIGKILL this process when the stage-1 optimizer step counter reaches this value.
 KILL_AT_STEP_ENV = "CXR_PAPER_KILL_AT_STEP"
@@ -22,7 +23,7 @@ KILL_AT_STEP_ENV = "CXR_PAPER_KILL_AT_STEP"
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     """bf16 on GPU by default ("auto"), fp32 on CPU; "bf16" or "off" force it."""
     if amp not in ("auto", "bf16", "off"):
-        raise SystemExit(f"--amp must be 'auto', 'bf16' or 'off', got {amp!r}.")
+        raise RunError(f"--amp must be 'auto', 'bf16' or 'off', got {amp!r}.")
     if amp == "bf16" or (amp == "auto" and device.type == "cuda"):
         return torch.bfloat16
     return None

@@ -141,6 +141,40 @@ class LocalizationScores:
         self.patients += other.patients
         self.held_out += other.held_out
 
+    def _metrics(self) -> dict[str, Any]:
+        return {
+            **{f"fixed.{key}": metric for key, metric in self.fixed.items()},
+            "max_box_acc": self.max_box_acc,
+            "pointing": self.pointing,
+            **{f"curves.{key}": curve for key, curve in self.curves.items()},
+        }
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every metric's counters and records and the images scored, as arrays (``.npz``)."""
+        state = {
+            f"{name}/{key}": value
+            for name, metric in self._metrics().items()
+            for key, value in metric.state_dict().items()
+        }
+        state["images"] = np.array([self.images["calibration"], self.images["held_out"]])
+        state["image_names"] = np.asarray(self.image_names, dtype=str)
+        state["patients"] = np.asarray(self.patients, dtype=np.int64)
+        state["held_out"] = np.asarray(self.held_out, dtype=bool)
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`state_dict` into scores made with the same settings."""
+        for name, metric in self._metrics().items():
+            prefix = f"{name}/"
+            metric.load_state_dict(
+                {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+            )
+        calibration, held_out = (int(n) for n in state["images"])
+        self.images = {"calibration": calibration, "held_out": held_out}
+        self.image_names = [str(name) for name in state["image_names"]]
+        self.patients = [int(p) for p in state["patients"]]
+        self.held_out = [bool(h) for h in state["held_out"]]
+
     def calibrated_threshold(self) -> float:
         return self.curves["calibration"].best_threshold()
 

@@ -7,13 +7,14 @@ numbers are comparable run to run.
 
 from __future__ import annotations
 
+import logging
 import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
 
 import torch
-from torch.utils import benchmark
 
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -30,6 +31,20 @@ class Timing:
         return asdict(self)
 
 
+def _benchmark_module() -> ModuleType:
+    """``torch.utils.benchmark``, imported on first use and without the warning its import of
+    ``cpp_extension`` logs on a machine with ``nvcc`` but no GPU ("No CUDA runtime is found"):
+    nothing here compiles extensions, and users read the line as an error."""
+    cpp_extension_log = logging.getLogger("torch.utils.cpp_extension")
+    level = cpp_extension_log.level
+    cpp_extension_log.setLevel(logging.ERROR)
+    try:
+        from torch.utils import benchmark
+    finally:
+        cpp_extension_log.setLevel(level)
+    return benchmark
+
+
 def time_call(fn: Callable[[], object], min_run_time: float = 1.0) -> Timing:
     """Time ``fn()`` with ``blocked_autorange`` (at least ``min_run_time`` seconds of calls).
 
@@ -37,7 +52,9 @@ def time_call(fn: Callable[[], object], min_run_time: float = 1.0) -> Timing:
         >>> time_call(lambda: sum(range(100)), min_run_time=0.01).median_ms < 10
         True
     """
-    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    timer = _benchmark_module().Timer(
+        stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads()
+    )
     measurement = timer.blocked_autorange(min_run_time=min_run_time)
     return Timing(measurement.median * 1e3, measurement.iqr * 1e3, len(measurement.times))
 

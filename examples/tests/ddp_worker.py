@@ -2,10 +2,10 @@
 
 import torch
 import torch.distributed as dist
+
 from cxr_paper.distributed import DistContext
 from cxr_paper.runtime import wrap_for_training
 from cxr_paper.stage_loop import StageState, run_epoch
-
 from multires_backbone import create_model
 from weighted_bce import DynamicWeightedBCEWithLogitsLoss
 

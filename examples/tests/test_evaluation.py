@@ -10,9 +10,6 @@ import math
 
 import pytest
 import torch
-from cxr_paper.distributed import DistContext
-from cxr_paper.evaluation import evaluate_test
-from cxr_paper.sampling import collate_skipping
 from torch.utils.data import DataLoader
 
 from cxr14_data import (
@@ -25,6 +22,9 @@ from cxr14_data import (
     paper_transforms,
     prepare,
 )
+from cxr_paper.distributed import DistContext
+from cxr_paper.evaluation import evaluate_test
+from cxr_paper.sampling import collate_skipping
 from multires_backbone import CAMOutput
 
 CPU = DistContext(0, 1, 0, torch.device("cpu"))

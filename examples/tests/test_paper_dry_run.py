@@ -17,11 +17,12 @@ import pytest
 import timm
 import torch
 import torchvision
-from cxr_paper.config import PRESETS
+
+from cxr_paper.config import PAPER_MODELS
 from cxr_paper.runtime import KILL_AFTER_MODELS_ENV
 
 SCRIPT = Path(__file__).resolve().parents[1] / "reproduce_paper.py"
-MODELS = PRESETS["paper"]["models"]
+MODELS = list(PAPER_MODELS)
 BACKBONES = {
     "resnet50": "resnet50",
     "multires_resnet50": "resnet50",
@@ -55,6 +56,8 @@ def _run(out, weights, *extra, kill_after=None):
         str(SCRIPT),
         "--preset",
         "paper",
+        "--data",
+        "synthetic",  # the paper preset's run means the real data unless told otherwise
         "--out",
         str(out),
         "--image-size",

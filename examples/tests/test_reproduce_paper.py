@@ -4,11 +4,12 @@ import numpy as np
 import predict
 import pytest
 import reproduce_paper
-from cxr_paper.cli import get_args_parser, resolve_config
-from cxr_paper.config import PRESETS
 from PIL import Image
 
 from cxr14_data import BOX_CLASSES, CLASSES, find_images
+from cxr_paper.cli import get_args_parser, resolve_config
+from cxr_paper.config import PRESETS
+from cxr_paper.errors import RunError
 
 SMOKE_MODELS = PRESETS["smoke"]["models"]
 
@@ -79,17 +80,28 @@ class TestSmokeRun:
                 assert (out / model / name).is_file()
         assert not list(out.rglob(".*.tmp"))
 
-    def test_resume_skips_finished_stages(self, smoke_run):
-        out, _ = smoke_run
+    def test_resume_keeps_finished_models_from_their_saved_results(self, smoke_run, tmp_path):
+        import shutil
+
+        out = shutil.copytree(smoke_run[0], tmp_path / "run")  # the shared run stays as it was
+        for model in SMOKE_MODELS:  # results are JSON + npz: nothing needs pickle to read
+            assert not (out / model / "result.pt").exists()
+            json.loads((out / model / "result.json").read_text())
+            np.load(out / model / "result.npz", allow_pickle=False).close()
+        before = (out / "metrics.json").read_text()
         stamps = {p: p.stat().st_mtime_ns for p in out.rglob("stage*_last.pt")}
         _run(out, "--resume")
         assert {p: p.stat().st_mtime_ns for p in out.rglob("stage*_last.pt")} == stamps
-        history = json.loads((out / "metrics.json").read_text())[SMOKE_MODELS[0]]["history"]
+        # every number, intervals and paired differences included, recomputed from the saved
+        # results alone
+        assert (out / "metrics.json").read_text() == before
+        history = json.loads(before)[SMOKE_MODELS[0]]["history"]
         assert len(history["train_loss"]) == 1 and len(history["pcm_loss"]) == 1
 
     def test_flags_override_the_preset(self):
+        flags = ["--preset", "paper", "--data", "synthetic", "--epochs", "2"]
         args = get_args_parser().parse_args(
-            ["--preset", "paper", "--epochs", "2", "--models", "resnet18", "--no-finetune-policy"]
+            [*flags, "--models", "resnet18", "--no-finetune-policy"]
         )
         config = resolve_config(args)
         assert (config.epochs, config.models, config.finetune_policy, config.lr) == (
@@ -99,11 +111,15 @@ class TestSmokeRun:
             3e-4,
         )
 
+    def test_paper_preset_needs_data(self, tmp_path):
+        with pytest.raises(RunError, match="--data /path/to/ChestX-ray14, or --data synthetic"):
+            resolve_config(get_args_parser().parse_args(["--preset", "paper"]))
+
     def test_bad_data_root(self, tmp_path):
-        with pytest.raises(SystemExit, match="no such folder"):
+        with pytest.raises(RunError, match="no such folder"):
             _run(tmp_path / "out", "--data", str(tmp_path / "missing"))
         (tmp_path / "empty").mkdir()
-        with pytest.raises(SystemExit, match="not a ChestX-ray14 folder.*test_list.txt"):
+        with pytest.raises(RunError, match="not a ChestX-ray14 folder.*test_list.txt"):
             _run(tmp_path / "out", "--data", str(tmp_path / "empty"))
 
 
@@ -195,14 +211,14 @@ class TestPredict:
         args = predict.get_args_parser().parse_args(
             ["a.png", "--checkpoint", str(tmp_path / "x.pt"), "--out", str(tmp_path)]
         )
-        with pytest.raises(SystemExit, match="not a final.pt"):
+        with pytest.raises(RunError, match="not a final.pt"):
             predict.main(args)
         (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
         args.checkpoint = tmp_path / "junk.pt"
-        with pytest.raises(SystemExit, match="not a readable checkpoint"):
+        with pytest.raises(RunError, match="not a readable checkpoint"):
             predict.main(args)
         args.checkpoint = tmp_path / "missing.pt"
-        with pytest.raises(SystemExit, match="no such file"):
+        with pytest.raises(RunError, match="no such file"):
             predict.main(args)
 
 
@@ -232,7 +248,7 @@ class TestConfiguration:
         ],
     )
     def test_bad_choices_are_refused_before_any_data(self, tmp_path, flags, message):
-        with pytest.raises(SystemExit, match=message):
+        with pytest.raises(RunError, match=message):
             _run(tmp_path / "out", *flags)
         assert not (tmp_path / "out").exists()
 
@@ -242,7 +258,7 @@ class TestConfiguration:
 
         path = tmp_path / "resnet18.pth"
         torch.save(timm.create_model("resnet18", num_classes=0).state_dict(), path)
-        with pytest.raises(SystemExit, match=r"multires_resnet10t.*resnet18.pth"):
+        with pytest.raises(RunError, match=r"multires_resnet10t.*resnet18.pth"):
             _run(tmp_path / "out", "--pretrained", "resnet10t=none", f"multires_resnet10t={path}")
         assert not (tmp_path / "out").exists()
 
@@ -251,11 +267,11 @@ class TestConfiguration:
         saved = (out / "config.json").read_text()
         args = get_args_parser().parse_args(["--out", str(out), "--resume"])  # no --preset
         assert resolve_config(args).preset == "smoke"
-        with pytest.raises(SystemExit, match=r"--epochs 3 \(saved: 1\).*--override-config"):
+        with pytest.raises(RunError, match=r"--epochs 3 \(saved: 1\).*--override-config"):
             resolve_config(
                 get_args_parser().parse_args(["--out", str(out), "--resume", "--epochs", "3"])
             )
-        with pytest.raises(SystemExit, match="holds another run"):
+        with pytest.raises(RunError, match="holds another run"):
             resolve_config(get_args_parser().parse_args(["--out", str(out), "--epochs", "3"]))
         overridden = resolve_config(
             get_args_parser().parse_args(
@@ -264,7 +280,7 @@ class TestConfiguration:
         )
         assert (overridden.epochs, overridden.preset) == (3, "smoke")
         assert (out / "config.json").read_text() == saved  # resolving writes nothing
-        with pytest.raises(SystemExit, match="not found"):
+        with pytest.raises(RunError, match="not found"):
             resolve_config(get_args_parser().parse_args(["--out", str(tmp_path), "--resume"]))
 
     def test_metrics_json_is_strict(self, smoke_run):
@@ -296,7 +312,7 @@ class TestUnreadableImages:
 
     def test_without_the_flag_one_line_names_file_and_flag(self, corrupt_run, tmp_path):
         data, victims = corrupt_run
-        with pytest.raises(SystemExit) as stopped:
+        with pytest.raises(RunError) as stopped:
             _run(tmp_path / "out", "--data", str(data), "--models", "resnet10t")
         message = str(stopped.value)
         assert "\n" not in message and "--skip-unreadable" in message and "--verify" in message
@@ -314,10 +330,12 @@ class TestUnreadableImages:
 
 
 class TestAblation:
-    def test_quick_ablation_of_a_finished_run(self, smoke_run):
+    def test_quick_ablation_of_a_finished_run(self, smoke_run, tmp_path):
+        import shutil
+
         import ablate_pcm
 
-        out, _ = smoke_run
+        out = shutil.copytree(smoke_run[0], tmp_path / "run")  # the shared run stays as it was
         args = ablate_pcm.get_args_parser().parse_args(
             ["--run", str(out), "--variants", "paper", "landed", "untrained", "--quick"]
         )
@@ -334,22 +352,21 @@ class TestAblation:
 
     def test_variant_configs(self):
         import ablate_pcm
-        from cxr_paper.config import RunConfig, seam_loss
 
+        from cxr_paper.config import RunConfig, preset_values, seam_loss
         from pcm_seam import SEAMLoss
 
-        run = RunConfig(ecr_normalize="minmax", seam_max_angle=20.0)
-        landed = seam_loss(ablate_pcm.variant_config(run, "landed"))
-        assert (landed.mask_input, landed.ecr_resolution, landed.angle_per) == (
-            True,
-            "cam",
-            "image",
-        )
-        seam = seam_loss(ablate_pcm.variant_config(run, "seam"))
-        expected = SEAMLoss.variant("seam", max_angle=20.0)
-        assert seam.extra_repr() == expected.extra_repr()  # the source's switches, run's angle
-        assert ablate_pcm.variant_config(run, "paper").ecr_normalize == "max"
-        assert ablate_pcm.variant_config(run, "paper+image").pcm_reads_image
+        demo = RunConfig(**preset_values("demo"))  # its own override: the ECR at the CAMs' size
+        assert seam_loss(demo).ecr_resolution == "cam"
+        for name in ("paper", "seam", "authors", "landed"):
+            variant = seam_loss(ablate_pcm.variant_config(demo, name))
+            fixes = {"authors_input_bug": False} if name == "authors" else {}
+            expected = SEAMLoss.variant(name, **fixes)
+            assert variant.extra_repr() == expected.extra_repr(), name  # the variant alone
+        logit = seam_loss(ablate_pcm.variant_config(demo, "paper+logit-msml"))
+        assert logit.extra_repr() == SEAMLoss(msml_on="refined_logits").extra_repr()
+        assert ablate_pcm.variant_config(demo, "paper+image").pcm_reads_image
+        assert not ablate_pcm.variant_config(demo, "paper").pcm_reads_image
 
 
 class TestAblationOverSeeds:
@@ -376,5 +393,5 @@ class TestAblationOverSeeds:
         import ablate_pcm
 
         args = ablate_pcm.get_args_parser().parse_args(["--run", str(tmp_path)])
-        with pytest.raises(SystemExit, match="no config.json"):
+        with pytest.raises(RunError, match="no config.json"):
             ablate_pcm.main(args)

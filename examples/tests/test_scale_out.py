@@ -9,12 +9,12 @@ import ddp_worker
 import pytest
 import torch
 import torch.multiprocessing as mp
+
 from cxr_paper.checkpoint import load, save_atomic
 from cxr_paper.distributed import DistContext
 from cxr_paper.runtime import KILL_AT_STEP_ENV
 from cxr_paper.sampling import EpochSampler, SeededItems, collate_skipping
 from cxr_paper.stage_loop import StageState, run_epoch
-
 from weighted_bce import DynamicWeightedBCEWithLogitsLoss
 
 SCRIPT = Path(__file__).resolve().parents[1] / "reproduce_paper.py"
@@ -197,6 +197,7 @@ class TestResilience:
 
 def test_loader_workers_do_not_change_the_result(tmp_path):
     import reproduce_paper
+
     from cxr_paper.cli import get_args_parser
 
     finals = []

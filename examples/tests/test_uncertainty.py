@@ -1,5 +1,9 @@
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
+
+from cam_boxes_iobb import resample_weights
+from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.evaluation import TestResult as Result
 from cxr_paper.scores import HEADLINES, LocalizationScores
 from cxr_paper.study import StudyRun, aggregate
@@ -11,10 +15,6 @@ from cxr_paper.uncertainty import (
     reindex,
     weighted_auroc,
 )
-from sklearn.metrics import roc_auc_score
-
-from cam_boxes_iobb import resample_weights
-from cxr14_data import BOX_CLASSES, CLASSES
 
 
 class TestWeightedAuroc:

@@ -205,3 +205,69 @@ class TestBootstrap:
     def test_statistic_of_the_wrong_shape(self):
         with pytest.raises(ValueError, match=r"shape \(R, ...\)"):
             bootstrap(lambda w: w.sum(axis=0), range(3), n_resamples=10)
+
+
+# state_dict / load_state_dict: a metric saved as arrays (np.savez, no pickle) and restored into
+# a fresh metric computes and resamples exactly what the original does.
+
+
+def restored_through_npz(original, fresh, tmp_path):
+    for name, metric in original.items():
+        np.savez(tmp_path / f"{name}.npz", **metric.state_dict())
+        with np.load(tmp_path / f"{name}.npz", allow_pickle=False) as state:
+            fresh[name].load_state_dict(dict(state))
+    return fresh
+
+
+@pytest.mark.parametrize("keep_records", [True, False])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_round_trip_computes_the_same(tmp_path, seed, keep_records):
+    original = metrics(keep_records)
+    feed(original, random_images(np.random.default_rng(seed), 12))
+    restored = restored_through_npz(original, metrics(keep_records), tmp_path)
+    for key, expected in headline(original).items():
+        np.testing.assert_array_equal(headline(restored)[key], expected, err_msg=key)
+    if keep_records:
+        weights = np.random.default_rng(seed).poisson(1.0, (5, 12))
+        for key, expected in resampled(original, weights).items():
+            np.testing.assert_array_equal(resampled(restored, weights)[key], expected, err_msg=key)
+
+
+def test_restored_metric_keeps_streaming(tmp_path):
+    """Restoring then updating equals updating the original: the state is the whole state."""
+    images = random_images(np.random.default_rng(3), 10)
+    whole = metrics(True)
+    feed(whole, images)
+    first = metrics(True)
+    feed(first, images[:6])
+    resumed = restored_through_npz(first, metrics(True), tmp_path)
+    feed(resumed, images[6:])
+    for key, expected in headline(whole).items():
+        np.testing.assert_array_equal(headline(resumed)[key], expected, err_msg=key)
+
+
+def test_empty_metric_round_trips():
+    metric = PointingGame(["Nodule"], keep_records=True)
+    fresh = PointingGame(["Nodule"], keep_records=True)
+    fresh.load_state_dict(metric.state_dict())
+    assert fresh.records()["hits"].shape == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("make", "other"),
+    [
+        (lambda: LocalizationMetric(["A", "B"]), lambda: LocalizationMetric(["A"])),
+        (lambda: MaxBoxAcc.v2(["A"]), lambda: MaxBoxAcc(["A"])),
+        (lambda: PointingGame(["A", "B"]), lambda: PointingGame(["A"])),
+    ],
+)
+def test_other_settings_are_refused_by_name(make, other):
+    with pytest.raises(ValueError, match=r"state_dict\['\w+'\] has shape"):
+        other().load_state_dict(make().state_dict())
+
+
+def test_missing_key_is_named():
+    state = LocalizationMetric(["A"]).state_dict()
+    del state["gt_boxes"]
+    with pytest.raises(KeyError, match="gt_boxes"):
+        LocalizationMetric(["A"]).load_state_dict(state)

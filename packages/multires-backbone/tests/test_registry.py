@@ -25,7 +25,7 @@ def _pcm_embedding(channels: int) -> torch.nn.Module:
 
 
 class TestTable4ParameterCounts:
-    """Table 4 of D'Souza et al. 2022, as counted by the authors (see DESIGN §3)."""
+    """Table 4 of D'Souza et al. 2022, as counted by the authors (docs/design.md, "Paper facts")."""
 
     @pytest.mark.parametrize(
         ("name", "expected"), [("resnet50", 23_536_718), ("efficientnet_b4", 17_573_718)]
@@ -142,7 +142,7 @@ class TestPretrained:
 
 
 class TestTorchvisionWeights:
-    """The paper's authors start from torchvision's ImageNet weights (DESIGN §3)."""
+    """The paper's authors start from torchvision's ImageNet weights (docs/design.md)."""
 
     @pytest.mark.parametrize("name", ["efficientnet_b0", "resnet18"])
     def test_ported_file_computes_what_torchvision_computes(self, tmp_path, name):

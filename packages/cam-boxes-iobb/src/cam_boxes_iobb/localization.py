@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from cam_boxes_iobb._state import ArrayState
 from cam_boxes_iobb.boxes import check_boxes, iobb_matrix, iou_matrix
 
 Mode = Literal["iobb", "iou"]
@@ -157,7 +158,7 @@ def _compute(
     return result
 
 
-class LocalizationMetric:
+class LocalizationMetric(ArrayState):
     """Streaming localization accuracy and average false positives (validate, update, compute).
 
     Args:
@@ -180,7 +181,13 @@ class LocalizationMetric:
         ({'accuracy': 1.0, 'afp': 1.0}, 0.0)
         >>> result["mean"][0.5]
         {'accuracy': 0.5, 'afp': 0.5}
+        >>> restored = LocalizationMetric(["Nodule", "Mass"], thresholds=(0.1, 0.5))
+        >>> restored.load_state_dict(metric.state_dict())  # arrays only: np.savez-able
+        >>> restored.compute() == result
+        True
     """
+
+    _COUNTERS = ("hits", "false_positives", "gt_boxes", "images")
 
     def __init__(
         self,

@@ -45,6 +45,7 @@ import cv2
 import numpy as np
 
 from cam_boxes_iobb._arrays import as_numpy, check_finite
+from cam_boxes_iobb._state import ArrayState
 from cam_boxes_iobb.boxes import check_boxes, iou_matrix
 from cam_boxes_iobb.localization import LocalizationMetric, Mode, _append_mean, _weighted_sum
 from cam_boxes_iobb.scoremap import Interpolation, Normalization, check_choices, scoremap
@@ -174,7 +175,7 @@ def _wsol_best_ious(
     )
 
 
-class MaxBoxAcc:
+class MaxBoxAcc(ArrayState):
     """MaxBoxAcc (V1) and MaxBoxAccV2 of Choe et al. (2020), per class, streaming.
 
     For every threshold ``tau`` of the grid and IoU threshold ``delta``, BoxAcc is the share of
@@ -202,6 +203,8 @@ class MaxBoxAcc:
         >>> result["Mass"]["max_box_acc"], result["Mass"]["optimal_threshold"]
         (1.0, {0.3: 0.01, 0.5: 0.01, 0.7: 0.41})
     """
+
+    _COUNTERS = ("correct", "pairs")
 
     def __init__(
         self,
@@ -353,7 +356,7 @@ class MaxBoxAcc:
         }
 
 
-class PointingGame:
+class PointingGame(ArrayState):
     """The pointing game of Zhang et al. (2018), per class, streaming.
 
     Args:
@@ -371,6 +374,8 @@ class PointingGame:
         >>> metric.compute()["Nodule"]  # peak (5.5, 30.5): 4.5 px left of, 10.5 px below the box
         {'accuracy': 1.0, 'pairs': 1}
     """
+
+    _COUNTERS = ("hits", "pairs")
 
     def __init__(
         self,
@@ -520,6 +525,23 @@ class ThresholdCurve:
             raise ValueError("Cannot merge threshold curves with different settings.")
         for mine, theirs in zip(self.metrics, other.metrics, strict=True):
             mine.merge(theirs)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Each heatmap threshold's :meth:`LocalizationMetric.state_dict`, keys prefixed
+        ``"<index>."``."""
+        return {
+            f"{i}.{key}": value
+            for i, metric in enumerate(self.metrics)
+            for key, value in metric.state_dict().items()
+        }
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Restore what :meth:`state_dict` returned into a curve of the same settings."""
+        for i, metric in enumerate(self.metrics):
+            prefix = f"{i}."
+            metric.load_state_dict(
+                {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+            )
 
     def resampled(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """The curve under per-image ``weights`` ``(R, N)``: ``{"accuracy": (R, K + 1, T),
