@@ -4,7 +4,7 @@
     python examples/ablate_pcm.py --run runs/demo --variants paper seam untrained --quick
     python examples/ablate_pcm.py --run runs/study/data0_seed* --variants paper untrained
 
-Stage 1 is not retrained: each model's classifier comes from the run's ``final.pt`` and stays
+Stage 1 is not retrained: each model's classifier comes from the run's ``pretrained/`` and stays
 frozen; for each variant a fresh PCM is trained with SEAM (the run's stage-2 schedule) and the test
 split is scored with and without it. Writes ``ablation.json`` and ``ablation.md`` into the run
 folder: per class accuracy at IoBB > 0.1 and false positives per image, their means, the CAM-only
@@ -31,9 +31,9 @@ from cxr_paper.data import build_loaders
 from cxr_paper.distributed import init_distributed
 from cxr_paper.errors import run_main
 from cxr_paper.evaluation import evaluate_run
-from cxr_paper.final import FINAL_FILE, load_final
 from cxr_paper.jsonio import write_json
 from cxr_paper.markdown import MEASURABLE, number, table, with_interval
+from cxr_paper.pretrained import load_pretrained
 from cxr_paper.study import StudyRun, aggregate
 from cxr_paper.training import fit_pcm
 from multires_backbone import is_multires
@@ -104,9 +104,9 @@ def ablate(
     models = models or [m for m in run.models if is_multires(m)] or run.models
     results: dict[str, Any] = {"run": str(run_dir), "variants": {}}
     for name in models:
-        final = load_final(run_dir / name / FINAL_FILE, ctx.device)
-        loaders = build_loaders(run, ctx, final.normalization)
-        model, _ = final.build(ctx.device)
+        trained = load_pretrained(run_dir / name, ctx.device)
+        loaders = build_loaders(run, ctx, trained.normalization)
+        model = trained.classifier
         rows: dict[str, Any] = {}
         for variant in variants:
             config = variant_config(run, variant)

@@ -1,11 +1,12 @@
-"""Run a trained model (a ``final.pt`` from reproduce_paper.py) on X-ray images.
+"""Run a trained model on X-ray images: a run's model folder, a ``save_pretrained`` folder or a
+Hugging Face Hub id.
 
-    python examples/predict.py scan1.png scan2.dcm \\
-        --checkpoint runs/demo/multires_resnet10t/final.pt --out preds
+    python examples/predict.py scan1.png scan2.dcm --model runs/demo/multires_resnet10t --out preds
 
 Per image it writes ``<name>.json`` (probability per class, the predicted classes, their boxes as
 ``xywh`` in the input image's pixels) and ``<name>_<class>.png`` overlays (heatmap, boxes in red).
-PNG, JPEG and DICOM inputs are read; an unreadable file is reported and the others still run.
+The thresholds are the model's own (its ``config.json``) unless given. PNG, JPEG and DICOM inputs
+are read (``cxr14_data.read_image``); an unreadable file is reported and the others still run.
 """
 
 from __future__ import annotations
@@ -20,18 +21,11 @@ from PIL import Image
 from torchvision import tv_tensors
 
 from cam_boxes_iobb import overlay
-from cxr14_data import (
-    CLASSES,
-    ImageDecodeError,
-    decode_gray,
-    paper_transforms,
-)
+from cxr14_data import CLASSES, paper_transforms, read_image
 from cxr_paper.errors import RunError, run_main
-from cxr_paper.final import FinalCheckpoint, load_final
 from cxr_paper.jsonio import write_json
 from cxr_paper.localize import localize
-from multires_backbone import CAMClassifier
-from pcm_seam import PCM, refine
+from cxr_paper.pretrained import CXRLocalizer, load_pretrained
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -40,7 +34,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("images", nargs="+", type=Path, help="PNG, JPEG or DICOM files")
     parser.add_argument(
-        "--checkpoint", type=Path, required=True, help="a final.pt written by reproduce_paper.py"
+        "--model",
+        required=True,
+        help="a run's model folder (runs/demo/multires_resnet10t), a save_pretrained folder, or "
+        "a Hugging Face Hub id",
     )
     parser.add_argument(
         "--out", type=Path, required=True, help="folder for the JSON files and overlays"
@@ -48,11 +45,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--prob-threshold",
         type=float,
-        default=0.5,
-        help="a class is predicted above this probability",
+        default=None,
+        help="a class is predicted above this probability (default: the model's)",
     )
     parser.add_argument(
-        "--heatmap-threshold", type=float, default=0.7, help="Q: heatmap threshold for boxes"
+        "--heatmap-threshold",
+        type=float,
+        default=None,
+        help="Q: heatmap threshold for boxes (default: the model's)",
     )
     parser.add_argument(
         "--no-pcm",
@@ -63,98 +63,55 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def read_dicom(path: Path) -> np.ndarray:
-    """A DICOM image as uint8 gray: modality and VOI LUTs applied, MONOCHROME1 inverted."""
-    import pydicom
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
-
-    dataset = pydicom.dcmread(path)
-    pixels = apply_voi_lut(apply_modality_lut(dataset.pixel_array, dataset), dataset).astype(
-        np.float64
-    )
-    if pixels.ndim == 3:
-        pixels = pixels.mean(axis=-1)
-    if dataset.get("PhotometricInterpretation", "MONOCHROME2") == "MONOCHROME1":
-        pixels = pixels.max() - pixels
-    low, high = pixels.min(), pixels.max()
-    scaled = (pixels - low) / (high - low) if high > low else np.zeros_like(pixels)
-    return np.rint(scaled * 255).astype(np.uint8)
-
-
-def is_dicom(path: Path) -> bool:
-    if path.suffix.lower() in (".dcm", ".dicom"):
-        return True
-    with open(path, "rb") as handle:
-        return handle.read(132)[128:132] == b"DICM"
-
-
-def read_image(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    if is_dicom(path):
-        try:
-            return read_dicom(path)
-        except Exception as error:
-            raise ImageDecodeError(f"{path}: cannot read DICOM ({error})") from error
-    return decode_gray(path)
-
-
-def load_checkpoint(path: Path, device: torch.device) -> tuple[CAMClassifier, PCM, FinalCheckpoint]:
-    final = load_final(path, device)
-    if list(final.classes) != list(CLASSES):
-        raise RunError(f"{path} was trained on classes {final.classes}, not the 14 of CXR14.")
-    model, pcm = final.build(device)
-    return model, pcm, final
-
-
-@torch.no_grad()
 def predict_image(
-    gray: np.ndarray, model: CAMClassifier, pcm: PCM, state: FinalCheckpoint, args
+    gray: np.ndarray,
+    model: CXRLocalizer,
+    prob_threshold: float,
+    heatmap_threshold: float,
+    use_pcm: bool = True,
 ) -> dict:
+    """One image's probabilities, predicted classes, boxes (in its pixels) and heatmaps."""
     height, width = gray.shape
-    mean, std = state.normalization
-    transform = paper_transforms(train=False, size=state.image_size, mean=mean, std=std)
+    mean, std = model.normalization
+    transform = paper_transforms(train=False, size=model.image_size, mean=mean, std=std)
     empty = tv_tensors.BoundingBoxes(torch.zeros(0, 4), format="XYWH", canvas_size=(height, width))
     image, _ = transform(tv_tensors.Image(torch.from_numpy(gray)[None]), empty)
-    batch = image[None].to(args.device)
-    out = model(batch)
-    probs = torch.sigmoid(out.logits)[0].cpu().numpy()
-    maps = out.cams if args.no_pcm else refine(pcm, out.features, out.cams, batch)
-    maps = maps[0].float().cpu().numpy()
+    device = next(model.parameters()).device
+    out = model(image[None].to(device))
+    probs = out.probs[0].float().cpu().numpy()
+    maps = (out.refined if use_pcm else out.cams)[0].float().cpu().numpy()
+    boxes, heatmaps = localize(
+        maps, probs, (height, width), prob_threshold, heatmap_threshold, classes=model.classes
+    )
     result = {
         "size": [height, width],
-        "heatmap_source": "cam" if args.no_pcm else "pcm",
-        "probabilities": {c: float(p) for c, p in zip(state.classes, probs, strict=True)},
-        "predicted": [],
-        "boxes": {},
+        "heatmap_source": "pcm" if use_pcm else "cam",
+        "thresholds": {"probability": prob_threshold, "heatmap": heatmap_threshold},
+        "probabilities": {c: float(p) for c, p in zip(model.classes, probs, strict=True)},
+        "predicted": list(boxes),
+        "boxes": {name: rows.tolist() for name, rows in boxes.items()},
     }
-    boxes, heatmaps = localize(
-        maps,
-        probs,
-        (height, width),
-        args.prob_threshold,
-        args.heatmap_threshold,
-        classes=state.classes,
-    )
-    result["predicted"] = list(boxes)
-    result["boxes"] = {name: rows.tolist() for name, rows in boxes.items()}
     return {"result": result, "heatmaps": heatmaps}
 
 
 def main(args: argparse.Namespace) -> int:
-    device = torch.device(args.device)
-    args.device = device
-    model, pcm, state = load_checkpoint(args.checkpoint, device)
+    model = load_pretrained(args.model, torch.device(args.device))
+    if model.classes != list(CLASSES):
+        raise RunError(f"--model {args.model}: trained on {model.classes}, not CXR14's 14 classes.")
+    prob_threshold = model.prob_threshold if args.prob_threshold is None else args.prob_threshold
+    heatmap_threshold = (
+        model.heatmap_threshold if args.heatmap_threshold is None else args.heatmap_threshold
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     failures = 0
     for path in args.images:
         try:
             gray = read_image(path)
-        except (OSError, ValueError) as error:
+        except OSError as error:
             failures += 1
             print(f"error: {error}", file=sys.stderr)
             continue
-        prediction = predict_image(gray, model, pcm, state, args)
+        prediction = predict_image(gray, model, prob_threshold, heatmap_threshold, not args.no_pcm)
         result = {"image": str(path), **prediction["result"]}
         write_json(result, args.out / f"{path.stem}.json")
         for name, heatmap in prediction["heatmaps"].items():

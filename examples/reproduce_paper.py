@@ -30,9 +30,9 @@ from cxr_paper.environment import environment
 from cxr_paper.errors import RunError, run_main
 from cxr_paper.evaluation import evaluate_run, inference_ms, parameter_counts
 from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc, plot_threshold_curves
-from cxr_paper.final import FinalCheckpoint, save_final
 from cxr_paper.jsonio import write_json
 from cxr_paper.models import build_model, check_weights
+from cxr_paper.pretrained import save_run_model
 from cxr_paper.records import save_records
 from cxr_paper.report import DataNotes, write_report
 from cxr_paper.results import ModelResult
@@ -135,31 +135,19 @@ def train_and_evaluate(
     resume: bool,
     figure_images: set[str],
 ) -> ModelResult:
-    """Stage 1, stage 2, ``final.pt``, then the test split (Tables 1-4 for this model)."""
+    """Stage 1, stage 2, the test split (Tables 1-4 for this model), then the shareable model
+    (``pretrained/``: weights, config and model card)."""
     folder = Path(config.out) / name
     torch.manual_seed(config.seed)
     model = build_model(name, config).to(ctx.device)
     history = fit_classifier(name, model, loaders, config, folder, ctx, resume)
     pcm, pcm_history = fit_pcm(name, model, loaders, config, folder, ctx, resume)
     history = {**history, **pcm_history}
-    if ctx.is_main:
-        final = FinalCheckpoint(
-            model_name=name,
-            classes=list(CLASSES),
-            image_size=config.image_size,
-            normalization=normalization,
-            gamma=config.lse_gamma,
-            model=model.state_dict(),
-            pcm=pcm.state_dict(),
-            pcm_in_channels=model.num_features,
-            pcm_image_channels=pcm.image_channels,
-        )
-        save_final(final, folder)
     test = evaluate_run(model, pcm, loaders.test, config, ctx, figure_images, f"{name} test")
     if ctx.is_main:
         save_records(test, folder)
     resamples, seed = config.bootstrap_resamples, config.bootstrap_seed
-    return ModelResult(
+    result = ModelResult(
         test=test,
         history=history,
         params=parameter_counts(name, model, pcm),
@@ -169,6 +157,25 @@ def train_and_evaluate(
         paired=paired_maps(test, resamples, seed),
         environment=environment(ctx.device),
     )
+    if ctx.is_main:
+        save_run_model(
+            model,
+            pcm,
+            folder,
+            architecture=name,
+            classes=CLASSES,
+            image_size=config.image_size,
+            normalization=normalization,
+            gamma=config.lse_gamma,
+            prob_threshold=config.prob_threshold,
+            heatmap_threshold=config.heatmap_threshold,
+            card={
+                "metrics": result.metrics(),
+                "training_data": f"{loaders.source}; the run's settings are in its config.json.",
+                "where": str(folder / "pretrained"),
+            },
+        )
+    return result
 
 
 def standard_counterpart(model: str, models: list[str]) -> str | None:

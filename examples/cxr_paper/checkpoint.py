@@ -21,6 +21,6 @@ def load(
     path: Path, device: torch.device | str = "cpu", weights_only: bool = False
 ) -> dict[str, Any]:
     """Load a checkpoint. Training checkpoints hold RNG states (numpy objects), so they need
-    ``weights_only=False``: load those only from runs you made. ``final.pt`` loads with
-    ``weights_only=True``."""
+    ``weights_only=False``: load those only from runs you made. The shareable model
+    (``pretrained/``) is safetensors and needs no pickle."""
     return torch.load(path, map_location=device, weights_only=weights_only)

@@ -108,13 +108,15 @@ def test_paper_preset_dry_run_killed_and_resumed(tmp_path, weights):
     assert "Not finished yet" not in report
     for model in MODELS:
         assert f"| {model} |" in report
-        assert (out / model / "final.pt").is_file()
+        assert (out / model / "pretrained" / "model.safetensors").is_file()
     b4 = metrics["multires_efficientnet_b4"]
     assert b4["params"]["published_configuration"] == 18_913_543
     assert len(b4["history"]["pcm_loss"]) == 1  # the preset's B4 override: one PCM epoch
-    final = torch.load(out / "efficientnet_b4" / "final.pt", weights_only=True)
+    from safetensors.torch import load_file
+
+    final = load_file(out / "efficientnet_b4" / "pretrained" / "model.safetensors")
     torch.manual_seed(2)  # the file's seed (third model)
     source = torchvision.models.efficientnet_b4().state_dict()
     # frozen by the fine-tuning policy: the stem still holds the torchvision file's weights
-    stem = final["model"]["backbone.conv_stem.weight"]
+    stem = final["classifier.backbone.conv_stem.weight"]
     torch.testing.assert_close(stem, source["features.0.0.weight"])

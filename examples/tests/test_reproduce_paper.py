@@ -76,8 +76,10 @@ class TestSmokeRun:
         config = json.loads((out / "config.json").read_text())
         assert config["preset"] == "smoke" and config["models"] == SMOKE_MODELS
         for model in SMOKE_MODELS:
-            for name in ("stage1_last.pt", "stage1_best.pt", "stage2_last.pt", "final.pt"):
+            for name in ("stage1_last.pt", "stage1_best.pt", "stage2_last.pt"):
                 assert (out / model / name).is_file()
+            for name in ("model.safetensors", "config.json", "README.md"):
+                assert (out / model / "pretrained" / name).is_file()
         assert not list(out.rglob(".*.tmp"))
 
     def test_resume_keeps_finished_models_from_their_saved_results(self, smoke_run, tmp_path):
@@ -153,14 +155,13 @@ class TestPredict:
         _write_dicom(dicom, gray.astype(np.uint16) * 16)
         broken = tmp_path / "broken.png"
         broken.write_bytes(b"not an image")
-        checkpoint = out / SMOKE_MODELS[1] / "final.pt"
         args = predict.get_args_parser().parse_args(
             [
                 str(png),
                 str(broken),
                 str(dicom),
-                "--checkpoint",
-                str(checkpoint),
+                "--model",
+                str(out / SMOKE_MODELS[1]),
                 "--out",
                 str(tmp_path / "p"),
                 "--prob-threshold",
@@ -197,28 +198,42 @@ class TestPredict:
         )
         assert done.returncode == 0, done.stderr[-500:]
 
-    def test_monochrome1_is_inverted(self, tmp_path):
-        pixels = np.arange(64, dtype=np.uint16).reshape(8, 8) * 60
-        _write_dicom(tmp_path / "m1.dcm", pixels, "MONOCHROME1")
-        _write_dicom(tmp_path / "m2.dcm", pixels, "MONOCHROME2")
-        m1, m2 = predict.read_image(tmp_path / "m1.dcm"), predict.read_image(tmp_path / "m2.dcm")
-        np.testing.assert_array_equal(m1.astype(int), 255 - m2.astype(int))
+    def test_thresholds_come_from_the_saved_model(self, smoke_run, tmp_path):
+        from cxr_paper.pretrained import CXRLocalizer
 
-    def test_bad_checkpoint(self, tmp_path):
-        import torch
-
-        torch.save({"model": {}}, tmp_path / "x.pt")
-        args = predict.get_args_parser().parse_args(
-            ["a.png", "--checkpoint", str(tmp_path / "x.pt"), "--out", str(tmp_path)]
+        out, _ = smoke_run
+        png = next(iter(find_images(next((out / "data").iterdir())).values()))
+        saved = CXRLocalizer.from_pretrained(out / SMOKE_MODELS[1] / "pretrained")
+        assert (saved.prob_threshold, saved.heatmap_threshold) == (0.5, 0.7)  # the run's
+        eager = CXRLocalizer.from_pretrained(
+            out / SMOKE_MODELS[1] / "pretrained", prob_threshold=0.0, heatmap_threshold=0.5
         )
-        with pytest.raises(RunError, match="not a final.pt"):
+        eager.save_pretrained(tmp_path / "eager")
+        args = predict.get_args_parser().parse_args(
+            [str(png), "--model", str(tmp_path / "eager"), "--out", str(tmp_path / "p")]
+        )
+        assert predict.main(args) == 0
+        result = json.loads((tmp_path / "p" / f"{png.stem}.json").read_text())
+        assert result["thresholds"] == {"probability": 0.0, "heatmap": 0.5}
+        assert result["predicted"] == list(CLASSES)
+
+    def test_the_model_card_states_data_results_and_limits(self, smoke_run):
+        out, _ = smoke_run
+        card = (out / SMOKE_MODELS[1] / "pretrained" / "README.md").read_text()
+        assert card.startswith("---\n") and "license: apache-2.0" in card
+        assert "synthetic NIH-format set" in card and "Not a medical device" in card
+        assert "Trained on synthetic phantoms" in card
+        assert "| mean AUROC, 14 classes |" in card and "pointing game, CAM + PCM" in card
+
+    def test_bad_model(self, tmp_path):
+        args = predict.get_args_parser().parse_args(
+            ["a.png", "--model", str(tmp_path), "--out", str(tmp_path / "p")]
+        )
+        with pytest.raises(RunError, match="no model.safetensors there"):
             predict.main(args)
-        (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-        args.checkpoint = tmp_path / "junk.pt"
-        with pytest.raises(RunError, match="not a readable checkpoint"):
-            predict.main(args)
-        args.checkpoint = tmp_path / "missing.pt"
-        with pytest.raises(RunError, match="no such file"):
+        (tmp_path / "model.safetensors").write_bytes(b"not weights")
+        (tmp_path / "config.json").write_text('{"architecture": "resnet10t", "classes": ["A"]}')
+        with pytest.raises(RunError, match="cannot load it"):
             predict.main(args)
 
 

@@ -22,6 +22,7 @@ from cxr14_data.metadata import (
 )
 from cxr14_data.nih_statistics import nih_boxes, nih_label_sets
 from cxr14_data.prepared import PreparedStore, prepare
+from cxr14_data.reading import is_dicom, read_dicom, read_image
 from cxr14_data.splits import select_train_val
 from cxr14_data.stats import dataset_stats
 from cxr14_data.synthetic import (
@@ -60,6 +61,7 @@ __all__ = [
     "decode_gray",
     "denormalize",
     "find_images",
+    "is_dicom",
     "labels_to_vector",
     "make_synthetic",
     "nih_boxes",
@@ -69,6 +71,8 @@ __all__ = [
     "prepare",
     "read_bbox_list",
     "read_data_entry",
+    "read_dicom",
+    "read_image",
     "read_split_list",
     "rescale_boxes",
     "select_train_val",

@@ -13,8 +13,10 @@ from multires_backbone.registry import (
     published_parameter_count,
     resolve_config,
 )
+from multires_backbone.timm_registry import TIMM_NAMES, timm_pretrained_cfg
 
 __all__ = [
+    "TIMM_NAMES",
     "CAMClassifier",
     "CAMOutput",
     "LSEPool2d",
@@ -30,5 +32,6 @@ __all__ = [
     "port_state_dict",
     "published_parameter_count",
     "resolve_config",
+    "timm_pretrained_cfg",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,283 @@
+"""A trained model to share: the classifier and its PCM as one ``huggingface_hub`` model.
+
+``CXRLocalizer.save_pretrained(folder)`` writes ``model.safetensors`` (both modules' weights),
+``config.json`` (everything that rebuilds the model and runs it as it was evaluated: architecture,
+classes, input size, normalisation, LSE gamma, the PCM's input, the probability and heatmap
+thresholds) and a model card (``README.md``: the training data, the run's metrics with their 95 %
+intervals, the intended use and the limits). ``CXRLocalizer.from_pretrained(folder_or_hub_id)``
+reads it back from a folder, or from the Hugging Face Hub by id (``push_to_hub`` uploads one);
+loading is strict, so weights that do not fit the config are refused.
+
+Kept apart from training and evaluation so that predicting imports neither.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from huggingface_hub import ModelCard, ModelCardData, PyTorchModelHubMixin, hf_hub_download
+from safetensors import SafetensorError
+from torch import nn
+
+from multires_backbone import create_model
+from pcm_seam import PCM, refine
+
+from .errors import RunError
+from .markdown import table, with_interval
+
+PRETRAINED_DIR = "pretrained"
+WEIGHTS_FILE = "model.safetensors"
+CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ architecture }}: chest X-ray classification and weakly supervised localization
+
+A {{ kind }} CAM classifier (timm `{{ backbone }}`, Log-Sum-Exp pooling, γ = {{ gamma }}) over
+the 14 ChestX-ray14 findings, with a Pixel Correlation Module trained by SEAM that refines its class
+activation maps; boxes come from the refined maps thresholded at Q = {{ heatmap_threshold }} for
+classes predicted above p = {{ prob_threshold }}. It reproduces D'Souza, Reddy & Manjunath,
+"Localization of lung abnormalities on chest X-rays using self-supervised equivariant attention",
+Biomed. Eng. Lett. 2022.
+
+```python
+from cxr_paper.pretrained import CXRLocalizer
+model = CXRLocalizer.from_pretrained("{{ where }}")  # a folder or a Hub id
+# images: (B, 3, {{ image_size }}, {{ image_size }}), normalised with the config's mean and std
+prediction = model(images)  # probabilities, CAMs, PCM-refined maps
+```
+
+or `python examples/predict.py scan.png --model {{ where }} --out predictions`.
+
+## Training data
+
+{{ training_data }}
+
+## Results on its test split (95 % intervals, patients resampled)
+
+{{ results }}
+
+## Intended use
+
+Research on weakly supervised localization of chest X-ray findings: comparing methods, studying
+where class activation maps fail. **Not a medical device**: it has not been validated for any
+clinical decision, on any population, and must not be used for one.
+
+## Limits
+
+- {{ data_limit }}
+- ChestX-ray14's labels were mined from radiology reports by NLP and are noisy; its boxes cover 8
+  of the 14 classes on 880 test images, so localization numbers rest on few boxes per class.
+- Inputs are single frontal (PA/AP) radiographs at {{ image_size }} px; other views, paediatric
+  images and other scanners are outside what it was trained on.
+"""
+
+
+class Prediction(NamedTuple):
+    """``probs`` ``(B, K)``; ``cams`` ``(B, K, h, w)`` raw; ``refined`` ``(B, K, h, w)`` the
+    PCM-refined class maps."""
+
+    probs: torch.Tensor
+    cams: torch.Tensor
+    refined: torch.Tensor
+
+
+class CXRLocalizer(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="cxr-wsl",
+    license="apache-2.0",
+    pipeline_tag="image-classification",
+    tags=["chest-x-ray", "weakly-supervised-localization", "class-activation-maps", "seam"],
+    model_card_template=CARD_TEMPLATE,
+):
+    """A trained CAM classifier and its PCM.
+
+    Example:
+        >>> import tempfile
+        >>> model = CXRLocalizer("multires_resnet10t", ["Nodule", "Mass"], image_size=64)
+        >>> folder = tempfile.mkdtemp()
+        >>> model.save_pretrained(folder)
+        >>> again = CXRLocalizer.from_pretrained(folder)
+        >>> out = again(torch.randn(1, 3, 64, 64))
+        >>> tuple(out.probs.shape), tuple(out.refined.shape)
+        ((1, 2), (1, 2, 8, 8))
+    """
+
+    def __init__(
+        self,
+        architecture: str,
+        classes: list[str],
+        image_size: int = 256,
+        mean: Sequence[float] = (0.485, 0.456, 0.406),
+        std: Sequence[float] = (0.229, 0.224, 0.225),
+        gamma: float = 10.0,
+        pcm_image_channels: int = 0,
+        prob_threshold: float = 0.5,
+        heatmap_threshold: float = 0.7,
+    ) -> None:
+        super().__init__()
+        self.architecture, self.classes = architecture, list(classes)
+        self.image_size = int(image_size)
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.gamma = float(gamma)
+        self.prob_threshold, self.heatmap_threshold = prob_threshold, heatmap_threshold
+        self.classifier = create_model(architecture, num_classes=len(classes), gamma=gamma)
+        self.pcm = PCM(self.classifier.num_features, image_channels=pcm_image_channels)
+        self.eval()
+
+    @property
+    def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return self.mean, self.std
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> Prediction:
+        out = self.classifier(images)
+        refined = refine(self.pcm, out.features, out.cams, images)
+        return Prediction(torch.sigmoid(out.logits), out.cams, refined)
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        map_location: str = "cpu",
+        strict: bool = True,
+        **model_kwargs: Any,
+    ) -> CXRLocalizer:
+        """The safetensors weights only (no pickle fallback), loaded strictly."""
+        model = cls(**model_kwargs)
+        if Path(model_id).is_dir():
+            weights = str(Path(model_id) / WEIGHTS_FILE)
+        else:
+            weights = hf_hub_download(
+                repo_id=model_id,
+                filename=WEIGHTS_FILE,
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                token=token,
+                local_files_only=local_files_only,
+            )
+        return cls._load_as_safetensor(model, weights, map_location, strict=True)
+
+    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
+        """The model card; ``save_pretrained(model_card_kwargs=...)`` gives it the run's
+        ``metrics`` (a ``metrics.json`` entry), ``training_data`` and ``where``."""
+        backbone = self.architecture.removeprefix("multires_")
+        multires = backbone != self.architecture
+        synthetic = "synthetic" in str(kwargs.get("training_data", "")).lower()
+        card_data = ModelCardData(
+            license="apache-2.0",
+            library_name="cxr-wsl",
+            pipeline_tag="image-classification",
+            tags=["chest-x-ray", "weakly-supervised-localization", "class-activation-maps", "seam"],
+        )
+        return ModelCard.from_template(
+            card_data,
+            template_str=CARD_TEMPLATE,
+            architecture=self.architecture,
+            kind="multi-resolution (CAMs at 1/8)" if multires else "standard (CAMs at 1/32)",
+            backbone=backbone,
+            gamma=self.gamma,
+            image_size=self.image_size,
+            heatmap_threshold=self.heatmap_threshold,
+            prob_threshold=self.prob_threshold,
+            where=kwargs.get("where", "path/to/this/folder"),
+            training_data=kwargs.get("training_data", "Not recorded."),
+            results=results_table(kwargs.get("metrics")),
+            data_limit=(
+                "Trained on synthetic phantoms in NIH's format, not on radiographs: a "
+                "demonstration of the pipeline, not a model of real chest X-rays."
+                if synthetic
+                else "Trained on NIH ChestX-ray14 (one hospital, adults, 1992-2015); performance "
+                "elsewhere is unknown."
+            ),
+        )
+
+
+def results_table(metrics: Mapping[str, Any] | None) -> str:
+    """The headline numbers of a ``metrics.json`` entry with their intervals, as Markdown."""
+    if not metrics or "intervals" not in metrics:
+        return "Not recorded."
+    intervals = metrics["intervals"]
+    rows = [["mean AUROC, 14 classes", with_interval(intervals["auroc"].get("mean"))]]
+    names = {
+        "accuracy": "accuracy IoBB > 0.1 (mean of 8 box classes)",
+        "afp": "false positives per image",
+        "max_box_acc_v2": "MaxBoxAccV2",
+        "pointing_game": "pointing game",
+    }
+    for variant, label in (("cam", "CAM"), ("pcm", "CAM + PCM")):
+        for key, name in names.items():
+            entry = intervals["localization"].get(variant, {}).get(key, {}).get("mean")
+            rows.append([f"{name}, {label}", with_interval(entry)])
+    return table(["number", "estimate [95 % interval]"], rows)
+
+
+def load_pretrained(where: str | Path, device: torch.device | str = "cpu") -> CXRLocalizer:
+    """A saved model from a folder or a Hub id; a folder without one stops with one line."""
+    folder = Path(where)
+    if folder.exists() and not (folder / WEIGHTS_FILE).is_file():
+        nested = folder / PRETRAINED_DIR
+        if (nested / WEIGHTS_FILE).is_file():  # a run's model folder
+            folder = nested
+        else:
+            raise RunError(f"--model {where}: no {WEIGHTS_FILE} there (a save_pretrained folder).")
+    source = str(folder) if folder.exists() else str(where)
+    try:
+        model = CXRLocalizer.from_pretrained(source, map_location=str(device))
+    except (OSError, ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as error:
+        raise RunError(f"--model {where}: cannot load it ({error}).") from None
+    return model.to(device).eval()
+
+
+def save_run_model(
+    model: nn.Module,
+    pcm: PCM,
+    folder: Path,
+    *,
+    architecture: str,
+    classes: Sequence[str],
+    image_size: int,
+    normalization: tuple[Sequence[float], Sequence[float]],
+    gamma: float,
+    prob_threshold: float,
+    heatmap_threshold: float,
+    card: Mapping[str, Any],
+) -> Path:
+    """Save a run's trained classifier and PCM as ``folder/pretrained`` (a ``save_pretrained``
+    folder), replacing an earlier one only once the new one is complete."""
+    mean, std = normalization
+    localizer = CXRLocalizer(
+        architecture,
+        list(classes),
+        image_size,
+        mean,
+        std,
+        gamma,
+        pcm.image_channels,
+        prob_threshold,
+        heatmap_threshold,
+    )
+    localizer.classifier.load_state_dict(model.state_dict())
+    localizer.pcm.load_state_dict(pcm.state_dict())
+    target = folder / PRETRAINED_DIR
+    temporary, previous = target.with_name(".pretrained.tmp"), target.with_name(".pretrained.old")
+    for stale in (temporary, previous):
+        shutil.rmtree(stale, ignore_errors=True)
+    localizer.save_pretrained(temporary, model_card_kwargs=dict(card))
+    if target.exists():
+        target.rename(previous)
+    temporary.rename(target)
+    shutil.rmtree(previous, ignore_errors=True)
+    return target

@@ -1,0 +1,32 @@
+"""Several processes (gloo ranks on the CPU) give what one process gives."""
+
+import ddp_worker
+import torch
+import torch.multiprocessing as mp
+from training_batches import CPU, random_batches
+
+from cxr_paper.stage_loop import StageState, run_epoch
+
+
+class TestDistributedDataParallel:
+    def test_two_gloo_ranks_equal_one_process_accumulating(self, tmp_path):
+        batches = random_batches(4)
+        pattern = str(tmp_path / "rank{rank}.pt")
+        mp.spawn(
+            ddp_worker.train_rank, args=(2, str(tmp_path / "init"), batches, pattern), nprocs=2
+        )
+        rank0, rank1 = (torch.load(pattern.format(rank=r)) for r in (0, 1))
+
+        reference = ddp_worker.make_model()
+        optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)
+        # micro-batches (rank 0's, rank 1's) accumulated per step, as DDP averages them
+        reference.train()
+        step = ddp_worker.bce_step(reference)
+        run_epoch(
+            reference, batches, step, optimizer, StageState(), CPU, "reference", accumulation=2
+        )
+        params = dict(reference.named_parameters())
+        assert params
+        for name, value in params.items():
+            assert torch.equal(rank0[name], rank1[name]), f"ranks differ on {name}"
+            torch.testing.assert_close(rank0[name], value.detach(), rtol=1e-4, atol=1e-5, msg=name)

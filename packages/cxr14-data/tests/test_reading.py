@@ -1,0 +1,135 @@
+"""read_image: PNG, JPEG and DICOM to one uint8 gray array, each DICOM rule against a hand-worked
+case, and arbitrary bytes giving an image or a named error."""
+
+import contextlib
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from cxr14_data import ImageDecodeError, decode_gray, is_dicom, read_image
+
+pydicom = pytest.importorskip("pydicom")
+
+
+def write_dicom(path, pixels, photometric="MONOCHROME2", frames=1, samples=1, **elements):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
+    ds.Rows, ds.Columns = pixels.shape[-2:] if samples == 1 else pixels.shape[-3:-1]
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = samples, photometric
+    if samples > 1:
+        ds.PlanarConfiguration = 0
+    if frames > 1:
+        ds.NumberOfFrames = frames
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    for key, value in elements.items():
+        setattr(ds, key, value)
+    ds.PixelData = pixels.astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+RAMP = np.arange(64, dtype=np.uint16).reshape(8, 8) * 60  # 0 ... 3780, 12 bits
+
+
+def scaled(values):
+    values = np.asarray(values, dtype=np.float64)
+    return np.rint((values - values.min()) / (values.max() - values.min()) * 255).astype(np.uint8)
+
+
+class TestDicom:
+    def test_monochrome2_is_the_min_max_scaled_pixels(self, tmp_path):
+        image = read_image(write_dicom(tmp_path / "a.dcm", RAMP))
+        np.testing.assert_array_equal(image, scaled(RAMP))
+
+    def test_monochrome1_is_inverted(self, tmp_path):
+        m1 = read_image(write_dicom(tmp_path / "m1.dcm", RAMP, "MONOCHROME1"))
+        m2 = read_image(write_dicom(tmp_path / "m2.dcm", RAMP, "MONOCHROME2"))
+        np.testing.assert_array_equal(m1.astype(int), 255 - m2.astype(int))
+
+    def test_the_window_of_the_file_is_applied(self, tmp_path):
+        """A window of centre 1000, width 400 (DICOM PS3.3 C.11.2.1.2, linear): everything
+        below 800 is black, above 1200 white, and between a ramp."""
+        path = write_dicom(tmp_path / "w.dcm", RAMP, WindowCenter=1000, WindowWidth=400)
+        image = read_image(path).astype(int)
+        assert (image[RAMP <= 790] == 0).all() and (image[RAMP >= 1210] == 255).all()
+        inside = (RAMP > 800) & (RAMP < 1200)
+        assert inside.any() and np.all(np.diff(image[inside]) > 0)
+
+    def test_the_modality_lut_is_applied_before_the_window(self, tmp_path):
+        """Slope 2, intercept -1000: a window at 1000 in output units is at 1000 stored."""
+        plain = write_dicom(tmp_path / "p.dcm", RAMP, WindowCenter=1000, WindowWidth=400)
+        rescaled = write_dicom(
+            tmp_path / "r.dcm",
+            RAMP,
+            WindowCenter=1000,
+            WindowWidth=800,
+            RescaleSlope=2,
+            RescaleIntercept=-1000,
+        )
+        # the stored values 800 ... 1200 map to 600 ... 1400 = centre 1000 +- 400 (to one grey
+        # level: the standard's window has a -1 in its width)
+        a, b = read_image(rescaled).astype(int), read_image(plain).astype(int)
+        assert np.abs(a - b).max() <= 1 and (a == 0).sum() == (b == 0).sum()
+
+    def test_multi_frame_and_colour_are_refused_by_name(self, tmp_path):
+        frames = write_dicom(tmp_path / "f.dcm", np.stack([RAMP, RAMP]), frames=2)
+        with pytest.raises(ImageDecodeError, match=r"f\.dcm: a multi-frame DICOM \(2 frames\)"):
+            read_image(frames)
+        colour = write_dicom(
+            tmp_path / "c.dcm", np.stack([RAMP] * 3, axis=-1), photometric="RGB", samples=3
+        )
+        with pytest.raises(ImageDecodeError, match=r"c\.dcm: a colour DICOM \(RGB"):
+            read_image(colour)
+
+    def test_found_by_its_marker_without_the_suffix(self, tmp_path):
+        path = write_dicom(tmp_path / "scan.bin", RAMP)
+        assert is_dicom(path)
+        np.testing.assert_array_equal(read_image(path), scaled(RAMP))
+
+    def test_without_pydicom_the_error_says_what_to_install(self, tmp_path, monkeypatch):
+        path = write_dicom(tmp_path / "a.dcm", RAMP)
+        monkeypatch.setitem(sys.modules, "pydicom", None)
+        with pytest.raises(ImageDecodeError, match=r"a\.dcm: reading DICOM needs pydicom.*dicom\]"):
+            read_image(path)
+
+
+class TestOtherFormats:
+    @pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif"])
+    def test_equals_decode_gray(self, tmp_path, suffix):
+        pixels = np.random.default_rng(0).integers(0, 256, (16, 20, 3), dtype=np.uint8)
+        path = tmp_path / f"x{suffix}"
+        Image.fromarray(pixels).save(path)
+        np.testing.assert_array_equal(read_image(path), decode_gray(path))
+
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(FileNotFoundError, match="missing.png"):
+            read_image(tmp_path / "missing.png")
+
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(
+    head=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"\0" * 128 + b"DICM"]),
+    body=st.binary(max_size=400),
+    suffix=st.sampled_from([".png", ".dcm", ".jpg", ""]),
+)
+def test_arbitrary_bytes_give_an_image_or_a_named_error(tmp_path_factory, head, body, suffix):
+    path = tmp_path_factory.mktemp("fuzz") / f"file{suffix}"
+    path.write_bytes(head + body)
+    with contextlib.suppress(ImageDecodeError):
+        image = read_image(path)
+        assert image.dtype == np.uint8 and image.ndim == 2
