@@ -30,6 +30,7 @@ from cxr_paper.environment import environment
 from cxr_paper.errors import RunError, run_main
 from cxr_paper.evaluation import evaluate_run, inference_ms, parameter_counts
 from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc, plot_threshold_curves
+from cxr_paper.html_report import write_html_report
 from cxr_paper.jsonio import write_json
 from cxr_paper.models import build_model, check_weights
 from cxr_paper.pretrained import save_run_model
@@ -264,7 +265,7 @@ def write_outputs(
     )
     device = str(ctx.device) + (f" × {ctx.world_size} processes" if ctx.distributed else "")
     pending = [m for m in config.models if m not in results]
-    write_report(
+    report = write_report(
         out / "report.md",
         metrics,
         dataclasses.asdict(config),
@@ -274,6 +275,20 @@ def write_outputs(
         device,
         data_notes(loaders, results),
         pending,
+    )
+    patients = {
+        name: patient
+        for result in results.values()
+        for name, patient in zip(result.test.image_names, result.test.patients, strict=True)
+    }
+    write_html_report(
+        out / "report.html",
+        report.read_text(),
+        {name: result.test.viewer for name, result in results.items()},
+        patients,
+        f"{config.preset} run: {', '.join(results)}",
+        config.prob_threshold,
+        config.heatmap_threshold,
     )
 
 

@@ -22,6 +22,7 @@ from .config import RunConfig
 from .distributed import DistContext, gather
 from .scores import LocalizationScores
 from .timing import time_call
+from .viewer_data import add_variant, new_record
 
 
 def variant_name(method: str, with_pcm: bool) -> str:
@@ -50,6 +51,8 @@ class TestResult:
     patients: list[int] = field(default_factory=list)
     #: per map kind, the scores with their per-image records (for the intervals)
     scores: dict[str, LocalizationScores] = field(default_factory=dict)
+    #: per test image with boxes, what the HTML report's browser shows (``viewer_data``)
+    viewer: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @torch.no_grad()
@@ -86,7 +89,7 @@ def evaluate_test(
         for v in variants
     }
     seconds = dict.fromkeys(methods, 0.0)
-    all_probs, all_labels, examples, box_images, skipped = [], [], {}, 0, []
+    all_probs, all_labels, examples, viewer, box_images, skipped = [], [], {}, {}, 0, []
     names, patients = [], []
     for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=not ctx.is_main):
         skipped += batch.get("skipped_names", [])
@@ -122,6 +125,7 @@ def evaluate_test(
             box_images += 1
             gt_boxes = {name: rows.numpy() for name, rows in batch["boxes"][i].items()}
             name = batch["image_index"][i]
+            record = viewer[name] = new_record(images[i], size, gt_boxes)
             for variant, class_maps in kinds.items():
                 boxes, heatmaps = scores[variant].update(
                     class_maps[row],
@@ -133,6 +137,7 @@ def evaluate_test(
                     q,
                     name,
                 )
+                add_variant(record, variant, class_maps[row], probs[i], boxes)
                 if name in keep_examples:
                     examples.setdefault(name, {"image": images[i].cpu(), "gt": gt_boxes})[
                         variant
@@ -147,6 +152,7 @@ def evaluate_test(
             "probs": all_probs,
             "scores": scores,
             "examples": examples,
+            "viewer": viewer,
             "box_images": box_images,
             "skipped": skipped,
             "seconds": seconds,
@@ -157,6 +163,7 @@ def evaluate_test(
     )
     for part in parts[1:]:
         examples.update(part["examples"])
+        viewer.update(part["viewer"])
         for variant, variant_scores in part["scores"].items():
             scores[variant].merge(variant_scores)
     if not any(part["labels"] for part in parts):
@@ -178,6 +185,7 @@ def evaluate_test(
         image_names=[n for part in parts for n in part["names"]],
         patients=[p for part in parts for p in part["patients"]],
         scores=scores,
+        viewer=viewer,
     )
 
 

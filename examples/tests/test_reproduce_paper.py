@@ -19,13 +19,6 @@ def _run(out, *extra):
     return reproduce_paper.main(args)
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("smoke")
-    report = _run(out)
-    return out, report
-
-
 class TestSmokeRun:
     def test_report_has_all_tables_and_figures(self, smoke_run):
         out, report = smoke_run

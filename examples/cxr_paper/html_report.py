@@ -1,0 +1,179 @@
+"""``report.html``: the report's tables and figures and a browser of every test image with GT boxes,
+per model, kind of map and class, that opens from disk (no server, no network).
+
+The page holds the tables and a small index of the images (names, GT box sizes, hits and misses
+per model, map kind and class), so sorting and filtering need nothing else. Each image's pixels
+and maps sit in the sibling folder ``report_files/`` (``img/<id>.png``, ``data/<id>.js``), loaded
+when the image is shown: scripts and images load from ``file://`` where ``fetch`` would not.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+from matplotlib import colormaps
+from PIL import Image
+
+from cxr14_data import BOX_CLASSES
+
+from .markdown_html import markdown_to_html
+
+FOLDER = "report_files"
+TEMPLATE = Path(__file__).with_name("templates") / "report.html"
+VARIANT_LABELS = {"cam": "CAM", "pcm": "CAM + PCM"}
+
+
+def variant_label(variant: str) -> str:
+    """The switch's label for a map kind (``TestResult.localization``'s keys).
+
+    Example:
+        >>> variant_label("pcm"), variant_label("gradcam++"), variant_label("hirescam+pcm")
+        ('CAM + PCM', 'gradcam++', 'hirescam + PCM')
+    """
+    if variant in VARIANT_LABELS:
+        return VARIANT_LABELS[variant]
+    return variant[: -len("+pcm")] + " + PCM" if variant.endswith("+pcm") else variant
+
+
+def viridis_hex() -> str:
+    """The 256 colours of matplotlib's viridis, as one hex string (colour-blind safe, monotone
+    in lightness)."""
+    colours = (colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(int)
+    return "".join(f"{r:02x}{g:02x}{b:02x}" for r, g, b in colours)
+
+
+def _boxes_1024(boxes: np.ndarray, size: list[int]) -> list[float]:
+    """√(w·h) of each box in NIH's 1024 frame (the boxes are in the evaluated image's pixels)."""
+    scale = 1024 / max(size)
+    return [float(np.sqrt(w * h) * scale) for _, _, w, h in np.asarray(boxes).reshape(-1, 4)]
+
+
+def build_index(viewers: Mapping[str, Mapping[str, Any]], patients: Mapping[str, int]) -> dict:
+    """The page's index: per image its id, name, GT box sizes and per model, map kind and class
+    ``[GT boxes hit, GT boxes, false positives]``."""
+    models = list(viewers)
+    names = sorted({name for viewer in viewers.values() for name in viewer})
+    variants: list[str] = []
+    for viewer in viewers.values():
+        for record in viewer.values():
+            variants += [v for v in record["variants"] if v not in variants]
+    images = []
+    for position, name in enumerate(names):
+        first = next(viewer[name] for viewer in viewers.values() if name in viewer)
+        sizes = {c: min(_boxes_1024(b, first["size"])) for c, b in first["gt"].items() if len(b)}
+        out: dict[str, dict[str, dict[str, list[int]]]] = {}
+        for model, viewer in viewers.items():
+            record = viewer.get(name)
+            if record is None:
+                continue
+            out[model] = {
+                variant: {
+                    c: [
+                        int(np.sum(e["hits"])),
+                        len(e["hits"]),
+                        int(np.sum(~np.asarray(e["box_hits"], bool))),
+                    ]
+                    for c, e in entries.items()
+                }
+                for variant, entries in record["variants"].items()
+            }
+        images.append(
+            {
+                "id": position,
+                "name": name,
+                "patient": int(patients.get(name, -1)),
+                "size": first["size"],
+                "sizes": sizes,
+                "out": out,
+            }
+        )
+    return {
+        "folder": FOLDER,
+        "models": models,
+        "variants": variants,
+        "variant_labels": {v: variant_label(v) for v in variants},
+        "classes": list(BOX_CLASSES),
+        "viridis": viridis_hex(),
+        "images": images,
+    }
+
+
+def _image_data(name: str, viewers: Mapping[str, Mapping[str, Any]]) -> dict:
+    first = next(viewer[name] for viewer in viewers.values() if name in viewer)
+    models: dict[str, Any] = {}
+    for model, viewer in viewers.items():
+        record = viewer.get(name)
+        if record is None:
+            continue
+        models[model] = {
+            variant: {
+                c: {
+                    "prob": round(float(e["prob"]), 4),
+                    "shape": list(np.asarray(e["map"]).shape),
+                    "map": base64.b64encode(np.ascontiguousarray(e["map"], np.uint8)).decode(),
+                    "boxes": np.round(np.asarray(e["boxes"], float), 2).tolist(),
+                    "hits": [bool(h) for h in e["hits"]],
+                    "box_hits": [bool(h) for h in e["box_hits"]],
+                }
+                for c, e in entries.items()
+            }
+            for variant, entries in record["variants"].items()
+        }
+    gt = {c: np.round(np.asarray(b, float), 2).tolist() for c, b in first["gt"].items()}
+    return {"gt": gt, "models": models}
+
+
+def write_html_report(
+    path: Path,
+    report_markdown: str,
+    viewers: Mapping[str, Mapping[str, Any]],
+    patients: Mapping[str, int],
+    title: str,
+    prob_threshold: float,
+    heatmap_threshold: float,
+) -> Path:
+    """Write ``path`` (``report.html``) and its ``report_files/`` beside it.
+
+    Args:
+        report_markdown: ``report.md``'s text (its figures are linked relatively, as there).
+        viewers: per model, the test result's ``viewer`` records (:mod:`cxr_paper.viewer_data`).
+        patients: image name -> patient id.
+    """
+    folder = path.parent / FOLDER
+    staging = path.parent / f".{FOLDER}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "img").mkdir(parents=True)
+    (staging / "data").mkdir()
+    index = build_index(viewers, patients)
+    for image in index["images"]:
+        name, image_id = image["name"], image["id"]
+        first = next(viewer[name] for viewer in viewers.values() if name in viewer)
+        Image.fromarray(np.asarray(first["pixels"], np.uint8)).save(
+            staging / "img" / f"{image_id}.png", optimize=True
+        )
+        payload = json.dumps(_image_data(name, viewers), separators=(",", ":"))
+        (staging / "data" / f"{image_id}.js").write_text(
+            f"window.cxrViewer.receive({image_id},{payload});\n"
+        )
+    template = jinja2.Template(TEMPLATE.read_text(encoding="utf-8"), autoescape=False)
+    page = template.render(
+        title=html.escape(title),
+        tables=markdown_to_html(report_markdown),
+        index=json.dumps(index, separators=(",", ":")).replace("</", "<\\/"),
+        prob_threshold=prob_threshold,
+        heatmap_threshold=heatmap_threshold,
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(page, encoding="utf-8")
+    temporary.replace(path)
+    return path
