@@ -22,9 +22,10 @@ PACKAGES = {
 }
 # The real NIH metadata CSVs ship inside this wheel; tests read them as a fixture, nothing more.
 METADATA_FIXTURE = "torchxrayvision"
-# Optional extras' dependencies, tested in the full session (cam-boxes-iobb[torchmetrics]); the
-# isolated sessions test each package without them.
-OPTIONAL_EXTRAS = ("torchmetrics",)
+# Optional extras' dependencies, tested in the full session (cam-boxes-iobb[torchmetrics]; the
+# isolated sessions test each package without them), and Playwright, which drives the system's
+# chromium for the report.html tests (it downloads no browser).
+OPTIONAL_EXTRAS = ("torchmetrics", "playwright")
 OPTIONAL_MODULES = {"cam-boxes-iobb": "cam_boxes_iobb/torch_metrics.py"}
 
 nox.options.sessions = ["lint", "tests"]
@@ -55,8 +56,8 @@ def _install_everything(session: nox.Session, extra: str = "") -> None:
 
 def _run_all_tests(session: nox.Session, *extra: str) -> None:
     _install_everything(session, "[test]")
-    _install(session, *OPTIONAL_EXTRAS)
-    _install_metadata_fixture(session)
+    # with its dependencies here: score_model.py's tests run a torchxrayvision DenseNet
+    _install(session, *OPTIONAL_EXTRAS, METADATA_FIXTURE)
     session.run(
         "pytest",
         *_pytest_args(list(PACKAGES)),

@@ -1,6 +1,7 @@
 import json
 
 import inference_speed
+import pytest
 import stages
 
 
@@ -83,3 +84,30 @@ def test_kernel_choice_repeats_within_each_setting(tmp_path):
             assert first[model]["seconds_per_step"] > 0
     one_thread = report["settings"]["1 thread"]["runs"][0]
     assert one_thread[kernel_choice.MODELS[0]]["threads"] == 1
+
+
+def test_report_html_quick(tmp_path):
+    from cxr_paper.browser import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"no browser: {reason}")
+    import report_html
+
+    args = report_html.get_args_parser().parse_args(
+        ["--images", "12", "--models", "2", "--repeats", "1", "--json", str(tmp_path / "r.json")]
+    )
+    report = report_html.main(args)
+    assert report["load_to_first_image_s"] > 0 and report["next_image_s"] > 0
+
+
+def test_cam_methods_quick(tmp_path):
+    import cam_methods
+
+    flags = ["--model", "multires_resnet10t", "--size", "32", "--batch", "2", "--classes", "3"]
+    flags += ["--methods", "gradcam", "--min-run-time", "0.01", "--json", str(tmp_path / "c.json")]
+    args = cam_methods.get_args_parser().parse_args(flags)
+    report = cam_methods.main(args)
+    timing = report["methods"]["gradcam"]
+    assert timing["library_ms"] > 0 and timing["batched_ms"] > 0
+    assert json.loads((tmp_path / "c.json").read_text())["classes"] == 3

@@ -1,10 +1,10 @@
 """Class maps from other CAM methods, over the same model, for the localization comparison.
 
-``cam`` is the model's own CAM (all 14 classes in one forward). The others come from the
-maintained ``grad-cam`` package (pytorch-grad-cam) at the layer that gives the CAMs
-(``model.feature_map``, the map ``F``), through a wrapper that returns the logits. That library
-explains one target class per image and call, so a batch costs one forward and backward pass per
-class: only the 8 box classes are computed (the others are never scored), 8 passes per batch.
+``cam`` is the model's own CAM (all 14 classes in one forward). The others are the Grad-CAM family
+at the layer that gives the CAMs (``model.feature_map``, the map ``F``), as the maintained
+``grad-cam`` package (pytorch-grad-cam) defines and scales them, computed for the 8 box classes at
+once (:mod:`cxr_paper.batched_cam`: one forward and one batched backward pass, tested equal to the
+library, which needs a forward and a backward pass per class).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from torch import nn
 
 from cxr14_data import BOX_CLASSES, CLASSES
 from multires_backbone import CAMClassifier
+
+from .batched_cam import batched_cams, library_scaling
 
 #: --cam-methods: the model's CAM and the grad-cam package's methods (imported on use).
 CAM_METHODS = ("cam", "gradcam", "gradcam++", "hirescam", "layercam", "xgradcam")
@@ -41,28 +43,17 @@ class LogitsOnly(nn.Module):
 
 
 def gradient_cam(method: str, model: CAMClassifier) -> Callable[[torch.Tensor], np.ndarray]:
-    """``fn(images) -> (B, 14, H, W)`` maps in ``[0, 1]`` at the input size from ``method``
-    (zero for the 6 classes without boxes)."""
-    import pytorch_grad_cam
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-
-    explainer = getattr(pytorch_grad_cam, _LIBRARY_NAMES[method])(
-        model=LogitsOnly(model), target_layers=[model.feature_map]
-    )
+    """``fn(images) -> (B, 14, H, W)`` maps in ``[0, 1]`` at the input size from ``method``,
+    scaled as pytorch-grad-cam scales them (zero for the 6 classes without boxes)."""
+    if method not in _LIBRARY_NAMES:
+        raise ValueError(f"Unknown method {method!r}; expected one of {list(_LIBRARY_NAMES)}.")
+    logits = LogitsOnly(model)
+    box = [CLASSES.index(name) for name in BOX_CLASSES]
 
     def maps(images: torch.Tensor) -> np.ndarray:
         out = np.zeros((len(images), len(CLASSES), *images.shape[-2:]), dtype=np.float32)
-        flags = [p.requires_grad for p in model.parameters()]
-        model.requires_grad_(True)  # a frozen model's activations need a graph for gradients
-        try:
-            with torch.enable_grad():
-                for name in BOX_CLASSES:
-                    index = CLASSES.index(name)
-                    targets = [ClassifierOutputTarget(index)] * len(images)
-                    out[:, index] = explainer(input_tensor=images, targets=targets)
-        finally:
-            for parameter, flag in zip(model.parameters(), flags, strict=True):
-                parameter.requires_grad_(flag)
+        cams = batched_cams(method, logits, model.feature_map, images, box)
+        out[:, box] = library_scaling(cams.float().cpu().numpy(), tuple(images.shape[-2:]))
         return out
 
     return maps

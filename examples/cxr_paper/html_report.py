@@ -24,23 +24,11 @@ from PIL import Image
 
 from cxr14_data import BOX_CLASSES
 
+from .markdown import variant_label
 from .markdown_html import markdown_to_html
 
 FOLDER = "report_files"
 TEMPLATE = Path(__file__).with_name("templates") / "report.html"
-VARIANT_LABELS = {"cam": "CAM", "pcm": "CAM + PCM"}
-
-
-def variant_label(variant: str) -> str:
-    """The switch's label for a map kind (``TestResult.localization``'s keys).
-
-    Example:
-        >>> variant_label("pcm"), variant_label("gradcam++"), variant_label("hirescam+pcm")
-        ('CAM + PCM', 'gradcam++', 'hirescam + PCM')
-    """
-    if variant in VARIANT_LABELS:
-        return VARIANT_LABELS[variant]
-    return variant[: -len("+pcm")] + " + PCM" if variant.endswith("+pcm") else variant
 
 
 def viridis_hex() -> str:

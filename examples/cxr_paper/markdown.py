@@ -8,6 +8,7 @@ from typing import Any
 
 #: Marks a paired difference whose 95 % interval excludes 0.
 MEASURABLE = "✓"
+VARIANT_LABELS = {"cam": "CAM", "pcm": "CAM + PCM"}
 
 
 def number(value: float | None, digits: int = 3) -> str:
@@ -55,3 +56,15 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def variant_label(variant: str) -> str:
+    """How a map kind (``TestResult.localization``'s keys) is named in tables and switches.
+
+    Example:
+        >>> variant_label("pcm"), variant_label("gradcam++"), variant_label("hirescam+pcm")
+        ('CAM + PCM', 'gradcam++', 'hirescam + PCM')
+    """
+    if variant in VARIANT_LABELS:
+        return VARIANT_LABELS[variant]
+    return variant[: -len("+pcm")] + " + PCM" if variant.endswith("+pcm") else variant

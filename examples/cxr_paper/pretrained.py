@@ -27,7 +27,7 @@ from multires_backbone import create_model
 from pcm_seam import PCM, refine
 
 from .errors import RunError
-from .markdown import table, with_interval
+from .markdown import table, variant_label, with_interval
 
 PRETRAINED_DIR = "pretrained"
 WEIGHTS_FILE = "model.safetensors"
@@ -217,10 +217,10 @@ def results_table(metrics: Mapping[str, Any] | None) -> str:
         "max_box_acc_v2": "MaxBoxAccV2",
         "pointing_game": "pointing game",
     }
-    for variant, label in (("cam", "CAM"), ("pcm", "CAM + PCM")):
+    for variant, headlines in intervals["localization"].items():
         for key, name in names.items():
-            entry = intervals["localization"].get(variant, {}).get(key, {}).get("mean")
-            rows.append([f"{name}, {label}", with_interval(entry)])
+            entry = headlines.get(key, {}).get("mean")
+            rows.append([f"{name}, {variant_label(variant)}", with_interval(entry)])
     return table(["number", "estimate [95 % interval]"], rows)
 
 

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from browser import CHROMIUM_ARGS, chromium_path, unavailable_reason
 
+from cxr_paper.browser import CHROMIUM_ARGS, chromium_path, unavailable_reason
 from cxr_paper.results import ModelResult
 
 REASON = unavailable_reason()

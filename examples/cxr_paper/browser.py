@@ -1,5 +1,7 @@
-"""Headless Chromium for the report tests: Debian's ``chromium`` driven by Playwright, nothing
-downloaded at run time; ``None`` with the reason when either cannot be had."""
+"""Headless Chromium for checking ``report.html`` (its tests and benchmark): the system's
+``chromium`` driven by Playwright (``pip install playwright``), nothing downloaded at run time."""
+
+from __future__ import annotations
 
 import os
 import shutil
@@ -18,12 +20,14 @@ CHROMIUM_ARGS = [
 
 
 def chromium_path() -> str | None:
+    """``$CHROMIUM``, else ``chromium`` or ``chromium-browser`` on the PATH."""
     return (
         os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     )
 
 
 def unavailable_reason() -> str | None:
+    """Why a headless browser cannot be had here, or ``None`` when it can."""
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:

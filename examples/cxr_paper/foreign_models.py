@@ -1,0 +1,136 @@
+"""Any classifier with per-class outputs, as the evaluation reads this project's models: logits in
+ChestX-ray14's class order and class maps for the 8 box classes, from the Grad-CAM family at a
+layer of the model (:mod:`cxr_paper.batched_cam`, all classes in one batched backward pass).
+
+- ``timm:NAME``: ``timm.create_model(NAME, num_classes=14)``, maps at its last feature stage
+  (``feature_info``), inputs normalised as its ``pretrained_cfg`` says.
+- ``xrv:NAME``: a torchxrayvision ``DenseNet`` (``NAME`` its weights, e.g.
+  ``densenet121-res224-nih``, or ``none`` for random ones), its outputs mapped from its own
+  label order (``model.targets``) to ChestX-ray14's, one gray channel scaled to [-1024, 1024]
+  as torchxrayvision expects, maps at ``model.features``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cxr14_data import BOX_CLASSES, CLASSES, IMAGENET_MEAN, IMAGENET_STD, denormalize
+from multires_backbone import CAMOutput
+
+from .batched_cam import cams_and_logits
+from .errors import RunError
+
+Normalization = tuple[tuple[float, ...], tuple[float, ...]]
+
+
+class ForeignModel(nn.Module):
+    """``model(images) -> CAMOutput(logits (B, 14), cams (B, 14, h, w), features=cams)``.
+
+    Args:
+        network: the classifier, ``network(x) -> (B, outputs)``.
+        layer: the module whose activations the maps come from.
+        method: one of :data:`cxr_paper.batched_cam.METHODS`.
+        output_index: for each of :data:`CLASSES`, its column of the network's output, or
+            ``None`` when the network has no such output (its logit is 0 and it has no map).
+        to_input: turns the loader's normalised ``(B, 3, H, W)`` into the network's input.
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        layer: nn.Module,
+        method: str,
+        output_index: list[int | None],
+        to_input: Callable[[torch.Tensor], torch.Tensor] = lambda x: x,
+    ) -> None:
+        super().__init__()
+        self.network, self.layer, self.method = network, layer, method
+        self.output_index, self.to_input = output_index, to_input
+        self.missing = [c for c, i in zip(CLASSES, output_index, strict=True) if i is None]
+        lacking = [c for c in BOX_CLASSES if c in self.missing]
+        if lacking:
+            raise RunError(f"the model has no output for the box classes {lacking}.")
+
+    def forward(self, images: torch.Tensor) -> CAMOutput:
+        x = self.to_input(images)
+        box = [self.output_index[CLASSES.index(c)] for c in BOX_CLASSES]
+        maps, outputs = cams_and_logits(self.method, self.network, self.layer, x, box)
+        logits = torch.zeros(len(images), len(CLASSES), device=outputs.device)
+        cams = torch.zeros(len(images), len(CLASSES), *maps.shape[-2:], device=maps.device)
+        for k, index in enumerate(self.output_index):
+            if index is not None:
+                logits[:, k] = outputs[:, index]
+        for row, name in enumerate(BOX_CLASSES):
+            cams[:, CLASSES.index(name)] = maps[:, row]
+        return CAMOutput(logits, cams, cams)
+
+
+@dataclass
+class Loaded:
+    model: ForeignModel
+    normalization: Normalization
+    description: str
+
+
+def load_timm(name: str, method: str, weights: str | None) -> Loaded:
+    import timm
+
+    try:
+        network = timm.create_model(name, num_classes=len(CLASSES), pretrained=weights == "timm")
+    except (RuntimeError, ValueError) as error:
+        raise RunError(f"--model timm:{name}: {error}") from None
+    if weights not in (None, "timm", "none"):
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        try:
+            network.load_state_dict(state.get("state_dict", state))
+        except RuntimeError as error:
+            raise RunError(f"--weights {weights} does not fit timm:{name}: {error}") from None
+    stage = network.feature_info[-1]["module"]
+    config = timm.data.resolve_data_config({}, model=network)
+    normalization = (tuple(config["mean"]), tuple(config["std"]))
+    model = ForeignModel(
+        network.eval(), network.get_submodule(stage), method, list(range(len(CLASSES)))
+    )
+    description = f"timm `{name}` ({weights or 'random'} weights), maps at `{stage}`"
+    return Loaded(model, normalization, description)
+
+
+def load_xrv(weights: str, method: str) -> Loaded:
+    import torchxrayvision as xrv
+
+    network = xrv.models.DenseNet(weights=None if weights == "none" else weights).eval()
+    targets = list(network.targets)
+    index = [targets.index(c) if c in targets else None for c in CLASSES]
+
+    def to_input(images: torch.Tensor) -> torch.Tensor:
+        gray = denormalize(images, IMAGENET_MEAN, IMAGENET_STD).mean(1, keepdim=True)
+        return gray.clamp(0, 1) * 2048 - 1024
+
+    model = ForeignModel(network, network.features, method, index, to_input)
+    description = (
+        f"torchxrayvision DenseNet ({weights} weights), its {len(targets)} outputs mapped to "
+        "ChestX-ray14's order, maps at `features`"
+    )
+    return Loaded(model, (IMAGENET_MEAN, IMAGENET_STD), description)
+
+
+def load_foreign(spec: str, method: str, weights: str | None = None) -> Loaded:
+    """``timm:NAME`` or ``xrv:WEIGHTS`` (see the module's docstring)."""
+    kind, _, name = spec.partition(":")
+    if kind == "timm" and name:
+        return load_timm(name, method, weights)
+    if kind == "xrv" and name:
+        return load_xrv(name, method)
+    raise RunError(
+        f"--model {spec!r}: expected timm:NAME, xrv:WEIGHTS (or none), or a saved model "
+        f"(a run's model folder, a save_pretrained folder or a Hub id){_hint(spec)}."
+    )
+
+
+def _hint(spec: str) -> str:
+    return f"; {spec} is not a folder here" if not Path(spec).exists() and "/" in spec else ""

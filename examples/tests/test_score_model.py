@@ -1,0 +1,91 @@
+"""score_model.py scores this project's saved models, a timm model and a torchxrayvision DenseNet
+(untrained: nothing downloads) on the synthetic set, into the report's tables and report.html."""
+
+import json
+
+import numpy as np
+import pytest
+import score_model
+
+from cxr14_data import BOX_CLASSES, CLASSES
+from cxr_paper.errors import RunError
+from cxr_paper.foreign_models import load_foreign
+from cxr_paper.jsonio import strict
+
+
+def _score(tmp_path, *flags):
+    out = tmp_path / "score"
+    args = score_model.get_args_parser().parse_args(
+        [*flags, "--preset", "smoke", "--bootstrap-resamples", "50", "--out", str(out)]
+    )
+    return score_model.main(args), out
+
+
+def _check_outputs(entry, out, variants):
+    assert list(entry["localization"]) == variants
+    assert set(entry["auroc"]) == {*CLASSES, "mean"}
+    for variant in variants:
+        accuracy = entry["localization"][variant]["iobb"]["0.1"]["mean"]["accuracy"]
+        assert accuracy is None or 0 <= accuracy <= 1
+        assert "max_box_acc_v2" in entry["intervals"]["localization"][variant]
+    text = (out / "score.md").read_text()
+    assert "| mean AUROC, 14 classes |" in text and "## Accuracy at IoBB > 0.1 per class" in text
+    assert json.loads((out / "score.json").read_text())["model"] == entry["model"]
+    assert (out / "report.html").is_file() and (out / "test_records.npz").is_file()
+
+
+def test_a_saved_model_with_its_pcm_and_a_gradient_method(smoke_run, tmp_path):
+    out, _ = smoke_run
+    entry, folder = _score(
+        tmp_path, "--model", str(out / "multires_resnet10t"), "--methods", "cam", "gradcam"
+    )
+    _check_outputs(entry, folder, ["cam", "pcm", "gradcam", "gradcam+pcm"])
+    # the same model, data and protocol as the run: the CAM rows are the run's own numbers
+    run = json.loads((out / "metrics.json").read_text())["multires_resnet10t"]
+    assert strict(entry["auroc"]) == run["auroc"]
+    assert strict(entry["localization"]["cam"]["iobb"]) == run["localization"]["cam"]["iobb"]
+
+
+def test_a_timm_model(tmp_path):
+    entry, out = _score(tmp_path, "--model", "timm:resnet18", "--methods", "hirescam")
+    _check_outputs(entry, out, ["hirescam"])
+    assert "maps at `layer4`" in entry["description"]
+
+
+def test_a_torchxrayvision_densenet(tmp_path):
+    pytest.importorskip("torchxrayvision", reason="torchxrayvision is not installed")
+    entry, out = _score(tmp_path, "--model", "xrv:none", "--methods", "gradcam++")
+    _check_outputs(entry, out, ["gradcam++"])
+    assert entry["missing_classes"] == []
+
+
+def test_xrv_outputs_follow_its_label_order():
+    pytest.importorskip("torchxrayvision", reason="torchxrayvision is not installed")
+    import torch
+
+    loaded = load_foreign("xrv:none", "gradcam")
+    targets = list(loaded.model.network.targets)
+    assert loaded.model.output_index == [targets.index(c) for c in CLASSES]
+    torch.manual_seed(0)
+    images = torch.randn(2, 3, 64, 64)
+    out = loaded.model(images)
+    raw = loaded.model.network(loaded.model.to_input(images)).detach()
+    for k, name in enumerate(CLASSES):
+        torch.testing.assert_close(out.logits[:, k], raw[:, targets.index(name)])
+    box = [CLASSES.index(c) for c in BOX_CLASSES]
+    others = [k for k in range(14) if k not in box]
+    assert out.cams[:, box].abs().sum() > 0 and np.all(out.cams[:, others].numpy() == 0)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--model", "timm:resnet18", "--methods", "cam"], "give one of"),
+        (["--model", "timm:resnet18", "--methods", "gradcam", "hirescam"], "give one of"),
+        (["--model", "timm:resnet18", "--methods", "gradcam+"], "expected 'cam' or some of"),
+        (["--model", "nothing:here"], "expected timm:NAME, xrv:WEIGHTS"),
+    ],
+)
+def test_bad_requests_are_one_line(tmp_path, flags, message):
+    with pytest.raises(RunError, match=message):
+        _score(tmp_path, *flags)
