@@ -22,6 +22,7 @@ import timm
 import torch
 from _harness import utc_now, write_json
 
+from cxr_paper.markdown import table
 from cxr_paper.paper_numbers import TABLE4
 from cxr_paper.timing import interleaved_ratio, native_bf16, time_call
 from multires_backbone import (
@@ -124,41 +125,53 @@ def ratios(models: dict[str, dict], variant: str, rounds: int, min_time: float) 
 
 def markdown(report: dict) -> str:
     variant = report["variants"][0]
+    header = [
+        "model",
+        "params (published config)",
+        "paper params",
+        "ms",
+        "ms + PCM",
+        f"img/s (batch {report['batch']})",
+        "paper ms (P100)",
+    ]
+    rows = []
+    for name, result in report["models"].items():
+        paper_ms, paper_params = TABLE4.get(name, (None, None))
+        rows.append(
+            [
+                name,
+                f"{result['params_published']:,}",
+                f"{paper_params:,}" if paper_params else "–",
+                f"{result['latency_ms'][variant]['median_ms']:.1f}",
+                f"{result['latency_ms_pcm'][variant]['median_ms']:.1f}",
+                f"{result['throughput'][variant]:.1f}",
+                f"{paper_ms}" if paper_ms else "–",
+            ]
+        )
     lines = [
         f"Device: {report['device_name']} ({report['device']}), torch {report['torch']}, "
         f"{report['size']}x{report['size']}x3, batch 1 latency (median ms, {variant}); "
         f"paper: one P100.",
         "",
-        "| model | params (published config) | paper params | ms | ms + PCM | img/s (batch "
-        f"{report['batch']}) | paper ms (P100) |",
-        "|---|---|---|---|---|---|---|",
+        table(header, rows),
     ]
-    for name, result in report["models"].items():
-        paper_ms, paper_params = TABLE4.get(name, (None, None))
-        paper_params_text = f"{paper_params:,}" if paper_params else "–"
-        lines.append(
-            f"| {name} | {result['params_published']:,} | {paper_params_text} "
-            f"| {result['latency_ms'][variant]['median_ms']:.1f} "
-            f"| {result['latency_ms_pcm'][variant]['median_ms']:.1f} "
-            f"| {result['throughput'][variant]:.1f} | {paper_ms if paper_ms else '–'} |"
-        )
     for variant_name, values in report["ratios"].items():
         lines += ["", f"Interleaved ratios, {variant_name}:"]
         lines += [f"- {k}: {v:.3f}" for k, v in values.items()]
     if len(report["variants"]) > 1:
-        lines += [
-            "",
-            "| model | " + " | ".join(report["variants"]) + " |",
-            "|---|" + "---|" * len(report["variants"]),
-        ]
-        for name, result in report["models"].items():
-            cells = [
-                f"{result['latency_ms'][v]['median_ms']:.1f}"
-                if v in result["latency_ms"]
-                else "unsupported"
-                for v in report["variants"]
+        by_variant = [
+            [
+                name,
+                *(
+                    f"{result['latency_ms'][v]['median_ms']:.1f}"
+                    if v in result["latency_ms"]
+                    else "unsupported"
+                    for v in report["variants"]
+                ),
             ]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            for name, result in report["models"].items()
+        ]
+        lines += ["", table(["model", *report["variants"]], by_variant)]
     return "\n".join(lines)
 
 

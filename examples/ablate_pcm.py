@@ -140,14 +140,16 @@ def to_markdown(results: dict) -> str:
     ]
     for model, rows in results["variants"].items():
         header = ["variant", *BOX_CLASSES, "mean", "AFP", "s"]
-        lines += ["", f"## {model}", "", "| " + " | ".join(header) + " |"]
-        lines.append("|" + "---|" * len(header))
-        for variant, row in rows.items():
-            cells = [number(row["accuracy"][c]) for c in [*BOX_CLASSES, "mean"]]
-            seconds = f"{row['seconds']:.0f}" if "seconds" in row else "–"
-            lines.append(
-                f"| {variant} | " + " | ".join([*cells, number(row["afp"]["mean"]), seconds]) + " |"
-            )
+        cells = [
+            [
+                variant,
+                *(number(row["accuracy"][c]) for c in [*BOX_CLASSES, "mean"]),
+                number(row["afp"]["mean"]),
+                f"{row['seconds']:.0f}" if "seconds" in row else "–",
+            ]
+            for variant, row in rows.items()
+        ]
+        lines += ["", f"## {model}", "", table(header, cells)]
     return "\n".join(lines) + "\n"
 
 

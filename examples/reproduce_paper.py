@@ -37,7 +37,7 @@ from cxr_paper.pretrained import save_run_model
 from cxr_paper.records import save_records
 from cxr_paper.report import DataNotes, write_report
 from cxr_paper.results import ModelResult
-from cxr_paper.runtime import maybe_kill_after_model
+from cxr_paper.runtime import KILL_AFTER_MODELS_ENV, maybe_kill
 from cxr_paper.training import fit_classifier, fit_pcm
 from cxr_paper.uncertainty import model_intervals, paired_maps, paired_models
 from multires_backbone import is_multires
@@ -96,7 +96,7 @@ def run(config: RunConfig, ctx: DistContext, resume: bool, started: float) -> Pa
         return loaders[norm]
 
     first = loaders_for(normalization[config.models[0]])
-    figure_images = choose_figure_images(first.test.dataset.dataset, config.figure_images)
+    figure_images = choose_figure_images(first.dataset("test"), config.figure_images)
     if ctx.is_main:  # the data is there and fits: the folder now holds this run
         config.save(out)
     results: dict[str, ModelResult] = {}
@@ -120,7 +120,7 @@ def run(config: RunConfig, ctx: DistContext, resume: bool, started: float) -> Pa
         if ctx.is_main:
             write_outputs(config, out, results, figure_images, first, started, ctx)
         barrier(ctx)
-        maybe_kill_after_model(position)
+        maybe_kill(KILL_AFTER_MODELS_ENV, position)
     report = out / "report.md"
     if ctx.is_main:
         print(f"Report: {report.resolve()}")
@@ -208,7 +208,7 @@ def paired_across_models(
 
 def data_notes(loaders: Loaders, results: dict[str, ModelResult]) -> DataNotes:
     """On what each table was computed, and what was left out (unreadable images, bad boxes)."""
-    test_set = loaders.test.dataset.dataset
+    test_set = loaders.dataset("test")
     any_result = next(iter(results.values()))
     splits = {
         "train": any_result.history.get("skipped_train_images", []),
@@ -216,9 +216,7 @@ def data_notes(loaders: Loaders, results: dict[str, ModelResult]) -> DataNotes:
         "test": any_result.test.skipped,
     }
     dropped = [
-        box.where
-        for split in (loaders.train, loaders.val, loaders.test)
-        for box in split.dataset.dataset.bad_boxes
+        box.where for split in ("train", "val", "test") for box in loaders.dataset(split).bad_boxes
     ]
     return DataNotes(
         test_images=len(any_result.test.labels),

@@ -17,7 +17,6 @@ Grad-CAM-family method at their last feature stage, all classes in one batched b
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -190,4 +189,4 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(lambda: main(get_args_parser().parse_args())) and 0)
+    run_main(lambda: main(get_args_parser().parse_args()))

@@ -34,6 +34,10 @@ class Loaders:
     train_sampler: EpochSampler
     source: str
 
+    def dataset(self, split: str) -> ChestXray14:
+        """The data set behind a split's loader (its records, boxes and what was dropped)."""
+        return getattr(self, split).dataset.dataset
+
 
 def synthetic_folder_name(config: RunConfig) -> str:
     """Every setting the generated set depends on, so that two of them never share a folder."""

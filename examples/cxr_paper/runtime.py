@@ -48,11 +48,6 @@ def wrap_for_training(module: nn.Module, ctx: DistContext, sync_bn: bool = False
     return DistributedDataParallel(module, device_ids=device_ids)
 
 
-def unwrap(module: nn.Module) -> nn.Module:
-    module = getattr(module, "_orig_mod", module)  # torch.compile
-    return module.module if isinstance(module, DistributedDataParallel) else module
-
-
 def rng_state() -> dict[str, Any]:
     state = {
         "torch": torch.get_rng_state(),
@@ -72,19 +67,14 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def maybe_kill(step: int) -> None:
-    """Fault injection for the kill-and-resume test (no effect unless the variable is set)."""
-    target = os.environ.get(KILL_AT_STEP_ENV)
-    if target is not None and step == int(target):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 #: Test hook: SIGKILL this process after this many models have finished and been reported.
 KILL_AFTER_MODELS_ENV = "CXR_PAPER_KILL_AFTER_MODELS"
 
 
-def maybe_kill_after_model(models_done: int) -> None:
-    """Fault injection for the paper dry run's kill-and-resume test."""
-    target = os.environ.get(KILL_AFTER_MODELS_ENV)
-    if target is not None and models_done == int(target):
+def maybe_kill(variable: str, count: int) -> None:
+    """Fault injection for the kill-and-resume tests: SIGKILL this process when the environment
+    variable ``variable`` (:data:`KILL_AT_STEP_ENV`, :data:`KILL_AFTER_MODELS_ENV`) is set to
+    ``count``; nothing otherwise."""
+    target = os.environ.get(variable)
+    if target is not None and count == int(target):
         os.kill(os.getpid(), signal.SIGKILL)

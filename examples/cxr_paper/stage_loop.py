@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import load, save_atomic
 from .distributed import DistContext, gather
-from .runtime import maybe_kill
+from .runtime import KILL_AT_STEP_ENV, maybe_kill
 
 #: ``step_fn(batch) -> {"loss": ..., other named terms}``; ``"loss"`` is backpropagated.
 StepFn = Callable[[dict[str, Any]], dict[str, torch.Tensor]]
@@ -122,7 +122,7 @@ def run_epoch(
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             state.optimizer_steps += 1
-            maybe_kill(state.optimizer_steps)
+            maybe_kill(KILL_AT_STEP_ENV, state.optimizer_steps)
             if on_step is not None:
                 on_step()
 
@@ -147,3 +147,14 @@ def load_stage(path: Path, ctx: DistContext, **parts: Any) -> tuple[StageState, 
     for name, part in parts.items():
         part.load_state_dict(saved[name])
     return StageState(**saved["state"]), saved
+
+
+def every_steps(state: StageState, every: int, save: Callable[[], None]) -> Callable[[], None]:
+    """``run_epoch``'s ``on_step``: ``save()`` after every ``every``-th optimizer step (never
+    when ``every`` is 0; epoch ends are saved by the caller)."""
+
+    def on_step() -> None:
+        if every and state.optimizer_steps % every == 0:
+            save()
+
+    return on_step

@@ -35,7 +35,7 @@ from .runtime import (
     set_rng_state,
     wrap_for_training,
 )
-from .stage_loop import StageState, load_stage, run_epoch, save_stage
+from .stage_loop import StageState, every_steps, load_stage, run_epoch, save_stage
 
 #: Stage-2 history per epoch (name -> running total it averages): the SEAM loss and its terms.
 PCM_HISTORY = {"pcm_loss": "loss", "msml": "msml", "ecr": "ecr"}
@@ -121,9 +121,7 @@ def fit_classifier(
         parts = dict(model=model, optimizer=optimizer, scheduler=scheduler, rng=rng_state())
         save_stage(last, state, ctx, **parts)
 
-    def on_step() -> None:
-        if config.checkpoint_every and state.optimizer_steps % config.checkpoint_every == 0:
-            save()
+    on_step = every_steps(state, config.checkpoint_every, save)
 
     bar = tqdm(total=config.epochs, desc=f"{name} stage 1", unit="epoch", disable=not ctx.is_main)
     bar.update(state.epoch)
@@ -220,9 +218,7 @@ def fit_pcm(
         generators = gather(generator.get_state(), ctx)  # every rank's angle stream
         save_stage(last, state, ctx, pcm=pcm, optimizer=optimizer, generators=generators)
 
-    def on_step() -> None:
-        if config.checkpoint_every and state.optimizer_steps % config.checkpoint_every == 0:
-            save()
+    on_step = every_steps(state, config.checkpoint_every, save)
 
     while state.epoch < epochs:
         epoch = state.epoch

@@ -6,7 +6,7 @@ import torch
 
 from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.cam_methods import CAM_METHODS, at_map_size, gradient_cam
-from cxr_paper.report_methods import methods_table
+from cxr_paper.report import methods_table
 from cxr_paper.scores import LocalizationScores
 from multires_backbone import create_model
 

@@ -7,21 +7,17 @@ after its second model and resumed: the first two are kept, not retrained.
 """
 
 import json
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import timm
 import torch
 import torchvision
+from script_runs import run_reproduce_paper
 
 from cxr_paper.config import PAPER_MODELS
 from cxr_paper.runtime import KILL_AFTER_MODELS_ENV
 
-SCRIPT = Path(__file__).resolve().parents[1] / "reproduce_paper.py"
 MODELS = list(PAPER_MODELS)
 BACKBONES = {
     "resnet50": "resnet50",
@@ -47,44 +43,14 @@ def weights(tmp_path_factory):
 
 
 def _run(out, weights, *extra, kill_after=None):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop(KILL_AFTER_MODELS_ENV, None)
-    if kill_after is not None:
-        env[KILL_AFTER_MODELS_ENV] = str(kill_after)
-    command = [
-        sys.executable,
-        str(SCRIPT),
-        "--preset",
-        "paper",
-        "--data",
-        "synthetic",  # the paper preset's run means the real data unless told otherwise
-        "--out",
-        str(out),
-        "--image-size",
-        "64",
-        "--synthetic-size",
-        "64",
-        "--synthetic-patients",
-        "10",
-        "--epochs",
-        "1",
-        "--pcm-epochs",
-        "1",
-        "--batch-size",
-        "6",
-        "--accumulation",
-        "2",
-        "--latency-repeats",
-        "1",
-        "--figure-images",
-        "1",
-        "--device",
-        "cpu",
-        "--pretrained",
-        *(f"{model}={path}" for model, path in weights.items()),
-        *extra,
-    ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    flags = ["--preset", "paper", "--data", "synthetic"]  # the paper preset means real data
+    flags += ["--out", str(out), "--image-size", "64", "--synthetic-size", "64"]
+    flags += ["--synthetic-patients", "10", "--epochs", "1", "--pcm-epochs", "1"]
+    flags += ["--batch-size", "6", "--accumulation", "2", "--latency-repeats", "1"]
+    flags += ["--figure-images", "1", "--device", "cpu", "--pretrained"]
+    flags += [f"{model}={path}" for model, path in weights.items()]
+    kill = None if kill_after is None else (KILL_AFTER_MODELS_ENV, kill_after)
+    return run_reproduce_paper([*flags, *extra], kill)
 
 
 def test_paper_preset_dry_run_killed_and_resumed(tmp_path, weights):

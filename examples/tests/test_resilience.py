@@ -2,23 +2,19 @@
 loader workers do not change the result."""
 
 import math
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import ddp_worker
 import pytest
 import torch
+from script_runs import run_reproduce_paper
 from training_batches import CPU, random_batches
 
 from cxr_paper.checkpoint import load, save_atomic
 from cxr_paper.runtime import KILL_AT_STEP_ENV
 from cxr_paper.stage_loop import StageState, run_epoch
 from weighted_bce import DynamicWeightedBCEWithLogitsLoss
-
-SCRIPT = Path(__file__).resolve().parents[1] / "reproduce_paper.py"
 
 
 def trained_weights(model_folder: Path) -> dict[str, torch.Tensor]:
@@ -72,26 +68,10 @@ class TestResilience:
 
     def test_sigkill_mid_epoch_then_resume_is_bit_identical(self, tmp_path):
         def run(out, *extra, kill_at=None):
-            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-            env.pop(KILL_AT_STEP_ENV, None)
-            if kill_at is not None:
-                env[KILL_AT_STEP_ENV] = str(kill_at)
-            command = [
-                sys.executable,
-                str(SCRIPT),
-                "--preset",
-                "smoke",
-                "--models",
-                "resnet10t",
-                "--epochs",
-                "2",
-                "--checkpoint-every",
-                "3",
-                "--out",
-                str(out),
-                *extra,
-            ]
-            return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+            flags = ["--preset", "smoke", "--models", "resnet10t", "--epochs", "2"]
+            flags += ["--checkpoint-every", "3", "--out", str(out), *extra]
+            kill = None if kill_at is None else (KILL_AT_STEP_ENV, kill_at)
+            return run_reproduce_paper(flags, kill, timeout=600)
 
         straight = run(tmp_path / "straight")
         assert straight.returncode == 0, straight.stderr[-2000:]

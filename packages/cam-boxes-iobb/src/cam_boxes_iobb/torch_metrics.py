@@ -47,6 +47,26 @@ class _CountingMetric(Metric):
         return core
 
 
+class _MapMetric(_CountingMetric):
+    """Metrics that score class maps: ``update(heatmaps, gt_boxes, sizes)``."""
+
+    def update(
+        self,
+        heatmaps: Sequence[Mapping[str, Any]],
+        gt_boxes: Sequence[Boxes],
+        sizes: Sequence[tuple[int, int] | None] | None = None,
+    ) -> None:
+        """One batch: per image, class maps, GT boxes (``xywh`` in the pixels of its size) and
+        the original image's ``(height, width)`` the maps are resized to (none: the maps')."""
+        _check_batch("gt_boxes", gt_boxes, len(heatmaps))
+        sizes = [None] * len(heatmaps) if sizes is None else sizes
+        _check_batch("sizes", sizes, len(heatmaps))
+        core = self._core()
+        for maps, gt, size in zip(heatmaps, gt_boxes, sizes, strict=True):
+            core.update(maps, gt, size=size)
+        self._accumulate(core)
+
+
 class LocalizationAccuracy(_CountingMetric):
     """Accuracy at overlap > ``T`` and false positives per image (ChestX-ray8's protocol), as
     :class:`~cam_boxes_iobb.LocalizationMetric` computes them.
@@ -99,7 +119,7 @@ class LocalizationAccuracy(_CountingMetric):
         }
 
 
-class MaxBoxAccuracy(_CountingMetric):
+class MaxBoxAccuracy(_MapMetric):
     """Box accuracy at the best heatmap threshold (Choe et al.), as
     :class:`~cam_boxes_iobb.MaxBoxAcc` computes it; ``version=2`` is MaxBoxAccV2.
 
@@ -141,27 +161,12 @@ class MaxBoxAccuracy(_CountingMetric):
             return MaxBoxAcc.v2(self.classes, **self.settings)
         return MaxBoxAcc(self.classes, **self.settings)
 
-    def update(
-        self,
-        heatmaps: Sequence[Mapping[str, Any]],
-        gt_boxes: Sequence[Boxes],
-        sizes: Sequence[tuple[int, int] | None] | None = None,
-    ) -> None:
-        """One batch: per image, class maps, GT boxes and the image's ``(height, width)``."""
-        _check_batch("gt_boxes", gt_boxes, len(heatmaps))
-        sizes = [None] * len(heatmaps) if sizes is None else sizes
-        _check_batch("sizes", sizes, len(heatmaps))
-        core = self._core()
-        for maps, gt, size in zip(heatmaps, gt_boxes, sizes, strict=True):
-            core.update(maps, gt, size=size)
-        self._accumulate(core)
-
     def compute(self) -> dict[str, torch.Tensor]:
         result = self._restored(self._core()).compute()
         return {f"max_box_acc/{name}": torch.tensor(r["max_box_acc"]) for name, r in result.items()}
 
 
-class PointingGameAccuracy(_CountingMetric):
+class PointingGameAccuracy(_MapMetric):
     """The pointing game (Zhang et al.), as :class:`~cam_boxes_iobb.PointingGame` computes it.
 
     ``compute()`` returns ``{"accuracy/<class>": ...}`` with a ``"mean"`` class.
@@ -189,21 +194,6 @@ class PointingGameAccuracy(_CountingMetric):
 
     def _core(self) -> PointingGame:
         return PointingGame(**self.settings)
-
-    def update(
-        self,
-        heatmaps: Sequence[Mapping[str, Any]],
-        gt_boxes: Sequence[Boxes],
-        sizes: Sequence[tuple[int, int] | None] | None = None,
-    ) -> None:
-        """One batch: per image, class maps, GT boxes and the original image's size."""
-        _check_batch("gt_boxes", gt_boxes, len(heatmaps))
-        sizes = [None] * len(heatmaps) if sizes is None else sizes
-        _check_batch("sizes", sizes, len(heatmaps))
-        core = self._core()
-        for maps, gt, size in zip(heatmaps, gt_boxes, sizes, strict=True):
-            core.update(maps, gt, size=size)
-        self._accumulate(core)
 
     def compute(self) -> dict[str, torch.Tensor]:
         result = self._restored(self._core()).compute()
