@@ -6,6 +6,7 @@ import pytest
 import stages
 
 
+@pytest.mark.slow  # runs a benchmark
 def test_inference_speed_quick(tmp_path):
     path = tmp_path / "out.json"
     args = inference_speed.get_args_parser().parse_args(
@@ -32,6 +33,7 @@ def test_inference_speed_quick(tmp_path):
     assert "multires_resnet10t / resnet10t" in report["ratios"]["fp32"]
 
 
+@pytest.mark.slow  # runs a benchmark
 def test_stages_quick(tmp_path):
     args = stages.get_args_parser().parse_args(["--quick", "--json", str(tmp_path / "s.json")])
     report = stages.main(args)
@@ -57,6 +59,7 @@ def test_train_speed_cpu(tmp_path):
     assert json.loads((tmp_path / "t.json").read_text())["batch"] == 4
 
 
+@pytest.mark.slow  # runs a benchmark
 def test_demo_time_runs_the_demo(tmp_path):
     import demo_time
 
@@ -71,6 +74,7 @@ def test_demo_time_runs_the_demo(tmp_path):
     assert report["flags"] == tiny
 
 
+@pytest.mark.slow  # runs a benchmark
 def test_kernel_choice_repeats_within_each_setting(tmp_path):
     import kernel_choice
 

@@ -1,11 +1,14 @@
 """Several processes (gloo ranks on the CPU) give what one process gives."""
 
 import ddp_worker
+import pytest
 import torch
 import torch.multiprocessing as mp
 from training_batches import CPU, random_batches
 
 from cxr_paper.stage_loop import StageState, run_epoch
+
+pytestmark = pytest.mark.slow  # spawns two gloo ranks
 
 
 class TestDistributedDataParallel:

@@ -18,6 +18,8 @@ from script_runs import run_reproduce_paper
 from cxr_paper.config import PAPER_MODELS
 from cxr_paper.runtime import KILL_AFTER_MODELS_ENV
 
+pytestmark = pytest.mark.slow  # trains the four paper models
+
 MODELS = list(PAPER_MODELS)
 BACKBONES = {
     "resnet50": "resnet50",

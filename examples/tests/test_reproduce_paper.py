@@ -168,9 +168,10 @@ class TestPredict:
             assert set(result["probabilities"]) == set(CLASSES)
             assert result["predicted"] == list(CLASSES)  # threshold 0: every class
             assert (tmp_path / "p" / f"{stem}_Nodule.png").is_file()
-            # every class predicted, so each has a heatmap whose maximum (1) passes Q: >= 1 box
+            # every class predicted: each one's boxes are listed, and some class has boxes (a
+            # class whose map has no positive value has none), so the check below is not vacuous
             assert set(result["boxes"]) == set(CLASSES)
-            assert all(len(boxes) >= 1 for boxes in result["boxes"].values())
+            assert sum(len(boxes) for boxes in result["boxes"].values()) >= 1
             for boxes in result["boxes"].values():
                 for x, y, w, h in boxes:
                     assert x >= 0 and y >= 0 and x + w <= gray.shape[1] and y + h <= gray.shape[0]

@@ -66,6 +66,7 @@ class TestResilience:
         monkeypatch.undo()
         assert load(path)["step"] == 1
 
+    @pytest.mark.slow  # three pipeline runs
     def test_sigkill_mid_epoch_then_resume_is_bit_identical(self, tmp_path):
         def run(out, *extra, kill_at=None):
             flags = ["--preset", "smoke", "--models", "resnet10t", "--epochs", "2"]
@@ -89,6 +90,7 @@ class TestResilience:
             assert torch.equal(a[key], b[key]), f"{key} differs after resume"
 
 
+@pytest.mark.slow  # two pipeline runs
 def test_loader_workers_do_not_change_the_result(tmp_path):
     import reproduce_paper
 

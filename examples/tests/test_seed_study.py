@@ -1,6 +1,9 @@
 import json
 
+import pytest
 import seed_study
+
+pytestmark = pytest.mark.slow  # trains two seeds end to end
 
 FLAGS = ["--preset", "smoke", "--bootstrap-resamples", "100"]
 

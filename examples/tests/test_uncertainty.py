@@ -138,6 +138,7 @@ class TestIntervals:
         np.testing.assert_array_equal(mapped, [[3.0, 0.0, 1.0]])
 
 
+@pytest.mark.slow  # thousands of two-level resamples
 class TestStudy:
     def test_pooled_mean_and_spread_over_seeds(self):
         runs = [

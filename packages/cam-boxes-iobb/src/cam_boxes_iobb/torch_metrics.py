@@ -126,6 +126,7 @@ class MaxBoxAccuracy(_MapMetric):
     ``compute()`` returns ``{"max_box_acc/<class>": ...}`` with a ``"mean"`` class.
 
     Example:
+        >>> import numpy as np
         >>> metric = MaxBoxAccuracy(["Nodule"])
         >>> heatmap = np.zeros((32, 32)); heatmap[8:16, 8:16] = 1
         >>> metric.update([{"Nodule": heatmap}], [{"Nodule": [[8, 8, 8, 8]]}])
@@ -172,6 +173,7 @@ class PointingGameAccuracy(_MapMetric):
     ``compute()`` returns ``{"accuracy/<class>": ...}`` with a ``"mean"`` class.
 
     Example:
+        >>> import numpy as np
         >>> metric = PointingGameAccuracy(["Nodule"], tolerance=0)
         >>> heatmap = np.zeros((32, 32)); heatmap[10, 10] = 1
         >>> metric.update([{"Nodule": heatmap}], [{"Nodule": [[8, 8, 8, 8]]}])
