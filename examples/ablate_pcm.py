@@ -31,6 +31,7 @@ from cxr_paper.data import build_loaders
 from cxr_paper.distributed import init_distributed
 from cxr_paper.errors import run_main
 from cxr_paper.evaluation import evaluate_run
+from cxr_paper.html_report import write_html_report
 from cxr_paper.jsonio import write_json
 from cxr_paper.markdown import MEASURABLE, number, table, with_interval
 from cxr_paper.pretrained import load_pretrained
@@ -95,7 +96,9 @@ def ablate(
     quick: bool,
     tests: dict[str, Any] | None = None,
 ) -> dict:
-    """Ablate one run; ``tests`` (if given) receives each ``"model [variant]"`` test result."""
+    """Ablate one run; ``tests`` (if given) receives each ``"model [variant]"`` test result, and
+    ``ablation.html`` in the run folder shows every variant's maps side by side."""
+    tests = {} if tests is None else tests
     run = dataclasses.replace(RunConfig.load(run_dir), out=str(run_dir))
     validate(run)
     if quick:
@@ -119,8 +122,7 @@ def ablate(
                 pcm, _ = fit_pcm(name, model, loaders, config, folder, ctx, resume=False)
             desc = f"{name} {variant}"
             test = evaluate_run(model, pcm, loaders.test, config, ctx, set(), desc, ("cam",))
-            if tests is not None:
-                tests[f"{name} [{variant}]"] = test
+            tests[f"{name} [{variant}]"] = test
             rows.setdefault("CAM only", _row(test.localization["cam"]))
             rows[variant] = {
                 **_row(test.localization["pcm"]),
@@ -128,7 +130,29 @@ def ablate(
             }
             print(f"{name} {variant}: mean accuracy {rows[variant]['accuracy']['mean']:.3f}")
         results["variants"][name] = rows
+    write_variants_page(run_dir, results, tests, run)
     return results
+
+
+def write_variants_page(
+    run_dir: Path, results: dict, tests: dict[str, Any], run: RunConfig
+) -> None:
+    """``ablation.html``: the tables and every test image with each variant's CAM and CAM + PCM
+    (one panel per ``model [variant]``)."""
+    patients = {
+        name: patient
+        for test in tests.values()
+        for name, patient in zip(test.image_names, test.patients, strict=True)
+    }
+    write_html_report(
+        run_dir / "ablation.html",
+        to_markdown(results),
+        {key: test.viewer for key, test in tests.items()},
+        patients,
+        f"PCM ablation of {run_dir.name}",
+        run.prob_threshold,
+        run.heatmap_threshold,
+    )
 
 
 def to_markdown(results: dict) -> str:

@@ -90,8 +90,9 @@ class RunConfig:
     heatmap_threshold: float = _field(0.7, "Q: heatmap threshold for boxes")
     cam_methods: list[str] = _field(
         ["cam"],
-        "maps to localize with, each also PCM-refined: the model's 'cam' and (opt-in, 8 passes "
-        "a batch) 'gradcam', 'gradcam++', 'hirescam', 'layercam', 'xgradcam'",
+        "maps to localize with, each also PCM-refined: the model's 'cam' and (opt-in; all box "
+        "classes in one batched backward pass) 'gradcam', 'gradcam++', 'hirescam', 'layercam', "
+        "'xgradcam'",
     )
     pointing_tolerance: float = _field(
         15.0,

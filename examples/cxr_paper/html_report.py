@@ -3,8 +3,9 @@ per model, kind of map and class, that opens from disk (no server, no network).
 
 The page holds the tables and a small index of the images (names, GT box sizes, hits and misses
 per model, map kind and class), so sorting and filtering need nothing else. Each image's pixels
-and maps sit in the sibling folder ``report_files/`` (``img/<id>.png``, ``data/<id>.js``), loaded
-when the image is shown: scripts and images load from ``file://`` where ``fetch`` would not.
+and maps sit in the sibling folder ``<page>_files/`` (``report_files/`` for ``report.html``):
+``img/<id>.png`` and ``data/<id>.js``, loaded when the image is shown, since scripts and images
+load from ``file://`` where ``fetch`` would not.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from cxr14_data import BOX_CLASSES
 from .markdown import variant_label
 from .markdown_html import markdown_to_html
 
-FOLDER = "report_files"
 TEMPLATE = Path(__file__).with_name("templates") / "report.html"
 
 
@@ -44,7 +44,14 @@ def _boxes_1024(boxes: np.ndarray, size: list[int]) -> list[float]:
     return [float(np.sqrt(w * h) * scale) for _, _, w, h in np.asarray(boxes).reshape(-1, 4)]
 
 
-def build_index(viewers: Mapping[str, Mapping[str, Any]], patients: Mapping[str, int]) -> dict:
+def files_folder(page: Path) -> str:
+    """The sibling folder of a page's images and data: ``report.html`` -> ``report_files``."""
+    return f"{page.stem}_files"
+
+
+def build_index(
+    viewers: Mapping[str, Mapping[str, Any]], patients: Mapping[str, int], folder: str
+) -> dict:
     """The page's index: per image its id, name, GT box sizes and per model, map kind and class
     ``[GT boxes hit, GT boxes, false positives]``."""
     models = list(viewers)
@@ -84,7 +91,7 @@ def build_index(viewers: Mapping[str, Mapping[str, Any]], patients: Mapping[str,
             }
         )
     return {
-        "folder": FOLDER,
+        "folder": folder,
         "models": models,
         "variants": variants,
         "variant_labels": {v: variant_label(v) for v in variants},
@@ -128,19 +135,19 @@ def write_html_report(
     prob_threshold: float,
     heatmap_threshold: float,
 ) -> Path:
-    """Write ``path`` (``report.html``) and its ``report_files/`` beside it.
+    """Write ``path`` (e.g. ``report.html``) and its files folder (``report_files/``) beside it.
 
     Args:
         report_markdown: ``report.md``'s text (its figures are linked relatively, as there).
         viewers: per model, the test result's ``viewer`` records (:mod:`cxr_paper.viewer_data`).
         patients: image name -> patient id.
     """
-    folder = path.parent / FOLDER
-    staging = path.parent / f".{FOLDER}.tmp"
+    folder = path.parent / files_folder(path)
+    staging = path.parent / f".{folder.name}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "img").mkdir(parents=True)
     (staging / "data").mkdir()
-    index = build_index(viewers, patients)
+    index = build_index(viewers, patients, folder.name)
     for image in index["images"]:
         name, image_id = image["name"], image["id"]
         first = next(viewer[name] for viewer in viewers.values() if name in viewer)

@@ -361,6 +361,10 @@ class TestAblation:
         text = (out / "ablation.md").read_text()
         assert "| paper |" in text and "| CAM only |" in text
         assert (out / "ablation" / "multires_resnet10t" / "landed" / "stage2_last.pt").is_file()
+        page = (out / "ablation.html").read_text()  # each variant a panel of the image browser
+        assert '"multires_resnet10t [landed]"' in page and '"folder":"ablation_files"' in page
+        assert (out / "ablation_files" / "data" / "0.js").is_file()
+        assert (out / "report_files" / "data" / "0.js").is_file()  # the run's own page untouched
 
     def test_variant_configs(self):
         import ablate_pcm
