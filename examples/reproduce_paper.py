@@ -173,6 +173,7 @@ def train_and_evaluate(
             card={
                 "metrics": result.metrics(),
                 "training_data": f"{loaders.source}; the run's settings are in its config.json.",
+                "synthetic": config.data == "synthetic",
                 "where": str(folder / "pretrained"),
             },
         )

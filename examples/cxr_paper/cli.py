@@ -167,6 +167,10 @@ def validate(config: RunConfig) -> None:
             f"{config.epochs} epochs): give --data /path/to/ChestX-ray14, or --data synthetic to "
             "run it on the synthetic set anyway."
         )
+    if not isinstance(config.pcm_overrides, dict):
+        raise RunError(
+            f"--pcm-overrides {config.pcm_overrides!r}: expected a JSON object MODEL: [lr, epochs]."
+        )
     named = [i.split("=", 1)[0] for i in config.pretrained + config.head_dropout if "=" in i]
     for name in {*config.models, *config.pcm_overrides, *named}:
         try:

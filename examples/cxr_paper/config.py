@@ -192,6 +192,11 @@ def saved_values(folder: Path) -> dict[str, Any]:
 def seam_loss(config: RunConfig) -> SEAMLoss:
     """The stage-2 objective: ``--seam-variant`` with ``--seam-overrides`` on top, the one mapping
     from a run's settings to :meth:`pcm_seam.SEAMLoss.variant`."""
+    if not isinstance(config.seam_overrides, dict):
+        raise RunError(
+            f"--seam-overrides {config.seam_overrides!r}: expected a JSON object of SEAMLoss "
+            'arguments, e.g. \'{"ecr_resolution": "cam"}\'.'
+        )
     overrides = dict(config.seam_overrides)
     if config.seam_variant == "authors":
         # their PCM-input line reads a 15th classifier output that these models do not return

@@ -12,9 +12,9 @@ layer of the model (:mod:`cxr_paper.batched_cam`, all classes in one batched bac
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -85,11 +85,11 @@ def load_timm(name: str, method: str, weights: str | None) -> Loaded:
     except (RuntimeError, ValueError) as error:
         raise RunError(f"--model timm:{name}: {error}") from None
     if weights not in (None, "timm", "none"):
-        state = torch.load(weights, map_location="cpu", weights_only=True)
         try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
             network.load_state_dict(state.get("state_dict", state))
-        except RuntimeError as error:
-            raise RunError(f"--weights {weights} does not fit timm:{name}: {error}") from None
+        except (OSError, RuntimeError, AttributeError, pickle.UnpicklingError) as error:
+            raise RunError(f"--weights {weights}: not weights for timm:{name} ({error})") from None
     stage = network.feature_info[-1]["module"]
     config = timm.data.resolve_data_config({}, model=network)
     normalization = (tuple(config["mean"]), tuple(config["std"]))
@@ -103,7 +103,10 @@ def load_timm(name: str, method: str, weights: str | None) -> Loaded:
 def load_xrv(weights: str, method: str) -> Loaded:
     import torchxrayvision as xrv
 
-    network = xrv.models.DenseNet(weights=None if weights == "none" else weights).eval()
+    try:
+        network = xrv.models.DenseNet(weights=None if weights == "none" else weights).eval()
+    except Exception as error:  # torchxrayvision raises bare Exceptions for unknown weights
+        raise RunError(f"--model xrv:{weights}: {error}") from None
     targets = list(network.targets)
     index = [targets.index(c) if c in targets else None for c in CLASSES]
 
@@ -128,9 +131,5 @@ def load_foreign(spec: str, method: str, weights: str | None = None) -> Loaded:
         return load_xrv(name, method)
     raise RunError(
         f"--model {spec!r}: expected timm:NAME, xrv:WEIGHTS (or none), or a saved model "
-        f"(a run's model folder, a save_pretrained folder or a Hub id){_hint(spec)}."
+        "(a run's model folder, a save_pretrained folder or a Hub id)."
     )
-
-
-def _hint(spec: str) -> str:
-    return f"; {spec} is not a folder here" if not Path(spec).exists() and "/" in spec else ""

@@ -172,10 +172,11 @@ class CXRLocalizer(
 
     def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
         """The model card; ``save_pretrained(model_card_kwargs=...)`` gives it the run's
-        ``metrics`` (a ``metrics.json`` entry), ``training_data`` and ``where``."""
+        ``metrics`` (a ``metrics.json`` entry), ``training_data``, ``synthetic`` (trained on the
+        synthetic set) and ``where``."""
         backbone = self.architecture.removeprefix("multires_")
         multires = backbone != self.architecture
-        synthetic = "synthetic" in str(kwargs.get("training_data", "")).lower()
+        synthetic = bool(kwargs.get("synthetic", False))
         card_data = ModelCardData(
             license="apache-2.0",
             library_name="cxr-wsl",

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import RunError
 from .evaluation import TestResult
 from .jsonio import read_json, write_json
 from .scores import LocalizationScores
@@ -100,9 +101,15 @@ class ModelResult:
         path = folder / RESULT_JSON
         if not path.is_file():
             return None
-        tree = _nan_for_null(read_json(path))
-        with np.load(folder / RESULT_ARRAYS, allow_pickle=False) as npz:
-            arrays = dict(npz)
+        try:
+            tree = _nan_for_null(read_json(path))
+            with np.load(folder / RESULT_ARRAYS, allow_pickle=False) as npz:
+                arrays = dict(npz)
+        except (OSError, ValueError) as error:
+            raise RunError(
+                f"{folder}: its saved result cannot be read ({error}); delete {RESULT_JSON} there "
+                "to evaluate this model again."
+            ) from None
         test = tree["test"]
         scores = {}
         for variant, saved in test["scores"].items():

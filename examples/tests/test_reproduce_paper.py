@@ -93,6 +93,18 @@ class TestSmokeRun:
         history = json.loads(before)[SMOKE_MODELS[0]]["history"]
         assert len(history["train_loss"]) == 1 and len(history["pcm_loss"]) == 1
 
+    def test_an_unreadable_saved_result_is_one_line(self, smoke_run, tmp_path):
+        import shutil
+
+        from cxr_paper.results import ModelResult
+
+        out = shutil.copytree(smoke_run[0], tmp_path / "run")
+        (out / SMOKE_MODELS[0] / "result.json").write_text("{torn")
+        with pytest.raises(RunError, match=r"saved result cannot be read.*delete result.json"):
+            ModelResult.load(out / SMOKE_MODELS[0])
+        with pytest.raises(RunError, match="delete result.json"):
+            _run(out, "--resume")
+
     def test_flags_override_the_preset(self):
         flags = ["--preset", "paper", "--data", "synthetic", "--epochs", "2"]
         args = get_args_parser().parse_args(
@@ -257,6 +269,9 @@ class TestConfiguration:
             (["--pcm-overrides", '{"resnet10t": [0.1, 1.5]}'], r"\[lr > 0, epochs: an int >= 1\]"),
             (["--pcm-overrides", '{"efficientnet-b4": [0.1, 1]}'], "Unknown model"),
             (["--head-dropout", "1.5"], r"not in \[0, 1\)"),
+            (["--pcm-overrides", "[0.1, 1]"], "expected a JSON object MODEL"),
+            (["--seam-overrides", '["cam"]'], "expected a JSON object of SEAMLoss"),
+            (["--seam-overrides", '{"no_such_switch": 1}'], "no_such_switch"),
         ],
     )
     def test_bad_choices_are_refused_before_any_data(self, tmp_path, flags, message):

@@ -84,8 +84,15 @@ def test_xrv_outputs_follow_its_label_order():
         (["--model", "timm:resnet18", "--methods", "gradcam", "hirescam"], "give one of"),
         (["--model", "timm:resnet18", "--methods", "gradcam+"], "expected 'cam' or some of"),
         (["--model", "nothing:here"], "expected timm:NAME, xrv:WEIGHTS"),
+        (["--model", "timm:resnet18", "--weights", "missing.pth"], "--weights missing.pth: not"),
     ],
 )
 def test_bad_requests_are_one_line(tmp_path, flags, message):
     with pytest.raises(RunError, match=message):
         _score(tmp_path, *flags)
+
+
+def test_unknown_xrv_weights_are_one_line(tmp_path):
+    pytest.importorskip("torchxrayvision", reason="torchxrayvision is not installed")
+    with pytest.raises(RunError, match="--model xrv:no-such-weights"):
+        _score(tmp_path, "--model", "xrv:no-such-weights")

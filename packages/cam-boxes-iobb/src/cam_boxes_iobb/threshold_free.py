@@ -101,10 +101,13 @@ def _pairs(
     heatmaps: Mapping[str, Any],
     gt_boxes: Mapping[str, Any],
     classes: Sequence[str],
-    prepare: Any = None,
+    size: tuple[int, int] | None,
+    normalization: Normalization,
+    interpolation: Interpolation,
 ) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """``(class index, heatmap, GT boxes)`` for each class of ``classes`` with GT boxes;
-    ``prepare(map, name)`` turns each class map into a score map (default: check ``[0, 1]``)."""
+    """``(class index, score map, GT boxes)`` for each class of ``classes`` with GT boxes, each
+    class map made a score map by :func:`~cam_boxes_iobb.scoremap.scoremap` (resized to ``size``
+    and normalised as asked)."""
     unknown = sorted(set(gt_boxes) - set(classes))
     if unknown:
         raise ValueError(f"Unknown class names in `gt_boxes`: {unknown}; expected {list(classes)}.")
@@ -115,8 +118,8 @@ def _pairs(
             continue
         if name not in heatmaps:
             raise ValueError(f"`heatmaps` lacks {name!r}, a class with GT boxes in this image.")
-        prepare = prepare or _check_heatmap
-        pairs.append((classes.index(name), prepare(heatmaps[name], f"heatmaps[{name!r}]"), gt))
+        score = scoremap(heatmaps[name], size, normalization, interpolation, f"heatmaps[{name!r}]")
+        pairs.append((classes.index(name), score, gt))
     return pairs
 
 
@@ -263,11 +266,10 @@ class MaxBoxAcc(ArrayState):
         image's ``(height, width)`` the maps are resized to (none: the maps' own)."""
         deltas = np.asarray(self.iou_thresholds)
         correct, pairs = np.zeros_like(self.correct, dtype=bool), np.zeros_like(self.pairs)
-
-        def prepare(cam: Any, name: str) -> np.ndarray:
-            return scoremap(cam, size, self.normalization, self.interpolation, name)
-
-        for k, heatmap, gt in _pairs(heatmaps, gt_boxes, self.classes, prepare):
+        scored = _pairs(
+            heatmaps, gt_boxes, self.classes, size, self.normalization, self.interpolation
+        )
+        for k, heatmap, gt in scored:
             if self.convention == "wsolevaluation":
                 best = _wsol_best_ious(heatmap, self.thresholds, not self.largest_only, gt)
             else:
@@ -407,11 +409,9 @@ class PointingGame(ArrayState):
         """Add one image: class maps (any real values) for every class with GT boxes, GT boxes
         ``xywh`` in the pixels of ``size``, the original image's ``(height, width)``."""
         hits, pairs = np.zeros_like(self.hits), np.zeros_like(self.pairs)
-
-        def prepare(cam: Any, name: str) -> np.ndarray:
-            return scoremap(cam, size, "minmax", self.interpolation, name)
-
-        for k, heatmap, gt in _pairs(heatmaps, gt_boxes, self.classes, prepare):
+        for k, heatmap, gt in _pairs(
+            heatmaps, gt_boxes, self.classes, size, "minmax", self.interpolation
+        ):
             pairs[k] = 1
             if heatmap.max() <= 0:  # a constant map has no peak
                 continue
