@@ -14,7 +14,7 @@ import base64
 import html
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,21 @@ def _boxes_1024(boxes: np.ndarray, size: list[int]) -> list[float]:
     return [float(np.sqrt(w * h) * scale) for _, _, w, h in np.asarray(boxes).reshape(-1, 4)]
 
 
+def _per_entry(
+    name: str, viewers: Mapping[str, Mapping[str, Any]], entry: Callable[[dict], Any]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{model: {map kind: {class: entry(record entry)}}}`` of one image, for the models that
+    scored it."""
+    return {
+        model: {
+            variant: {c: entry(e) for c, e in entries.items()}
+            for variant, entries in viewer[name]["variants"].items()
+        }
+        for model, viewer in viewers.items()
+        if name in viewer
+    }
+
+
 def files_folder(page: Path) -> str:
     """The sibling folder of a page's images and data: ``report.html`` -> ``report_files``."""
     return f"{page.stem}_files"
@@ -64,22 +79,15 @@ def build_index(
     for position, name in enumerate(names):
         first = next(viewer[name] for viewer in viewers.values() if name in viewer)
         sizes = {c: min(_boxes_1024(b, first["size"])) for c, b in first["gt"].items() if len(b)}
-        out: dict[str, dict[str, dict[str, list[int]]]] = {}
-        for model, viewer in viewers.items():
-            record = viewer.get(name)
-            if record is None:
-                continue
-            out[model] = {
-                variant: {
-                    c: [
-                        int(np.sum(e["hits"])),
-                        len(e["hits"]),
-                        int(np.sum(~np.asarray(e["box_hits"], bool))),
-                    ]
-                    for c, e in entries.items()
-                }
-                for variant, entries in record["variants"].items()
-            }
+        out = _per_entry(
+            name,
+            viewers,
+            lambda e: [
+                int(np.sum(e["hits"])),
+                len(e["hits"]),
+                int(np.sum(~np.asarray(e["box_hits"], bool))),
+            ],
+        )
         images.append(
             {
                 "id": position,
@@ -103,25 +111,18 @@ def build_index(
 
 def _image_data(name: str, viewers: Mapping[str, Mapping[str, Any]]) -> dict:
     first = next(viewer[name] for viewer in viewers.values() if name in viewer)
-    models: dict[str, Any] = {}
-    for model, viewer in viewers.items():
-        record = viewer.get(name)
-        if record is None:
-            continue
-        models[model] = {
-            variant: {
-                c: {
-                    "prob": round(float(e["prob"]), 4),
-                    "shape": list(np.asarray(e["map"]).shape),
-                    "map": base64.b64encode(np.ascontiguousarray(e["map"], np.uint8)).decode(),
-                    "boxes": np.round(np.asarray(e["boxes"], float), 2).tolist(),
-                    "hits": [bool(h) for h in e["hits"]],
-                    "box_hits": [bool(h) for h in e["box_hits"]],
-                }
-                for c, e in entries.items()
-            }
-            for variant, entries in record["variants"].items()
-        }
+    models = _per_entry(
+        name,
+        viewers,
+        lambda e: {
+            "prob": round(float(e["prob"]), 4),
+            "shape": list(np.asarray(e["map"]).shape),
+            "map": base64.b64encode(np.ascontiguousarray(e["map"], np.uint8)).decode(),
+            "boxes": np.round(np.asarray(e["boxes"], float), 2).tolist(),
+            "hits": [bool(h) for h in e["hits"]],
+            "box_hits": [bool(h) for h in e["box_hits"]],
+        },
+    )
     gt = {c: np.round(np.asarray(b, float), 2).tolist() for c, b in first["gt"].items()}
     return {"gt": gt, "models": models}
 

@@ -59,12 +59,7 @@ def hits(pred: np.ndarray, gt: np.ndarray) -> list[bool]:
         >>> hits(np.array([[0, 0, 10, 10]]), np.array([[5, 0, 20, 20], [50, 50, 5, 5]]))
         [True, False]
     """
-    if len(gt) == 0:
-        return []
-    if len(pred) == 0:
-        return [False] * len(gt)
-    overlap = iobb(np.asarray(pred, float), np.asarray(gt, float))  # (pred, gt)
-    return [bool(v) for v in (overlap > HIT_OVERLAP).any(axis=0)]
+    return _overlapping(pred, gt, axis=0)
 
 
 def box_hits(pred: np.ndarray, gt: np.ndarray) -> list[bool]:
@@ -74,12 +69,15 @@ def box_hits(pred: np.ndarray, gt: np.ndarray) -> list[bool]:
         >>> box_hits(np.array([[0, 0, 10, 10], [80, 80, 4, 4]]), np.array([[5, 0, 20, 20]]))
         [True, False]
     """
-    if len(pred) == 0:
-        return []
-    if len(gt) == 0:
-        return [False] * len(pred)
-    overlap = iobb(np.asarray(pred, float), np.asarray(gt, float))
-    return [bool(v) for v in (overlap > HIT_OVERLAP).any(axis=1)]
+    return _overlapping(pred, gt, axis=1)
+
+
+def _overlapping(pred: np.ndarray, gt: np.ndarray, axis: int) -> list[bool]:
+    """IoBB(pred, gt) > 0.1, ``any`` over ``axis`` (0: per GT box, 1: per predicted box)."""
+    if len(pred) == 0 or len(gt) == 0:
+        return [False] * (len(gt) if axis == 0 else len(pred))
+    overlap = iobb(np.asarray(pred, float), np.asarray(gt, float))  # (pred, gt)
+    return [bool(v) for v in (overlap > HIT_OVERLAP).any(axis=axis)]
 
 
 def new_record(image: torch.Tensor, size: tuple[int, int], gt_boxes: dict[str, Any]) -> dict:

@@ -93,6 +93,21 @@ class TestSmokeRun:
         history = json.loads(before)[SMOKE_MODELS[0]]["history"]
         assert len(history["train_loss"]) == 1 and len(history["pcm_loss"]) == 1
 
+    def test_the_browser_counts_hits_as_the_metric_does(self, smoke_run):
+        """report.html's hit/miss and false positives (viewer records) add up to the fixed
+        protocol's counts at IoBB > 0.1, for every model and map kind."""
+        from cxr_paper.results import ModelResult
+
+        for model in SMOKE_MODELS:
+            test = ModelResult.load(smoke_run[0] / model).test
+            for variant, scores in test.scores.items():
+                entries = [e for r in test.viewer.values() for e in r["variants"][variant].values()]
+                metric = scores.fixed["iobb"]  # thresholds (0.1, ...): column 0
+                assert sum(int(np.sum(e["hits"])) for e in entries) == metric.hits[:, 0].sum()
+                assert sum(len(e["hits"]) for e in entries) == metric.gt_boxes.sum() > 0
+                false_positives = sum(int(np.sum(~e["box_hits"])) for e in entries)
+                assert false_positives == metric.false_positives[:, 0].sum()
+
     def test_an_unreadable_saved_result_is_one_line(self, smoke_run, tmp_path):
         import shutil
 

@@ -96,3 +96,21 @@ def test_unknown_xrv_weights_are_one_line(tmp_path):
     pytest.importorskip("torchxrayvision", reason="torchxrayvision is not installed")
     with pytest.raises(RunError, match="--model xrv:no-such-weights"):
         _score(tmp_path, "--model", "xrv:no-such-weights")
+
+
+def test_xrv_input_is_torchxrayvision_normalize():
+    """The loader's ImageNet-normalised 3-channel image becomes what torchxrayvision's own
+    ``utils.normalize(img, 255)`` (torchxrayvision/utils.py, ``normalize``) makes of the gray
+    image: one channel in [-1024, 1024]."""
+    xrv = pytest.importorskip("torchxrayvision", reason="torchxrayvision is not installed")
+    import torch
+
+    from cxr14_data import IMAGENET_MEAN, IMAGENET_STD
+
+    gray = np.random.default_rng(0).integers(0, 256, (2, 16, 16)).astype(np.float32)
+    rgb = torch.from_numpy(gray / 255)[:, None].expand(-1, 3, -1, -1)
+    mean, std = (torch.tensor(v)[None, :, None, None] for v in (IMAGENET_MEAN, IMAGENET_STD))
+    loaded = load_foreign("xrv:none", "gradcam")
+    ours = loaded.model.to_input((rgb - mean) / std)
+    theirs = np.stack([xrv.utils.normalize(g, 255, reshape=True) for g in gray])
+    np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-2)
