@@ -34,7 +34,7 @@ from cxr_paper.html_report import write_html_report
 from cxr_paper.jsonio import write_json
 from cxr_paper.models import build_model, check_weights
 from cxr_paper.pretrained import save_run_model
-from cxr_paper.records import save_records
+from cxr_paper.records import save_records, save_test_maps
 from cxr_paper.report import DataNotes, write_report
 from cxr_paper.results import ModelResult
 from cxr_paper.runtime import KILL_AFTER_MODELS_ENV, maybe_kill
@@ -147,6 +147,7 @@ def train_and_evaluate(
     test = evaluate_run(model, pcm, loaders.test, config, ctx, figure_images, f"{name} test")
     if ctx.is_main:
         save_records(test, folder)
+        save_test_maps(test, folder)
     resamples, seed = config.bootstrap_resamples, config.bootstrap_seed
     result = ModelResult(
         test=test,

@@ -32,7 +32,7 @@ from cxr_paper.html_report import write_html_report
 from cxr_paper.jsonio import write_json
 from cxr_paper.markdown import number, table, variant_label
 from cxr_paper.pretrained import load_pretrained, results_table
-from cxr_paper.records import save_records
+from cxr_paper.records import save_records, save_test_maps
 from cxr_paper.uncertainty import model_intervals
 
 
@@ -169,6 +169,7 @@ def markdown(entry: dict[str, Any]) -> str:
 def write_outputs(out: Path, entry: dict[str, Any], test: TestResult, config: RunConfig) -> None:
     write_json(entry, out / "score.json")
     save_records(test, out)
+    save_test_maps(test, out)
     text = markdown(entry)
     (out / "score.md").write_text(text)
     patients = dict(zip(test.image_names, test.patients, strict=True))

@@ -53,6 +53,8 @@ class TestResult:
     scores: dict[str, LocalizationScores] = field(default_factory=dict)
     #: per test image with boxes, what the HTML report's browser shows (``viewer_data``)
     viewer: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: per map kind, each box image's name, class maps and probabilities (``maps/<kind>.npz``)
+    maps: dict[str, dict[str, list]] = field(default_factory=dict)
 
 
 @torch.no_grad()
@@ -90,6 +92,9 @@ def evaluate_test(
     }
     seconds = dict.fromkeys(methods, 0.0)
     all_probs, all_labels, examples, viewer, box_images, skipped = [], [], {}, {}, 0, []
+    saved_maps: dict[str, dict[str, list]] = {
+        v: {"ids": [], "maps": [], "probs": []} for v in variants
+    }
     names, patients = [], []
     for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=not ctx.is_main):
         skipped += batch.get("skipped_names", [])
@@ -127,6 +132,10 @@ def evaluate_test(
             name = batch["image_index"][i]
             record = viewer[name] = new_record(images[i], size, gt_boxes)
             for variant, class_maps in kinds.items():
+                for key, value in zip(
+                    ("ids", "maps", "probs"), (name, class_maps[row], probs[i]), strict=True
+                ):
+                    saved_maps[variant][key].append(value)
                 boxes, heatmaps = scores[variant].update(
                     class_maps[row],
                     probs[i],
@@ -153,6 +162,7 @@ def evaluate_test(
             "scores": scores,
             "examples": examples,
             "viewer": viewer,
+            "maps": saved_maps,
             "box_images": box_images,
             "skipped": skipped,
             "seconds": seconds,
@@ -166,6 +176,8 @@ def evaluate_test(
         viewer.update(part["viewer"])
         for variant, variant_scores in part["scores"].items():
             scores[variant].merge(variant_scores)
+            for key, values in part["maps"][variant].items():
+                saved_maps[variant][key] += values
     if not any(part["labels"] for part in parts):
         raise ValueError(
             "The test split holds no image to evaluate: test_list.txt lists none, or every listed "
@@ -186,6 +198,7 @@ def evaluate_test(
         patients=[p for part in parts for p in part["patients"]],
         scores=scores,
         viewer=viewer,
+        maps=saved_maps,
     )
 
 

@@ -1,4 +1,4 @@
-"""``test_records.npz``: every per-image (and per image x class) result of a model's test split.
+"""``test_records.npz`` and ``maps/<kind>.npz``: every per-image result of a model's test split.
 
 The file (numpy's ``.npz``, no pickle: ``np.load(path)``) lets anyone recompute any number of the
 report, resample it differently, or pair it with another model's file by image name. Arrays:
@@ -22,9 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from cam_boxes_iobb import save_maps
+from cxr14_data import CLASSES
+
 from .evaluation import TestResult
 
 RECORDS_FILE = "test_records.npz"
+MAPS_FOLDER = "maps"
 
 
 def save_records(test: TestResult, folder: Path) -> Path:
@@ -46,3 +50,22 @@ def save_records(test: TestResult, folder: Path) -> Path:
     np.savez_compressed(temporary, **arrays)
     os.replace(temporary, path)
     return path
+
+
+def save_test_maps(test: TestResult, folder: Path) -> list[Path]:
+    """Write each map kind's class maps of the test images with boxes as
+    ``folder/maps/<kind>.npz``, the file contract ``python -m cam_boxes_iobb score`` reads
+    (maps at the network's resolution, every class, with the classifier's probabilities)."""
+    paths = []
+    for variant, saved in test.maps.items():
+        if saved["ids"]:
+            paths.append(
+                save_maps(
+                    folder / MAPS_FOLDER / f"{variant}.npz",
+                    saved["ids"],
+                    CLASSES,
+                    np.stack(saved["maps"]),
+                    np.stack(saved["probs"]),
+                )
+            )
+    return paths

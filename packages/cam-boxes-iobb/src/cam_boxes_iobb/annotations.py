@@ -81,6 +81,9 @@ class Annotations:
         classes: the data set's classes, in its order.
         images: one :class:`ImageAnnotation` per annotated image (negatives included).
         source: where it was read from (a file path or a description).
+        declared_box_classes: classes the data set boxes even where this file has none of them
+            (NIH's 8 box classes): they are scored, and a predicted box of one is a false
+            positive, as on the full data set.
 
     Example:
         >>> ann = Annotations(("Mass", "Nodule"), source="hand-made")
@@ -93,10 +96,17 @@ class Annotations:
     classes: tuple[str, ...]
     images: list[ImageAnnotation] = field(default_factory=list)
     source: str = ""
+    declared_box_classes: tuple[str, ...] = ()
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.classes = tuple(self.classes)
+        self.declared_box_classes = tuple(self.declared_box_classes)
+        if set(self.declared_box_classes) - set(self.classes):
+            raise AnnotationError(
+                f"{self.source or 'annotations'}: declared box classes "
+                f"{sorted(set(self.declared_box_classes) - set(self.classes))} are not classes."
+            )
         if not self.classes or len(set(self.classes)) != len(self.classes):
             raise AnnotationError(
                 f"{self.source or 'annotations'}: expected distinct class names, got "
@@ -131,8 +141,9 @@ class Annotations:
 
     @property
     def box_classes(self) -> tuple[str, ...]:
-        """Classes with at least one box, in the data set's order."""
+        """Classes with at least one box or declared as boxed, in the data set's order."""
         seen = {c for image in self.images for c, b in image.boxes.items() if len(b)}
+        seen |= set(self.declared_box_classes)
         return tuple(c for c in self.classes if c in seen)
 
     @property

@@ -36,7 +36,11 @@ def from_coco(data: Any, source: str) -> Annotations:
     categories: dict[int, str] = {}
     for i, category in enumerate(data["categories"]):
         where = f"{source}, categories[{i}]"
-        if not isinstance(category, Mapping) or not isinstance(category.get("name"), str):
+        if (
+            not isinstance(category, Mapping)
+            or not isinstance(category.get("name"), str)
+            or not isinstance(category.get("id"), int | str)
+        ):
             raise AnnotationError(f"{where}: expected an object with an 'id' and a 'name'.")
         if category.get("id") in categories:
             raise AnnotationError(f"{where}: category id {category.get('id')!r} is repeated.")
@@ -44,12 +48,27 @@ def from_coco(data: Any, source: str) -> Annotations:
     extension = (
         data.get("info", {}).get(EXTENSION_KEY, {}) if isinstance(data.get("info"), Mapping) else {}
     )
-    classes = extension.get("classes") if isinstance(extension, Mapping) else None
-    if not (isinstance(classes, list) and set(classes) == set(categories.values())):
+    if not isinstance(extension, Mapping):
+        extension = {}
+    classes = extension.get("classes")
+    if not (
+        isinstance(classes, list)
+        and all(isinstance(c, str) for c in classes)
+        and set(classes) == set(categories.values())
+    ):
         classes = list(categories.values())
     if not classes:
         raise AnnotationError(f"{source}: no categories.")
-    annotations = Annotations(tuple(classes), source=source)
+    declared = extension.get("declared_box_classes", [])
+    if not (
+        isinstance(declared, list)
+        and all(isinstance(c, str) for c in declared)
+        and set(declared) <= set(classes)
+    ):
+        raise AnnotationError(
+            f"{source}: info.{EXTENSION_KEY}.declared_box_classes must be classes."
+        )
+    annotations = Annotations(tuple(classes), source=source, declared_box_classes=tuple(declared))
     by_id: dict[Any, ImageAnnotation] = {}
     for i, image in enumerate(data["images"]):
         where = f"{source}, images[{i}]"
@@ -70,8 +89,10 @@ def from_coco(data: Any, source: str) -> Annotations:
         annotations.add(entry)
     for i, item in enumerate(data["annotations"]):
         where = f"{source}, annotations[{i}]"
-        if not isinstance(item, Mapping):
-            raise AnnotationError(f"{where}: expected an object.")
+        if not isinstance(item, Mapping) or not all(
+            isinstance(item.get(k), int | str) for k in ("image_id", "category_id")
+        ):
+            raise AnnotationError(f"{where}: expected an object with image_id and category_id.")
         image = by_id.get(item.get("image_id"))
         if image is None:
             raise AnnotationError(f"{where}: image_id {item.get('image_id')!r} is not in images.")
@@ -169,6 +190,7 @@ def to_coco(annotations: Annotations) -> dict[str, Any]:
                 "version": 1,
                 "classes": list(annotations.classes),
                 "localized_classes": list(annotations.localized_classes),
+                "declared_box_classes": list(annotations.declared_box_classes),
                 "source": annotations.source,
             },
         },

@@ -35,6 +35,8 @@ NIH_CLASSES: tuple[str, ...] = (
     "Pleural_Thickening",
     "Hernia",
 )
+#: The 8 findings ``BBox_List_2017.csv`` boxes.
+NIH_BOX_CLASSES: tuple[str, ...] = NIH_CLASSES[:8]
 NIH_FRAME = (1024, 1024)
 LABEL_ALIASES = {"Infiltrate": "Infiltration"}
 
@@ -76,7 +78,7 @@ def read_nih(
                 data_entry = file.parent / name
                 break
     patients = _patients(existing_file(data_entry)) if data_entry is not None else {}
-    annotations = Annotations(NIH_CLASSES, source=str(file))
+    annotations = Annotations(NIH_CLASSES, source=str(file), declared_box_classes=NIH_BOX_CLASSES)
     height, width = frame
     for where, row in csv_rows(file, ("Image Index", "Finding Label", "Bbox [x", "y", "w", "h]")):
         name = row["Image Index"]
