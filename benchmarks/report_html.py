@@ -24,6 +24,7 @@ from _harness import utc_now, write_json
 from cxr14_data import BOX_CLASSES
 from cxr_paper.browser import CHROMIUM_ARGS, chromium_path, unavailable_reason
 from cxr_paper.html_report import write_html_report
+from cxr_paper.task import chestxray14
 
 SHOWN = "document.body.dataset.shown"
 
@@ -121,7 +122,7 @@ def main(args: argparse.Namespace) -> dict:
         page = Path(folder) / "report.html"
         started = time.perf_counter()
         viewers = viewer_records(args.images, args.models)
-        write_html_report(page, "# Benchmark\n", viewers, {}, "benchmark", 0.5, 0.7)
+        write_html_report(page, "# Benchmark\n", viewers, {}, "benchmark", 0.5, 0.7, chestxray14())
         written = time.perf_counter() - started
         files = list((page.parent / "report_files").rglob("*"))
         size_mb = sum(f.stat().st_size for f in files if f.is_file()) / 2**20

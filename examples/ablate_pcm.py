@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from cxr14_data import BOX_CLASSES
 from cxr_paper.cli import validate
 from cxr_paper.config import RunConfig
 from cxr_paper.data import build_loaders
@@ -81,11 +81,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _row(localization: dict) -> dict[str, Any]:
+def _row(localization: dict, box_classes: Sequence[str]) -> dict[str, Any]:
     at = localization["iobb"]["0.1"]
     return {
-        "accuracy": {c: at[c]["accuracy"] for c in [*BOX_CLASSES, "mean"]},
-        "afp": {c: at[c]["afp"] for c in [*BOX_CLASSES, "mean"]},
+        "accuracy": {c: at[c]["accuracy"] for c in [*box_classes, "mean"]},
+        "afp": {c: at[c]["afp"] for c in [*box_classes, "mean"]},
     }
 
 
@@ -105,7 +105,7 @@ def ablate(
         run = dataclasses.replace(run, pcm_epochs=1, pcm_overrides={})
     ctx = init_distributed(run.device)
     models = models or [m for m in run.models if is_multires(m)] or run.models
-    results: dict[str, Any] = {"run": str(run_dir), "variants": {}}
+    results: dict[str, Any] = {"run": str(run_dir), "variants": {}, "box_classes": []}
     for name in models:
         trained = load_pretrained(run_dir / name, ctx.device)
         loaders = build_loaders(run, ctx, trained.normalization)
@@ -123,9 +123,10 @@ def ablate(
             desc = f"{name} {variant}"
             test = evaluate_run(model, pcm, loaders.test, config, ctx, set(), desc, ("cam",))
             tests[f"{name} [{variant}]"] = test
-            rows.setdefault("CAM only", _row(test.localization["cam"]))
+            box_classes = results["box_classes"] = list(test.task.box_classes)
+            rows.setdefault("CAM only", _row(test.localization["cam"], box_classes))
             rows[variant] = {
-                **_row(test.localization["pcm"]),
+                **_row(test.localization["pcm"], box_classes),
                 "seconds": time.perf_counter() - started,
             }
             print(f"{name} {variant}: mean accuracy {rows[variant]['accuracy']['mean']:.3f}")
@@ -152,6 +153,7 @@ def write_variants_page(
         f"PCM ablation of {run_dir.name}",
         run.prob_threshold,
         run.heatmap_threshold,
+        next(iter(tests.values())).task,
     )
 
 
@@ -163,11 +165,11 @@ def to_markdown(results: dict) -> str:
         "IoBB > 0.1 (Q = 0.7) per class, its mean, and mean false positives per image (AFP).",
     ]
     for model, rows in results["variants"].items():
-        header = ["variant", *BOX_CLASSES, "mean", "AFP", "s"]
+        header = ["variant", *results["box_classes"], "mean", "AFP", "s"]
         cells = [
             [
                 variant,
-                *(number(row["accuracy"][c]) for c in [*BOX_CLASSES, "mean"]),
+                *(number(row["accuracy"][c]) for c in [*results["box_classes"], "mean"]),
                 number(row["afp"]["mean"]),
                 f"{row['seconds']:.0f}" if "seconds" in row else "–",
             ]

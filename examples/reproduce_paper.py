@@ -21,10 +21,10 @@ from typing import Any
 
 import torch
 
-from cxr14_data import CLASSES, IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError, read_bbox_list
+from cxr14_data import IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError, read_bbox_list
 from cxr_paper.cli import get_args_parser, resolve_config
 from cxr_paper.config import RunConfig
-from cxr_paper.data import Loaders, build_loaders
+from cxr_paper.data import Loaders, build_loaders, config_task
 from cxr_paper.distributed import DistContext, barrier, init_distributed, shutdown
 from cxr_paper.environment import environment
 from cxr_paper.errors import RunError, run_main
@@ -86,7 +86,7 @@ def run(config: RunConfig, ctx: DistContext, resume: bool, started: float) -> Pa
         m: (IMAGENET_MEAN, IMAGENET_STD) for m in config.models
     }
     if any(config.weights_for(m) != "none" for m in config.models):
-        normalization.update(check_weights(config))
+        normalization.update(check_weights(config, len(config_task(config).classes)))
     torch.manual_seed(config.seed)
     loaders: dict[Normalization, Loaders] = {}
 
@@ -140,7 +140,7 @@ def train_and_evaluate(
     (``pretrained/``: weights, config and model card)."""
     folder = Path(config.out) / name
     torch.manual_seed(config.seed)
-    model = build_model(name, config).to(ctx.device)
+    model = build_model(name, config, len(loaders.task.classes)).to(ctx.device)
     history = fit_classifier(name, model, loaders, config, folder, ctx, resume)
     pcm, pcm_history = fit_pcm(name, model, loaders, config, folder, ctx, resume)
     history = {**history, **pcm_history}
@@ -165,7 +165,7 @@ def train_and_evaluate(
             pcm,
             folder,
             architecture=name,
-            classes=CLASSES,
+            classes=result.test.task.classes,
             image_size=config.image_size,
             normalization=normalization,
             gamma=config.lse_gamma,
@@ -289,6 +289,7 @@ def write_outputs(
         f"{config.preset} run: {', '.join(results)}",
         config.prob_threshold,
         config.heatmap_threshold,
+        next(iter(results.values())).test.task,
     )
 
 

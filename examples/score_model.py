@@ -20,10 +20,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cxr14_data import BOX_CLASSES
 from cxr_paper.batched_cam import METHODS
 from cxr_paper.config import PRESETS, RunConfig, preset_values
-from cxr_paper.data import build_loaders
+from cxr_paper.data import build_loaders, config_task
 from cxr_paper.distributed import init_distributed, shutdown
 from cxr_paper.errors import RunError, run_main
 from cxr_paper.evaluation import TestResult, evaluate_test
@@ -91,7 +90,8 @@ def score(args: argparse.Namespace) -> dict[str, Any]:
     ctx = init_distributed(args.device)
     try:
         if foreign:
-            loaded = load_foreign(args.model, methods[0], args.weights)
+            task = config_task(RunConfig(**{**base, "data": args.data}))
+            loaded = load_foreign(args.model, methods[0], task, args.weights)
             model, pcm, normalization = loaded.model, None, loaded.normalization
             description, image_size, evaluated = loaded.description, base["image_size"], ("cam",)
         else:
@@ -123,7 +123,6 @@ def score(args: argparse.Namespace) -> dict[str, Any]:
             methods=evaluated,
             seed=config.data_seed,
             pointing_tolerance=config.pointing_tolerance,
-            box_frame=tuple(config.box_frame),
         )
     finally:
         shutdown(ctx)
@@ -138,6 +137,7 @@ def score(args: argparse.Namespace) -> dict[str, Any]:
         "auroc": test.auroc,
         "localization": test.localization,
         "localization_images": test.box_images,
+        "task": test.task.to_dict(),
         "intervals": model_intervals(test, config.bootstrap_resamples, config.bootstrap_seed),
     }
     write_outputs(args.out, entry, test, config)
@@ -156,10 +156,11 @@ def markdown(entry: dict[str, Any]) -> str:
     if entry["missing_classes"]:
         lines.append(f"- The model has no output for {entry['missing_classes']} (logit 0).")
     lines += ["", "## Headline", "", results_table(entry)]
-    header = ["maps", *BOX_CLASSES, "mean"]
+    box_classes = [*entry["task"]["box_classes"], "mean"]
+    header = ["maps", *box_classes]
     rows = [
         [variant_label(variant)]
-        + [number(scores["iobb"]["0.1"][c]["accuracy"]) for c in [*BOX_CLASSES, "mean"]]
+        + [number(scores["iobb"]["0.1"][c]["accuracy"]) for c in box_classes]
         for variant, scores in entry["localization"].items()
     ]
     lines += ["", "## Accuracy at IoBB > 0.1 per class", "", table(header, rows)]
@@ -181,6 +182,7 @@ def write_outputs(out: Path, entry: dict[str, Any], test: TestResult, config: Ru
         f"{entry['model']} scored",
         config.prob_threshold,
         config.heatmap_threshold,
+        test.task,
     )
     print(f"Scores: {(out / 'score.md').resolve()}; browse: {(out / 'report.html').resolve()}")
 

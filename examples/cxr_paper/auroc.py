@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from cxr14_data import CLASSES
 
-
-def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """Per-class AUROC (NaN where the split holds one label value only) and their mean.
+def macro_auroc(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
+    """Per-class AUROC (NaN where the split holds one label value only) and their mean; column
+    ``k`` of ``labels`` and ``scores`` is ``classes[k]``.
 
     Example:
-        >>> labels = np.zeros((4, 14)); labels[:2, 0] = 1
-        >>> scores = np.tile(np.array([[0.9], [0.8], [0.2], [0.1]]), (1, 14))
-        >>> result = macro_auroc(labels, scores)
+        >>> labels = np.zeros((4, 2)); labels[:2, 0] = 1
+        >>> scores = np.tile(np.array([[0.9], [0.8], [0.2], [0.1]]), (1, 2))
+        >>> result = macro_auroc(labels, scores, ["Atelectasis", "Cardiomegaly"])
         >>> result["Atelectasis"], math.isnan(result["Cardiomegaly"]), result["mean"]
         (1.0, True, 1.0)
     """
     result = {}
-    for i, name in enumerate(CLASSES):
+    for i, name in enumerate(classes):
         column = labels[:, i]
         result[name] = (
             float(roc_auc_score(column, scores[:, i]))

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from cxr14_data import BOX_CLASSES, CLASSES
 from multires_backbone import CAMClassifier
 
 from .batched_cam import batched_cams, library_scaling
+from .task import Task
 
 #: --cam-methods: the model's CAM and the grad-cam package's methods (imported on use).
 CAM_METHODS = ("cam", "gradcam", "gradcam++", "hirescam", "layercam", "xgradcam")
@@ -42,16 +42,18 @@ class LogitsOnly(nn.Module):
         return self.model(x).logits
 
 
-def gradient_cam(method: str, model: CAMClassifier) -> Callable[[torch.Tensor], np.ndarray]:
-    """``fn(images) -> (B, 14, H, W)`` maps in ``[0, 1]`` at the input size from ``method``,
-    scaled as pytorch-grad-cam scales them (zero for the 6 classes without boxes)."""
+def gradient_cam(
+    method: str, model: CAMClassifier, task: Task
+) -> Callable[[torch.Tensor], np.ndarray]:
+    """``fn(images) -> (B, K, H, W)`` maps in ``[0, 1]`` at the input size from ``method``,
+    scaled as pytorch-grad-cam scales them (zero for the task's classes without boxes)."""
     if method not in _LIBRARY_NAMES:
         raise ValueError(f"Unknown method {method!r}; expected one of {list(_LIBRARY_NAMES)}.")
     logits = LogitsOnly(model)
-    box = [CLASSES.index(name) for name in BOX_CLASSES]
+    box = task.box_indices
 
     def maps(images: torch.Tensor) -> np.ndarray:
-        out = np.zeros((len(images), len(CLASSES), *images.shape[-2:]), dtype=np.float32)
+        out = np.zeros((len(images), len(task.classes), *images.shape[-2:]), dtype=np.float32)
         cams = batched_cams(method, logits, model.feature_map, images, box)
         out[:, box] = library_scaling(cams.float().cpu().numpy(), tuple(images.shape[-2:]))
         return out

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from cxr14_data import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    NIH_BOX_FRAME,
     ChestXray14,
     MetadataError,
     UnknownLabelError,
@@ -22,6 +23,7 @@ from .config import RunConfig
 from .distributed import DistContext, barrier
 from .errors import RunError
 from .sampling import EpochSampler, SeededItems, collate_skipping
+from .task import Task, chestxray14
 
 REQUIRED_FILES = ("train_val_list.txt", "test_list.txt")
 
@@ -37,6 +39,23 @@ class Loaders:
     def dataset(self, split: str) -> ChestXray14:
         """The data set behind a split's loader (its records, boxes and what was dropped)."""
         return getattr(self, split).dataset.dataset
+
+    @property
+    def task(self) -> Task:
+        return loader_task(self.test)
+
+
+def config_task(config: RunConfig) -> Task:
+    """The task of the data a run's settings name, known before any file is read: a
+    ChestX-ray14-layout folder (real or synthetic) with the run's ``--box-frame``."""
+    return chestxray14(tuple(config.box_frame))
+
+
+def loader_task(loader: DataLoader) -> Task:
+    """The task of the data set behind ``loader`` (wrapped or not): a ChestX-ray14-layout folder
+    (the only layout these loaders read) with its box frame."""
+    dataset = getattr(loader.dataset, "dataset", loader.dataset)
+    return chestxray14(getattr(dataset, "box_frame", None) or NIH_BOX_FRAME)
 
 
 def synthetic_folder_name(config: RunConfig) -> str:

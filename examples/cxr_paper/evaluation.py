@@ -12,15 +12,16 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from cxr14_data import CLASSES
 from multires_backbone import CAMClassifier, published_parameter_count
 from pcm_seam import PCM, refine
 
 from .auroc import macro_auroc
 from .cam_methods import at_map_size, gradient_cam
 from .config import RunConfig
+from .data import loader_task
 from .distributed import DistContext, gather
 from .scores import LocalizationScores
+from .task import Task
 from .timing import time_call
 from .viewer_data import add_variant, new_record
 
@@ -43,6 +44,8 @@ class TestResult:
     labels: np.ndarray
     probs: np.ndarray
     box_images: int
+    #: the data set's classes (the columns of ``labels``/``probs``), box classes and box frame
+    task: Task
     examples: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -70,7 +73,7 @@ def evaluate_test(
     methods: Sequence[str] = ("cam",),
     seed: int = 0,
     pointing_tolerance: float = 15.0,
-    box_frame: tuple[int, int] = (1024, 1024),
+    task: Task | None = None,
 ) -> TestResult:
     """AUROC over the whole test split; localization over its images that have GT boxes, for
     each of ``methods`` (:data:`CAM_METHODS`), each also refined by the PCM (unless ``pcm`` is
@@ -78,17 +81,18 @@ def evaluate_test(
     curve and the calibrated accuracy (:class:`~cxr_paper.scores.LocalizationScores`).
 
     Under torchrun each rank scores its shard; the outputs and metric counters of all ranks are
-    gathered, so every number covers the whole split.
+    gathered, so every number covers the whole split. ``task`` (the data set's classes, box
+    classes and box frame) defaults to the loader's data set's.
     """
+    task = task or loader_task(loader)
     device = ctx.device
     model.eval()
-    explainers = {m: gradient_cam(m, model) for m in methods if m != "cam"}
+    explainers = {m: gradient_cam(m, model, task) for m in methods if m != "cam"}
     variants = [
         variant_name(m, p) for m in methods for p in (False, True) if p <= (pcm is not None)
     ]
     scores = {
-        v: LocalizationScores(seed=seed, pointing_tolerance=pointing_tolerance, box_frame=box_frame)
-        for v in variants
+        v: LocalizationScores(task, seed, pointing_tolerance, prob_threshold, q) for v in variants
     }
     seconds = dict.fromkeys(methods, 0.0)
     all_probs, all_labels, examples, viewer, box_images, skipped = [], [], {}, {}, 0, []
@@ -137,23 +141,16 @@ def evaluate_test(
                 ):
                     saved_maps[variant][key].append(value)
                 boxes, heatmaps = scores[variant].update(
-                    class_maps[row],
-                    probs[i],
-                    size,
-                    gt_boxes,
-                    batch["patient_id"][i],
-                    prob_threshold,
-                    q,
-                    name,
+                    class_maps[row], probs[i], size, gt_boxes, batch["patient_id"][i], name
                 )
-                add_variant(record, variant, class_maps[row], probs[i], boxes)
+                add_variant(record, variant, class_maps[row], probs[i], boxes, task)
                 if name in keep_examples:
                     examples.setdefault(name, {"image": images[i].cpu(), "gt": gt_boxes})[
                         variant
                     ] = {
                         "heatmaps": heatmaps,
                         "boxes": boxes,
-                        "probs": {c: float(probs[i][CLASSES.index(c)]) for c in gt_boxes},
+                        "probs": {c: float(probs[i][task.index(c)]) for c in gt_boxes},
                     }
     parts = gather(
         {
@@ -186,11 +183,12 @@ def evaluate_test(
     labels = np.concatenate([a for part in parts for a in part["labels"]])
     probs = np.concatenate([a for part in parts for a in part["probs"]])
     return TestResult(
-        auroc=macro_auroc(labels, probs),
+        auroc=macro_auroc(labels, probs, task.classes),
         localization={variant: s.compute() for variant, s in scores.items()},
         labels=labels,
         probs=probs,
         box_images=sum(part["box_images"] for part in parts),
+        task=task,
         examples=examples,
         skipped=sorted({name for part in parts for name in part["skipped"]}),
         seconds={m: max(part["seconds"][m] for part in parts) for m in methods},
@@ -226,12 +224,12 @@ def evaluate_run(
         methods=config.cam_methods if methods is None else methods,
         seed=config.data_seed,
         pointing_tolerance=config.pointing_tolerance,
-        box_frame=tuple(config.box_frame),
     )
 
 
 def parameter_counts(name: str, model: CAMClassifier, pcm: PCM) -> dict[str, int]:
-    """Ours (14 outputs, + PCM) and the published configuration (Table 4's way of counting)."""
+    """Ours (one output per class, + PCM) and the published configuration (Table 4's way of
+    counting: one more output)."""
 
     def count(module: torch.nn.Module) -> int:
         return sum(p.numel() for p in module.parameters())
@@ -239,7 +237,7 @@ def parameter_counts(name: str, model: CAMClassifier, pcm: PCM) -> dict[str, int
     return {
         "model": count(model),
         "model_with_pcm": count(model) + count(pcm),
-        "published_configuration": published_parameter_count(name, len(CLASSES)),
+        "published_configuration": published_parameter_count(name, model.num_classes),
     }
 
 

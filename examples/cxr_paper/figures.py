@@ -14,7 +14,7 @@ from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import roc_curve
 
 from cam_boxes_iobb import overlay
-from cxr14_data import CLASSES, denormalize
+from cxr14_data import denormalize
 
 
 def plot_losses(histories: dict[str, dict[str, list[float]]], path: Path) -> Path:
@@ -77,7 +77,7 @@ def plot_roc(
 ) -> Path:
     """Fig. 6: ROC curve per class."""
     fig, axis = plt.subplots(figsize=(7, 7))
-    for i, name in enumerate(CLASSES):
+    for i, name in enumerate(n for n in auroc if n != "mean"):  # the task's classes, in order
         if 0 < labels[:, i].sum() < len(labels):
             fpr, tpr, _ = roc_curve(labels[:, i], probs[:, i])
             axis.plot(fpr, tpr, lw=1.3, label=f"{name} ({auroc[name]:.3f})")

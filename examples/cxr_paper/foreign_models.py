@@ -19,24 +19,27 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from cxr14_data import BOX_CLASSES, CLASSES, IMAGENET_MEAN, IMAGENET_STD, denormalize
+from cxr14_data import IMAGENET_MEAN, IMAGENET_STD, denormalize
 from multires_backbone import CAMOutput
 
 from .batched_cam import cams_and_logits
 from .errors import RunError
+from .task import Task
 
 Normalization = tuple[tuple[float, ...], tuple[float, ...]]
 
 
 class ForeignModel(nn.Module):
-    """``model(images) -> CAMOutput(logits (B, 14), cams (B, 14, h, w), features=cams)``.
+    """``model(images) -> CAMOutput(logits (B, K), cams (B, K, h, w), features=cams)`` in the
+    task's class order.
 
     Args:
         network: the classifier, ``network(x) -> (B, outputs)``.
         layer: the module whose activations the maps come from.
         method: one of :data:`cxr_paper.batched_cam.METHODS`.
-        output_index: for each of :data:`CLASSES`, its column of the network's output, or
+        output_index: for each of the task's classes, its column of the network's output, or
             ``None`` when the network has no such output (its logit is 0 and it has no map).
+        task: the data set's classes and box classes.
         to_input: turns the loader's normalised ``(B, 3, H, W)`` into the network's input.
     """
 
@@ -46,27 +49,29 @@ class ForeignModel(nn.Module):
         layer: nn.Module,
         method: str,
         output_index: list[int | None],
+        task: Task,
         to_input: Callable[[torch.Tensor], torch.Tensor] = lambda x: x,
     ) -> None:
         super().__init__()
         self.network, self.layer, self.method = network, layer, method
-        self.output_index, self.to_input = output_index, to_input
-        self.missing = [c for c, i in zip(CLASSES, output_index, strict=True) if i is None]
-        lacking = [c for c in BOX_CLASSES if c in self.missing]
+        self.output_index, self.to_input, self.task = output_index, to_input, task
+        self.missing = [c for c, i in zip(task.classes, output_index, strict=True) if i is None]
+        lacking = [c for c in task.box_classes if c in self.missing]
         if lacking:
             raise RunError(f"the model has no output for the box classes {lacking}.")
 
     def forward(self, images: torch.Tensor) -> CAMOutput:
         x = self.to_input(images)
-        box = [self.output_index[CLASSES.index(c)] for c in BOX_CLASSES]
+        classes = self.task.classes
+        box = [self.output_index[i] for i in self.task.box_indices]
         maps, outputs = cams_and_logits(self.method, self.network, self.layer, x, box)
-        logits = torch.zeros(len(images), len(CLASSES), device=outputs.device)
-        cams = torch.zeros(len(images), len(CLASSES), *maps.shape[-2:], device=maps.device)
+        logits = torch.zeros(len(images), len(classes), device=outputs.device)
+        cams = torch.zeros(len(images), len(classes), *maps.shape[-2:], device=maps.device)
         for k, index in enumerate(self.output_index):
             if index is not None:
                 logits[:, k] = outputs[:, index]
-        for row, name in enumerate(BOX_CLASSES):
-            cams[:, CLASSES.index(name)] = maps[:, row]
+        for row, k in enumerate(self.task.box_indices):
+            cams[:, k] = maps[:, row]
         return CAMOutput(logits, cams, cams)
 
 
@@ -77,11 +82,13 @@ class Loaded:
     description: str
 
 
-def load_timm(name: str, method: str, weights: str | None) -> Loaded:
+def load_timm(name: str, method: str, weights: str | None, task: Task) -> Loaded:
     import timm
 
     try:
-        network = timm.create_model(name, num_classes=len(CLASSES), pretrained=weights == "timm")
+        network = timm.create_model(
+            name, num_classes=len(task.classes), pretrained=weights == "timm"
+        )
     except (RuntimeError, ValueError) as error:
         raise RunError(f"--model timm:{name}: {error}") from None
     if weights not in (None, "timm", "none"):
@@ -94,13 +101,13 @@ def load_timm(name: str, method: str, weights: str | None) -> Loaded:
     config = timm.data.resolve_data_config({}, model=network)
     normalization = (tuple(config["mean"]), tuple(config["std"]))
     model = ForeignModel(
-        network.eval(), network.get_submodule(stage), method, list(range(len(CLASSES)))
+        network.eval(), network.get_submodule(stage), method, list(range(len(task.classes))), task
     )
     description = f"timm `{name}` ({weights or 'random'} weights), maps at `{stage}`"
     return Loaded(model, normalization, description)
 
 
-def load_xrv(weights: str, method: str) -> Loaded:
+def load_xrv(weights: str, method: str, task: Task) -> Loaded:
     import torchxrayvision as xrv
 
     try:
@@ -108,27 +115,28 @@ def load_xrv(weights: str, method: str) -> Loaded:
     except Exception as error:  # torchxrayvision raises bare Exceptions for unknown weights
         raise RunError(f"--model xrv:{weights}: {error}") from None
     targets = list(network.targets)
-    index = [targets.index(c) if c in targets else None for c in CLASSES]
+    index = [targets.index(c) if c in targets else None for c in task.classes]
 
     def to_input(images: torch.Tensor) -> torch.Tensor:
         gray = denormalize(images, IMAGENET_MEAN, IMAGENET_STD).mean(1, keepdim=True)
         return gray.clamp(0, 1) * 2048 - 1024
 
-    model = ForeignModel(network, network.features, method, index, to_input)
+    model = ForeignModel(network, network.features, method, index, task, to_input)
     description = (
         f"torchxrayvision DenseNet ({weights} weights), its {len(targets)} outputs mapped to "
-        "ChestX-ray14's order, maps at `features`"
+        f"{task.name}'s order, maps at `features`"
     )
     return Loaded(model, (IMAGENET_MEAN, IMAGENET_STD), description)
 
 
-def load_foreign(spec: str, method: str, weights: str | None = None) -> Loaded:
-    """``timm:NAME`` or ``xrv:WEIGHTS`` (see the module's docstring)."""
+def load_foreign(spec: str, method: str, task: Task, weights: str | None = None) -> Loaded:
+    """``timm:NAME`` or ``xrv:WEIGHTS`` (see the module's docstring), its outputs in ``task``'s
+    class order."""
     kind, _, name = spec.partition(":")
     if kind == "timm" and name:
-        return load_timm(name, method, weights)
+        return load_timm(name, method, weights, task)
     if kind == "xrv" and name:
-        return load_xrv(name, method)
+        return load_xrv(name, method, task)
     raise RunError(
         f"--model {spec!r}: expected timm:NAME, xrv:WEIGHTS (or none), or a saved model "
         "(a run's model folder, a save_pretrained folder or a Hub id)."

@@ -23,10 +23,9 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
-from cxr14_data import BOX_CLASSES
-
 from .markdown import variant_label
 from .markdown_html import markdown_to_html
+from .task import Task
 
 TEMPLATE = Path(__file__).with_name("templates") / "report.html"
 
@@ -38,9 +37,10 @@ def viridis_hex() -> str:
     return "".join(f"{r:02x}{g:02x}{b:02x}" for r, g, b in colours)
 
 
-def _boxes_1024(boxes: np.ndarray, size: list[int]) -> list[float]:
-    """√(w·h) of each box in NIH's 1024 frame (the boxes are in the evaluated image's pixels)."""
-    scale = 1024 / max(size)
+def _box_sizes(boxes: np.ndarray, size: list[int], frame: tuple[int, int]) -> list[float]:
+    """√(w·h) of each box in the annotations' frame (the boxes are in the evaluated image's
+    pixels, ``size`` = (height, width))."""
+    scale = np.sqrt((frame[0] / size[0]) * (frame[1] / size[1]))
     return [float(np.sqrt(w * h) * scale) for _, _, w, h in np.asarray(boxes).reshape(-1, 4)]
 
 
@@ -65,7 +65,10 @@ def files_folder(page: Path) -> str:
 
 
 def build_index(
-    viewers: Mapping[str, Mapping[str, Any]], patients: Mapping[str, int], folder: str
+    viewers: Mapping[str, Mapping[str, Any]],
+    patients: Mapping[str, int],
+    folder: str,
+    task: Task,
 ) -> dict:
     """The page's index: per image its id, name, GT box sizes and per model, map kind and class
     ``[GT boxes hit, GT boxes, false positives]``."""
@@ -78,7 +81,11 @@ def build_index(
     images = []
     for position, name in enumerate(names):
         first = next(viewer[name] for viewer in viewers.values() if name in viewer)
-        sizes = {c: min(_boxes_1024(b, first["size"])) for c, b in first["gt"].items() if len(b)}
+        sizes = {
+            c: min(_box_sizes(b, first["size"], task.box_frame))
+            for c, b in first["gt"].items()
+            if len(b)
+        }
         out = _per_entry(
             name,
             viewers,
@@ -103,7 +110,8 @@ def build_index(
         "models": models,
         "variants": variants,
         "variant_labels": {v: variant_label(v) for v in variants},
-        "classes": list(BOX_CLASSES),
+        "classes": list(task.box_classes),
+        "frame": f"{task.name}'s {task.box_frame[0]} × {task.box_frame[1]} frame",
         "viridis": viridis_hex(),
         "images": images,
     }
@@ -135,6 +143,7 @@ def write_html_report(
     title: str,
     prob_threshold: float,
     heatmap_threshold: float,
+    task: Task,
 ) -> Path:
     """Write ``path`` (e.g. ``report.html``) and its files folder (``report_files/``) beside it.
 
@@ -142,13 +151,14 @@ def write_html_report(
         report_markdown: ``report.md``'s text (its figures are linked relatively, as there).
         viewers: per model, the test result's ``viewer`` records (:mod:`cxr_paper.viewer_data`).
         patients: image name -> patient id.
+        task: the data set's box classes and box frame.
     """
     folder = path.parent / files_folder(path)
     staging = path.parent / f".{folder.name}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "img").mkdir(parents=True)
     (staging / "data").mkdir()
-    index = build_index(viewers, patients, folder.name)
+    index = build_index(viewers, patients, folder.name, task)
     for image in index["images"]:
         name, image_id = image["name"], image["id"]
         first = next(viewer[name] for viewer in viewers.values() if name in viewer)

@@ -1,6 +1,5 @@
-"""Class maps -> heatmaps -> boxes for one image: the one path used by evaluation, the
-figures and ``predict.py`` (the paper's protocol: ReLU, resize, max-normalise, keep classes
-predicted above a probability, threshold Q, external contours)."""
+"""Class maps -> heatmaps -> boxes for one image, for ``predict.py`` (the paper's protocol:
+ReLU, resize, max-normalise, keep classes predicted above a probability, threshold Q, contours)."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from cam_boxes_iobb import heatmap_to_boxes, normalize_heatmap
-from cxr14_data import BOX_CLASSES, CLASSES
 
 
 def localize(
@@ -18,22 +16,21 @@ def localize(
     size: tuple[int, int],
     prob_threshold: float,
     q: float,
-    classes: Sequence[str] = BOX_CLASSES,
+    classes: Sequence[str],
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """``(boxes, heatmaps)`` of one image for each of ``classes`` predicted above
     ``prob_threshold``: ``xywh`` boxes in pixels of ``size`` and the ``[0, 1]`` heatmaps they came
-    from. ``maps`` ``(14, h, w)`` and ``probs`` ``(14,)`` are indexed in :data:`CLASSES` order.
+    from. ``maps`` ``(K, h, w)`` and ``probs`` ``(K,)`` are indexed in ``classes`` order.
 
     Example:
-        >>> maps = np.zeros((14, 4, 4)); maps[CLASSES.index("Mass"), 1:3, 1:3] = 1.0
-        >>> probs = np.full(14, 0.9)
+        >>> maps = np.zeros((2, 4, 4)); maps[0, 1:3, 1:3] = 1.0
+        >>> probs = np.full(2, 0.9)
         >>> boxes, heatmaps = localize(maps, probs, (8, 8), 0.5, 0.7, classes=["Mass", "Nodule"])
         >>> boxes["Mass"].tolist(), len(boxes["Nodule"]), heatmaps["Mass"].shape
         ([[2.0, 2.0, 4.0, 4.0]], 0, (8, 8))
     """
     boxes, heatmaps = {}, {}
-    for name in classes:
-        index = CLASSES.index(name)
+    for index, name in enumerate(classes):
         if probs[index] > prob_threshold:
             heatmaps[name] = normalize_heatmap(maps[index], size=size)
             boxes[name] = heatmap_to_boxes(heatmaps[name], q)

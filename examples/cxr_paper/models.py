@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from cxr14_data import CLASSES
 from multires_backbone import (
     CAMClassifier,
     PretrainedWeightsError,
@@ -14,11 +13,12 @@ from .config import RunConfig
 from .errors import RunError
 
 
-def build_model(name: str, config: RunConfig) -> CAMClassifier:
-    """The classifier of ``name`` with its own ``--pretrained`` weights and head dropout."""
+def build_model(name: str, config: RunConfig, num_classes: int) -> CAMClassifier:
+    """The classifier of ``name`` with its own ``--pretrained`` weights and head dropout, with
+    ``num_classes`` outputs (the data set's classes)."""
     model = create_model(
         name,
-        num_classes=len(CLASSES),
+        num_classes=num_classes,
         pretrained=config.weights_for(name),
         gamma=config.lse_gamma,
         head_dropout=config.head_dropout_for(name),
@@ -28,7 +28,9 @@ def build_model(name: str, config: RunConfig) -> CAMClassifier:
     return model
 
 
-def check_weights(config: RunConfig) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
+def check_weights(
+    config: RunConfig, num_classes: int
+) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
     """Load every model's weights once, before any data or training: a file that does not fit
     its model, or weights that cannot be downloaded, stop the run now, naming model and file.
 
@@ -37,7 +39,7 @@ def check_weights(config: RunConfig) -> dict[str, tuple[tuple[float, ...], tuple
     normalization = {}
     for name in config.models:
         try:
-            normalization[name] = build_model(name, config).normalization
+            normalization[name] = build_model(name, config, num_classes).normalization
         except (PretrainedWeightsError, OSError, RuntimeError) as error:
             raise RunError(
                 f"--pretrained for {name} ({config.weights_for(name)}): {error}"

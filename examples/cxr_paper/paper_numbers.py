@@ -6,6 +6,12 @@ Keys use our model names; rows follow ``cxr14_data.CLASSES`` (Table 1's order) a
 
 from __future__ import annotations
 
+from cxr14_data import BOX_CLASSES, CLASSES
+
+#: The paper's class order (Table 1) and its box classes (Tables 2-3): NIH ChestX-ray14's.
+PAPER_CLASSES: tuple[str, ...] = CLASSES
+PAPER_BOX_CLASSES: tuple[str, ...] = BOX_CLASSES
+
 # fmt: off
 # Table 1: test AUROC per class; the last value of each row is the published mean.
 TABLE1_AUROC: dict[str, tuple[float, ...]] = {
@@ -53,3 +59,8 @@ def paper_row(name: str) -> str:
     multires = name.startswith("multires_")
     family = "efficientnet_b4" if "efficientnet" in name else "resnet50"
     return f"multires_{family}" if multires else family
+
+
+def paper_applies(classes: tuple[str, ...], box_classes: tuple[str, ...]) -> bool:
+    """Whether a task's class lists are the paper's, so that its columns can stand beside ours."""
+    return tuple(classes) == PAPER_CLASSES and tuple(box_classes) == PAPER_BOX_CLASSES

@@ -3,15 +3,16 @@
 The file (numpy's ``.npz``, no pickle: ``np.load(path)``) lets anyone recompute any number of the
 report, resample it differently, or pair it with another model's file by image name. Arrays:
 
-- ``image_index`` ``(N,)`` str, ``patient_id`` ``(N,)``, ``labels`` and ``probs`` ``(N, 14)``:
-  every scored test image, in :data:`~cxr14_data.CLASSES` order.
+- ``classes`` ``(K,)`` and ``box_classes`` ``(B,)``: the data set's classes and those with boxes.
+- ``image_index`` ``(N,)`` str, ``patient_id`` ``(N,)``, ``labels`` and ``probs`` ``(N, K)``:
+  every scored test image, in ``classes`` order.
 - For each map kind ``V`` (``cam``, ``pcm``, ``gradcam``, ``gradcam+pcm``, ...), over the ``M``
-  test images with GT boxes and the 8 box classes (:data:`~cxr14_data.BOX_CLASSES` order):
-  ``V.image_index`` ``(M,)``, ``V.patient_id`` ``(M,)``, ``V.gt_boxes`` ``(M, 8)`` (GT boxes),
-  ``V.hits_iobb_0.1`` ``(M, 8)`` (GT boxes hit at IoBB > 0.1, paper protocol),
-  ``V.false_positives_iobb_0.1`` ``(M, 8)``, ``V.max_box_acc_v2_correct`` ``(M, 8, 100, 3)``
+  test images with GT boxes and the ``B`` box classes (``box_classes`` order):
+  ``V.image_index`` ``(M,)``, ``V.patient_id`` ``(M,)``, ``V.gt_boxes`` ``(M, B)`` (GT boxes),
+  ``V.hits_iobb_0.1`` ``(M, B)`` (GT boxes hit at IoBB > 0.1, paper protocol),
+  ``V.false_positives_iobb_0.1`` ``(M, B)``, ``V.max_box_acc_v2_correct`` ``(M, B, 100, 3)``
   (bool: at heatmap threshold 0.00 ... 0.99 some box reaches IoU 0.3 / 0.5 / 0.7),
-  ``V.pointing_hits`` ``(M, 8)`` and ``V.held_out`` ``(M,)`` (bool: scored by the calibrated
+  ``V.pointing_hits`` ``(M, B)`` and ``V.held_out`` ``(M,)`` (bool: scored by the calibrated
   threshold rather than choosing it).
 """
 
@@ -23,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from cam_boxes_iobb import save_maps
-from cxr14_data import CLASSES
 
 from .evaluation import TestResult
 
@@ -34,6 +34,8 @@ MAPS_FOLDER = "maps"
 def save_records(test: TestResult, folder: Path) -> Path:
     """Write ``folder/test_records.npz`` atomically."""
     arrays: dict[str, np.ndarray] = {
+        "classes": np.asarray(test.task.classes, dtype=str),
+        "box_classes": np.asarray(test.task.box_classes, dtype=str),
         "image_index": np.asarray(test.image_names, dtype=str),
         "patient_id": np.asarray(test.patients, dtype=np.int64),
         "labels": np.asarray(test.labels),
@@ -63,7 +65,7 @@ def save_test_maps(test: TestResult, folder: Path) -> list[Path]:
                 save_maps(
                     folder / MAPS_FOLDER / f"{variant}.npz",
                     saved["ids"],
-                    CLASSES,
+                    test.task.classes,
                     np.stack(saved["maps"]),
                     np.stack(saved["probs"]),
                 )

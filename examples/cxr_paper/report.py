@@ -7,11 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cxr14_data import BOX_CLASSES, CLASSES
-
 from .markdown import MEASURABLE, number, table, variant_label, with_interval
-from .paper_numbers import TABLE1_AUROC, TABLE2_ACCURACY, TABLE3_AFP, TABLE4, paper_row
+from .paper_numbers import (
+    TABLE1_AUROC,
+    TABLE2_ACCURACY,
+    TABLE3_AFP,
+    TABLE4,
+    paper_applies,
+    paper_row,
+)
 from .scores import HEADLINES
+from .task import Task
 
 #: Names of the headline numbers in the report.
 HEADLINE_NAMES = {
@@ -70,16 +76,23 @@ class DataNotes:
         )
 
 
+def metrics_task(metrics: dict[str, Any]) -> Task:
+    """The task the models of ``metrics.json`` were evaluated on (stored with each model)."""
+    return Task.from_dict(next(iter(metrics.values()))["task"], "metrics.json")
+
+
 def table1(metrics: dict[str, Any]) -> str:
+    task = metrics_task(metrics)
+    paper_models = list(metrics) if paper_applies(task.classes, task.box_classes) else []
     header = [
         "Pathology",
         *(f"{m} (ours)" for m in metrics),
-        *(f"{paper_row(m)} (paper)" for m in metrics),
+        *(f"{paper_row(m)} (paper)" for m in paper_models),
     ]
     rows = []
-    for i, name in enumerate([*CLASSES, "mean"]):
+    for i, name in enumerate([*task.classes, "mean"]):
         ours = [_ours(metrics[m], ("auroc", name), metrics[m]["auroc"][name]) for m in metrics]
-        paper = [number(TABLE1_AUROC[paper_row(m)][i]) for m in metrics]
+        paper = [number(TABLE1_AUROC[paper_row(m)][i]) for m in paper_models]
         rows.append([name, *ours, *paper])
     return table(header, rows)
 
@@ -93,7 +106,11 @@ def _ours(result: dict[str, Any], path: tuple[str, ...], value: float) -> str:
 
 
 def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> str:
-    header = ["Method", *BOX_CLASSES, "mean"]
+    task = metrics_task(metrics)
+    box_classes = list(task.box_classes)
+    if not paper_applies(task.classes, task.box_classes):
+        published = {}
+    header = ["Method", *box_classes, "mean"]
     rows = []
     for model, result in metrics.items():
         for variant, label in (("cam", ""), ("pcm", " (with PCM)")):
@@ -103,7 +120,7 @@ def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> 
                     f"{model}{label} — ours",
                     *(
                         _ours(result, ("localization", variant, stat, c), values[c][stat])
-                        for c in [*BOX_CLASSES, "mean"]
+                        for c in [*box_classes, "mean"]
                     ),
                 ]
             )

@@ -17,6 +17,7 @@ from .errors import RunError
 from .evaluation import TestResult
 from .jsonio import read_json, write_json
 from .scores import LocalizationScores
+from .task import Task, TaskError, chestxray14
 
 RESULT_JSON = "result.json"
 RESULT_ARRAYS = "result.npz"
@@ -43,6 +44,7 @@ class ModelResult:
             "auroc": self.test.auroc,
             "localization": self.test.localization,
             "localization_images": self.test.box_images,
+            "task": self.test.task.to_dict(),
             "cam_method_seconds": self.test.seconds,
             "params": self.params,
             "latency_ms": self.latency_ms,
@@ -78,10 +80,13 @@ class ModelResult:
                 "seconds": test.seconds,
                 "image_names": test.image_names,
                 "patients": test.patients,
+                "task": test.task.to_dict(),
                 "scores": {
                     variant: {
                         "seed": scores.seed,
-                        "pointing_tolerance": scores.pointing.tolerance,
+                        "pointing_tolerance": scores.scorer.settings.pointing_tolerance,
+                        "prob_threshold": scores.scorer.settings.prob_threshold,
+                        "q": scores.scorer.settings.heatmap_threshold,
                         "box_frame": list(scores.box_frame),
                         "state": _to_ref(scores.state_dict(), f"scores/{variant}", arrays),
                     }
@@ -112,11 +117,21 @@ class ModelResult:
             ) from None
         test = tree["test"]
         scores = {}
+        try:
+            task = (
+                Task.from_dict(test["task"], str(path))
+                if "task" in test  # results written before the task was stored: NIH's
+                else chestxray14(tuple(next(iter(test["scores"].values()))["box_frame"]))
+            )
+        except TaskError as error:
+            raise RunError(str(error)) from None
         for variant, saved in test["scores"].items():
             scores[variant] = LocalizationScores(
+                task,
                 seed=saved["seed"],
                 pointing_tolerance=saved["pointing_tolerance"],
-                box_frame=tuple(saved["box_frame"]),
+                prob_threshold=saved.get("prob_threshold", 0.5),
+                q=saved.get("q", 0.7),
             )
             scores[variant].load_state_dict(_from_ref(saved["state"], arrays))
         examples = _from_ref(test["examples"], arrays)
@@ -129,6 +144,7 @@ class ModelResult:
                 labels=_from_ref(test["labels"], arrays),
                 probs=_from_ref(test["probs"], arrays),
                 box_images=test["box_images"],
+                task=task,
                 examples=examples,
                 skipped=test["skipped"],
                 seconds=test["seconds"],

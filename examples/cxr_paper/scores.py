@@ -1,11 +1,12 @@
 """All localization scores of one kind of map (CAM, CAM + PCM, Grad-CAM, ...) over the test split.
 
-- The paper's fixed protocol (heatmap threshold Q, classes predicted above a probability):
-  accuracy at IoBB > T and false positives, also with IoU and the seed authors' protocol.
-- Threshold-free scores (Choe et al. 2020; Zhang et al. 2018): MaxBoxAccV2 (the raw class maps
-  resized with cubic interpolation and min-max normalised, as wsolevaluation does) and the
-  pointing game (the map resized to the original image, the box frame, where its tolerance is),
-  on every (image, class) with GT boxes, whatever the classifier predicted.
+- Through :class:`cam_boxes_iobb.scoring.MapScorer`, the evaluator that
+  ``python -m cam_boxes_iobb score`` runs: the paper's fixed protocol (heatmap threshold Q, classes
+  predicted above a probability: accuracy at IoBB > T and false positives, also with IoU),
+  MaxBoxAccV2 (the raw class maps resized with cubic interpolation and min-max normalised, as
+  wsolevaluation does) and the pointing game (the map resized to the original image, the box
+  frame, where its tolerance is), on every (image, class) with GT boxes.
+- The seed authors' protocol (IoU > 0.1, false positives over 880 images).
 - The accuracy-vs-threshold curve of the fixed protocol, and a *calibrated* accuracy: NIH has
   boxes only on test images, so a seeded share of the box images (split by patient) chooses the
   heatmap threshold and the rest is scored at it, so that no image both picks and scores it.
@@ -13,22 +14,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from cam_boxes_iobb import (
-    PAPER_THRESHOLDS,
-    LocalizationMetric,
-    MaxBoxAcc,
-    PointingGame,
-    ThresholdCurve,
-    normalize_heatmap,
-)
-from cxr14_data import BOX_CLASSES, CLASSES
+from cam_boxes_iobb import PAPER_THRESHOLDS, LocalizationMetric, ThresholdCurve, normalize_heatmap
+from cam_boxes_iobb.scoring import MapScorer, ScoreSettings
 
-from .localize import localize
+from .task import Task
 
 #: Share of the box images (whole patients) that chooses the calibrated heatmap threshold.
 CALIBRATION_SHARE = 0.2
@@ -66,26 +59,28 @@ class LocalizationScores:
 
     def __init__(
         self,
-        classes: Sequence[str] = BOX_CLASSES,
+        task: Task,
         seed: int = 0,
         pointing_tolerance: float = 15.0,
-        box_frame: tuple[int, int] = (1024, 1024),
+        prob_threshold: float = 0.5,
+        q: float = 0.7,
     ) -> None:
         self.seed = seed
-        self.classes = tuple(classes)
-        self.box_frame = (int(box_frame[0]), int(box_frame[1]))
-        # the boxes come from localize() and the data set: validated where they are made
-        self.fixed = {
-            "iobb": LocalizationMetric(
-                classes, PAPER_THRESHOLDS, "iobb", validate_args=False, keep_records=True
-            ),
-            "iou": LocalizationMetric(classes, PAPER_THRESHOLDS, "iou", validate_args=False),
-            "seed_authors": LocalizationMetric.seed_authors(classes),
-        }
-        self.max_box_acc = MaxBoxAcc.v2(classes, keep_records=True)
-        self.pointing = PointingGame(classes, pointing_tolerance, keep_records=True)
+        self.task = task
+        self.classes = task.box_classes
+        self.box_frame = task.box_frame
+        settings = ScoreSettings(
+            heatmap_threshold=q,
+            prob_threshold=prob_threshold,
+            pointing_tolerance=pointing_tolerance,
+            max_box_acc_v1=False,
+            resamples=1,  # keep the per-image records: the run's bootstrap reads them
+        )
+        self.scorer = MapScorer(self.classes, (), task.classes, settings)
+        # the boxes come from the scorer and the data set: validated where they are made
+        self.seed_authors = LocalizationMetric.seed_authors(self.classes)
         self.curves = {
-            part: ThresholdCurve(classes, keep_records=part == "held_out")
+            part: ThresholdCurve(self.classes, keep_records=part == "held_out")
             for part in ("all", "calibration", "held_out")
         }
         self.images = {"calibration": 0, "held_out": 0}
@@ -94,6 +89,14 @@ class LocalizationScores:
         self.patients: list[int] = []
         self.held_out: list[bool] = []
 
+    @property
+    def fixed(self) -> dict[str, LocalizationMetric]:
+        return {
+            "iobb": self.scorer.metrics["fixed_iobb"],
+            "iou": self.scorer.metrics["fixed_iou"],
+            "seed_authors": self.seed_authors,
+        }
+
     def update(
         self,
         maps: np.ndarray,
@@ -101,24 +104,22 @@ class LocalizationScores:
         size: tuple[int, int],
         gt_boxes: dict[str, np.ndarray],
         patient_id: int,
-        prob_threshold: float,
-        q: float,
         image_name: str = "",
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Score one image's ``(14, h, w)`` maps; return its boxes and heatmaps (Q protocol)."""
-        boxes, heatmaps = localize(maps, probs, size, prob_threshold, q)
-        for metric in self.fixed.values():
-            metric.update(boxes, gt_boxes)
+        """Score one image's maps (``(K, h, w)`` in the task's class order) against its GT boxes
+        (``xywh`` in pixels of ``size``); return its boxes and heatmaps (Q protocol)."""
+        to_frame = np.array([self.box_frame[1] / size[1], self.box_frame[0] / size[0]] * 2)
+        gt_frame = {c: np.asarray(b) * to_frame for c, b in gt_boxes.items()}
+        boxes, heatmaps = self.scorer.update_boxes(
+            maps, probs, gt_boxes, size, gt_frame, self.box_frame
+        )
+        self.scorer.image_ids.append(image_name)
+        self.scorer.patients.append(str(patient_id))
+        self.seed_authors.update(boxes, gt_boxes)
         gt_heatmaps = {
-            c: heatmaps[c] if c in heatmaps else normalize_heatmap(maps[CLASSES.index(c)], size)
+            c: heatmaps[c] if c in heatmaps else normalize_heatmap(maps[self.task.index(c)], size)
             for c in gt_boxes
         }
-        raw = {c: maps[CLASSES.index(c)] for c in gt_boxes}
-        self.max_box_acc.update(raw, gt_boxes, size=size)
-        to_frame = np.array([self.box_frame[1] / size[1], self.box_frame[0] / size[0]] * 2)
-        self.pointing.update(
-            raw, {c: np.asarray(b) * to_frame for c, b in gt_boxes.items()}, size=self.box_frame
-        )
         part = "calibration" if in_calibration_part(patient_id, self.seed) else "held_out"
         for key in ("all", part):
             self.curves[key].update(heatmaps, gt_boxes)
@@ -129,10 +130,8 @@ class LocalizationScores:
         return boxes, gt_heatmaps
 
     def merge(self, other: LocalizationScores) -> None:
-        for key, metric in self.fixed.items():
-            metric.merge(other.fixed[key])
-        self.max_box_acc.merge(other.max_box_acc)
-        self.pointing.merge(other.pointing)
+        self.scorer.merge(other.scorer)
+        self.seed_authors.merge(other.seed_authors)
         for key, curve in self.curves.items():
             curve.merge(other.curves[key])
         for key in self.images:
@@ -144,8 +143,8 @@ class LocalizationScores:
     def _metrics(self) -> dict[str, Any]:
         return {
             **{f"fixed.{key}": metric for key, metric in self.fixed.items()},
-            "max_box_acc": self.max_box_acc,
-            "pointing": self.pointing,
+            "max_box_acc": self.scorer.metrics["max_box_acc_v2"],
+            "pointing": self.scorer.metrics["pointing_game"],
             **{f"curves.{key}": curve for key, curve in self.curves.items()},
         }
 
@@ -174,6 +173,8 @@ class LocalizationScores:
         self.image_names = [str(name) for name in state["image_names"]]
         self.patients = [int(p) for p in state["patients"]]
         self.held_out = [bool(h) for h in state["held_out"]]
+        self.scorer.image_ids = list(self.image_names)
+        self.scorer.patients = [str(p) for p in self.patients]
 
     def calibrated_threshold(self) -> float:
         return self.curves["calibration"].best_threshold()
@@ -195,8 +196,8 @@ class LocalizationScores:
             [
                 fixed["accuracy"][:, :, t],
                 fixed["afp"][:, :, t],
-                self.max_box_acc.resampled(weights)["max_box_acc"],
-                self.pointing.resampled(weights)["accuracy"],
+                self.scorer.metrics["max_box_acc_v2"].resampled(weights)["max_box_acc"],
+                self.scorer.metrics["pointing_game"].resampled(weights)["accuracy"],
                 calibrated,
             ],
             axis=1,
@@ -206,13 +207,13 @@ class LocalizationScores:
         """Per (image, class) results for the run's records file (see ``records.py``)."""
         t = PAPER_THRESHOLDS.index(FIXED_OVERLAP)
         fixed = self.fixed["iobb"].records()
-        max_box = self.max_box_acc.records()
+        max_box = self.scorer.metrics["max_box_acc_v2"].records()
         return {
             "gt_boxes": fixed["gt_boxes"],
             "hits_iobb_0.1": fixed["hits"][:, :, t],
             "false_positives_iobb_0.1": fixed["false_positives"][:, :, t],
             "max_box_acc_v2_correct": max_box["correct"],
-            "pointing_hits": self.pointing.records()["hits"],
+            "pointing_hits": self.scorer.metrics["pointing_game"].records()["hits"],
             "held_out": np.asarray(self.held_out, dtype=bool),
         }
 
@@ -221,8 +222,8 @@ class LocalizationScores:
             mode: {str(t): v for t, v in _by_threshold(metric.compute()).items()}
             for mode, metric in self.fixed.items()
         }
-        result["max_box_acc_v2"] = self.max_box_acc.compute()
-        result["pointing_game"] = self.pointing.compute()
+        result["max_box_acc_v2"] = self.scorer.metrics["max_box_acc_v2"].compute()
+        result["pointing_game"] = self.scorer.metrics["pointing_game"].compute()
         result["threshold_curve"] = self.curves["all"].compute()
         threshold = self.calibrated_threshold()
         held_out = self.curves["held_out"].compute()

@@ -11,7 +11,7 @@ CPU with the same settings it ends bit-identical to an uninterrupted run.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +47,11 @@ def evaluate_classification(
     loader: Iterable[dict[str, Any]],
     criterion: torch.nn.Module,
     ctx: DistContext,
+    classes: Sequence[str],
     amp: torch.dtype | None = None,
 ) -> tuple[float, dict[str, float], list[str]]:
-    """Mean loss, AUROC per class (and ``mean``) over the whole split (all ranks gathered), and
-    the names of the unreadable images skipped."""
+    """Mean loss, AUROC per class of ``classes`` (the label columns) and ``mean`` over the whole
+    split (all ranks gathered), and the names of the unreadable images skipped."""
     model.eval()
     loss_sum, seen, scores, labels, skipped = 0.0, 0, [], [], []
     for batch in loader:
@@ -69,7 +70,7 @@ def evaluate_classification(
     all_scores = np.concatenate([s for part in parts for s in part["scores"]])
     all_labels = np.concatenate([s for part in parts for s in part["labels"]])
     mean_loss = sum(p["loss"] for p in parts) / max(sum(p["seen"] for p in parts), 1)
-    return mean_loss, macro_auroc(all_labels, all_scores), names
+    return mean_loss, macro_auroc(all_labels, all_scores, classes), names
 
 
 def fit_classifier(
@@ -144,7 +145,7 @@ def fit_classifier(
         train_loss = totals.get("loss", 0.0) / max(totals.get("images", 0), 1)
         skipped = int(totals.get("skipped", 0))
         val_loss, auroc, val_skipped = evaluate_classification(
-            model, loaders.val, criterion, ctx, amp
+            model, loaders.val, criterion, ctx, loaders.task.classes, amp
         )
         score = auroc["mean"] if not math.isnan(auroc["mean"]) else -val_loss
         scheduler.step(score)

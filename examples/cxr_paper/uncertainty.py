@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from cam_boxes_iobb import Intervals, bootstrap
-from cxr14_data import BOX_CLASSES, CLASSES
 
 from .evaluation import TestResult
 from .scores import HEADLINES, LocalizationScores
@@ -60,11 +59,11 @@ def weighted_auroc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) 
 
 
 def auroc_statistic(labels: np.ndarray, probs: np.ndarray) -> Statistic:
-    """Weights ``(R, N)`` -> per-class AUROC and their mean ``(R, 15)``."""
+    """Weights ``(R, N)`` -> per-class AUROC and their mean ``(R, K + 1)``."""
 
     def statistic(weights: np.ndarray) -> np.ndarray:
         per_class = np.stack(
-            [weighted_auroc(labels[:, k], probs[:, k], weights) for k in range(len(CLASSES))],
+            [weighted_auroc(labels[:, k], probs[:, k], weights) for k in range(labels.shape[1])],
             axis=1,
         )
         with np.errstate(invalid="ignore"):
@@ -89,8 +88,9 @@ def model_intervals(test: TestResult, n_resamples: int, seed: int) -> dict[str, 
     auroc = bootstrap(
         auroc_statistic(test.labels, test.probs), test.patients, n_resamples, seed=seed
     )
-    result: dict[str, Any] = {"auroc": _entries(auroc, [*CLASSES, "mean"]), "localization": {}}
-    box_names = [*BOX_CLASSES, "mean"]
+    classes = [*test.task.classes, "mean"]
+    result: dict[str, Any] = {"auroc": _entries(auroc, classes), "localization": {}}
+    box_names = [*test.task.box_classes, "mean"]
     for variant, scores in test.scores.items():
         if not scores.patients:
             continue

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from cam_boxes_iobb import iobb
-from cxr14_data import BOX_CLASSES, CLASSES
+
+from .task import Task
 
 #: Longest side of the stored image.
 THUMBNAIL = 256
@@ -96,16 +97,18 @@ def add_variant(
     class_maps: np.ndarray,
     probs: np.ndarray,
     boxes: dict[str, np.ndarray],
+    task: Task,
 ) -> None:
-    """The maps ``(14, h, w)``, probabilities ``(14,)`` and predicted boxes of one map kind."""
-    shown = [c for c in BOX_CLASSES if c in record["gt"] or c in boxes]
+    """The maps ``(K, h, w)``, probabilities ``(K,)`` (the task's class order) and predicted
+    boxes of one map kind."""
+    shown = [c for c in task.box_classes if c in record["gt"] or c in boxes]
     entry: dict[str, Any] = {}
     for name in shown:
         pred = np.asarray(boxes.get(name, np.zeros((0, 4))), dtype=np.float32).reshape(-1, 4)
         gt = record["gt"].get(name, np.zeros((0, 4), np.float32))
         entry[name] = {
-            "prob": float(probs[CLASSES.index(name)]),
-            "map": class_map_uint8(class_maps[CLASSES.index(name)]),
+            "prob": float(probs[task.index(name)]),
+            "map": class_map_uint8(class_maps[task.index(name)]),
             "boxes": pred,
             "hits": np.asarray(hits(pred, gt), dtype=bool),
             "box_hits": np.asarray(box_hits(pred, gt), dtype=bool),

@@ -10,6 +10,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.batched_cam import METHODS, batched_cams, library_scaling
 from cxr_paper.cam_methods import _LIBRARY_NAMES, LogitsOnly, gradient_cam
+from cxr_paper.task import chestxray14
 from multires_backbone import create_model
 
 
@@ -63,7 +64,7 @@ def test_evaluation_maps_are_the_librarys():
     torch.manual_seed(0)
     model = create_model("multires_resnet10t").eval().requires_grad_(False)
     images = torch.randn(2, 3, 32, 32)
-    maps = gradient_cam("gradcam++", model)(images)
+    maps = gradient_cam("gradcam++", model, chestxray14())(images)
     box = [CLASSES.index(c) for c in BOX_CLASSES]
     model.requires_grad_(True)
     theirs = library_maps("gradcam++", LogitsOnly(model), model.feature_map, images, box)

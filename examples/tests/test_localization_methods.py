@@ -8,6 +8,7 @@ from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.cam_methods import CAM_METHODS, at_map_size, gradient_cam
 from cxr_paper.report import methods_table
 from cxr_paper.scores import LocalizationScores
+from cxr_paper.task import chestxray14
 from multires_backbone import create_model
 
 
@@ -15,7 +16,7 @@ from multires_backbone import create_model
 def test_gradient_methods_on_a_frozen_model(method):
     torch.manual_seed(0)
     model = create_model("multires_resnet10t").eval().requires_grad_(False)
-    maps = gradient_cam(method, model)(torch.randn(2, 3, 32, 32))
+    maps = gradient_cam(method, model, chestxray14())(torch.randn(2, 3, 32, 32))
     assert maps.shape == (2, 14, 32, 32) and maps.min() >= 0 and maps.max() <= 1 + 1e-6
     box = [CLASSES.index(c) for c in BOX_CLASSES]
     others = [i for i in range(14) if i not in box]
@@ -30,8 +31,8 @@ def _planted_scores(hit: bool) -> dict:
     maps[CLASSES.index("Mass"), (1 if hit else 3), (1 if hit else 3)] = 1.0
     probs = np.full(14, 0.1)
     probs[CLASSES.index("Mass")] = 0.9
-    scores = LocalizationScores()
-    scores.update(maps, probs, (32, 32), {"Mass": np.array([[8.0, 8.0, 8.0, 8.0]])}, 1, 0.5, 0.7)
+    scores = LocalizationScores(chestxray14())
+    scores.update(maps, probs, (32, 32), {"Mass": np.array([[8.0, 8.0, 8.0, 8.0]])}, 1)
     return scores.compute()
 
 

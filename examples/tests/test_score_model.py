@@ -11,6 +11,7 @@ from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.errors import RunError
 from cxr_paper.foreign_models import load_foreign
 from cxr_paper.jsonio import strict
+from cxr_paper.task import chestxray14
 
 
 def _score(tmp_path, *flags):
@@ -63,7 +64,7 @@ def test_xrv_outputs_follow_its_label_order():
     pytest.importorskip("torchxrayvision", reason="torchxrayvision is not installed")
     import torch
 
-    loaded = load_foreign("xrv:none", "gradcam")
+    loaded = load_foreign("xrv:none", "gradcam", chestxray14())
     targets = list(loaded.model.network.targets)
     assert loaded.model.output_index == [targets.index(c) for c in CLASSES]
     torch.manual_seed(0)
@@ -110,7 +111,7 @@ def test_xrv_input_is_torchxrayvision_normalize():
     gray = np.random.default_rng(0).integers(0, 256, (2, 16, 16)).astype(np.float32)
     rgb = torch.from_numpy(gray / 255)[:, None].expand(-1, 3, -1, -1)
     mean, std = (torch.tensor(v)[None, :, None, None] for v in (IMAGENET_MEAN, IMAGENET_STD))
-    loaded = load_foreign("xrv:none", "gradcam")
+    loaded = load_foreign("xrv:none", "gradcam", chestxray14())
     ours = loaded.model.to_input((rgb - mean) / std)
     theirs = np.stack([xrv.utils.normalize(g, 255, reshape=True) for g in gray])
     np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-2)

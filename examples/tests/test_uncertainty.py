@@ -7,6 +7,7 @@ from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.evaluation import TestResult as Result
 from cxr_paper.scores import HEADLINES, LocalizationScores
 from cxr_paper.study import StudyRun, aggregate
+from cxr_paper.task import chestxray14
 from cxr_paper.uncertainty import (
     auroc_statistic,
     model_intervals,
@@ -39,12 +40,12 @@ class TestWeightedAuroc:
 
 
 def fake_scores(rng, names, patients, seed=0) -> LocalizationScores:
-    scores = LocalizationScores(seed=seed)
+    scores = LocalizationScores(chestxray14(), seed=seed)
     for name, patient in zip(names, patients, strict=True):
         maps = rng.random((14, 8, 8)).astype(np.float32) ** 4
         gt = {c: np.array([[8.0, 8.0, 20.0, 16.0]]) for c in BOX_CLASSES[:3] if rng.random() < 0.7}
         gt = gt or {"Mass": np.array([[30.0, 30.0, 10.0, 10.0]])}
-        scores.update(maps, rng.random(14), (64, 64), gt, patient, 0.5, 0.7, name)
+        scores.update(maps, rng.random(14), (64, 64), gt, patient, name)
     return scores
 
 
@@ -65,6 +66,7 @@ def fake_test(seed: int, n: int = 40) -> Result:
         labels=labels,
         probs=probs,
         box_images=n // 2,
+        task=chestxray14(),
         image_names=names,
         patients=patients,
         scores=scores,
@@ -124,6 +126,7 @@ class TestIntervals:
             labels=b.labels[order],
             probs=b.probs[order],
             box_images=b.box_images,
+            task=b.task,
             image_names=[b.image_names[i] for i in order],
             patients=[b.patients[i] for i in order],
             scores=b.scores,

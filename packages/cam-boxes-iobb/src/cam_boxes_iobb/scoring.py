@@ -84,6 +84,7 @@ class ScoreSettings:
         score_size: ``(height, width)`` to score boxes at, or ``None`` (each image's frame).
         mask_threshold: ``"otsu"`` or a number (mIoU's binarisation).
         true_positives_only: CheXlocalize's mIoU setting.
+        max_box_acc_v1: also MaxBoxAccV1 (a second pass of 100 thresholds per box pair).
         resamples, confidence, seed: the patient bootstrap (``resamples=0``: no intervals, and
             no per-image records kept: memory stays flat).
     """
@@ -96,6 +97,7 @@ class ScoreSettings:
     score_size: tuple[int, int] | None = None
     mask_threshold: MaskThreshold = "otsu"
     true_positives_only: bool = True
+    max_box_acc_v1: bool = True
     resamples: int = 1000
     confidence: float = 0.95
     seed: int = 0
@@ -163,7 +165,8 @@ class MapScorer:
             self.metrics["fixed_iou"] = LocalizationMetric(
                 self.box_classes, s.overlaps, "iou", keep_records=keep
             )
-            self.metrics["max_box_acc_v1"] = MaxBoxAcc(self.box_classes, keep_records=keep)
+            if s.max_box_acc_v1:
+                self.metrics["max_box_acc_v1"] = MaxBoxAcc(self.box_classes, keep_records=keep)
             self.metrics["max_box_acc_v2"] = MaxBoxAcc.v2(self.box_classes, keep_records=keep)
             self.metrics["pointing_game"] = PointingGame(
                 self.box_classes, s.pointing_tolerance, keep_records=keep
@@ -174,18 +177,42 @@ class MapScorer:
             )
         self._index = {c: i for i, c in enumerate(self.map_classes)}
 
-    def predicted_boxes(
+    def localize(
         self, maps: np.ndarray, probs: np.ndarray | None, size: tuple[int, int]
-    ) -> dict[str, np.ndarray]:
-        """The fixed protocol's boxes of one image (``xywh`` in pixels of ``size``)."""
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The fixed protocol on one image: ``(boxes, heatmaps)`` per box class predicted above
+        the probability threshold, ``xywh`` in pixels of ``size`` and the ``[0, 1]`` heatmaps."""
         s = self.settings
-        boxes = {}
+        boxes, heatmaps = {}, {}
         for name in self.box_classes:
             k = self._index[name]
             if probs is not None and s.prob_threshold is not None and probs[k] <= s.prob_threshold:
                 continue
-            boxes[name] = heatmap_to_boxes(normalize_heatmap(maps[k], size), s.heatmap_threshold)
-        return boxes
+            heatmaps[name] = normalize_heatmap(maps[k], size)
+            boxes[name] = heatmap_to_boxes(heatmaps[name], s.heatmap_threshold)
+        return boxes, heatmaps
+
+    def update_boxes(
+        self,
+        maps: np.ndarray,
+        probs: np.ndarray | None,
+        gt: dict[str, np.ndarray],
+        size: tuple[int, int],
+        gt_frame: dict[str, np.ndarray],
+        frame: tuple[int, int],
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The box metrics of one image whose GT boxes are given both at the scoring ``size``
+        (``gt``) and in the annotation ``frame`` (``gt_frame``, for the pointing game); returns
+        the fixed protocol's ``(boxes, heatmaps)``."""
+        pred, heatmaps = self.localize(maps, probs, size)
+        self.metrics["fixed_iobb"].update(pred, gt)
+        self.metrics["fixed_iou"].update(pred, gt)
+        raw = {c: maps[self._index[c]] for c in gt}
+        for key in ("max_box_acc_v1", "max_box_acc_v2"):
+            if key in self.metrics:
+                self.metrics[key].update(raw, gt, size=size)
+        self.metrics["pointing_game"].update(raw, gt_frame, size=frame)
+        return pred, heatmaps
 
     def update(self, image: ImageAnnotation, item: ImageMaps) -> None:
         """Score one image's maps against its annotation."""
@@ -195,18 +222,25 @@ class MapScorer:
             size = self.settings.score_size or frame
             gt_frame = {c: image.boxes[c] for c in self.box_classes if len(image.boxes.get(c, ()))}
             gt = {c: _scale(b, image, size) for c, b in gt_frame.items()}
-            pred = self.predicted_boxes(maps, item.probs, size)
-            self.metrics["fixed_iobb"].update(pred, gt)
-            self.metrics["fixed_iou"].update(pred, gt)
-            raw = {c: maps[self._index[c]] for c in gt}
-            self.metrics["max_box_acc_v1"].update(raw, gt, size=size)
-            self.metrics["max_box_acc_v2"].update(raw, gt, size=size)
-            self.metrics["pointing_game"].update(raw, gt_frame, size=frame)
+            self.update_boxes(maps, item.probs, gt, size, gt_frame, frame)
         if self.mask_classes:
             masks = {c: image.mask(c) for c in self.mask_classes if c in image.masks}
             self.metrics["masks"].update({c: maps[self._index[c]] for c in masks}, masks)
         self.image_ids.append(image.name)
         self.patients.append(image.patient)
+
+    def merge(self, other: MapScorer) -> None:
+        """Add another scorer's images (e.g. another process's shard) after this one's."""
+        if (other.box_classes, other.mask_classes, other.settings) != (
+            self.box_classes,
+            self.mask_classes,
+            self.settings,
+        ):
+            raise ScoreError("Cannot merge scorers of different classes or settings.")
+        for key, metric in self.metrics.items():
+            metric.merge(other.metrics[key])
+        self.image_ids += other.image_ids
+        self.patients += other.patients
 
     def resampled(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """Every metric under per-image ``weights`` ``(R, N)``: ``(R, K + 1)`` per metric name
@@ -218,7 +252,8 @@ class MapScorer:
             out |= {"accuracy": iobb["accuracy"], "afp": iobb["afp"]}
             out |= {"accuracy_iou": iou["accuracy"], "afp_iou": iou["afp"]}
             for key in ("max_box_acc_v1", "max_box_acc_v2"):
-                out[key] = self.metrics[key].resampled(weights)["max_box_acc"]
+                if key in self.metrics:
+                    out[key] = self.metrics[key].resampled(weights)["max_box_acc"]
             out["pointing_game"] = self.metrics["pointing_game"].resampled(weights)["accuracy"]
         if self.mask_classes:
             out |= self.metrics["masks"].resampled(weights)
@@ -238,6 +273,8 @@ class MapScorer:
                         [[[result[c][t][key] for t in s.overlaps] for c in names]]
                     )
             for key in ("max_box_acc_v1", "max_box_acc_v2"):
+                if key not in self.metrics:
+                    continue
                 result = self.metrics[key].compute()
                 out[key] = np.array(
                     [[result[c]["max_box_acc"] for c in [*self.box_classes, "mean"]]]

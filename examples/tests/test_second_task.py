@@ -1,0 +1,153 @@
+"""A task that is not NIH's — VinDr-CXR-style classes, boxes of two readers in a 2048 x 1536
+frame — through the run's evaluation, its intervals, records, maps files and report.html, and
+the run's numbers reproduced by ``python -m cam_boxes_iobb score`` on the maps it wrote, against
+the same boxes written as COCO JSON."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from cam_boxes_iobb.annotations import Annotations, ImageAnnotation
+from cam_boxes_iobb.cli import main as score_command
+from cam_boxes_iobb.formats import write_coco
+from cxr_paper.distributed import DistContext
+from cxr_paper.evaluation import evaluate_test
+from cxr_paper.html_report import write_html_report
+from cxr_paper.records import RECORDS_FILE, save_records, save_test_maps
+from cxr_paper.task import Task
+from cxr_paper.uncertainty import model_intervals
+from multires_backbone import CAMOutput
+
+CPU = DistContext(0, 1, 0, torch.device("cpu"))
+TASK = Task(
+    "VinDr-CXR-style",
+    ("Aortic enlargement", "ILD", "Nodule/Mass"),
+    ("Aortic enlargement", "Nodule/Mass"),
+    (2048, 1536),
+)
+SIZE = 32  # network input; the maps are at 1/4
+
+
+class PlantedModel(torch.nn.Module):
+    """CAMs with one blob per image and class (near the first GT box where there is one)."""
+
+    def __init__(self, maps: dict[str, torch.Tensor], logits: dict[str, torch.Tensor]) -> None:
+        super().__init__()
+        self.maps, self.logits = maps, logits
+
+    def forward(self, images: torch.Tensor) -> CAMOutput:
+        keys = [f"{float(image[0, 0, 0]):.6f}" for image in images]
+        cams = torch.stack([self.maps[k] for k in keys])
+        return CAMOutput(
+            torch.stack([self.logits[k] for k in keys]), cams, torch.ones(len(images), 4, 8, 8)
+        )
+
+
+def _batches(rng):
+    batches, maps, logits, gt_frame = [], {}, {}, {}
+    for b in range(3):
+        images = torch.rand(4, 3, SIZE, SIZE)
+        batch = {
+            "image": images,
+            "labels": torch.zeros(4, 3),
+            "image_index": [],
+            "patient_id": [],
+            "boxes": [],
+        }
+        for i in range(4):
+            name, key = f"img{b}{i}", f"{float(images[i, 0, 0, 0]):.6f}"
+            batch["image_index"].append(name)
+            batch["patient_id"].append(b * 2 + i // 2)
+            cam = torch.from_numpy(rng.normal(scale=0.2, size=(3, 8, 8)).astype(np.float32))
+            boxes, boxes_frame = {}, {}
+            for label in TASK.box_classes if (b + i) % 3 else ():
+                k = TASK.index(label)
+                x, y = rng.integers(0, 20, size=2)
+                readers = np.array([[x, y, 10, 9], [x + 1, y, 9, 10]], np.float32)  # two readers
+                boxes[label] = torch.from_numpy(readers)
+                boxes_frame[label] = readers * np.array([1536 / SIZE, 2048 / SIZE] * 2)
+                batch["labels"][i, k] = 1
+                if rng.random() < 0.7:
+                    cam[k, (y + 4) // 4, (x + 4) // 4] += 3
+            batch["boxes"].append(boxes)
+            maps[key], logits[key] = cam, torch.from_numpy(rng.normal(size=3).astype(np.float32))
+            gt_frame[name] = (b * 2 + i // 2, boxes_frame)
+        batches.append(batch)
+    return batches, PlantedModel(maps, logits), gt_frame
+
+
+def test_second_task_end_to_end(tmp_path):
+    batches, model, gt_frame = _batches(np.random.default_rng(0))
+    test = evaluate_test(model, None, batches, CPU, 0.5, 0.7, set(), "vindr", task=TASK)
+    assert test.task == TASK and test.probs.shape == (12, 3)
+    assert set(test.localization["cam"]["iobb"]["0.1"]) == {*TASK.box_classes, "mean"}
+    intervals = model_intervals(test, 100, 0)
+    assert set(intervals["auroc"]) == {*TASK.classes, "mean"}
+    assert set(intervals["localization"]["cam"]["accuracy"]) == {*TASK.box_classes, "mean"}
+
+    save_records(test, tmp_path)
+    records = np.load(tmp_path / RECORDS_FILE)
+    assert (
+        records["classes"].tolist() == list(TASK.classes) and records["cam.gt_boxes"].shape[1] == 2
+    )
+    (maps_file,) = save_test_maps(test, tmp_path)
+
+    page = write_html_report(
+        tmp_path / "report.html", "# VinDr\n", {"m": test.viewer}, {}, "vindr", 0.5, 0.7, TASK
+    )
+    index = json.loads(
+        re.search(
+            r'<script type="application/json" id="index">(.*?)</script>', page.read_text(), re.S
+        ).group(1)
+    )
+    assert index["classes"] == list(TASK.box_classes) and "2048 × 1536" in index["frame"]
+    assert "NIH" not in page.read_text().split('id="index">')[0]
+
+    annotations = Annotations(TASK.classes, source="planted")
+    for name in test.maps["cam"]["ids"]:
+        patient, boxes = gt_frame[name]
+        image = ImageAnnotation(name, str(patient), *TASK.box_frame)
+        for label, rows in boxes.items():
+            for row, reader in zip(rows, ("R1", "R2"), strict=True):
+                image.add_box(label, row, reader)
+        annotations.add(image)
+    coco = write_coco(annotations, tmp_path / "vindr.json")
+    out = tmp_path / "score"
+    assert (
+        score_command(
+            [
+                "score",
+                "--maps",
+                str(maps_file),
+                "--annotations",
+                str(coco),
+                "--score-size",
+                str(SIZE),
+                str(SIZE),
+                "--out",
+                str(out),
+                "--resamples",
+                "0",
+            ]
+        )
+        == 0
+    )
+    results = json.loads((out / "score.json").read_text())["maps"]["cam"]["results"]
+    run = test.localization["cam"]
+    for label in [*TASK.box_classes, "mean"]:
+        assert results["accuracy"]["0.1"][label]["estimate"] == pytest.approx(
+            run["iobb"]["0.1"][label]["accuracy"]
+        )
+        assert results["afp"]["0.1"][label]["estimate"] == pytest.approx(
+            run["iobb"]["0.1"][label]["afp"]
+        )
+        assert results["max_box_acc_v2"][label]["estimate"] == pytest.approx(
+            run["max_box_acc_v2"][label]["max_box_acc"]
+        )
+        assert results["pointing_game"][label]["estimate"] == pytest.approx(
+            run["pointing_game"][label]["accuracy"]
+        )
+    assert 0 < run["iobb"]["0.1"]["mean"]["accuracy"] < 1  # neither trivially all nor nothing
