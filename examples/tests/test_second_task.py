@@ -13,6 +13,7 @@ import torch
 from cam_boxes_iobb.annotations import Annotations, ImageAnnotation
 from cam_boxes_iobb.cli import main as score_command
 from cam_boxes_iobb.formats import write_coco
+from cxr_paper.browser import CHROMIUM_ARGS, chromium_path, unavailable_reason
 from cxr_paper.distributed import DistContext
 from cxr_paper.evaluation import evaluate_test
 from cxr_paper.html_report import write_html_report
@@ -29,6 +30,7 @@ TASK = Task(
     (2048, 1536),
 )
 SIZE = 32  # network input; the maps are at 1/4
+REASON = unavailable_reason()
 
 
 class PlantedModel(torch.nn.Module):
@@ -79,24 +81,31 @@ def _batches(rng):
     return batches, PlantedModel(maps, logits), gt_frame
 
 
-def test_second_task_end_to_end(tmp_path):
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """The planted model evaluated on the second task, its records, maps and report.html."""
+    tmp_path = tmp_path_factory.mktemp("second_task")
     batches, model, gt_frame = _batches(np.random.default_rng(0))
     test = evaluate_test(model, None, batches, CPU, 0.5, 0.7, set(), "vindr", task=TASK)
+    save_records(test, tmp_path)
+    (maps_file,) = save_test_maps(test, tmp_path)
+    page = write_html_report(
+        tmp_path / "report.html", "# VinDr\n", {"m": test.viewer}, {}, "vindr", 0.5, 0.7, TASK
+    )
+    return tmp_path, test, gt_frame, maps_file, page
+
+
+def test_second_task_end_to_end(scored):
+    tmp_path, test, gt_frame, maps_file, page = scored
     assert test.task == TASK and test.probs.shape == (12, 3)
     assert set(test.localization["cam"]["iobb"]["0.1"]) == {*TASK.box_classes, "mean"}
     intervals = model_intervals(test, 100, 0)
     assert set(intervals["auroc"]) == {*TASK.classes, "mean"}
     assert set(intervals["localization"]["cam"]["accuracy"]) == {*TASK.box_classes, "mean"}
 
-    save_records(test, tmp_path)
     records = np.load(tmp_path / RECORDS_FILE)
     assert (
         records["classes"].tolist() == list(TASK.classes) and records["cam.gt_boxes"].shape[1] == 2
-    )
-    (maps_file,) = save_test_maps(test, tmp_path)
-
-    page = write_html_report(
-        tmp_path / "report.html", "# VinDr\n", {"m": test.viewer}, {}, "vindr", 0.5, 0.7, TASK
     )
     index = json.loads(
         re.search(
@@ -151,3 +160,25 @@ def test_second_task_end_to_end(tmp_path):
             run["pointing_game"][label]["accuracy"]
         )
     assert 0 < run["iobb"]["0.1"]["mean"]["accuracy"] < 1  # neither trivially all nor nothing
+
+
+@pytest.mark.skipif(REASON is not None, reason=f"no browser: {REASON}")
+def test_report_html_renders_the_second_task(scored):
+    from playwright.sync_api import sync_playwright
+
+    _, test, _, _, page_path = scored
+    errors = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 950})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(page_path.resolve().as_uri())
+        page.wait_for_selector("#panels figure canvas")
+        options = [o.inner_text() for o in page.query_selector_all("#klass option")]
+        listed = page.query_selector_all("#list li")
+        caption = page.inner_text("body")
+        browser.close()
+    assert [o for o in options if o in TASK.classes] == list(TASK.box_classes)
+    assert len(listed) == len(test.viewer) > 0
+    assert "2048 × 1536" in caption and errors == []

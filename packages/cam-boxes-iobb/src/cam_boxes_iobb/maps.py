@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +115,7 @@ def _check_values(maps: np.ndarray, probs: np.ndarray | None, where: str) -> Non
         raise MapsError(f"{where}: probabilities must lie in [0, 1].")
 
 
-class MapSet:
+class MapSet(ABC):
     """Class maps on disk, iterated one image at a time (:func:`open_maps` opens either layout).
 
     Attributes:
@@ -132,8 +133,9 @@ class MapSet:
     def __len__(self) -> int:
         return len(self.image_ids)
 
+    @abstractmethod
     def __iter__(self) -> Iterator[ImageMaps]:
-        raise NotImplementedError  # each layout implements it
+        """Each image's maps, in ``image_ids`` order."""
 
 
 class NpzMaps(MapSet):

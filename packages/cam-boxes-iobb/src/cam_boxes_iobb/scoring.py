@@ -384,7 +384,8 @@ def score_maps(
     settings = settings or ScoreSettings()
     boxes, masks, missing = scored_classes(annotations, maps.classes)
     scorer = MapScorer(boxes, masks, tuple(maps.classes), settings)
-    absent = [n for n in (image.name for image in annotations) if n not in set(maps.image_ids)]
+    with_maps = set(maps.image_ids)
+    absent = [image.name for image in annotations if image.name not in with_maps]
     if absent:
         raise ScoreError(
             f"{maps.path if hasattr(maps, 'path') else name}: no maps for {len(absent)} of the "
