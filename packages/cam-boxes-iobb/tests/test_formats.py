@@ -352,6 +352,13 @@ BAD_FILES = [
     pytest.param(
         "coco",
         "c.json",
+        '{"images": [{"id": 1, "file_name": "a", "height": 9000, "width": 9000}], "annotations": [], "categories": [{"id": 1, "name": "A"}]}',
+        "images[0]",
+        id="coco-frame-over-8192",
+    ),
+    pytest.param(
+        "coco",
+        "c.json",
         '{"images": [{"id": 1, "file_name": "a", "height": 10, "width": 10}], "annotations": [{"image_id": 1, "category_id": 1, "segmentation": {"size": [10, 10], "counts": [5]}}], "categories": [{"id": 1, "name": "A"}]}',
         "annotations[0]",
         id="coco-short-rle",

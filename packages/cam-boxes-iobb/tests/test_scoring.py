@@ -10,6 +10,7 @@ import pytest
 from cam_boxes_iobb import LocalizationMetric, MaxBoxAcc, PointingGame
 from cam_boxes_iobb.annotations import Annotations, ImageAnnotation
 from cam_boxes_iobb.cli import main
+from cam_boxes_iobb.formats import write_coco
 from cam_boxes_iobb.maps import open_maps, save_maps
 from cam_boxes_iobb.rle import encode
 from cam_boxes_iobb.scoring import ScoreError, ScoreSettings, paired_differences, score_maps
@@ -356,3 +357,16 @@ def test_convert_writes_the_neutral_form(tmp_path):
         and data["images"][0]["patient_id"] == "00000001"
     )
     assert not math.isnan(data["annotations"][0]["area"])
+
+
+def test_unwritable_out_is_one_line(tmp_path, capsys):
+    ann, maps, probs = _data_set(7, n=4)
+    coco = write_coco(ann, tmp_path / "gt.json")
+    maps_file = save_maps(
+        tmp_path / "m.npz", [f"im{i}.png" for i in range(4)], CLASSES, maps, probs
+    )
+    (tmp_path / "taken").write_text("a file, not a folder")
+    args = ["score", "--maps", str(maps_file), "--annotations", str(coco)]
+    assert main([*args, "--out", str(tmp_path / "taken"), "--resamples", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out") and "taken" in err and err.count("\n") == 1

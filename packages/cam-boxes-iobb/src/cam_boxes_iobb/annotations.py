@@ -189,7 +189,14 @@ def check_box(values: Sequence[float], height: int, width: int, where: str) -> l
     return [max(x, 0.0), max(y, 0.0), min(w, width - max(x, 0.0)), min(h, height - max(y, 0.0))]
 
 
-def check_frame(height: Any, width: Any, where: str, limit: int = 1 << 15) -> tuple[int, int]:
+#: Largest image side accepted (pixels): chest radiographs reach about 4,300; a mask of 8192 x 8192
+#: is 64 MiB, so a file cannot make the reader allocate more than that per image.
+MAX_FRAME_SIDE = 8192
+
+
+def check_frame(
+    height: Any, width: Any, where: str, limit: int = MAX_FRAME_SIDE
+) -> tuple[int, int]:
     """An image size that is a positive integer pair no larger than ``limit`` per side."""
     try:
         h, w = int(height), int(width)

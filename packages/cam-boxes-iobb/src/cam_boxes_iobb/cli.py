@@ -160,6 +160,8 @@ def _named_maps(specs: Sequence[str]) -> list[tuple[str, Path]]:
 
 
 def run_score(args: argparse.Namespace) -> Path:
+    if args.out.exists() and not args.out.is_dir():
+        raise ScoreError(f"--out {args.out} is a file, not a folder.")
     if (args.out / "score.json").exists() and not args.overwrite:
         raise ScoreError(
             f"{args.out} already holds a score.json: choose another --out or --overwrite."
@@ -215,5 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         (run_score if args.command == "score" else run_convert)(args)
     except (AnnotationError, MapsError, ScoreError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # e.g. --out names a file, or a folder without write permission
+        print(f"error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return 2
     return 0
