@@ -67,7 +67,7 @@ def _run_all_tests(session: nox.Session, *extra: str) -> None:
         "benchmarks/tests",
         *extra,
         *session.posargs,
-        env={"CXR14_REQUIRE_REAL_METADATA": "1"},
+        env={"CXR14_REQUIRE_REAL_METADATA": "1", "CXR_REQUIRE_TEST_DEPENDENCIES": "1"},
     )
 
 

@@ -25,15 +25,17 @@ from typing import Any
 
 import torch
 
+from cxr_paper.atomic import atomic_text
 from cxr_paper.cli import validate
 from cxr_paper.config import RunConfig
 from cxr_paper.data import build_loaders
 from cxr_paper.distributed import init_distributed
-from cxr_paper.errors import run_main
+from cxr_paper.errors import RunError, run_main
 from cxr_paper.evaluation import evaluate_run
 from cxr_paper.html_report import write_html_report
 from cxr_paper.jsonio import write_json
 from cxr_paper.markdown import MEASURABLE, number, table, with_interval
+from cxr_paper.out_folder import is_main_process, lock_on_main
 from cxr_paper.pretrained import load_pretrained
 from cxr_paper.study import StudyRun, aggregate
 from cxr_paper.training import fit_pcm
@@ -78,7 +80,34 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--models", nargs="+", default=None, help="models of the run (default: its MultiRes ones)"
     )
     parser.add_argument("--quick", action="store_true", help="one PCM epoch (for tests)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier ablation of the run (without it, one is refused)",
+    )
     return parser
+
+
+ABLATION_FILES = ("ablation.json", "ablation.md", "ablation.html")
+SEEDS_FILES = ("ablation_seeds.json", "ablation_seeds.md")
+
+
+def check_variants(run: RunConfig, variants: list[str]) -> None:
+    """Every variant's settings are valid at the run's input size, before any is trained."""
+    for variant in variants:
+        try:
+            validate(variant_config(run, variant))
+        except RunError as error:
+            raise RunError(f"variant {variant!r} cannot ablate {run.out}: {error}") from None
+
+
+def check_not_written(folder: Path, names: Sequence[str], overwrite: bool) -> None:
+    """Refuse to replace an earlier ablation's files unless ``--overwrite``."""
+    present = [name for name in names if (folder / name).exists()]
+    if present and not overwrite:
+        raise RunError(
+            f"{folder} already holds {', '.join(present)}; pass --overwrite to replace them."
+        )
 
 
 def _row(localization: dict, box_classes: Sequence[str]) -> dict[str, Any]:
@@ -103,6 +132,7 @@ def ablate(
     validate(run)
     if quick:
         run = dataclasses.replace(run, pcm_epochs=1, pcm_overrides={})
+    check_variants(run, variants)
     ctx = init_distributed(run.device)
     models = models or [m for m in run.models if is_multires(m)] or run.models
     results: dict[str, Any] = {"run": str(run_dir), "variants": {}, "box_classes": []}
@@ -131,7 +161,10 @@ def ablate(
             }
             print(f"{name} {variant}: mean accuracy {rows[variant]['accuracy']['mean']:.3f}")
         results["variants"][name] = rows
-    write_variants_page(run_dir, results, tests, run)
+    if ctx.is_main:
+        write_variants_page(run_dir, results, tests, run)
+        write_json(results, run_dir / "ablation.json")
+        atomic_text(run_dir / "ablation.md", to_markdown(results))
     return results
 
 
@@ -184,9 +217,8 @@ def ablate_runs(runs: list[Path], variants: list[str], models: list[str] | None,
     study_runs = []
     for run_dir in runs:
         tests: dict[str, Any] = {}
-        results = ablate(run_dir, variants, models, quick, tests)
-        write_json(results, run_dir / "ablation.json")
-        (run_dir / "ablation.md").write_text(to_markdown(results))
+        with lock_on_main(run_dir):
+            ablate(run_dir, variants, models, quick, tests)
         saved = RunConfig.load(run_dir)
         study_runs.append(StudyRun(saved.data_seed, saved.seed, tests))
     first = RunConfig.load(runs[0])
@@ -223,19 +255,24 @@ def seeds_markdown(study: dict[str, Any], runs: list[Path]) -> str:
 
 def main(args: argparse.Namespace) -> dict:
     for run in args.run:
-        RunConfig.load(run)  # each folder is a run, before any of them is ablated
+        config = RunConfig.load(run)  # each folder is a run, before any of them is ablated
+        check_not_written(run, ABLATION_FILES, args.overwrite)
+        check_variants(dataclasses.replace(config, out=str(run)), args.variants)
+    main_rank = is_main_process()
     if len(args.run) > 1:
-        study = ablate_runs(args.run, args.variants, args.models, args.quick)
         folder = args.run[0].parent
-        write_json(study, folder / "ablation_seeds.json")
-        (folder / "ablation_seeds.md").write_text(seeds_markdown(study, args.run))
-        print(f"Ablation over seeds: {(folder / 'ablation_seeds.md').resolve()}")
+        check_not_written(folder, SEEDS_FILES, args.overwrite)
+        study = ablate_runs(args.run, args.variants, args.models, args.quick)
+        if main_rank:
+            write_json(study, folder / "ablation_seeds.json")
+            atomic_text(folder / "ablation_seeds.md", seeds_markdown(study, args.run))
+            print(f"Ablation over seeds: {(folder / 'ablation_seeds.md').resolve()}")
         return study
     (run,) = args.run
-    results = ablate(run, args.variants, args.models, args.quick)
-    write_json(results, run / "ablation.json")
-    (run / "ablation.md").write_text(to_markdown(results))
-    print(f"Ablation: {(run / 'ablation.md').resolve()}")
+    with lock_on_main(run):
+        results = ablate(run, args.variants, args.models, args.quick)
+    if main_rank:
+        print(f"Ablation: {(run / 'ablation.md').resolve()}")
     return results
 
 

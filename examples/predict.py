@@ -5,6 +5,9 @@ Hugging Face Hub id.
 
 Per image it writes ``<name>.json`` (probability per class, the predicted classes, their boxes as
 ``xywh`` in the input image's pixels) and ``<name>_<class>.png`` overlays (heatmap, boxes in red).
+``<name>`` is the file's stem, with as many parent folders as it takes to tell apart inputs that
+share a stem (``pa/IM1.png pb/IM1.png`` -> ``pa__IM1``, ``pb__IM1``). An ``--out`` that already
+holds files is refused unless ``--overwrite``.
 The thresholds are the model's own (its ``config.json``) unless given. PNG, JPEG and DICOM inputs
 are read (``cxr14_data.read_image``); an unreadable file is reported and the others still run.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +26,11 @@ from torchvision import tv_tensors
 
 from cam_boxes_iobb import overlay
 from cxr14_data import paper_transforms, read_image
+from cxr_paper.atomic import atomic_write
 from cxr_paper.errors import run_main
 from cxr_paper.jsonio import write_json
 from cxr_paper.localize import localize
+from cxr_paper.out_folder import claim
 from cxr_paper.pretrained import CXRLocalizer, load_pretrained
 
 
@@ -60,7 +66,43 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="boxes from the raw CAMs instead of the PCM-refined ones",
     )
     parser.add_argument("--device", default="cpu", help="'cpu' or 'cuda'")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into an --out that already holds files (same-named outputs are replaced)",
+    )
     return parser
+
+
+def output_names(paths: Sequence[Path]) -> list[str]:
+    """A distinct output name per input: its stem, prefixed by as many parent folders as it
+    takes to tell it from the other inputs (``__`` between them); the same file given twice
+    gets ``_2``, ``_3``.
+
+    Example:
+        >>> output_names([Path("pa/IM1.png"), Path("pb/IM1.dcm"), Path("x/IM2.png")])
+        ['pa__IM1', 'pb__IM1', 'IM2']
+    """
+    parts = [[*Path(p).parent.parts, Path(p).stem] for p in paths]
+
+    def name(index: int, depth: int) -> str:
+        return "__".join(parts[index][-depth:]).replace(":", "_")
+
+    depths = [1] * len(paths)
+    while True:
+        names = [name(i, d) for i, d in enumerate(depths)]
+        clashes = {n for n in names if names.count(n) > 1}
+        deeper = [i for i, n in enumerate(names) if n in clashes and depths[i] < len(parts[i])]
+        if not deeper:
+            break
+        for i in deeper:
+            depths[i] += 1
+    seen: dict[str, int] = {}
+    unique = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        unique.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
+    return unique
 
 
 def predict_image(
@@ -94,15 +136,12 @@ def predict_image(
     return {"result": result, "heatmaps": heatmaps}
 
 
-def main(args: argparse.Namespace) -> int:
-    model = load_pretrained(args.model, torch.device(args.device))
-    prob_threshold = model.prob_threshold if args.prob_threshold is None else args.prob_threshold
-    heatmap_threshold = (
-        model.heatmap_threshold if args.heatmap_threshold is None else args.heatmap_threshold
-    )
-    args.out.mkdir(parents=True, exist_ok=True)
+def predict_all(
+    args: argparse.Namespace, model: CXRLocalizer, prob_threshold: float, heatmap_threshold: float
+) -> int:
+    """Predict every image into ``args.out``; the number that could not be read."""
     failures = 0
-    for path in args.images:
+    for path, stem in zip(args.images, output_names(args.images), strict=True):
         try:
             gray = read_image(path)
         except OSError as error:
@@ -111,11 +150,23 @@ def main(args: argparse.Namespace) -> int:
             continue
         prediction = predict_image(gray, model, prob_threshold, heatmap_threshold, not args.no_pcm)
         result = {"image": str(path), **prediction["result"]}
-        write_json(result, args.out / f"{path.stem}.json")
         for name, heatmap in prediction["heatmaps"].items():
             picture = overlay(gray, heatmap, pred_boxes=result["boxes"][name])
-            Image.fromarray(picture).save(args.out / f"{path.stem}_{name}.png")
+            target = args.out / f"{stem}_{name}.png"
+            atomic_write(target, lambda temporary, p=picture: Image.fromarray(p).save(temporary))
+        write_json(result, args.out / f"{stem}.json")
         print(f"{path}: {', '.join(result['predicted']) or 'no finding predicted'}")
+    return failures
+
+
+def main(args: argparse.Namespace) -> int:
+    model = load_pretrained(args.model, torch.device(args.device))
+    prob_threshold = model.prob_threshold if args.prob_threshold is None else args.prob_threshold
+    heatmap_threshold = (
+        model.heatmap_threshold if args.heatmap_threshold is None else args.heatmap_threshold
+    )
+    with claim(args.out, resume=False, overwrite=args.overwrite):
+        failures = predict_all(args, model, prob_threshold, heatmap_threshold)
     if failures:
         print(f"{failures} of {len(args.images)} images could not be read.", file=sys.stderr)
     return 1 if failures else 0

@@ -14,6 +14,7 @@ are rewritten as each model finishes, and ``--resume`` keeps the finished models
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ import torch
 
 from cxr14_data import IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError, read_bbox_list
 from cxr_paper.cli import get_args_parser, resolve_config
-from cxr_paper.config import RunConfig
+from cxr_paper.config import CONFIG_FILE, RunConfig
 from cxr_paper.data import Loaders, build_loaders, config_task
 from cxr_paper.distributed import DistContext, barrier, init_distributed, shutdown
 from cxr_paper.environment import environment
@@ -33,6 +34,7 @@ from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc, plot_thr
 from cxr_paper.html_report import write_html_report
 from cxr_paper.jsonio import write_json
 from cxr_paper.models import build_model, check_weights
+from cxr_paper.out_folder import claim
 from cxr_paper.pretrained import save_run_model
 from cxr_paper.records import save_records, save_test_maps
 from cxr_paper.report import DataNotes, write_report
@@ -73,20 +75,41 @@ def main(args: argparse.Namespace) -> Path:
     config = resolve_config(args)
     ctx = init_distributed(config.device)
     try:
-        return run(config, ctx, args.resume, started)
+        return run(config, ctx, args.resume, started, getattr(args, "overwrite", False))
     except ImageDecodeError as error:
         raise RunError(unreadable_message(error)) from None
     finally:
         shutdown(ctx)
 
 
-def run(config: RunConfig, ctx: DistContext, resume: bool, started: float) -> Path:
-    out = Path(config.out)
+def run(
+    config: RunConfig, ctx: DistContext, resume: bool, started: float, overwrite: bool = False
+) -> Path:
+    """Check every model's weights, then (rank 0 holding ``--out``'s lock) train and report."""
     normalization: dict[str, Normalization] = {
         m: (IMAGENET_MEAN, IMAGENET_STD) for m in config.models
     }
     if any(config.weights_for(m) != "none" for m in config.models):
         normalization.update(check_weights(config, len(config_task(config).classes)))
+    # one writer per run folder, taken before anything is written; the other ranks compute
+    held = (
+        claim(Path(config.out), resume=resume, overwrite=overwrite, marker=CONFIG_FILE)
+        if ctx.is_main
+        else contextlib.nullcontext()
+    )
+    with held:
+        return run_models(config, ctx, resume, started, normalization)
+
+
+def run_models(
+    config: RunConfig,
+    ctx: DistContext,
+    resume: bool,
+    started: float,
+    normalization: dict[str, Normalization],
+) -> Path:
+    """Train, evaluate and report each model of the run (finished ones kept with ``resume``)."""
+    out = Path(config.out)
     torch.manual_seed(config.seed)
     loaders: dict[Normalization, Loaders] = {}
 
@@ -173,12 +196,21 @@ def train_and_evaluate(
             heatmap_threshold=config.heatmap_threshold,
             card={
                 "metrics": result.metrics(),
-                "training_data": f"{loaders.source}; the run's settings are in its config.json.",
+                "training_data": f"{card_source(config, loaders)}; the run's settings are in its "
+                "config.json.",
                 "synthetic": config.data == "synthetic",
-                "where": str(folder / "pretrained"),
+                # relative: the card travels to the Hub, local folders do not belong there
+                "where": f"{Path(config.out).name}/{name}/pretrained",
             },
         )
     return result
+
+
+def card_source(config: RunConfig, loaders: Loaders) -> str:
+    """The training data as the model card names it: no local path (the card is published)."""
+    if config.data == "synthetic":
+        return loaders.source
+    return "NIH ChestX-ray14, the official train/val list split by patient"
 
 
 def standard_counterpart(model: str, models: list[str]) -> str | None:

@@ -17,22 +17,27 @@ Grad-CAM-family method at their last feature stage, all classes in one batched b
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
+from cxr_paper.atomic import atomic_text
 from cxr_paper.batched_cam import METHODS
 from cxr_paper.config import PRESETS, RunConfig, preset_values
 from cxr_paper.data import build_loaders, config_task
-from cxr_paper.distributed import init_distributed, shutdown
+from cxr_paper.distributed import DistContext, init_distributed, shutdown
 from cxr_paper.errors import RunError, run_main
 from cxr_paper.evaluation import TestResult, evaluate_test
 from cxr_paper.foreign_models import load_foreign
 from cxr_paper.html_report import write_html_report
 from cxr_paper.jsonio import write_json
 from cxr_paper.markdown import number, table, variant_label
+from cxr_paper.out_folder import check_out, claim
 from cxr_paper.pretrained import load_pretrained, results_table
 from cxr_paper.records import save_records, save_test_maps
 from cxr_paper.uncertainty import model_intervals
+
+SCORE_FILE = "score.json"
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -67,6 +72,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bootstrap-resamples", type=int, default=1000)
     parser.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
     parser.add_argument("--out", type=Path, default=Path("runs/score"))
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier score in --out (without it, an --out holding files is refused)",
+    )
     return parser
 
 
@@ -87,7 +97,25 @@ def score(args: argparse.Namespace) -> dict[str, Any]:
     if foreign and (len(methods) != 1 or methods[0] == "cam"):
         raise RunError(f"--model {args.model}: give one of {list(METHODS)} in --methods.")
     base = preset_values(args.preset)
+    overwrite = getattr(args, "overwrite", False)
+    check_out(args.out, resume=False, overwrite=overwrite, marker=SCORE_FILE)
     ctx = init_distributed(args.device)
+    held = (
+        claim(args.out, resume=False, overwrite=overwrite, marker=SCORE_FILE)
+        if ctx.is_main
+        else contextlib.nullcontext()
+    )
+    with held:
+        return _score(args, foreign, methods, base, ctx)
+
+
+def _score(
+    args: argparse.Namespace,
+    foreign: bool,
+    methods: list[str],
+    base: dict[str, Any],
+    ctx: DistContext,
+) -> dict[str, Any]:
     try:
         if foreign:
             task = config_task(RunConfig(**{**base, "data": args.data}))
@@ -140,7 +168,8 @@ def score(args: argparse.Namespace) -> dict[str, Any]:
         "task": test.task.to_dict(),
         "intervals": model_intervals(test, config.bootstrap_resamples, config.bootstrap_seed),
     }
-    write_outputs(args.out, entry, test, config)
+    if ctx.is_main:
+        write_outputs(args.out, entry, test, config)
     return entry
 
 
@@ -168,11 +197,10 @@ def markdown(entry: dict[str, Any]) -> str:
 
 
 def write_outputs(out: Path, entry: dict[str, Any], test: TestResult, config: RunConfig) -> None:
-    write_json(entry, out / "score.json")
     save_records(test, out)
     save_test_maps(test, out)
     text = markdown(entry)
-    (out / "score.md").write_text(text)
+    atomic_text(out / "score.md", text)
     patients = dict(zip(test.image_names, test.patients, strict=True))
     write_html_report(
         out / "report.html",
@@ -184,6 +212,7 @@ def write_outputs(out: Path, entry: dict[str, Any], test: TestResult, config: Ru
         config.heatmap_threshold,
         test.task,
     )
+    write_json(entry, out / SCORE_FILE)  # last: the file that says the score is complete
     print(f"Scores: {(out / 'score.md').resolve()}; browse: {(out / 'report.html').resolve()}")
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import reproduce_paper
 
+from cxr_paper.atomic import atomic_text
 from cxr_paper.cli import get_args_parser as run_args_parser
 from cxr_paper.cli import preset_values
 from cxr_paper.config import RunConfig
@@ -31,6 +32,7 @@ from cxr_paper.data import ensure_synthetic
 from cxr_paper.errors import RunError, run_main
 from cxr_paper.jsonio import write_json
 from cxr_paper.markdown import MEASURABLE, number, table, with_interval
+from cxr_paper.out_folder import is_main_process, lock_on_main
 from cxr_paper.results import ModelResult
 from cxr_paper.study import StudyRun, aggregate
 
@@ -156,6 +158,13 @@ def _cells(row: dict[str, Any], difference: bool) -> list[str]:
 
 
 def main(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
+    """Run (or continue) every seed's run, then aggregate; the study folder is held by one
+    study at a time (its runs, each in its own folder, by theirs)."""
+    with lock_on_main(args.out):
+        return study(args, run_flags)
+
+
+def study(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
     started = time.perf_counter()
     if not args.aggregate_only:
         run_all(args.out, args.seeds, args.data_seeds, run_flags)
@@ -163,7 +172,7 @@ def main(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
     base = _run_config(run_flags)
     models = sorted({m for r in runs for m in r.tests})
     bootstrap_started = time.perf_counter()
-    study = aggregate(runs, model_pairs(models), base.bootstrap_resamples, base.bootstrap_seed)
+    result = aggregate(runs, model_pairs(models), base.bootstrap_resamples, base.bootstrap_seed)
     config = {
         "seeds": args.seeds,
         "data_seeds": args.data_seeds,
@@ -173,10 +182,11 @@ def main(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
         "aggregation_seconds": time.perf_counter() - bootstrap_started,
         "study_minutes": (time.perf_counter() - started) / 60,
     }
-    write_json({"config": config, **study}, args.out / "study.json")
-    (args.out / "study.md").write_text(to_markdown(study, config))
-    print(f"Study: {(args.out / 'study.md').resolve()}")
-    return study
+    if is_main_process():
+        write_json({"config": config, **result}, args.out / "study.json")
+        atomic_text(args.out / "study.md", to_markdown(result, config))
+        print(f"Study: {(args.out / 'study.md').resolve()}")
+    return result
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 import inference_speed
 import pytest
@@ -98,6 +99,8 @@ def test_report_html_quick(tmp_path):
 
     reason = unavailable_reason()
     if reason is not None:
+        if os.environ.get("CXR_REQUIRE_TEST_DEPENDENCIES"):
+            pytest.fail(f"no browser: {reason} (CXR_REQUIRE_TEST_DEPENDENCIES is set)")
         pytest.skip(f"no browser: {reason}")
     import report_html
 

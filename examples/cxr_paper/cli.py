@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from cxr14_data import DIFFICULTIES
+from multires_backbone import MIN_INPUT_SIZE
 from multires_backbone import resolve_config as resolve_model
 from pcm_seam import SEAM_VARIANTS
 
 from .cam_methods import CAM_METHODS
 from .config import CONFIG_FILE, PRESETS, RunConfig, preset_values, saved_values, seam_loss
 from .errors import RunError
+from .out_folder import check_out
 
 WEIGHT_KINDS = ("none", "timm", "torchvision")
 AMP_CHOICES = ("auto", "bf16", "off")
@@ -48,8 +50,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--override-config",
         action="store_true",
-        help="with --resume (or an --out that holds another run): let the flags given replace "
-        "the saved values, and rewrite config.json",
+        help="with --resume: let the flags given replace the saved values, and rewrite config.json",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh in an --out that holds an earlier run: its files are deleted first "
+        "(without it, such an --out is refused unless --resume)",
     )
     demo, paper = preset_values("demo"), preset_values("paper")
     for f in dataclasses.fields(RunConfig):
@@ -93,10 +100,10 @@ def _differences(saved: dict[str, Any], given: dict[str, Any]) -> list[str]:
 def resolve_config(args: argparse.Namespace) -> RunConfig:
     """The run's configuration, validated.
 
-    A new run: the preset's values, then every flag given. ``--resume``: the run folder's
-    ``config.json``; a flag that differs from it is refused (naming both values) unless
-    ``--override-config``. A new run into a folder that holds a different run is refused the same
-    way, so that ``config.json`` is never silently rewritten.
+    A new run: the preset's values, then every flag given; an ``--out`` that already holds files
+    is refused unless ``--overwrite`` (:func:`~cxr_paper.out_folder.check_out`). ``--resume``:
+    the run folder's ``config.json``; a flag that differs from it is refused (naming both values)
+    unless ``--override-config``.
     """
     given = _given(args)
     preset = given.get("preset") or "demo"
@@ -119,16 +126,9 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
             print(f"note: --override-config: {saved_file} will record {'; '.join(changed)}")
     else:
         values = {**preset_values(preset), **given}
-        changed = _differences(saved, values) if saved is not None else []
-        if changed and override:
-            print(
-                f"note: --override-config: {saved_file} will be replaced ({'; '.join(changed[:4])})"
-            )
-        elif changed:
-            raise RunError(
-                f"{out} holds another run ({saved_file} differs: {'; '.join(changed[:4])}). "
-                "Continue it with --resume, choose another --out, or pass --override-config."
-            )
+        check_out(
+            out, resume=False, overwrite=getattr(args, "overwrite", False), marker=CONFIG_FILE
+        )
     known = {f.name for f in dataclasses.fields(RunConfig)}
     config = RunConfig(**{k: v for k, v in values.items() if k in known})
     validate(config)
@@ -203,9 +203,24 @@ def validate(config: RunConfig) -> None:
         raise RunError(
             f"--seam-variant {config.seam_variant!r}: expected one of {list(SEAM_VARIANTS)}."
         )
-    seam_loss(config)
+    check_input_sizes(config)
     if len(config.box_frame) != 2 or min(config.box_frame) < 1:
         raise RunError(f"--box-frame: expected H W > 0, got {config.box_frame}.")
     for flag in ("crop_scale", "crop_ratio", "betas"):
         if len(getattr(config, flag)) != 2:
             raise RunError(f"--{flag.replace('_', '-')}: expected two values.")
+
+
+def check_input_sizes(config: RunConfig) -> None:
+    """Refuse, before any training, an input size the backbones or the SEAM transform cannot
+    take (SEAM's 0.3 rescale of a 64-px input gives 19 px, below the backbones' 32)."""
+    size = config.image_size
+    if size < MIN_INPUT_SIZE:
+        raise RunError(f"--image-size {size}: the backbones need at least {MIN_INPUT_SIZE} px.")
+    side = min(seam_loss(config).transformed_size((size, size)))
+    if side < MIN_INPUT_SIZE:
+        raise RunError(
+            f"--seam-variant {config.seam_variant}: its transform shrinks the {size}-px input to "
+            f"{side} px, below the backbones' minimum of {MIN_INPUT_SIZE} px; give a larger "
+            "--image-size or another variant."
+        )

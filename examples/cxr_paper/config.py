@@ -184,9 +184,55 @@ def saved_values(folder: Path) -> dict[str, Any]:
         raise RunError(f"{folder}: no {CONFIG_FILE}; not the folder of a reproduce_paper run.")
     try:
         saved = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise RunError(f"{path}: not readable JSON ({error}).") from None
-    return {**preset_values(saved.get("preset", "demo")), **saved}
+    if not isinstance(saved, dict):
+        raise RunError(f"{path}: expected a JSON object of settings, got {type(saved).__name__}.")
+    preset = saved.get("preset", "demo")
+    if preset not in PRESETS:
+        raise RunError(f"{path}: preset {preset!r} is not one of {sorted(PRESETS)}.")
+    values = {**preset_values(preset), **saved}
+    check_types(values, str(path))
+    return values
+
+
+def _fits(value: Any, default: Any) -> bool:
+    """Whether a saved ``value`` has the JSON type of the field whose default is ``default``."""
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, list):
+        kinds = {type(v) for v in default}
+        return isinstance(value, list) and all(
+            any(_fits(v, kind()) for kind in kinds) if kinds else True for v in value
+        )
+    if isinstance(default, dict):
+        return isinstance(value, dict)
+    return True
+
+
+def check_types(values: dict[str, Any], where: str) -> None:
+    """Refuse settings whose JSON type differs from the field's (``"epochs": "3"``,
+    ``"models": null``), naming the file and each field.
+
+    Example:
+        >>> check_types({"epochs": "3", "models": None}, "run/config.json")
+        Traceback (most recent call last):
+        cxr_paper.errors.RunError: run/config.json: "epochs" is '3', expected int; "models" is ...
+    """
+    defaults = dataclasses.asdict(RunConfig())
+    wrong = [
+        f'"{name}" is {value!r:.40}, expected {type(defaults[name]).__name__}'
+        for name, value in values.items()
+        if name in defaults and not _fits(value, defaults[name])
+    ]
+    if wrong:
+        raise RunError(f"{where}: {'; '.join(wrong)}.")
 
 
 def seam_loss(config: RunConfig) -> SEAMLoss:

@@ -13,6 +13,7 @@ from cxr14_data import (
     NIH_BOX_FRAME,
     ChestXray14,
     MetadataError,
+    StaleStoreError,
     UnknownLabelError,
     collate,
     make_synthetic,
@@ -147,7 +148,7 @@ def build_loaders(
             )
             for split in ("train", "val", "test")
         }
-    except (MetadataError, UnknownLabelError, FileNotFoundError) as error:
+    except (MetadataError, UnknownLabelError, FileNotFoundError, StaleStoreError) as error:
         raise RunError(f"{error}") from None
     loader_args = dict(
         batch_size=config.batch_size,

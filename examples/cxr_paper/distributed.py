@@ -78,6 +78,15 @@ def gather(value: Any, ctx: DistContext) -> list[Any]:
     return out
 
 
+def broadcast_state(module: torch.nn.Module, ctx: DistContext) -> None:
+    """Every rank's ``module`` takes rank 0's parameters and buffers (in place)."""
+    if not ctx.distributed:
+        return
+    with torch.no_grad():
+        for tensor in module.state_dict().values():
+            dist.broadcast(tensor, src=0)
+
+
 def shutdown(ctx: DistContext) -> None:
     if ctx.distributed and dist.is_initialized():
         dist.destroy_process_group()

@@ -16,6 +16,8 @@ from sklearn.metrics import roc_curve
 from cam_boxes_iobb import overlay
 from cxr14_data import denormalize
 
+from .atomic import atomic_write
+
 
 def plot_losses(histories: dict[str, dict[str, list[float]]], path: Path) -> Path:
     """Fig. 5: training and validation loss per epoch, then the PCM stage's two SEAM terms
@@ -45,7 +47,7 @@ def plot_losses(histories: dict[str, dict[str, list[float]]], path: Path) -> Pat
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda temporary: fig.savefig(temporary, dpi=110))
     plt.close(fig)
     return path
 
@@ -67,7 +69,7 @@ def plot_threshold_curves(metrics: dict[str, Any], path: Path) -> Path:
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda temporary: fig.savefig(temporary, dpi=110))
     plt.close(fig)
     return path
 
@@ -89,7 +91,7 @@ def plot_roc(
     )
     axis.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda temporary: fig.savefig(temporary, dpi=110))
     plt.close(fig)
     return path
 
@@ -121,6 +123,6 @@ def plot_heatmap_grid(
             axes[r, c].set_title(f"{title}\n{finding} p={result['probs'][finding]:.2f}", fontsize=8)
             axes[r, c].axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda temporary: fig.savefig(temporary, dpi=110))
     plt.close(fig)
     return path

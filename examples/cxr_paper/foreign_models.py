@@ -12,7 +12,6 @@ layer of the model (:mod:`cxr_paper.batched_cam`, all classes in one batched bac
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -95,8 +94,12 @@ def load_timm(name: str, method: str, weights: str | None, task: Task) -> Loaded
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
             network.load_state_dict(state.get("state_dict", state))
-        except (OSError, RuntimeError, AttributeError, pickle.UnpicklingError) as error:
-            raise RunError(f"--weights {weights}: not weights for timm:{name} ({error})") from None
+        except Exception as error:  # pickle, zip and torch each raise their own kinds
+            detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+            raise RunError(
+                f"--weights {weights}: not a weights file for timm:{name} "
+                f"({type(error).__name__}{': ' + detail if detail else ''})."
+            ) from None
     stage = network.feature_info[-1]["module"]
     config = timm.data.resolve_data_config({}, model=network)
     normalization = (tuple(config["mean"]), tuple(config["std"]))
@@ -108,7 +111,12 @@ def load_timm(name: str, method: str, weights: str | None, task: Task) -> Loaded
 
 
 def load_xrv(weights: str, method: str, task: Task) -> Loaded:
-    import torchxrayvision as xrv
+    try:
+        import torchxrayvision as xrv
+    except ImportError:
+        raise RunError(
+            f"--model xrv:{weights} needs torchxrayvision: pip install torchxrayvision."
+        ) from None
 
     try:
         network = xrv.models.DenseNet(weights=None if weights == "none" else weights).eval()

@@ -11,18 +11,20 @@ load from ``file://`` where ``fetch`` would not.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import numpy as np
+from markupsafe import Markup
 from matplotlib import colormaps
 from PIL import Image
 
+from .atomic import atomic_text
 from .markdown import variant_label
 from .markdown_html import markdown_to_html
 from .task import Task
@@ -135,6 +137,19 @@ def _image_data(name: str, viewers: Mapping[str, Mapping[str, Any]]) -> dict:
     return {"gt": gt, "models": models}
 
 
+def script_json(value: Any) -> str:
+    """``value`` as JSON that is safe inside an HTML ``<script>`` element: ``<``, ``>`` and ``&``
+    written as ``\\u003c`` ... (as Django's ``json_script``), so a name such as
+    ``<!--<script>`` or ``</script>`` cannot change how the page is parsed.
+
+    Example:
+        >>> script_json({"name": "<!--<script>"})
+        '{"name":"\\\\u003c!--\\\\u003cscript\\\\u003e"}'
+    """
+    text = json.dumps(value, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def write_html_report(
     path: Path,
     report_markdown: str,
@@ -154,9 +169,8 @@ def write_html_report(
         task: the data set's box classes and box frame.
     """
     folder = path.parent / files_folder(path)
-    staging = path.parent / f".{folder.name}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "img").mkdir(parents=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=path.parent))
+    (staging / "img").mkdir()
     (staging / "data").mkdir()
     index = build_index(viewers, patients, folder.name, task)
     for image in index["images"]:
@@ -165,21 +179,22 @@ def write_html_report(
         Image.fromarray(np.asarray(first["pixels"], np.uint8)).save(
             staging / "img" / f"{image_id}.png", optimize=True
         )
-        payload = json.dumps(_image_data(name, viewers), separators=(",", ":"))
+        payload = script_json(_image_data(name, viewers))
         (staging / "data" / f"{image_id}.js").write_text(
             f"window.cxrViewer.receive({image_id},{payload});\n"
         )
-    template = jinja2.Template(TEMPLATE.read_text(encoding="utf-8"), autoescape=False)
-    page = template.render(
-        title=html.escape(title),
-        tables=markdown_to_html(report_markdown),
-        index=json.dumps(index, separators=(",", ":")).replace("</", "<\\/"),
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    page = environment.from_string(TEMPLATE.read_text(encoding="utf-8")).render(
+        title=title,
+        tables=Markup(markdown_to_html(report_markdown)),  # escaped by the converter
+        index=Markup(script_json(index)),
         prob_threshold=prob_threshold,
         heatmap_threshold=heatmap_threshold,
     )
-    shutil.rmtree(folder, ignore_errors=True)
+    previous = folder.with_name(f"{staging.name}.old")
+    if folder.exists():
+        folder.rename(previous)
     staging.rename(folder)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(page, encoding="utf-8")
-    temporary.replace(path)
+    shutil.rmtree(previous, ignore_errors=True)
+    atomic_text(path, page)
     return path

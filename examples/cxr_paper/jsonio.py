@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .atomic import atomic_text
 
 
 def strict(value: Any) -> Any:
@@ -34,12 +35,8 @@ def strict(value: Any) -> Any:
 
 
 def write_json(value: Any, path: Path) -> Path:
-    """Write ``strict(value)`` to ``path`` (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(strict(value), indent=2, allow_nan=False))
-    os.replace(temporary, path)
-    return path
+    """Write ``strict(value)`` to ``path`` atomically (:func:`~cxr_paper.atomic.atomic_text`)."""
+    return atomic_text(path, json.dumps(strict(value), indent=2, allow_nan=False))
 
 
 def read_json(path: Path) -> Any:

@@ -13,8 +13,10 @@ Kept apart from training and evaluation so that predicting imports neither.
 
 from __future__ import annotations
 
+import math
 import shutil
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,7 +25,7 @@ from huggingface_hub import ModelCard, ModelCardData, PyTorchModelHubMixin, hf_h
 from safetensors import SafetensorError
 from torch import nn
 
-from multires_backbone import create_model
+from multires_backbone import create_model, resolve_config
 from pcm_seam import PCM, refine
 
 from .errors import RunError
@@ -77,6 +79,71 @@ clinical decision, on any population, and must not be used for one.
 """
 
 
+#: The input sizes a saved model may declare: the backbones' minimum, and 8x the paper's 512.
+IMAGE_SIZE_RANGE = (32, 4096)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _known_architecture(name: Any) -> bool:
+    try:
+        resolve_config(name)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return isinstance(name, str)
+
+
+def check_model_config(**given: Any) -> None:
+    """Refuse a saved model's ``config.json`` value that cannot work, naming the field
+    (``ValueError``), before any weights are built or read.
+
+    Example:
+        >>> check_model_config(image_size=60000, std=[0, 0, 0])
+        Traceback (most recent call last):
+        ValueError: config.json: image_size 60000 is not an int in [32, 4096]; std [0, 0, 0] ...
+    """
+    low, high = IMAGE_SIZE_RANGE
+    rules: dict[str, tuple[Callable[[Any], bool], str]] = {
+        "architecture": (_known_architecture, "a model name of multires_backbone"),
+        "classes": (
+            lambda v: (
+                isinstance(v, list | tuple)
+                and bool(v)
+                and all(isinstance(c, str) and c for c in v)
+                and len(set(v)) == len(v)
+            ),
+            "a list of distinct names",
+        ),
+        "image_size": (
+            lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high,
+            f"an int in [{low}, {high}]",
+        ),
+        "mean": (
+            lambda v: isinstance(v, list | tuple) and len(v) == 3 and all(map(_finite, v)),
+            "3 finite numbers",
+        ),
+        "std": (
+            lambda v: (
+                isinstance(v, list | tuple) and len(v) == 3 and all(_finite(x) and x > 0 for x in v)
+            ),
+            "3 finite numbers > 0",
+        ),
+        "gamma": (lambda v: _finite(v) and v > 0, "a number > 0"),
+        "pcm_image_channels": (lambda v: v in (0, 3), "0 or 3"),
+        "prob_threshold": (lambda v: _finite(v) and 0 <= v <= 1, "a number in [0, 1]"),
+        "heatmap_threshold": (lambda v: _finite(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    }
+    wrong = [
+        f"{name} {value!r:.60} is not {rules[name][1]}"
+        for name, value in given.items()
+        if not rules[name][0](value)
+    ]
+    if wrong:
+        raise ValueError("config.json: " + "; ".join(wrong))
+
+
 class Prediction(NamedTuple):
     """``probs`` ``(B, K)``; ``cams`` ``(B, K, h, w)`` raw; ``refined`` ``(B, K, h, w)`` the
     PCM-refined class maps."""
@@ -121,6 +188,17 @@ class CXRLocalizer(
         heatmap_threshold: float = 0.7,
     ) -> None:
         super().__init__()
+        check_model_config(
+            architecture=architecture,
+            classes=classes,
+            image_size=image_size,
+            mean=mean,
+            std=std,
+            gamma=gamma,
+            pcm_image_channels=pcm_image_channels,
+            prob_threshold=prob_threshold,
+            heatmap_threshold=heatmap_threshold,
+        )
         self.architecture, self.classes = architecture, list(classes)
         self.image_size = int(image_size)
         self.mean, self.std = tuple(mean), tuple(std)
@@ -234,12 +312,28 @@ def load_pretrained(where: str | Path, device: torch.device | str = "cpu") -> CX
             folder = nested
         else:
             raise RunError(f"--model {where}: no {WEIGHTS_FILE} there (a save_pretrained folder).")
+    if not folder.exists() and looks_local(str(where)):
+        raise RunError(
+            f"--model {where}: no such folder (its parent {folder.parent} exists, so it is not "
+            "taken for a Hugging Face Hub id)."
+        )
     source = str(folder) if folder.exists() else str(where)
     try:
         model = CXRLocalizer.from_pretrained(source, map_location=str(device))
     except (OSError, ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as error:
-        raise RunError(f"--model {where}: cannot load it ({error}).") from None
+        detail = str(error).strip().splitlines()[0][:300] if str(error).strip() else repr(error)
+        kind = "" if folder.exists() else " as a Hugging Face Hub id"
+        raise RunError(f"--model {where}: cannot load it{kind} ({detail}).") from None
     return model.to(device).eval()
+
+
+def looks_local(where: str) -> bool:
+    """A path rather than a Hub id (``user/name``): it starts like a path, or the folder it
+    would sit in exists here (``runs/typo`` while ``runs/`` exists)."""
+    if where.startswith(("/", "./", "../", "~")) or where.count("/") > 1 or "\\" in where:
+        return True
+    parent = Path(where).parent
+    return str(parent) not in ("", ".") and parent.is_dir()
 
 
 def save_run_model(
@@ -273,10 +367,10 @@ def save_run_model(
     localizer.classifier.load_state_dict(model.state_dict())
     localizer.pcm.load_state_dict(pcm.state_dict())
     target = folder / PRETRAINED_DIR
-    temporary, previous = target.with_name(".pretrained.tmp"), target.with_name(".pretrained.old")
-    for stale in (temporary, previous):
-        shutil.rmtree(stale, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{PRETRAINED_DIR}.", suffix=".tmp", dir=folder))
     localizer.save_pretrained(temporary, model_card_kwargs=dict(card))
+    previous = temporary.with_suffix(".old")
     if target.exists():
         target.rename(previous)
     temporary.rename(target)

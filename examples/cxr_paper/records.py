@@ -18,13 +18,13 @@ report, resample it differently, or pair it with another model's file by image n
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from cam_boxes_iobb import save_maps
 
+from .atomic import atomic_write
 from .evaluation import TestResult
 
 RECORDS_FILE = "test_records.npz"
@@ -46,12 +46,7 @@ def save_records(test: TestResult, folder: Path) -> Path:
         arrays[f"{variant}.patient_id"] = np.asarray(scores.patients, dtype=np.int64)
         for key, value in scores.records().items():
             arrays[f"{variant}.{key}"] = value
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / RECORDS_FILE
-    temporary = folder / f".{RECORDS_FILE}.tmp.npz"
-    np.savez_compressed(temporary, **arrays)
-    os.replace(temporary, path)
-    return path
+    return atomic_write(folder / RECORDS_FILE, lambda path: np.savez_compressed(path, **arrays))
 
 
 def save_test_maps(test: TestResult, folder: Path) -> list[Path]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_text
 from .markdown import MEASURABLE, number, table, variant_label, with_interval
 from .paper_numbers import (
     TABLE1_AUROC,
@@ -266,7 +267,7 @@ def write_report(
     for title, figure in figures.items():
         if figure.is_file():
             sections.append(f"## {title}\n\n![{title}]({figure.name})")
-    path.write_text("\n\n".join(section for section in sections if section) + "\n")
+    atomic_text(path, "\n\n".join(section for section in sections if section) + "\n")
     return path
 
 

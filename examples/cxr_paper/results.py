@@ -5,7 +5,6 @@ and read back alike by the report, the figures, the seed study and ``--resume``.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .atomic import atomic_write
 from .errors import RunError
 from .evaluation import TestResult
 from .jsonio import read_json, write_json
@@ -94,15 +94,17 @@ class ModelResult:
                 },
             },
         }
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{RESULT_ARRAYS}.tmp.npz"
-        np.savez_compressed(temporary, **arrays)
-        os.replace(temporary, folder / RESULT_ARRAYS)
+        atomic_write(folder / RESULT_ARRAYS, lambda path: np.savez_compressed(path, **arrays))
         write_json(tree, folder / RESULT_JSON)
 
     @classmethod
     def load(cls, folder: Path) -> ModelResult | None:
-        """The saved result of the model in ``folder``, or ``None`` if it has not finished."""
+        """The saved result of the model in ``folder``, or ``None`` if it has not finished.
+
+        A damaged or hand-edited result (a truncated or bit-flipped ``result.npz``, a
+        ``result.json`` missing a key or holding a wrong type) is a :class:`RunError` naming the
+        file; nothing in the folder is changed.
+        """
         path = folder / RESULT_JSON
         if not path.is_file():
             return None
@@ -110,21 +112,32 @@ class ModelResult:
             tree = _nan_for_null(read_json(path))
             with np.load(folder / RESULT_ARRAYS, allow_pickle=False) as npz:
                 arrays = dict(npz)
-        except (OSError, ValueError) as error:
+        except Exception as error:  # zipfile, zlib and numpy each raise their own kinds
             raise RunError(
-                f"{folder}: its saved result cannot be read ({error}); delete {RESULT_JSON} there "
-                "to evaluate this model again."
+                f"{folder}: its saved result cannot be read ({type(error).__name__}: "
+                f"{_first_line(error)}); delete {RESULT_JSON} there to evaluate this model again."
             ) from None
-        test = tree["test"]
-        scores = {}
         try:
-            task = (
-                Task.from_dict(test["task"], str(path))
-                if "task" in test  # results written before the task was stored: NIH's
-                else chestxray14(tuple(next(iter(test["scores"].values()))["box_frame"]))
-            )
+            return cls._from_tree(tree, arrays, path)
         except TaskError as error:
             raise RunError(str(error)) from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+            raise RunError(
+                f"{path}: not a result this project wrote ({type(error).__name__}: "
+                f"{_first_line(error)}); delete it to evaluate this model again."
+            ) from None
+
+    @classmethod
+    def _from_tree(cls, tree: dict, arrays: dict[str, np.ndarray], path: Path) -> ModelResult:
+        if not isinstance(tree, dict) or not isinstance(tree.get("test"), dict):
+            raise KeyError("test")
+        test = tree["test"]
+        scores = {}
+        task = (
+            Task.from_dict(test["task"], str(path))
+            if "task" in test  # results written before the task was stored: NIH's
+            else chestxray14(tuple(next(iter(test["scores"].values()))["box_frame"]))
+        )
         for variant, saved in test["scores"].items():
             scores[variant] = LocalizationScores(
                 task,
@@ -158,6 +171,11 @@ class ModelResult:
             latency_ms_pcm=tree["latency_ms_pcm"],
             environment=tree["environment"],
         )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else repr(error)
 
 
 def _to_ref(value: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:

@@ -49,10 +49,19 @@ def wrap_for_training(module: nn.Module, ctx: DistContext, sync_bn: bool = False
 
 
 def rng_state() -> dict[str, Any]:
-    state = {
+    """Every RNG's state as tensors and plain numbers (a checkpoint loads it without pickle)."""
+    kind, key, position, has_gauss, cached = np.random.get_state()  # noqa: NPY002 - libraries use it
+    version, internal, gauss_next = random.getstate()
+    state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),  # noqa: NPY002 - the legacy global RNG is what libraries use
-        "python": random.getstate(),
+        "numpy": {
+            "kind": str(kind),
+            "key": torch.from_numpy(np.asarray(key, dtype=np.int64)),
+            "position": int(position),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "python": {"version": version, "state": torch.tensor(internal), "gauss_next": gauss_next},
     }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -60,9 +69,16 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` saved."""
+    numpy = state["numpy"]
+    key = np.asarray(numpy["key"].numpy(), dtype=np.uint32)
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])  # noqa: NPY002
-    random.setstate(state["python"])
+    np.random.set_state(  # noqa: NPY002
+        (numpy["kind"], key, numpy["position"], numpy["has_gauss"], numpy["cached_gaussian"])
+    )
+    python = state["python"]
+    internal = tuple(int(v) for v in python["state"].tolist())
+    random.setstate((python["version"], internal, python["gauss_next"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 

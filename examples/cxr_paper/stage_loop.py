@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import load, save_atomic
 from .distributed import DistContext, gather
+from .errors import RunError
 from .runtime import KILL_AT_STEP_ENV, maybe_kill
 
 #: ``step_fn(batch) -> {"loss": ..., other named terms}``; ``"loss"`` is backpropagated.
@@ -144,9 +145,16 @@ def load_stage(path: Path, ctx: DistContext, **parts: Any) -> tuple[StageState, 
     if not path.is_file():
         return None
     saved = load(path, ctx.device)
-    for name, part in parts.items():
-        part.load_state_dict(saved[name])
-    return StageState(**saved["state"]), saved
+    try:
+        for name, part in parts.items():
+            part.load_state_dict(saved[name])
+        return StageState(**saved["state"]), saved
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        detail = str(error).splitlines()[0][:200] if str(error) else repr(error)
+        raise RunError(
+            f"{path}: does not fit this run's stage ({type(error).__name__}: {detail}); it is "
+            "another run's or damaged. Delete it to redo that stage from its start."
+        ) from None
 
 
 def every_steps(state: StageState, every: int, save: Callable[[], None]) -> Callable[[], None]:

@@ -26,7 +26,8 @@ from weighted_bce import DynamicWeightedBCEWithLogitsLoss
 from .auroc import macro_auroc
 from .checkpoint import load, save_atomic
 from .config import RunConfig, seam_loss
-from .distributed import DistContext, gather
+from .distributed import DistContext, broadcast_state, gather
+from .errors import RunError
 from .runtime import (
     autocast,
     autocast_dtype,
@@ -172,9 +173,21 @@ def fit_classifier(
         save()
         bar.update()
     bar.close()
-    if best.is_file():
-        model.load_state_dict(load(best, ctx.device)["model"])
+    restore_best(model, best, ctx)
     return {**state.history, "skipped_train_images": state.skipped_names}
+
+
+def restore_best(model: torch.nn.Module, best: Path, ctx: DistContext) -> None:
+    """Rank 0 loads the best epoch's weights (it wrote them), then every rank receives them, so
+    each rank holds that one model without reading a file rank 0 may still be writing (or that
+    another node cannot see)."""
+    if ctx.is_main and best.is_file():
+        saved = load(best, ctx.device)
+        try:
+            model.load_state_dict(saved["model"])
+        except (KeyError, RuntimeError) as error:
+            raise RunError(f"{best}: does not fit this model ({error}).") from None
+    broadcast_state(model, ctx)
 
 
 def fit_pcm(

@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -29,3 +30,36 @@ def smoke_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke")
     args = get_args_parser().parse_args(["--preset", "smoke", "--out", str(out)])
     return out, reproduce_paper.main(args)
+
+
+#: Set by ``nox -s tests`` (and so by CI), which installs every test dependency: a missing one
+#: is then a failure, not a skip that would leave CI green with the tests unrun.
+REQUIRE_ENV = "CXR_REQUIRE_TEST_DEPENDENCIES"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip, saying why; or fail when the session promised every test dependency."""
+    if os.environ.get(REQUIRE_ENV):
+        pytest.fail(f"{reason} ({REQUIRE_ENV} is set: this session installs it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The headless Chromium's path (skips, or fails under :data:`REQUIRE_ENV`, without it)."""
+    from cxr_paper.browser import chromium_path, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        skip_or_fail(f"no browser: {reason}")
+    return chromium_path()
+
+
+@pytest.fixture
+def xrv():
+    """torchxrayvision (skips, or fails under :data:`REQUIRE_ENV`, without it)."""
+    try:
+        import torchxrayvision
+    except ImportError:
+        skip_or_fail("torchxrayvision is not installed")
+    return torchxrayvision

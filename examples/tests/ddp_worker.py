@@ -36,3 +36,46 @@ def train_rank(rank: int, world_size: int, init_file: str, batches: list, out_pa
         torch.save(model.state_dict(), out_pattern.format(rank=rank))
     finally:
         dist.destroy_process_group()
+
+
+def fit_rank(
+    rank: int, world_size: int, init_file: str, batches: list, folder: str, aurocs: list
+) -> None:
+    """``fit_classifier`` on one gloo rank, validation scripted to ``aurocs`` (the last epoch
+    the best) and rank 0 slow to write ``stage1_best.pt``; saves the rank's final weights and
+    the weights it saw at each epoch."""
+    import dataclasses
+    import time
+    from pathlib import Path
+
+    import pytest
+    from training_batches import ListLoaders, scripted_validation
+
+    import cxr_paper.training as training
+    from cxr_paper.config import RunConfig
+
+    dist.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size
+    )
+    try:
+        ctx = DistContext(rank, world_size, 0, torch.device("cpu"))
+        snapshots: list[dict] = []
+        with pytest.MonkeyPatch.context() as patch:
+            scripted_validation(patch, aurocs, snapshots)
+            writer = training.save_atomic
+
+            def slow_writer(state, path):
+                time.sleep(2.0)  # the other rank reaches the restore meanwhile
+                writer(state, path)
+
+            patch.setattr(training, "save_atomic", slow_writer)
+            config = dataclasses.replace(
+                RunConfig(), epochs=len(aurocs), amp="off", lr=1e-3, checkpoint_every=0
+            )
+            model = make_model()
+            training.fit_classifier(
+                "m", model, ListLoaders(batches[rank::world_size]), config, Path(folder), ctx, False
+            )
+        torch.save({"final": model.state_dict(), "epochs": snapshots}, f"{folder}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()

@@ -33,3 +33,23 @@ class TestDistributedDataParallel:
         for name, value in params.items():
             assert torch.equal(rank0[name], rank1[name]), f"ranks differ on {name}"
             torch.testing.assert_close(rank0[name], value.detach(), rtol=1e-4, atol=1e-5, msg=name)
+
+
+class TestBestCheckpointUnderDDP:
+    def test_every_rank_restores_the_best_epoch_when_it_is_the_last(self, tmp_path):
+        """Rank 0 writes ``stage1_best.pt`` slowly after the last epoch, the best: each rank
+        must end with that epoch's weights, not the previous best file on disk."""
+        batches = random_batches(4)
+        mp.spawn(
+            ddp_worker.fit_rank,
+            args=(2, str(tmp_path / "init"), batches, str(tmp_path), [0.6, 0.7]),
+            nprocs=2,
+        )
+        ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+        last_epoch = ranks[0]["epochs"][-1]
+        assert not torch.equal(
+            ranks[0]["epochs"][0]["classifier.weight"], last_epoch["classifier.weight"]
+        )
+        for saved in ranks:
+            for name, value in last_epoch.items():
+                assert torch.equal(saved["final"][name], value), name

@@ -7,21 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from cxr_paper.browser import CHROMIUM_ARGS, chromium_path, unavailable_reason
+from cxr_paper.browser import CHROMIUM_ARGS
 from cxr_paper.results import ModelResult
-
-REASON = unavailable_reason()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no browser: {REASON}")
 
 
 @pytest.fixture(scope="module")
-def page(smoke_run):
+def page(smoke_run, chromium):
     from playwright.sync_api import sync_playwright
 
     out, _ = smoke_run
     errors = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 950})
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -1,4 +1,6 @@
 import json
+import struct
+import zlib
 
 import numpy as np
 import predict
@@ -248,6 +250,9 @@ class TestPredict:
         assert "synthetic NIH-format set" in card and "Not a medical device" in card
         assert "Trained on synthetic phantoms" in card
         assert "| mean AUROC, 14 classes |" in card and "pointing game, CAM + PCM" in card
+        # the card is published with push_to_hub: no folder of this machine in it
+        assert str(out) not in card and str(out.parent) not in card
+        assert f"{out.name}/{SMOKE_MODELS[1]}/pretrained" in card
 
     def test_bad_model(self, tmp_path):
         args = predict.get_args_parser().parse_args(
@@ -313,8 +318,9 @@ class TestConfiguration:
             resolve_config(
                 get_args_parser().parse_args(["--out", str(out), "--resume", "--epochs", "3"])
             )
-        with pytest.raises(RunError, match="holds another run"):
-            resolve_config(get_args_parser().parse_args(["--out", str(out), "--epochs", "3"]))
+        for flags in ([], ["--epochs", "3"], ["--override-config"]):  # a new run: refused
+            with pytest.raises(RunError, match=r"already holds files.*--resume.*--overwrite"):
+                resolve_config(get_args_parser().parse_args(["--out", str(out), *flags]))
         overridden = resolve_config(
             get_args_parser().parse_args(
                 ["--out", str(out), "--resume", "--epochs", "3", "--override-config"]
@@ -347,9 +353,18 @@ class TestUnreadableImages:
         data = shutil.copytree(next((out / "data").iterdir()), tmp_path / "data")
         test_images = (data / "test_list.txt").read_text().split()
         victims = [test_images[0], (data / "train_val_list.txt").read_text().split()[0]]
-        for name in victims:
-            path = data / "images" / name
-            path.write_bytes(path.read_bytes()[:100])  # truncated
+        test_png = data / "images" / victims[0]
+        test_png.write_bytes(test_png.read_bytes()[:100])  # truncated
+        # a 69-byte PNG whose header claims 20000 x 20000 pixels (Pillow's decompression bomb)
+        ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+        chunks = [(b"IHDR", ihdr), (b"IDAT", zlib.compress(b"")), (b"IEND", b"")]
+        (data / "images" / victims[1]).write_bytes(
+            b"\x89PNG\r\n\x1a\n"
+            + b"".join(
+                struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d))
+                for k, d in chunks
+            )
+        )
         return data, victims
 
     def test_without_the_flag_one_line_names_file_and_flag(self, corrupt_run, tmp_path):

@@ -53,15 +53,13 @@ def test_a_timm_model(tmp_path):
     assert "maps at `layer4`" in entry["description"]
 
 
-def test_a_torchxrayvision_densenet(tmp_path):
-    pytest.importorskip("torchxrayvision", reason="torchxrayvision is not installed")
+def test_a_torchxrayvision_densenet(tmp_path, xrv):
     entry, out = _score(tmp_path, "--model", "xrv:none", "--methods", "gradcam++")
     _check_outputs(entry, out, ["gradcam++"])
     assert entry["missing_classes"] == []
 
 
-def test_xrv_outputs_follow_its_label_order():
-    pytest.importorskip("torchxrayvision", reason="torchxrayvision is not installed")
+def test_xrv_outputs_follow_its_label_order(xrv):
     import torch
 
     loaded = load_foreign("xrv:none", "gradcam", chestxray14())
@@ -93,17 +91,15 @@ def test_bad_requests_are_one_line(tmp_path, flags, message):
         _score(tmp_path, *flags)
 
 
-def test_unknown_xrv_weights_are_one_line(tmp_path):
-    pytest.importorskip("torchxrayvision", reason="torchxrayvision is not installed")
+def test_unknown_xrv_weights_are_one_line(tmp_path, xrv):
     with pytest.raises(RunError, match="--model xrv:no-such-weights"):
         _score(tmp_path, "--model", "xrv:no-such-weights")
 
 
-def test_xrv_input_is_torchxrayvision_normalize():
+def test_xrv_input_is_torchxrayvision_normalize(xrv):
     """The loader's ImageNet-normalised 3-channel image becomes what torchxrayvision's own
     ``utils.normalize(img, 255)`` (torchxrayvision/utils.py, ``normalize``) makes of the gray
     image: one channel in [-1024, 1024]."""
-    xrv = pytest.importorskip("torchxrayvision", reason="torchxrayvision is not installed")
     import torch
 
     from cxr14_data import IMAGENET_MEAN, IMAGENET_STD

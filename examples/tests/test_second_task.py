@@ -13,7 +13,7 @@ import torch
 from cam_boxes_iobb.annotations import Annotations, ImageAnnotation
 from cam_boxes_iobb.cli import main as score_command
 from cam_boxes_iobb.formats import write_coco
-from cxr_paper.browser import CHROMIUM_ARGS, chromium_path, unavailable_reason
+from cxr_paper.browser import CHROMIUM_ARGS
 from cxr_paper.distributed import DistContext
 from cxr_paper.evaluation import evaluate_test
 from cxr_paper.html_report import write_html_report
@@ -30,7 +30,6 @@ TASK = Task(
     (2048, 1536),
 )
 SIZE = 32  # network input; the maps are at 1/4
-REASON = unavailable_reason()
 
 
 class PlantedModel(torch.nn.Module):
@@ -162,14 +161,13 @@ def test_second_task_end_to_end(scored):
     assert 0 < run["iobb"]["0.1"]["mean"]["accuracy"] < 1  # neither trivially all nor nothing
 
 
-@pytest.mark.skipif(REASON is not None, reason=f"no browser: {REASON}")
-def test_report_html_renders_the_second_task(scored):
+def test_report_html_renders_the_second_task(scored, chromium):
     from playwright.sync_api import sync_playwright
 
     _, test, _, _, page_path = scored
     errors = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 950})
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))

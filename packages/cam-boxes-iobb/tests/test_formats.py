@@ -397,6 +397,21 @@ VALID = {
 }
 
 
+VALID["vindr"] = ("train.csv", VINDR)
+VALID["chexlocalize"] = (
+    "gt_segmentations_val.json",
+    json.dumps({"patient1_study1_view1_frontal": {"Cardiomegaly": "MASK"}}),
+)
+OPTIONS = {
+    "vindr": {
+        "sizes": {
+            "000434271f63a053c4128a0ba6352c7f": (3072, 3072),
+            "9a5094b2563a1ef3ff50dc5c7ff71345": (2336, 2080),
+        }
+    }
+}
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -404,6 +419,9 @@ VALID = {
 @pytest.mark.parametrize("format", sorted(VALID))
 def test_fuzzed_files_give_only_annotation_errors(tmp_path, format, data):
     name, text = VALID[format]
+    mask = np.zeros((12, 9), np.uint8)
+    mask[2:6, 3:7] = 1
+    text = text.replace('"MASK"', json.dumps(_rle(mask)))
     raw = bytearray(text.encode())
     if data.draw(st.booleans()):
         raw = bytearray(data.draw(st.binary(max_size=200)))
@@ -415,7 +433,7 @@ def test_fuzzed_files_give_only_annotation_errors(tmp_path, format, data):
     path.write_bytes(bytes(raw))
     error = None
     try:
-        read_annotations(path, format)
+        read_annotations(path, format, **OPTIONS.get(format, {}))
     except AnnotationError as raised:  # anything else fails the test
         error = raised
     assert error is None or str(path) in str(error)

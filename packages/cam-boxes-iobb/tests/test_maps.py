@@ -7,6 +7,8 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cam_boxes_iobb.maps import MapsError, open_maps, save_maps
 
@@ -168,3 +170,35 @@ def test_folder_without_meta_or_missing_file(tmp_path):
     (tmp_path / "maps.json").write_text(json.dumps({"classes": ["A"], "image_ids": ["x"]}))
     with pytest.raises(MapsError, match="missing"):
         list(open_maps(tmp_path))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_mutated_maps_files_give_only_maps_errors(tmp_path_factory, data):
+    """Random bytes, or a valid file (npz, or the folder's maps.json) with bytes overwritten or
+    cut: a result or a MapsError naming the file, never another exception."""
+    folder = tmp_path_factory.mktemp("maps")
+    rng = np.random.default_rng(0)
+    layout = data.draw(st.sampled_from(["npz", "folder"]))
+    if layout == "npz":
+        path = save_maps(folder / "m.npz", IDS, CLASSES, rng.normal(size=(3, 2, 4, 4)))
+    else:
+        for name in IDS:
+            np.save(folder / f"{name}.npy", rng.normal(size=(2, 4, 4)))
+        path = folder / "maps.json"
+        path.write_text(json.dumps({"classes": CLASSES, "probs": {i: [0.5, 0.5] for i in IDS}}))
+    raw = bytearray(path.read_bytes())
+    if data.draw(st.booleans()):
+        raw = bytearray(data.draw(st.binary(max_size=300)))
+    else:
+        for _ in range(data.draw(st.integers(1, 6))):
+            raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+        raw = raw[: data.draw(st.integers(0, len(raw)))]
+    path.write_bytes(bytes(raw))
+    refused, items = None, []
+    try:
+        items = list(open_maps(path if layout == "npz" else folder))
+    except MapsError as error:
+        refused = str(error)
+    assert refused is None or str(folder) in refused
+    assert all(np.isfinite(item.maps).all() for item in items)

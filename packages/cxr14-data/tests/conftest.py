@@ -1,6 +1,8 @@
 import gzip
 import importlib.util
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,30 @@ def read_first_line(path: Path) -> str:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt") as handle:
         return handle.readline().rstrip("\r\n")
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _bomb_png(width: int = 20000, height: int = 20000, bit_depth: int = 8) -> bytes:
+    """A tiny PNG whose header claims ``width x height`` gray pixels (no pixel data to match)."""
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b""))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def png_chunk():
+    """``png_chunk(kind, data)``: one PNG chunk with its length and CRC."""
+    return _png_chunk
+
+
+@pytest.fixture
+def bomb_png():
+    """``bomb_png(width, height)``: the bytes of a tiny PNG claiming that many pixels."""
+    return _bomb_png

@@ -55,3 +55,15 @@ def test_prepare_into_a_cache_folder(tmp_path):
     assert main(["prepare", str(root), "--size", "32", "--cache", str(tmp_path / "c")]) == 0
     assert (tmp_path / "c" / "prepared_32" / "images.npy").is_file()
     assert not (root / "prepared_32").exists()
+
+
+def test_verify_lists_a_decompression_bomb(tmp_path, capsys, bomb_png):
+    root = tmp_path / "cxr"
+    assert main(["synth", str(root), "--patients", "6", "--size", "48"]) == 0
+    victim = sorted((root / "images").iterdir())[1]
+    victim.write_bytes(bomb_png(20000, 20000))
+    capsys.readouterr()
+    assert main(["stats", str(root), "--verify", "--workers", "0", "--json"]) == 1
+    stats = json.loads(capsys.readouterr().out)
+    assert list(stats["unreadable"]) == [victim.name]
+    assert "decompression bomb" in stats["unreadable"][victim.name]

@@ -221,3 +221,59 @@ class TestPreparedStore:
 
     def test_absent_store_falls_back_to_png(self, synthetic_root):
         assert ChestXray14(synthetic_root, "val", prepared_size=99)._store is None
+
+
+class TestPreparedStoreMatchesItsImages:
+    def test_an_image_replaced_after_prepare_is_refused_by_name(self, writable_root):
+        import os
+
+        from cxr14_data import StaleStoreError
+
+        prepare(writable_root, size=32, progress=False)
+        victim = ChestXray14(writable_root, "test").records[0].image_index
+        path = writable_root / "images" / victim
+        other = ChestXray14(writable_root, "test").records[1].image_index
+        stat = path.stat()
+        path.write_bytes((writable_root / "images" / other).read_bytes())
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+        with pytest.raises(StaleStoreError, match=rf"1 images differ .*{victim}.*prepare"):
+            ChestXray14(writable_root, "test", prepared_size=32)
+        ChestXray14(writable_root, "test")  # the PNGs themselves still read
+
+    def test_a_cache_prepared_from_another_copy_is_refused(self, writable_root, tmp_path):
+        import shutil
+
+        from cxr14_data import StaleStoreError
+
+        cache = tmp_path / "cache"
+        prepare(writable_root, size=32, progress=False, cache=cache)
+        copy = shutil.copytree(writable_root, tmp_path / "copy", copy_function=shutil.copy)
+        victim = sorted((copy / "images").iterdir())[0]
+        victim.write_bytes(victim.read_bytes() + b"\0")  # other bytes count
+        assert ChestXray14(writable_root, "test", prepared_size=32, cache=cache)._store
+        with pytest.raises(StaleStoreError, match="differ from the files it was prepared from"):
+            ChestXray14(copy, "train", prepared_size=32, cache=cache)
+
+    def test_an_old_or_damaged_index_is_refused(self, writable_root):
+        import json
+
+        from cxr14_data import StaleStoreError
+
+        folder = prepare(writable_root, size=32, progress=False)
+        index = json.loads((folder / "index.json").read_text())
+        (folder / "index.json").write_text(json.dumps({**index, "fingerprints": []}))
+        with pytest.raises(StaleStoreError, match="older cxr14-data"):
+            ChestXray14(writable_root, "test", prepared_size=32)
+        (folder / "index.json").write_text('{"size": 32, "names": ["a.png"]')
+        with pytest.raises(StaleStoreError, match="index.json: not a readable"):
+            ChestXray14(writable_root, "test", prepared_size=32)
+
+    def test_a_truncated_array_is_refused(self, writable_root):
+        from cxr14_data import PreparedStore, StaleStoreError
+
+        folder = prepare(writable_root, size=32, progress=False)
+        array = folder / "images.npy"
+        array.write_bytes(array.read_bytes()[:-100])
+        store = PreparedStore(folder)
+        with pytest.raises(StaleStoreError, match=r"images\.npy: cannot be read"):
+            store.read(store.names[0])

@@ -15,6 +15,7 @@ from cxr14_data import (
     box_in_frame,
     read_bbox_list,
     read_data_entry,
+    read_split_list,
     rescale_boxes,
 )
 from cxr14_data.synthetic import BBOX_HEADER, DATA_ENTRY_HEADER
@@ -44,6 +45,7 @@ def test_readers_on_arbitrary_bytes(tmp_path_factory, data):
     for name, reader in (
         ("Data_Entry_2017.csv", read_data_entry),
         ("BBox_List_2017.csv", read_bbox_list),
+        ("test_list.txt", read_split_list),
     ):
         for suffix in ("", ".gz"):
             path = _write(tmp_path_factory, name + suffix, data)
@@ -107,3 +109,32 @@ def test_box_functions_on_arbitrary_floats(box, frame):
 def test_rescale_boxes_refuses_bad_frames(frame):
     with pytest.raises(ValueError, match="size"):
         rescale_boxes(torch.zeros(1, 4), frame, (8, 8))
+
+
+@FUZZ
+@given(
+    index=st.one_of(
+        st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+            max_leaves=12,
+        ).map(lambda v: __import__("json").dumps(v)),
+        st.fixed_dictionaries(
+            {
+                "size": st.integers(-2, 40) | st.text(max_size=3),
+                "names": st.lists(st.text(max_size=6), max_size=3),
+                "stored_sizes": st.lists(st.lists(st.integers(-1, 9), max_size=3), max_size=3),
+                "fingerprints": st.lists(st.lists(st.integers(), max_size=3), max_size=3),
+            }
+        ).map(lambda v: __import__("json").dumps(v)),
+    )
+)
+def test_prepared_store_index_gives_a_store_or_a_named_error(tmp_path_factory, index):
+    from cxr14_data import PreparedStore, StaleStoreError
+
+    folder = tmp_path_factory.mktemp("store")
+    (folder / "index.json").write_text(index, encoding="latin-1")
+    with contextlib.suppress(StaleStoreError):
+        store = PreparedStore(folder)
+        assert len(store.names) == len(store.stored_sizes)

@@ -2,6 +2,7 @@
 case, and arbitrary bytes giving an image or a named error."""
 
 import contextlib
+import os
 import sys
 
 import numpy as np
@@ -12,7 +13,10 @@ from PIL import Image
 
 from cxr14_data import ImageDecodeError, decode_gray, is_dicom, read_image
 
-pydicom = pytest.importorskip("pydicom")
+if os.environ.get("CXR_REQUIRE_TEST_DEPENDENCIES"):  # the [test] extra installs it
+    import pydicom
+else:
+    pydicom = pytest.importorskip("pydicom")
 
 
 def write_dicom(path, pixels, photometric="MONOCHROME2", frames=1, samples=1, **elements):
@@ -132,4 +136,66 @@ def test_arbitrary_bytes_give_an_image_or_a_named_error(tmp_path_factory, head, 
     path.write_bytes(head + body)
     with contextlib.suppress(ImageDecodeError):
         image = read_image(path)
+        assert image.dtype == np.uint8 and image.ndim == 2
+
+
+class TestDicomPixelLimit:
+    def test_a_small_file_claiming_65535_squared_is_refused_before_pixels_are_read(self, tmp_path):
+        import tracemalloc
+
+        path = write_dicom(tmp_path / "huge.dcm", RAMP)
+        from pydicom import dcmread
+
+        dataset = dcmread(path)
+        dataset.Rows = dataset.Columns = 65535
+        dataset.save_as(path)
+        assert path.stat().st_size < 2000
+        tracemalloc.start()
+        with pytest.raises(ImageDecodeError, match=r"huge\.dcm: its header claims 4,294,836,225"):
+            read_image(path)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert peak < 20 * 2**20
+
+    def test_frames_count_toward_the_limit(self, tmp_path):
+        path = write_dicom(tmp_path / "f.dcm", np.stack([RAMP] * 3), frames=3)
+        with pytest.raises(ImageDecodeError, match="claims 192 pixels, above the limit of 100"):
+            read_image(path, max_pixels=100)
+
+
+def _valid_image(kind: str, folder) -> bytes:
+    rng = np.random.default_rng(0)
+    path = folder / f"valid.{kind}"
+    if kind == "dcm":
+        write_dicom(path, RAMP)
+    elif kind == "png16":
+        path = folder / "valid16.png"
+        Image.fromarray(rng.integers(0, 4096, (16, 12), dtype=np.uint16)).save(path)
+    else:
+        Image.fromarray(rng.integers(0, 256, (16, 12), dtype=np.uint8)).save(path)
+    return path.read_bytes()
+
+
+@FUZZ
+@given(
+    kind=st.sampled_from(["png", "png16", "jpg", "dcm"]),
+    flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=8),
+    keep=st.floats(0, 1),
+)
+def test_mutated_valid_images_give_an_image_or_a_named_error(tmp_path_factory, kind, flips, keep):
+    folder = tmp_path_factory.mktemp("mutated")
+    raw = bytearray(_valid_image(kind, folder))
+    for where, value in flips:
+        raw[min(int(where * len(raw)), len(raw) - 1)] = value
+    raw = raw[: max(1, int(keep * len(raw)))] if keep < 0.9 else raw
+    path = folder / f"file.{'png' if kind == 'png16' else kind}"
+    path.write_bytes(bytes(raw))
+    refused, image = None, None
+    try:
+        image = read_image(path)
+    except ImageDecodeError as error:
+        refused = str(error)
+    if refused is not None:
+        assert str(path) in refused
+    else:
         assert image.dtype == np.uint8 and image.ndim == 2

@@ -60,10 +60,14 @@ class TestPixelCorrelation:
     def test_auto_chunk_size_fits_the_budget(self):
         from pcm_seam import auto_chunk_size
 
-        assert auto_chunk_size(2, 64, memory_budget=2 * 2 * 64 * 4 * 64) is None  # all fit
-        chunk = auto_chunk_size(2, 4096, memory_budget=2**20)
-        assert 2 * 2 * chunk * 4096 * 4 <= 2**20 < 2 * 2 * (chunk + 1) * 4096 * 4
-        assert auto_chunk_size(1, 10**6, memory_budget=1) == 1
+        # hand-worked: a query pixel of a 64 x 64 map costs 2 (affinities and their saved
+        # ReLU) x 2 (images) x 4096 (key pixels) x 4 bytes = 64 KiB, so 1 MiB holds 16 of them
+        assert auto_chunk_size(2, 4096, memory_budget=2**20) == 16
+        assert auto_chunk_size(2, 4096, memory_budget=2**20 - 1) == 15
+        # an 8 x 8 map: 2 x 2 x 64 x 4 bytes = 1 KiB per query, 64 KiB for all 64: dense
+        assert auto_chunk_size(2, 64, memory_budget=64 * 1024) is None
+        assert auto_chunk_size(2, 64, memory_budget=63 * 1024) == 63
+        assert auto_chunk_size(1, 10**6, memory_budget=1) == 1  # never below one query
         emb, cams = torch.randn(2, 6, 8, 8), torch.rand(2, 4, 8, 8)
         small = pixel_correlation(emb, cams, chunk_size="auto", memory_budget=2 * 2 * 64 * 4 * 5)
         torch.testing.assert_close(small, pixel_correlation(emb, cams))

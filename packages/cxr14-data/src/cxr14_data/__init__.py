@@ -21,7 +21,7 @@ from cxr14_data.metadata import (
     read_split_list,
 )
 from cxr14_data.nih_statistics import nih_boxes, nih_label_sets
-from cxr14_data.prepared import PreparedStore, prepare
+from cxr14_data.prepared import PreparedStore, StaleStoreError, prepare
 from cxr14_data.reading import is_dicom, read_dicom, read_image
 from cxr14_data.splits import select_train_val
 from cxr14_data.stats import dataset_stats
@@ -54,6 +54,7 @@ __all__ = [
     "ImageRecord",
     "MetadataError",
     "PreparedStore",
+    "StaleStoreError",
     "UnknownLabelError",
     "box_in_frame",
     "collate",

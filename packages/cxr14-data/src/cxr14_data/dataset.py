@@ -66,7 +66,9 @@ class ChestXray14(Dataset):
         on_missing: ``"error"`` raises on an image listed but absent; ``"skip"`` drops such
             images with a warning and counts them in :attr:`skipped`.
         prepared_size: read the prepared store of this size (see ``python -m cxr14_data
-            prepare``) when it exists, instead of decoding the PNGs.
+            prepare``) when it exists, instead of decoding the PNGs; a store whose source
+            fingerprints differ from the images under ``root`` raises
+            :class:`~cxr14_data.prepared.StaleStoreError`.
         cache: folder of the prepared store when it is not inside ``root`` (a read-only data
             mount); default ``root``.
         box_frame: ``(H, W)`` of the frame BBox_List's coordinates are in: NIH's
@@ -123,6 +125,7 @@ class ChestXray14(Dataset):
             self._paths = find_images(self.root)
             available: Callable[[str], bool] = self._paths.__contains__
         else:
+            self._store.check_sources(find_images(self.root), (r.image_index for r in records))
             available = self._store.__contains__
         absent = [r.image_index for r in records if not available(r.image_index)]
         if absent and on_missing == "error":

@@ -214,4 +214,12 @@ def read_split_list(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise MetadataError(f"Split list not found: {path}")
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise MetadataError(f"{path}: not a readable text list of image names ({error}).") from None
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    odd = next((n for n in names if "/" in n or "\\" in n or "\0" in n), None)
+    if odd is not None:
+        raise MetadataError(f"{path}: {odd!r} is not an image file name (no folders).")
+    return names

@@ -1,8 +1,12 @@
 """A prepared store: every image resized once to ``size x size`` uint8, memory-mapped.
 
 ``ROOT/prepared_<size>/images.npy`` holds an ``(N, size, size)`` uint8 array and ``index.json``
-the image names and the sizes of their PNGs. It is written into a temporary folder and renamed
-into place, so an interrupted run leaves no half-written store. Where the data root is read-only
+the image names, the sizes of their PNGs and each source file's fingerprint (bytes and
+modification time). It is written into a temporary folder and renamed into place, so an
+interrupted run leaves no half-written store. A data set that reads the store first compares the
+fingerprints with the files under its root: an image replaced after ``prepare``, or a cache
+prepared from another copy of the data, is refused (:class:`StaleStoreError`) instead of
+training on other pixels. Where the data root is read-only
 (a cluster or Kaggle mount), pass ``cache=DIR``: the store is then ``DIR/prepared_<size>`` (one
 cache folder per data set).
 """
@@ -12,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -24,6 +28,17 @@ from cxr14_data.images import decode_gray, find_images
 
 INDEX_FILE = "index.json"
 ARRAY_FILE = "images.npy"
+PREPARE_AGAIN = "run `python -m cxr14_data prepare` again"
+
+
+class StaleStoreError(ValueError):
+    """A prepared store that does not match the images it stands for, or a damaged one."""
+
+
+def fingerprint(path: str | os.PathLike) -> list[int]:
+    """``[bytes, modification time in ns]`` of a source image, as ``make`` and ``rsync`` compare."""
+    stat = os.stat(path)
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 def prepared_dir(
@@ -89,6 +104,7 @@ def prepare(
         temporary / ARRAY_FILE, mode="w+", dtype=np.uint8, shape=(len(selected), size, size)
     )
     stored_sizes = []
+    fingerprints = {n: fingerprint(paths[n]) for n in selected}
     jobs = [(str(paths[n]), size) for n in selected]
     with ProcessPoolExecutor(workers) if workers > 0 else _InProcess() as pool:
         results = pool.map(_load_resized, jobs, chunksize=64)
@@ -106,6 +122,7 @@ def prepare(
         "root": str(Path(root).resolve()),
         "names": selected,
         "stored_sizes": [list(s) for s in stored_sizes],
+        "fingerprints": [fingerprints[n] for n in selected],
     }
     (temporary / INDEX_FILE).write_text(json.dumps(index))
     shutil.rmtree(final, ignore_errors=True)
@@ -118,14 +135,56 @@ class PreparedStore:
 
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder)
-        index = json.loads((self.folder / INDEX_FILE).read_text())
-        self.size: int = index["size"]
-        self.names: list[str] = index["names"]
-        self.stored_sizes = {
-            n: (int(h), int(w)) for n, (h, w) in zip(self.names, index["stored_sizes"], strict=True)
-        }
+        index_path = self.folder / INDEX_FILE
+        try:
+            index = json.loads(index_path.read_text())
+            self.size: int = int(index["size"])
+            self.names: list[str] = [str(n) for n in index["names"]]
+            sizes = [(int(h), int(w)) for h, w in index["stored_sizes"]]
+            prints = [(int(b), int(t)) for b, t in index.get("fingerprints", [])]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise StaleStoreError(
+                f"{index_path}: not a readable prepared-store index ({error!r}); {PREPARE_AGAIN}."
+            ) from None
+        if len(sizes) != len(self.names) or len(prints) not in (0, len(self.names)):
+            raise StaleStoreError(f"{index_path}: its lists differ in length; {PREPARE_AGAIN}.")
+        if len(set(self.names)) != len(self.names) or self.size < 1:
+            raise StaleStoreError(
+                f"{index_path}: repeated image names or a size below 1; {PREPARE_AGAIN}."
+            )
+        self.stored_sizes = dict(zip(self.names, sizes, strict=True))
+        self.fingerprints = dict(zip(self.names, prints, strict=True)) if prints else {}
         self._rows = {name: i for i, name in enumerate(self.names)}
         self._array: np.ndarray | None = None
+
+    def check_sources(self, paths: Mapping[str, str | os.PathLike], names: Iterable[str]) -> None:
+        """Refuse the store unless each of ``names`` was prepared from the file ``paths[name]``
+        as it is now (same bytes count and modification time)."""
+        if not self.fingerprints:
+            raise StaleStoreError(
+                f"{self.folder}: prepared by an older cxr14-data, without the fingerprints "
+                f"that tie it to its images; {PREPARE_AGAIN}."
+            )
+        changed = [
+            name
+            for name in names
+            if name not in paths or tuple(fingerprint(paths[name])) != self.fingerprints[name]
+        ]
+        if changed:
+            raise StaleStoreError(
+                f"{self.folder}: {len(changed)} images differ from the files it was prepared "
+                f"from (replaced, touched or another copy of the data), e.g. {changed[:3]}; "
+                f"{PREPARE_AGAIN}, or pass another --cache."
+            )
+
+    def _check_array(self, array: np.ndarray) -> np.ndarray:
+        expected = (len(self.names), self.size, self.size)
+        if array.dtype != np.uint8 or array.shape != expected:
+            raise StaleStoreError(
+                f"{self.folder / ARRAY_FILE}: {array.dtype} {array.shape}, expected uint8 "
+                f"{expected}; {PREPARE_AGAIN}."
+            )
+        return array
 
     @classmethod
     def open(
@@ -141,7 +200,13 @@ class PreparedStore:
     def read(self, name: str) -> np.ndarray:
         """The ``(size, size)`` uint8 image."""
         if self._array is None:
-            self._array = np.load(self.folder / ARRAY_FILE, mmap_mode="r")
+            try:
+                array = np.load(self.folder / ARRAY_FILE, mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError) as error:
+                raise StaleStoreError(
+                    f"{self.folder / ARRAY_FILE}: cannot be read ({error}); {PREPARE_AGAIN}."
+                ) from None
+            self._array = self._check_array(array)
         return np.array(self._array[self._rows[name]])
 
     def __getstate__(self) -> dict:

@@ -4,7 +4,9 @@ DICOM through the optional ``[dicom]`` extra (pydicom).
 DICOM pixels go through the modality LUT (rescale slope and intercept) and the VOI LUT (the window
 the file asks for), MONOCHROME1 is inverted so that bone is bright as in NIH's PNGs, and the result
 is scaled to 0-255 by its own range. A multi-frame or colour DICOM is refused by name: which frame
-or channel is the radiograph is the user's call, not a silent average.
+or channel is the radiograph is the user's call, not a silent average. The pixel count the
+header claims (rows x columns x frames x samples, read with ``stop_before_pixels``) is checked
+against :data:`~cxr14_data.images.MAX_IMAGE_PIXELS` before any pixel data is read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cxr14_data.images import ImageDecodeError, decode_gray
+from cxr14_data.images import ImageDecodeError, check_pixel_count, decode_gray
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 DICOM_MAGIC_OFFSET = 128
@@ -31,11 +33,13 @@ def is_dicom(path: str | os.PathLike) -> bool:
         return handle.read(4) == b"DICM"
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
     """Read a PNG, JPEG or DICOM file as a uint8 ``(H, W)`` gray array.
 
     Raises ``FileNotFoundError`` for a missing file and :class:`ImageDecodeError`, naming the file,
-    for one that cannot be read (including a DICOM without pydicom installed).
+    for one that cannot be read (including a DICOM without pydicom installed, and an image whose
+    header claims more than ``max_pixels``, default
+    :data:`~cxr14_data.images.MAX_IMAGE_PIXELS`).
 
     Example:
         >>> import tempfile, pathlib, numpy as np
@@ -50,11 +54,19 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if is_dicom(path):
-        return read_dicom(path)
-    return decode_gray(path)
+        return read_dicom(path, max_pixels)
+    return decode_gray(path, max_pixels)
 
 
-def read_dicom(path: str | os.PathLike) -> np.ndarray:
+def _header_int(dataset, keyword: str, path: Path) -> int:
+    value = dataset.get(keyword, 1)
+    try:
+        return int(value if value not in (None, "") else 1)
+    except (TypeError, ValueError):
+        raise ImageDecodeError(f"{path}: DICOM {keyword} {value!r} is not a number.") from None
+
+
+def read_dicom(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
     """A single-frame gray DICOM as uint8: modality and VOI LUTs applied, MONOCHROME1 inverted."""
     path = Path(path)
     try:
@@ -63,10 +75,12 @@ def read_dicom(path: str | os.PathLike) -> np.ndarray:
     except ImportError:
         raise ImageDecodeError(f"{path}: reading DICOM needs pydicom: {INSTALL_DICOM}.") from None
     try:
-        dataset = pydicom.dcmread(path)
-        frames = int(dataset.get("NumberOfFrames", 1) or 1)
-        samples = int(dataset.get("SamplesPerPixel", 1) or 1)
-        photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2"))
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+        sizes = [_header_int(header, k, path) for k in ("Rows", "Columns")]
+        frames = _header_int(header, "NumberOfFrames", path)
+        samples = _header_int(header, "SamplesPerPixel", path)
+        check_pixel_count(path, max(sizes[0], 0) * max(sizes[1], 0) * frames * samples, max_pixels)
+        photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2"))
         if frames > 1:
             raise ImageDecodeError(
                 f"{path}: a multi-frame DICOM ({frames} frames); save the frame to read as a "
@@ -77,6 +91,7 @@ def read_dicom(path: str | os.PathLike) -> np.ndarray:
                 f"{path}: a colour DICOM ({photometric}, {samples} samples per pixel); chest "
                 "X-rays are MONOCHROME1 or MONOCHROME2."
             )
+        dataset = pydicom.dcmread(path)
         pixels = apply_voi_lut(apply_modality_lut(dataset.pixel_array, dataset), dataset)
     except ImageDecodeError:
         raise

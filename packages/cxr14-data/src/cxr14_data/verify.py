@@ -49,5 +49,5 @@ def png_size(path: str | os.PathLike) -> tuple[int, int] | None:
     try:
         with Image.open(path) as image:
             return image.height, image.width
-    except (OSError, SyntaxError, ValueError):
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return None

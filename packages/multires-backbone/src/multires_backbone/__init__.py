@@ -1,7 +1,7 @@
 """Multi-resolution CAM classifiers over timm backbones (D'Souza, Reddy & Manjunath 2022)."""
 
 from multires_backbone._pretrained import PretrainedWeightsError, create_backbone, port_state_dict
-from multires_backbone.cam_classifier import CAMClassifier, CAMOutput
+from multires_backbone.cam_classifier import MIN_INPUT_SIZE, CAMClassifier, CAMOutput
 from multires_backbone.finetune import apply_finetune_policy
 from multires_backbone.lse_pool import LSEPool2d, lse_pool2d
 from multires_backbone.merge_block import MergeBlock
@@ -16,6 +16,7 @@ from multires_backbone.registry import (
 from multires_backbone.timm_registry import TIMM_NAMES, timm_pretrained_cfg
 
 __all__ = [
+    "MIN_INPUT_SIZE",
     "TIMM_NAMES",
     "CAMClassifier",
     "CAMOutput",

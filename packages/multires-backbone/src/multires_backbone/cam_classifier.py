@@ -38,6 +38,10 @@ class CAMOutput(NamedTuple):
     features: torch.Tensor
 
 
+#: The smallest input side a CAM classifier accepts: one pixel of the stride-32 feature map.
+MIN_INPUT_SIZE = 32
+
+
 def _reduction_index(feature_info: list[dict], reduction: int, backbone: str) -> int:
     matches = [i for i, info in enumerate(feature_info) if info["reduction"] == reduction]
     if not matches:
@@ -147,8 +151,11 @@ class CAMClassifier(nn.Module):
         """The feature map ``F`` of shape ``(B, num_features, h, w)``."""
         if x.ndim != 4:
             raise ValueError(f"Expected `x` of shape (B, C, H, W), got {tuple(x.shape)}.")
-        if min(x.shape[-2:]) < 32:
-            raise ValueError(f"Expected an input of at least 32x32 pixels, got {tuple(x.shape)}.")
+        if min(x.shape[-2:]) < MIN_INPUT_SIZE:
+            raise ValueError(
+                f"Expected an input of at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} pixels, got "
+                f"{tuple(x.shape)}."
+            )
         if not self.merges:
             return self.backbone.forward_features(x)
         top, (fine_8, fine_16) = self.backbone.forward_intermediates(

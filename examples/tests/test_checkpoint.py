@@ -1,0 +1,90 @@
+"""Checkpoints hold no pickle: a run folder from someone else cannot run code on --resume, and a
+damaged checkpoint is one line naming it."""
+
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from cxr_paper.checkpoint import load, save_atomic
+from cxr_paper.errors import RunError
+from cxr_paper.runtime import rng_state, set_rng_state
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_every_rng_round_trips_through_a_weights_only_checkpoint(tmp_path):
+    torch.manual_seed(1), np.random.seed(2), random.seed(3)  # noqa: NPY002
+    np.random.standard_normal()  # noqa: NPY002 - leaves a cached Gaussian in the state
+    random.gauss(0, 1)
+    save_atomic({"rng": rng_state()}, tmp_path / "c.pt")
+    expected = (torch.rand(3), np.random.rand(3), [random.random() for _ in range(3)])  # noqa: NPY002
+    expected_gauss = (np.random.standard_normal(), random.gauss(0, 1))  # noqa: NPY002
+    torch.manual_seed(9), np.random.seed(9), random.seed(9)  # noqa: NPY002
+    set_rng_state(load(tmp_path / "c.pt")["rng"])
+    assert torch.equal(torch.rand(3), expected[0])
+    np.testing.assert_array_equal(np.random.rand(3), expected[1])  # noqa: NPY002
+    assert [random.random() for _ in range(3)] == expected[2]
+    assert (np.random.standard_normal(), random.gauss(0, 1)) == expected_gauss  # noqa: NPY002
+
+
+def test_a_pickled_object_is_refused_and_never_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.save({"model": {}, "evil": Payload()}, tmp_path / "stage1_last.pt")
+    with pytest.raises(RunError, match=r"stage1_last\.pt: not a readable checkpoint.*pickle"):
+        load(tmp_path / "stage1_last.pt")
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "text", "empty"])
+def test_a_damaged_checkpoint_is_one_line_naming_it(tmp_path, damage):
+    path = tmp_path / "stage2_last.pt"
+    save_atomic({"weights": torch.randn(64, 64)}, path)
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip":  # a byte inside the tensor's data: only the checksum sees it
+        data[len(data) // 2] ^= 0xFF
+    elif damage == "text":
+        data = bytearray(b"not a checkpoint\n")
+    else:
+        data = bytearray()
+    path.write_bytes(bytes(data))
+    with pytest.raises(RunError) as refused:
+        load(path)
+    assert "\n" not in str(refused.value) and str(path) in str(refused.value)
+
+
+def test_a_checkpoint_of_another_shape_is_refused_by_name(tmp_path):
+    from training_batches import CPU
+
+    from cxr_paper.stage_loop import load_stage
+
+    path = tmp_path / "stage1_last.pt"
+    save_atomic({"model": {"weight": torch.zeros(3)}, "state": {"epoch": 1}}, path)
+    with pytest.raises(RunError, match=r"stage1_last\.pt: does not fit this run's stage"):
+        load_stage(path, CPU, model=torch.nn.Linear(2, 2))
+
+
+def test_temporary_files_are_unique_and_cleaned(tmp_path):
+    from cxr_paper.atomic import atomic_write
+
+    target = tmp_path / "x.npz"
+    seen = []
+    for _ in range(2):
+        atomic_write(target, lambda p: seen.append(p) or np.savez(p, a=np.zeros(2)))
+    assert seen[0] != seen[1] and all(p.suffix == ".npz" for p in seen)
+
+    def fail(p):
+        p.write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, fail)
+    assert [p.name for p in tmp_path.iterdir()] == ["x.npz"]
+    assert set(np.load(target)) == {"a"}

@@ -1,0 +1,174 @@
+"""A finished run's files damaged or hostile (each uses the shared smoke run, so ``slow``):
+results that do not load are one line, a variant that cannot work is refused before training,
+a name that would break the page does not, and a run folder has one writer."""
+
+import json
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cxr_paper.errors import RunError
+from cxr_paper.results import RESULT_ARRAYS, RESULT_JSON, ModelResult
+
+MODEL = "multires_resnet10t"
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def _model_copy(smoke_run, parent):
+    out, _ = smoke_run
+    return shutil.copytree(out / MODEL, parent / MODEL, ignore=shutil.ignore_patterns("*.pt"))
+
+
+class TestDamagedResults:
+    @pytest.mark.parametrize(
+        "damage", ["truncate npz", "flip npz", "no test", "test is a list", "text json"]
+    )
+    def test_a_damaged_result_is_one_line_naming_it(self, smoke_run, tmp_path, damage):
+        folder = _model_copy(smoke_run, tmp_path)
+        arrays, tree = folder / RESULT_ARRAYS, folder / RESULT_JSON
+        data = bytearray(arrays.read_bytes())
+        saved = json.loads(tree.read_text())
+        if damage == "truncate npz":
+            arrays.write_bytes(bytes(data[: len(data) // 2]))
+        elif damage == "flip npz":
+            data[len(data) // 2] ^= 0xFF
+            arrays.write_bytes(bytes(data))
+        elif damage == "no test":
+            tree.write_text(json.dumps({k: v for k, v in saved.items() if k != "test"}))
+        elif damage == "test is a list":
+            tree.write_text(json.dumps({**saved, "test": []}))
+        else:
+            tree.write_text("{ not json")
+        before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+        with pytest.raises(RunError) as refused:
+            ModelResult.load(folder)
+        assert "\n" not in str(refused.value) and str(folder) in str(refused.value)
+        assert before == {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+    @FUZZ
+    @given(data=st.data())
+    def test_mutated_result_files_load_or_are_one_line(self, smoke_run, tmp_path_factory, data):
+        folder = _model_copy(smoke_run, tmp_path_factory.mktemp("result"))
+        if data.draw(st.booleans()):
+            raw = bytearray((folder / RESULT_ARRAYS).read_bytes())
+            for _ in range(data.draw(st.integers(1, 5))):
+                raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+            (folder / RESULT_ARRAYS).write_bytes(bytes(raw))
+        else:
+            tree = json.loads((folder / RESULT_JSON).read_text())
+            section = data.draw(st.sampled_from(sorted(tree["test"])))
+            replacement = data.draw(
+                st.none() | st.integers() | st.text(max_size=4) | st.just({}) | st.just([])
+            )
+            tree["test"][section] = replacement
+            (folder / RESULT_JSON).write_text(json.dumps(tree))
+        refused = None
+        try:
+            ModelResult.load(folder)
+        except RunError as error:
+            refused = str(error)
+        assert refused is None or "\n" not in refused
+
+
+def test_an_ablation_variant_that_cannot_work_is_refused_before_training(smoke_run, tmp_path):
+    import ablate_pcm
+
+    out = shutil.copytree(smoke_run[0], tmp_path / "run")
+    args = ablate_pcm.get_args_parser().parse_args(
+        ["--run", str(out), "--variants", "paper", "seam", "--quick"]
+    )
+    with pytest.raises(RunError, match=r"variant 'seam'.*64-px input to 19 px.*32 px"):
+        ablate_pcm.main(args)
+    assert not (out / "ablation").exists()  # nothing trained
+
+
+def test_a_second_ablation_needs_overwrite(smoke_run, tmp_path):
+    import ablate_pcm
+
+    out = shutil.copytree(smoke_run[0], tmp_path / "run")
+    (out / "ablation.json").write_text("{}")
+    args = ablate_pcm.get_args_parser().parse_args(
+        ["--run", str(out), "--variants", "untrained", "--quick"]
+    )
+    with pytest.raises(RunError, match="already holds ablation.json; pass --overwrite"):
+        ablate_pcm.main(args)
+
+
+def test_a_run_folder_has_one_writer(smoke_run, tmp_path):
+    import reproduce_paper
+
+    from cxr_paper.cli import get_args_parser
+    from cxr_paper.out_folder import FolderLock
+
+    out = shutil.copytree(smoke_run[0], tmp_path / "run")
+    with FolderLock(out):
+        args = get_args_parser().parse_args(["--out", str(out), "--resume"])
+        with pytest.raises(RunError, match="is being written by process"):
+            reproduce_paper.main(args)
+
+
+def test_a_hostile_image_name_does_not_break_the_page(smoke_run, tmp_path, chromium):
+    """``<!--<script>`` and ``</script>`` are legal file names; map kinds come from
+    result.json. The viewer still starts and shows them as text."""
+    from playwright.sync_api import sync_playwright
+
+    from cxr_paper.browser import CHROMIUM_ARGS
+    from cxr_paper.html_report import write_html_report
+
+    out, _ = smoke_run
+    test = ModelResult.load(out / MODEL).test
+    hostile = ["<!--<script>", "</script><img src=x onerror=alert(1)>"]
+    renamed = dict(zip(list(test.viewer)[:2], hostile, strict=True))
+    viewer = {renamed.get(name, name): record for name, record in test.viewer.items()}
+    for record in viewer.values():
+        record["variants"]["<b>kind</b>"] = record["variants"].pop("cam")
+    patients = {renamed.get(n, n): p for n, p in zip(test.image_names, test.patients, strict=True)}
+    page_path = write_html_report(
+        tmp_path / "report.html",
+        "# <i>title</i>",
+        {MODEL: viewer},
+        patients,
+        "<t>",
+        0.5,
+        0.7,
+        test.task,
+    )
+    errors = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("dialog", lambda d: errors.append(f"dialog {d.message}"))
+        page.goto(page_path.resolve().as_uri())
+        page.wait_for_selector("#panels figure canvas")
+        names = [li.inner_text().split("\n")[0] for li in page.query_selector_all("#list li")]
+        page.select_option("#variant", "<b>kind</b>")
+        page.wait_for_function("document.body.dataset.shown.includes('<b>kind</b>')")
+        captions = page.inner_text("#panels")
+        browser.close()
+    assert not errors, errors
+    assert set(hostile) <= set(names) and len(names) == len(viewer)
+    assert page_path.read_text().count("<script") == page_path.read_text().count("</script>")
+    assert "<b>kind</b>" in captions  # the map kind's name shown as text, not as markup
+
+
+def test_overwrite_starts_afresh_and_keeps_nothing_of_the_old_run(smoke_run, tmp_path):
+    import reproduce_paper
+
+    from cxr_paper.cli import get_args_parser
+
+    out = shutil.copytree(smoke_run[0], tmp_path / "run")
+    (out / "stale.txt").write_text("from the earlier run")
+    flags = ["--preset", "smoke", "--out", str(out), "--models", "resnet10t"]
+    with pytest.raises(RunError, match="already holds files"):
+        reproduce_paper.main(get_args_parser().parse_args(flags))
+    assert (out / "stale.txt").is_file() and (out / MODEL).is_dir()  # refused: untouched
+    reproduce_paper.main(get_args_parser().parse_args([*flags, "--overwrite"]))
+    assert not (out / "stale.txt").exists() and not (out / MODEL).exists()
+    assert set(json.loads((out / "metrics.json").read_text())) == {"resnet10t"}
