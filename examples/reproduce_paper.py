@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import torch
 
 from cxr14_data import IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError, read_bbox_list
+from cxr_paper import reproducible, training_noise
 from cxr_paper.cli import get_args_parser, resolve_config
 from cxr_paper.config import CONFIG_FILE, RunConfig
 from cxr_paper.data import Loaders, build_loaders, config_task
@@ -73,6 +75,8 @@ def unreadable_message(error: BaseException) -> str:
 def main(args: argparse.Namespace) -> Path:
     started = time.perf_counter()
     config = resolve_config(args)
+    if config.reproducible:
+        enter_reproducible_mode(config)
     ctx = init_distributed(config.device)
     try:
         return run(config, ctx, args.resume, started, getattr(args, "overwrite", False))
@@ -80,6 +84,20 @@ def main(args: argparse.Namespace) -> Path:
         raise RunError(unreadable_message(error)) from None
     finally:
         shutdown(ctx)
+
+
+def enter_reproducible_mode(config: RunConfig) -> None:
+    """``--reproducible``: re-execute this script with the mode's environment if it started
+    without it, then switch PyTorch into the mode (:mod:`cxr_paper.reproducible`)."""
+    if config.device.startswith("cuda") or (config.device == "auto" and torch.cuda.is_available()):
+        raise RunError("--reproducible is a CPU mode: run it with --device cpu on a CPU machine.")
+    missing = reproducible.missing_environment()
+    started_as_script = getattr(sys.modules["__main__"], "__spec__", None) is None
+    if missing and not (started_as_script and sys.argv[0].endswith(".py")):
+        assignments = " ".join(f"{k}={v}" for k, v in reproducible.ENVIRONMENT.items())
+        raise RunError(f"--reproducible from inside Python: start the process with {assignments}.")
+    reproducible.ensure_environment(sys.argv)
+    reproducible.apply()
 
 
 def run(
@@ -275,6 +293,7 @@ def write_outputs(
     metrics = {name: result.metrics() for name, result in results.items()}
     for model, comparisons in paired_across_models(config, results).items():
         metrics[model]["paired"] = {**metrics[model].get("paired", {}), **comparisons}
+    training_noise.annotate(metrics, dataclasses.asdict(config))
     write_json(metrics, out / "metrics.json")
     histories = {name: result.history for name, result in results.items()}
     figures = {"Figure 5 — loss curves": plot_losses(histories, out / "fig5_losses.png")}

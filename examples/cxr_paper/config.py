@@ -128,6 +128,11 @@ class RunConfig:
         False, "drop (and report) GT boxes outside the box frame instead of stopping"
     )
     device: str = _field("auto", "'auto', 'cpu', 'cuda' or 'cuda:N'")
+    reproducible: bool = _field(
+        False,
+        "CPU only: the same weights on any x86-64 machine with AVX2 (ATen at AVX2, oneDNN off, "
+        "MKL_CBWR=COMPATIBLE, 1 thread, deterministic algorithms; several times slower)",
+    )
     seed: int = _field(0, "training seed: initialisation, augmentation, batch order, SEAM angles")
     data_seed: int = _field(
         0,

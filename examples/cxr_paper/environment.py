@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from . import reproducible
+
 PACKAGES = (
     "torch",
     "torchvision",
@@ -37,6 +39,8 @@ KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_til
 SETTINGS = (
     "ATEN_CPU_CAPABILITY",
     "ONEDNN_MAX_CPU_ISA",
+    "MKL_CBWR",
+    "MKL_ENABLE_INSTRUCTIONS",
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
     "CUBLAS_WORKSPACE_CONFIG",
@@ -112,6 +116,7 @@ def environment(device: torch.device) -> dict[str, Any]:
             "inter_op": torch.get_num_interop_threads(),
         },
         "determinism": {
+            "reproducible_mode": reproducible.active(),
             "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
             "cudnn_deterministic": torch.backends.cudnn.deterministic,
             "cudnn_benchmark": torch.backends.cudnn.benchmark,

@@ -19,6 +19,7 @@ from .paper_numbers import (
 )
 from .scores import HEADLINES
 from .task import Task
+from .training_noise import SEP, flatten, judge
 
 #: Names of the headline numbers in the report.
 HEADLINE_NAMES = {
@@ -29,9 +30,13 @@ HEADLINE_NAMES = {
     "calibrated_accuracy": "calibrated accuracy",
 }
 INTERVAL_NOTE = (
-    "Brackets: 95 % patient-level bootstrap intervals (percentile, {resamples} resamples of the "
-    "test patients, seed {seed})."
+    "Brackets: 95 % intervals over the **test patients only** (percentile bootstrap, {resamples} "
+    "resamples of the test patients, seed {seed}): how far a number would move on another draw "
+    "of test images. Retraining with another seed, or on another machine, moves it too, and "
+    "that is not in them (see Training noise)."
 )
+#: Marks of a paired difference (:func:`cxr_paper.training_noise.judge`).
+MARKS = {"finding": MEASURABLE, "test noise only": "†", "none": ""}
 
 
 @dataclass
@@ -139,25 +144,38 @@ def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> 
 
 
 def paired_table(metrics: dict[str, Any]) -> str:
-    """Every paired difference of the run: rows comparison x map kind, columns the headlines."""
+    """Every paired difference of the run: rows comparison x map kind, columns the headlines;
+    each marked by :func:`~cxr_paper.training_noise.judge` against the test set's noise and,
+    where a study measured it, the training noise."""
     rows = []
     for model, result in metrics.items():
+        known = result.get("noise", {}).get("numbers", {})
+
+        def cell(entry: Any, key: str, known: dict[str, Any] = known) -> str:
+            sd = known.get(key, {}).get("training_sd")
+            mark = MARKS[judge(entry, sd)]
+            return with_interval(entry and {**entry, "excludes_zero": False}, True) + (
+                f" {mark}" if mark else ""
+            )
+
         for comparison, by_kind in result.get("paired", {}).items():
             if " - " in comparison and comparison.split(" - ")[0] == model:  # across models
                 auroc = by_kind.get("auroc", {}).get("mean")
-                rows.append([comparison, "mean AUROC", with_interval(auroc, True), *[""] * 4])
+                key = f"{comparison}{SEP}AUROC"
+                rows.append([comparison, "mean AUROC", cell(auroc, key), *[""] * 4])
                 for kind, headlines in by_kind.items():
                     if kind != "auroc":
-                        rows.append(_paired_row(comparison, _kind_name(kind), headlines))
+                        cells = [
+                            cell(headlines.get(h), SEP.join((comparison, kind, h)))
+                            for h in HEADLINES
+                        ]
+                        rows.append([comparison, _kind_name(kind), *cells])
             else:  # a map kind against the model's CAM
                 kind = comparison.removesuffix(" - cam")
-                rows.append(_paired_row(model, f"{_kind_name(kind)} − CAM", by_kind))
+                cells = [cell(by_kind.get(h), SEP.join((model, comparison, h))) for h in HEADLINES]
+                rows.append([model, f"{_kind_name(kind)} − CAM", *cells])
     header = ["models", "maps", *(HEADLINE_NAMES[h] for h in HEADLINES)]
     return table(header, rows) if rows else ""
-
-
-def _paired_row(label: str, kind: str, headlines: dict[str, Any]) -> list[str]:
-    return [label, kind, *(with_interval(headlines.get(h), signed=True) for h in HEADLINES)]
 
 
 def _kind_name(kind: str) -> str:
@@ -195,12 +213,71 @@ def _paired_section(metrics: dict[str, Any]) -> str:
     rows = paired_table(metrics)
     if not rows:
         return ""
+    studied = any(result.get("noise", {}).get("study") for result in metrics.values())
+    training = (
+        f"{MEASURABLE}: the difference stands out of the test set's noise and of the training "
+        "noise the seed study measured for these settings (|estimate| > 1.96 × the combined sd); "
+        "†: its interval excludes 0 but training noise alone could make it, so a rerun with "
+        "another seed or machine may not repeat it: not a finding"
+        if studied
+        else f"{MEASURABLE}: the interval excludes 0 — test-set noise only: no seed study "
+        "measured the training noise of these settings, so a rerun with another seed or on "
+        "another machine may not repeat it"
+    )
     return (
         "## Paired differences\n\n"
         + rows
-        + f"\n\nDifferences on the same test images (the same patient resamples for both sides): "
-        f"{MEASURABLE} marks a difference whose 95 % interval excludes 0; for the others no "
-        "difference is measurable at this test-set size. False positives: lower is better."
+        + "\n\nDifferences on the same test images (the same patient resamples for both sides). "
+        + training
+        + "; unmarked: not measurable at this test-set size. False positives: lower is better."
+    )
+
+
+def training_noise_section(metrics: dict[str, Any]) -> str:
+    """What retraining would move: per number, the study's training sd, the range a rerun is
+    expected in, and whether this run's value lies there; robust numbers (small training share)
+    first. Without a study for these settings, says so."""
+    first = next(iter(metrics.values()), {})
+    study = first.get("noise", {}).get("study")
+    if not study:
+        return (
+            "## Training noise\n\nNot measured for these settings: no committed seed study ran "
+            "them. The intervals above cover the test patients only; a rerun with another "
+            "training seed or on another machine can move a number by more than its interval "
+            "(on the demo preset the training sd is up to several times the test-set sd: "
+            "README, What the demo shows)."
+        )
+    rows = []
+    for model, result in metrics.items():
+        numbers = flatten(result, model)
+        for key, known in result.get("noise", {}).get("numbers", {}).items():
+            value = numbers.get(key, {}).get("estimate")
+            low, high = known["rerun_range"]
+            inside = value is not None and low <= value <= high
+            rows.append(
+                (
+                    known["training_share"],
+                    [
+                        key,
+                        f"{value:+.3f}" if " - " in key and value is not None else number(value),
+                        f"{number(known['training_sd'])}",
+                        f"[{low:+.3f}, {high:+.3f}]"
+                        if " - " in key
+                        else f"[{low:.3f}, {high:.3f}]",
+                        f"{100 * known['training_share']:.0f} %",
+                        "yes" if inside else "**no**",
+                    ],
+                )
+            )
+    rows.sort(key=lambda row: row[0])
+    header = ["number", "this run", "training sd", "a rerun: 95 % range", "training share", "in it"]
+    return (
+        "## Training noise\n\n"
+        f"From the committed seed study of these settings (`{study['file']}`, {study['runs']} "
+        "runs over training and data seeds): each number's sd across training seeds, the range "
+        "a rerun with another seed or machine is expected to fall in (the study's mean ± 1.96 "
+        "training sd) and the share of the number's variance that training contributes (the "
+        "rest is test-set noise). Robust numbers first.\n\n" + table(header, [r for _, r in rows])
     )
 
 
@@ -259,6 +336,7 @@ def write_report(
         + " "
         + notes.localization_caption,
         _paired_section(metrics),
+        training_noise_section(metrics),
         "## Table 4 — inference time at 256×256×3 (batch 1) and parameters\n\n"
         + table4(metrics, device)
         + "\n\nPublished configuration: 15 classifier outputs plus the PCM embedding for MultiRes "

@@ -33,6 +33,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from cam_boxes_iobb._atomic import write_atomically
+
 #: Bounds on what a maps file may declare before anything is allocated.
 MAX_CLASSES = 1024
 MAX_MAP_PIXELS = 4096 * 4096
@@ -305,11 +307,4 @@ def save_maps(
         raise MapsError(
             f"Expected maps of shape ({len(image_ids)}, {len(classes)}, h, w), got {maps.shape}."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    with open(temporary, "wb") as handle:
-        np.savez(handle, **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    return path
+    return write_atomically(path, lambda handle: np.savez(handle, **arrays), mode="wb")

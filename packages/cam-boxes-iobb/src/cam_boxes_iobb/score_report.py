@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cam_boxes_iobb._atomic import write_atomically
 from cam_boxes_iobb.annotations import Annotations
 from cam_boxes_iobb.bootstrap import Intervals
 from cam_boxes_iobb.scoring import (
@@ -245,19 +245,12 @@ def render_markdown(score: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def write_score(score: dict[str, Any], out: Path) -> tuple[Path, Path]:
     """Write ``score.json`` and ``score.md`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "score.json", out / "score.md"
-    write_atomically(json_path, json.dumps(score, indent=2, allow_nan=False) + "\n")
-    write_atomically(md_path, render_markdown(score))
+    text = json.dumps(score, indent=2, allow_nan=False) + "\n"
+    write_atomically(json_path, lambda handle: handle.write(text))
+    markdown = render_markdown(score)
+    write_atomically(md_path, lambda handle: handle.write(markdown))
     return json_path, md_path

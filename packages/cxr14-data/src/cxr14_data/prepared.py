@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -97,9 +98,9 @@ def prepare(
             f"{len(missing)} images not found under {root}, e.g. {missing[:3]}."
         )
     final = prepared_dir(root, size, cache)
-    temporary = final.with_name(final.name + ".tmp")
-    shutil.rmtree(temporary, ignore_errors=True)
-    temporary.mkdir(parents=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # unique: two prepares of one folder never write into each other's temporary store
+    temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     array = np.lib.format.open_memmap(
         temporary / ARRAY_FILE, mode="w+", dtype=np.uint8, shape=(len(selected), size, size)
     )
@@ -124,9 +125,17 @@ def prepare(
         "stored_sizes": [list(s) for s in stored_sizes],
         "fingerprints": [fingerprints[n] for n in selected],
     }
-    (temporary / INDEX_FILE).write_text(json.dumps(index))
-    shutil.rmtree(final, ignore_errors=True)
+    with open(temporary / INDEX_FILE, "w", encoding="utf-8") as handle:
+        json.dump(index, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    with open(temporary / ARRAY_FILE, "rb+") as handle:
+        os.fsync(handle.fileno())
+    previous = temporary.with_suffix(".old")
+    if final.exists():
+        final.rename(previous)
     temporary.rename(final)
+    shutil.rmtree(previous, ignore_errors=True)
     return final
 
 

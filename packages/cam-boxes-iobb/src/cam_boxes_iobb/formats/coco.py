@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cam_boxes_iobb import rle as rle_utils
+from cam_boxes_iobb._atomic import write_atomically
 from cam_boxes_iobb.annotations import (
     AnnotationError,
     Annotations,
@@ -204,12 +205,5 @@ def to_coco(annotations: Annotations) -> dict[str, Any]:
 
 def write_coco(annotations: Annotations, path: str | os.PathLike) -> Path:
     """Write ``annotations`` as COCO JSON (atomically: a temporary file, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(to_coco(annotations), handle, allow_nan=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    return path
+    coco = to_coco(annotations)
+    return write_atomically(Path(path), lambda handle: json.dump(coco, handle, allow_nan=False))

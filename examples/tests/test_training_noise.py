@@ -1,0 +1,119 @@
+"""Training noise from a seed study's runs, checked by hand on made-up runs, and what a run's
+report says with it and without it."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from cxr_paper.report import paired_table, training_noise_section
+from cxr_paper.training_noise import Z, annotate, flatten, judge, summarize_runs
+
+
+def _entry(auroc, accuracy, difference, half_width=0.02):
+    def interval(value, zero=False):
+        out = {"estimate": value, "low": value - half_width, "high": value + half_width}
+        return {**out, "excludes_zero": abs(value) > half_width} if zero else out
+
+    return {
+        "intervals": {
+            "auroc": {"mean": interval(auroc)},
+            "localization": {"cam": {"accuracy": {"mean": interval(accuracy)}}},
+        },
+        "paired": {"pcm - cam": {"accuracy": interval(difference, zero=True)}},
+    }
+
+
+def _runs(tmp_path, values):
+    """One run folder per ``(data_seed, seed, auroc, accuracy, difference)``."""
+    folders = []
+    for data_seed, seed, auroc, accuracy, difference in values:
+        folder = tmp_path / f"d{data_seed}s{seed}"
+        folder.mkdir()
+        config = {"preset": "demo", "epochs": 5, "seed": seed, "data_seed": data_seed}
+        (folder / "config.json").write_text(json.dumps(config))
+        metrics = {"m": _entry(auroc, accuracy, difference)}
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+        folders.append(folder)
+    return folders
+
+
+def test_flatten_names_every_headline():
+    keys = set(flatten(_entry(0.8, 0.4, 0.1), "m"))
+    assert keys == {"m · AUROC", "m · cam · accuracy", "m · pcm - cam · accuracy"}
+
+
+def test_summary_by_hand(tmp_path):
+    """Data seed 0: accuracies 0.30, 0.40, 0.50 (sd 0.1); data seed 1: 0.20, 0.40 (sd 0.1414).
+    Pooled training variance: (2 x 0.01 + 1 x 0.02) / 3 = 0.013333; test sd: 0.02 / 1.96."""
+    runs = _runs(
+        tmp_path,
+        [
+            (0, 0, 0.8, 0.3, 0.1),
+            (0, 1, 0.8, 0.4, 0.1),
+            (0, 2, 0.8, 0.5, 0.1),
+            (1, 0, 0.8, 0.2, 0.1),
+            (1, 1, 0.8, 0.4, 0.1),
+        ],
+    )
+    summary = summarize_runs(runs)
+    accuracy = summary["numbers"]["m · cam · accuracy"]
+    train_var = (2 * 0.01 + 1 * 0.02) / 3
+    test_var = (0.02 / Z) ** 2
+    assert accuracy["training_sd"] == pytest.approx(math.sqrt(train_var))
+    assert accuracy["test_sd"] == pytest.approx(math.sqrt(test_var))
+    assert accuracy["training_share"] == pytest.approx(train_var / (train_var + test_var))
+    assert accuracy["mean"] == pytest.approx(np.mean([0.3, 0.4, 0.5, 0.2, 0.4]))
+    assert accuracy["data_seed_sd"] == pytest.approx(np.std([0.4, 0.3], ddof=1))
+    assert summary["numbers"]["m · AUROC"]["training_sd"] == pytest.approx(0, abs=1e-12)
+    assert summary["training_seeds"] == {"0": [0, 1, 2], "1": [0, 1]}
+    assert summary["settings"] == {"preset": "demo", "epochs": 5}
+
+
+def test_runs_of_other_settings_are_refused(tmp_path):
+    runs = _runs(tmp_path, [(0, 0, 0.8, 0.3, 0.1), (0, 1, 0.8, 0.4, 0.1)])
+    config = json.loads((runs[1] / "config.json").read_text())
+    (runs[1] / "config.json").write_text(json.dumps({**config, "epochs": 6}))
+    with pytest.raises(ValueError, match="other settings"):
+        summarize_runs(runs)
+
+
+@pytest.mark.parametrize(
+    ("estimate", "training_sd", "verdict"),
+    [
+        (0.10, 0.0, "finding"),
+        (0.10, 0.03, "finding"),  # 0.10 > 1.96 * hypot(0.0255, 0.03) = 0.077
+        (0.10, 0.06, "test noise only"),  # 0.10 < 1.96 * hypot(0.0255, 0.06) = 0.128
+        (0.01, 0.0, "none"),  # the interval holds 0
+        (0.10, None, "finding"),  # no study: test-set noise is all that is known
+    ],
+)
+def test_judge_by_hand(estimate, training_sd, verdict):
+    entry = {"estimate": estimate, "low": estimate - 0.05, "high": estimate + 0.05}
+    entry["excludes_zero"] = entry["low"] > 0
+    assert judge(entry, training_sd) == verdict
+
+
+def test_the_report_marks_what_training_noise_could_make(tmp_path):
+    folder = tmp_path / "noise"
+    folder.mkdir()
+    study = summarize_runs(
+        _runs(tmp_path, [(0, s, 0.8, 0.4, d) for s, d in enumerate((0.0, 0.2, 0.4))])
+    )
+    (folder / "demo.json").write_text(json.dumps(study))
+    metrics = {"m": _entry(0.8, 0.4, 0.1)}  # +0.1, interval [0.08, 0.12]: test noise excluded
+    annotate(metrics, {"preset": "demo", "epochs": 5, "seed": 7}, folder)
+    assert metrics["m"]["noise"]["study"]["runs"] == 3
+    assert "+0.100 [+0.080, +0.120] †" in paired_table(metrics)  # training sd 0.2: not a finding
+    section = training_noise_section(metrics)
+    rows = [line for line in section.splitlines() if line.startswith("| m")]
+    assert len(rows) == 3 and all("| 0 % |" in row for row in rows[:2])  # robust first
+    assert "pcm - cam" in rows[2] and "[-0.192, +0.592]" in rows[2] and "| +0.100 | 0.200 |" in rows[2]
+
+    other = {"m": _entry(0.8, 0.4, 0.1)}
+    annotate(other, {"preset": "demo", "epochs": 9}, folder)  # other settings: no study
+    assert other["m"]["noise"]["study"] is None
+    assert "+0.100 [+0.080, +0.120] ✓" in paired_table(other)
+    assert "Not measured for these settings" in training_noise_section(other)
+    assert "test patients only" in other["m"]["noise"]["intervals_cover"]

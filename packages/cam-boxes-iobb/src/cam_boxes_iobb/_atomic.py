@@ -1,0 +1,32 @@
+"""The package's one file writer: a uniquely named temporary file beside the target, flushed and
+``fsync``-ed, then renamed over it (a reader never sees half a file; two writers never share a
+temporary name); a failure removes the temporary file and leaves the target as it was."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+
+def write_atomically(path: Path, write: Callable[[IO], object], mode: str = "w") -> Path:
+    """Call ``write(handle)`` on a temporary file opened with ``mode`` (``"w"``: UTF-8 text,
+    ``"wb"``: bytes), then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(descriptor, mode, encoding=encoding) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+    return path
