@@ -35,6 +35,7 @@ from cxr_paper.markdown import number, table, variant_label
 from cxr_paper.out_folder import check_out, claim
 from cxr_paper.pretrained import load_pretrained, results_table
 from cxr_paper.records import save_records, save_test_maps
+from cxr_paper.training_noise import INTERVALS_COVER
 from cxr_paper.uncertainty import model_intervals
 
 SCORE_FILE = "score.json"
@@ -167,6 +168,7 @@ def _score(
         "localization_images": test.box_images,
         "task": test.task.to_dict(),
         "intervals": model_intervals(test, config.bootstrap_resamples, config.bootstrap_seed),
+        "intervals_cover": INTERVALS_COVER,
     }
     if ctx.is_main:
         write_outputs(args.out, entry, test, config)
@@ -180,7 +182,8 @@ def markdown(entry: dict[str, Any]) -> str:
         f"- Model: {entry['description']}; input {entry['image_size']} px",
         f"- Data: {entry['data']}; {entry['localization_images']} test images with boxes",
         "- Localization: the ChestX-ray8 protocol (IoBB > 0.1 at Q = 0.7, classes predicted "
-        "above 0.5), MaxBoxAccV2 and the pointing game; 95 % intervals resample patients.",
+        "above 0.5), MaxBoxAccV2 and the pointing game; 95 % intervals resample the test "
+        "patients: they cover test-set noise, not how another training of the model would score.",
     ]
     if entry["missing_classes"]:
         lines.append(f"- The model has no output for {entry['missing_classes']} (logit 0).")

@@ -17,6 +17,7 @@ standard, CAM + PCM − CAM) likewise, marked where the pooled interval excludes
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ from cxr_paper.markdown import MEASURABLE, number, table, with_interval
 from cxr_paper.out_folder import is_main_process, lock_on_main
 from cxr_paper.results import ModelResult
 from cxr_paper.study import StudyRun, aggregate
+from cxr_paper.training_noise import summarize_runs
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -164,6 +166,38 @@ def main(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
         return study(args, run_flags)
 
 
+NOISE_FILE = "noise.json"
+
+
+def noise_summary(out: Path, run_flags: list[str], started: float) -> dict[str, Any]:
+    """Training noise over every finished run in ``out`` (all data and training seeds run so
+    far, :func:`cxr_paper.training_noise.summarize_runs`), with how and where it was measured:
+    the file a preset's committed ``cxr_paper/noise/<preset>.json`` is a copy of."""
+    runs = sorted(p.parent for p in out.glob("data*_seed*/metrics.json"))
+    finished = [r for r in runs if (r / "report.md").is_file()]
+    summary = summarize_runs(finished)
+    first = json.loads((finished[0] / "metrics.json").read_text())
+    return {
+        "command": "python examples/seed_study.py --out OUT --seeds ... --data-seeds ... -- "
+        + " ".join(run_flags),
+        "runs": [r.name for r in finished],
+        "environment": next(iter(first.values()))["environment"],
+        "minutes_per_run": run_minutes(finished),
+        "aggregation_minutes": (time.perf_counter() - started) / 60,
+        **summary,
+    }
+
+
+def run_minutes(runs: list[Path]) -> dict[str, float]:
+    """Each run's wall time as its report states it."""
+    minutes = {}
+    for run in runs:
+        for line in (run / "report.md").read_text().splitlines():
+            if "wall time" in line:
+                minutes[run.name] = float(line.split("wall time ")[1].split(" min")[0])
+    return minutes
+
+
 def study(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
     started = time.perf_counter()
     if not args.aggregate_only:
@@ -183,6 +217,7 @@ def study(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
         "study_minutes": (time.perf_counter() - started) / 60,
     }
     if is_main_process():
+        write_json(noise_summary(args.out, run_flags, started), args.out / NOISE_FILE)
         write_json({"config": config, **result}, args.out / "study.json")
         atomic_text(args.out / "study.md", to_markdown(result, config))
         print(f"Study: {(args.out / 'study.md').resolve()}")

@@ -92,6 +92,12 @@ def test_kernel_choice_repeats_within_each_setting(tmp_path):
             assert first[model]["seconds_per_step"] > 0
     one_thread = report["settings"]["1 thread"]["runs"][0]
     assert one_thread[kernel_choice.MODELS[0]]["threads"] == 1
+    mode = report["settings"]["reproducible"]["runs"][0]
+    assert mode[kernel_choice.MODELS[0]]["threads"] == 1
+    assert mode[kernel_choice.MODELS[0]]["cpu_capability"] == "AVX2"
+    emulated = report["settings"]["reproducible, AVX2 machine emulated"]["runs"][0]
+    for model in kernel_choice.MODELS:  # the mode's point: another machine, the same weights
+        assert emulated[model]["sha256"] == mode[model]["sha256"]
 
 
 def test_report_html_quick(tmp_path):

@@ -244,8 +244,7 @@ def training_noise_section(metrics: dict[str, Any]) -> str:
             "## Training noise\n\nNot measured for these settings: no committed seed study ran "
             "them. The intervals above cover the test patients only; a rerun with another "
             "training seed or on another machine can move a number by more than its interval "
-            "(on the demo preset the training sd is up to several times the test-set sd: "
-            "README, What the demo shows)."
+            "(the README's seed study measures by how much for the demo preset)."
         )
     rows = []
     for model, result in metrics.items():

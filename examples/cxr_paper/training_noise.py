@@ -99,7 +99,7 @@ def summarize_runs(runs: Iterable[Path]) -> dict[str, Any]:
     for run in runs:
         config = json.loads((run / "config.json").read_text())
         metrics = json.loads((run / "metrics.json").read_text())
-        shared = {k: v for k, v in config.items() if k not in FREE_SETTINGS}
+        shared = shared_settings(config)
         if settings is not None and shared != settings:
             raise ValueError(f"{run}: other settings than the study's other runs.")
         settings = shared
@@ -140,8 +140,16 @@ def noise_for(config: Mapping[str, Any], folder: Path = NOISE_FOLDER) -> dict[st
     if not path.is_file():
         return None
     summary = json.loads(path.read_text())
+    return summary if shared_settings(config) == summary.get("settings") else None
+
+
+def shared_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a study's noise is tied to: all but :data:`FREE_SETTINGS`, with a generated
+    synthetic set's folder (``seed_study.py`` passes its path) read as ``"synthetic"``."""
     shared = {k: v for k, v in config.items() if k not in FREE_SETTINGS}
-    return summary if shared == summary.get("settings") else None
+    if Path(str(shared.get("data", ""))).name.startswith("synthetic_"):
+        shared["data"] = "synthetic"
+    return shared
 
 
 def judge(entry: Mapping[str, Any] | None, training_sd: float | None) -> Verdict:

@@ -24,6 +24,11 @@ def test_two_seeds_one_data_set_aggregated_and_resumable(tmp_path):
     assert "## Data seed 0" in text and "mean ± sd" in text
     saved = json.loads((tmp_path / "study.json").read_text())
     assert saved["config"]["runs"] == 2
+    noise = json.loads((tmp_path / "noise.json").read_text())
+    assert noise["runs"] == [r.name for r in runs] and noise["settings"]["data"] == "synthetic"
+    accuracy = noise["numbers"]["multires_resnet10t · cam · accuracy"]
+    assert accuracy["runs"] == 2 and 0 <= accuracy["training_share"] <= 1
+    assert set(noise["minutes_per_run"]) == {r.name for r in runs}
 
     stamps = {p: p.stat().st_mtime_ns for run in runs for p in run.rglob("stage*_last.pt")}
     again = seed_study.main(args, FLAGS)  # finished runs are kept, not retrained

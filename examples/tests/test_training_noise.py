@@ -109,7 +109,9 @@ def test_the_report_marks_what_training_noise_could_make(tmp_path):
     section = training_noise_section(metrics)
     rows = [line for line in section.splitlines() if line.startswith("| m")]
     assert len(rows) == 3 and all("| 0 % |" in row for row in rows[:2])  # robust first
-    assert "pcm - cam" in rows[2] and "[-0.192, +0.592]" in rows[2] and "| +0.100 | 0.200 |" in rows[2]
+    assert (
+        "pcm - cam" in rows[2] and "[-0.192, +0.592]" in rows[2] and "| +0.100 | 0.200 |" in rows[2]
+    )
 
     other = {"m": _entry(0.8, 0.4, 0.1)}
     annotate(other, {"preset": "demo", "epochs": 9}, folder)  # other settings: no study
