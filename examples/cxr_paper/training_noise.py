@@ -82,6 +82,11 @@ def flatten(entry: Mapping[str, Any], model: str) -> dict[str, Mapping[str, Any]
     return numbers
 
 
+def _finite(*values: Any) -> bool:
+    """All given values are numbers, not ``None`` (JSON's NaN) or NaN."""
+    return all(isinstance(v, int | float) and math.isfinite(v) for v in values)
+
+
 def interval_sd(entry: Mapping[str, Any]) -> float:
     low, high = entry.get("low"), entry.get("high")
     if low is None or high is None:
@@ -123,7 +128,9 @@ def summarize_runs(runs: Iterable[Path]) -> dict[str, Any]:
             "training_sd": math.sqrt(train_var),
             "test_sd": math.sqrt(test_var),
             "data_seed_sd": float(np.std(means, ddof=1)) if len(means) > 1 else math.nan,
-            "training_share": train_var / (train_var + test_var),
+            "training_share": (
+                train_var / (train_var + test_var) if train_var + test_var > 0 else math.nan
+            ),
             "runs": int(sum(len(g) for g in groups)),
         }
     return {
@@ -196,6 +203,7 @@ def annotate(
                 }
                 for key in flatten(entry, model)
                 if (known := summary["numbers"].get(key)) is not None
+                and _finite(known.get("training_sd"), known.get("training_share"))
             }
         entry["noise"] = noise
     return summary

@@ -77,7 +77,10 @@ def test_metrics_json_has_intervals_pairs_and_environment(two_runs):
     across = metrics["multires_resnet10t"]["paired"]["multires_resnet10t - resnet10t"]
     assert "excludes_zero" in across["auroc"]["mean"] and set(across["cam"]) == set(HEADLINES)
     report = (out / "report.md").read_text()
-    assert "## Paired differences" in report and "95 % patient-level bootstrap" in report
+    assert "## Paired differences" in report and "**test patients only**" in report
+    assert "## Training noise" in report  # the smoke preset has no study: said so
+    assert "Not measured for these settings" in report
+    assert "test patients only" in metrics["resnet10t"]["noise"]["intervals_cover"]
 
 
 def test_training_seed_keeps_the_data_data_seed_changes_it(tmp_path):
