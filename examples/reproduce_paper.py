@@ -3,6 +3,8 @@
     python examples/reproduce_paper.py                       # demo preset on the synthetic set
     python examples/reproduce_paper.py --data /path/to/ChestX-ray14 --preset paper
     python examples/reproduce_paper.py --out runs/paper --resume   # continue an interrupted run
+    python examples/reproduce_paper.py --out runs/demo --overwrite  # replace an earlier run
+    python examples/reproduce_paper.py --reproducible               # same weights on any x86-64
     torchrun --nproc_per_node=4 examples/reproduce_paper.py --data /path/to/CXR14 --preset paper
 
 Stage 1 trains each classifier with the dynamically weighted BCE; stage 2 trains its PCM with SEAM

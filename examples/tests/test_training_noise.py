@@ -119,3 +119,20 @@ def test_the_report_marks_what_training_noise_could_make(tmp_path):
     assert "+0.100 [+0.080, +0.120] ✓" in paired_table(other)
     assert "Not measured for these settings" in training_noise_section(other)
     assert "test patients only" in other["m"]["noise"]["intervals_cover"]
+
+
+def test_the_demo_preset_has_its_committed_study():
+    """A plain demo run (`python examples/reproduce_paper.py`) finds the study of its settings:
+    at least ten training seeds on one data set and three data sets."""
+    import dataclasses
+
+    from cxr_paper.config import RunConfig, preset_values
+    from cxr_paper.training_noise import noise_for
+
+    summary = noise_for(dataclasses.asdict(RunConfig(**preset_values("demo"))))
+    assert summary is not None
+    seeds = summary["training_seeds"]
+    assert len(seeds) >= 3 and max(len(v) for v in seeds.values()) >= 10
+    accuracy = summary["numbers"]["multires_resnet10t · cam · accuracy"]
+    assert accuracy["runs"] == sum(len(v) for v in seeds.values())
+    assert accuracy["training_sd"] > accuracy["test_sd"]  # what the README says of it
