@@ -49,13 +49,13 @@ def _pytest_args(dist_names: list[str]) -> list[str]:
     return args
 
 
-def _install_everything(session: nox.Session, extra: str = "") -> None:
+def _install_everything(session: nox.Session, extra: str = "", examples_extra: str = "") -> None:
     editable = [f"-e{ROOT / 'packages' / dist}{extra}" for dist in PACKAGES]
-    _install(session, *editable, f"-e{ROOT / 'examples'}")
+    _install(session, *editable, f"-e{ROOT / 'examples'}{examples_extra}")
 
 
 def _run_all_tests(session: nox.Session, *extra: str) -> None:
-    _install_everything(session, "[test]")
+    _install_everything(session, "[test]", "[deploy]")  # ONNX and DICOM outputs are tested
     # with its dependencies here: score_model.py's tests run a torchxrayvision DenseNet
     _install(session, *OPTIONAL_EXTRAS, METADATA_FIXTURE)
     session.run(

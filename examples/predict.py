@@ -1,15 +1,22 @@
-"""Run a trained model on X-ray images: a run's model folder, a ``save_pretrained`` folder or a
-Hugging Face Hub id.
+"""Run a trained model on X-ray images: a run's model folder, a ``save_pretrained`` folder, a
+Hugging Face Hub id or an exported ``.onnx`` file (onnxruntime, no PyTorch model built).
 
     python examples/predict.py scan1.png scan2.dcm --model runs/demo/multires_resnet10t --out preds
+    python examples/predict.py scan.dcm --model model.onnx --out preds --dicom
 
 Per image it writes ``<name>.json`` (probability per class, the predicted classes, their boxes as
 ``xywh`` in the input image's pixels) and ``<name>_<class>.png`` overlays (heatmap, boxes in red).
 ``<name>`` is the file's stem, with as many parent folders as it takes to tell apart inputs that
 share a stem (``pa/IM1.png pb/IM1.png`` -> ``pa__IM1``, ``pb__IM1``). An ``--out`` that already
 holds files is refused unless ``--overwrite``.
-The thresholds are the model's own (its ``config.json``) unless given. PNG, JPEG and DICOM inputs
-are read (``cxr14_data.read_image``); an unreadable file is reported and the others still run.
+A class is predicted above its operating point (chosen on validation, in the model's
+``config.json``; the model's ``prob_threshold`` for a class without one) unless
+``--prob-threshold`` gives one threshold for all. A model with a fitted temperature also reports
+``calibrated_probabilities``. PNG, JPEG and DICOM inputs are read (``cxr14_data.read_image``); an
+unreadable file is reported and the others still run. With ``--dicom``, each DICOM input also gets
+``<name>_sr.dcm`` (a TID 1500 Structured Report of the findings and boxes) and
+``<name>_heatmaps.dcm`` (a fractional Segmentation of the heatmaps), both referencing the source
+image (:mod:`cxr_paper.dicom_out`).
 """
 
 from __future__ import annotations
@@ -22,16 +29,22 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from scipy.special import expit
 from torchvision import tv_tensors
 
 from cam_boxes_iobb import overlay
 from cxr14_data import paper_transforms, read_image
 from cxr_paper.atomic import atomic_write
+from cxr_paper.dicom_out import DicomOutputError, is_dicom, write_dicom_outputs
 from cxr_paper.errors import run_main
 from cxr_paper.jsonio import write_json
 from cxr_paper.localize import localize
+from cxr_paper.onnx_model import OnnxLocalizer, load_model
 from cxr_paper.out_folder import claim
-from cxr_paper.pretrained import CXRLocalizer, load_pretrained
+from cxr_paper.pretrained import CXRLocalizer
+from cxr_paper.probability_calibration import to_logits
+
+Localizer = CXRLocalizer | OnnxLocalizer
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -42,8 +55,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model",
         required=True,
-        help="a run's model folder (runs/demo/multires_resnet10t), a save_pretrained folder, or "
-        "a Hugging Face Hub id",
+        help="a run's model folder (runs/demo/multires_resnet10t), a save_pretrained folder, "
+        "a Hugging Face Hub id, or an exported .onnx file",
     )
     parser.add_argument(
         "--out", type=Path, required=True, help="folder for the JSON files and overlays"
@@ -52,7 +65,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--prob-threshold",
         type=float,
         default=None,
-        help="a class is predicted above this probability (default: the model's)",
+        help="one threshold for every class (default: the model's operating points)",
     )
     parser.add_argument(
         "--heatmap-threshold",
@@ -66,6 +79,11 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="boxes from the raw CAMs instead of the PCM-refined ones",
     )
     parser.add_argument("--device", default="cpu", help="'cpu' or 'cuda'")
+    parser.add_argument(
+        "--dicom",
+        action="store_true",
+        help="for DICOM inputs also write a TID 1500 Structured Report and a heatmap Segmentation",
+    )
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -107,37 +125,54 @@ def output_names(paths: Sequence[Path]) -> list[str]:
 
 def predict_image(
     gray: np.ndarray,
-    model: CXRLocalizer,
-    prob_threshold: float,
+    model: Localizer,
+    thresholds: dict[str, float],
     heatmap_threshold: float,
     use_pcm: bool = True,
+    operating_point: str | None = None,
 ) -> dict:
-    """One image's probabilities, predicted classes, boxes (in its pixels) and heatmaps."""
+    """One image's probabilities, predicted classes, boxes (in its pixels) and heatmaps;
+    ``thresholds`` per class (``model.decision_thresholds()``), ``operating_point`` the rule
+    that chose them (``None``: given by hand)."""
     height, width = gray.shape
     mean, std = model.normalization
     transform = paper_transforms(train=False, size=model.image_size, mean=mean, std=std)
     empty = tv_tensors.BoundingBoxes(torch.zeros(0, 4), format="XYWH", canvas_size=(height, width))
     image, _ = transform(tv_tensors.Image(torch.from_numpy(gray)[None]), empty)
-    device = next(model.parameters()).device
-    out = model(image[None].to(device))
+    out = model(image[None].to(model.device))
     probs = out.probs[0].float().cpu().numpy()
     maps = (out.refined if use_pcm else out.cams)[0].float().cpu().numpy()
+    per_class = [thresholds[c] for c in model.classes]
     boxes, heatmaps = localize(
-        maps, probs, (height, width), prob_threshold, heatmap_threshold, classes=model.classes
+        maps, probs, (height, width), per_class, heatmap_threshold, classes=model.classes
     )
     result = {
         "size": [height, width],
         "heatmap_source": "pcm" if use_pcm else "cam",
-        "thresholds": {"probability": prob_threshold, "heatmap": heatmap_threshold},
+        "thresholds": {
+            "probability": dict(thresholds),
+            "operating_point": operating_point,
+            "heatmap": heatmap_threshold,
+        },
         "probabilities": {c: float(p) for c, p in zip(model.classes, probs, strict=True)},
         "predicted": list(boxes),
         "boxes": {name: rows.tolist() for name, rows in boxes.items()},
     }
+    if model.temperature != 1.0:
+        calibrated = expit(to_logits(probs) / model.temperature)
+        result["temperature"] = model.temperature
+        result["calibrated_probabilities"] = {
+            c: float(p) for c, p in zip(model.classes, calibrated, strict=True)
+        }
     return {"result": result, "heatmaps": heatmaps}
 
 
 def predict_all(
-    args: argparse.Namespace, model: CXRLocalizer, prob_threshold: float, heatmap_threshold: float
+    args: argparse.Namespace,
+    model: Localizer,
+    thresholds: dict[str, float],
+    heatmap_threshold: float,
+    operating_point: str | None,
 ) -> int:
     """Predict every image into ``args.out``; the number that could not be read."""
     failures = 0
@@ -148,8 +183,19 @@ def predict_all(
             failures += 1
             print(f"error: {error}", file=sys.stderr)
             continue
-        prediction = predict_image(gray, model, prob_threshold, heatmap_threshold, not args.no_pcm)
+        prediction = predict_image(
+            gray, model, thresholds, heatmap_threshold, not args.no_pcm, operating_point
+        )
         result = {"image": str(path), **prediction["result"]}
+        if args.dicom and is_dicom(path):
+            try:
+                written = write_dicom_outputs(
+                    path, result, prediction["heatmaps"], model, args.out / stem
+                )
+                result["dicom"] = {kind: file.name for kind, file in written.items()}
+            except DicomOutputError as error:
+                failures += 1
+                print(f"error: {error}", file=sys.stderr)
         for name, heatmap in prediction["heatmaps"].items():
             picture = overlay(gray, heatmap, pred_boxes=result["boxes"][name])
             target = args.out / f"{stem}_{name}.png"
@@ -160,13 +206,17 @@ def predict_all(
 
 
 def main(args: argparse.Namespace) -> int:
-    model = load_pretrained(args.model, torch.device(args.device))
-    prob_threshold = model.prob_threshold if args.prob_threshold is None else args.prob_threshold
+    model = load_model(args.model, torch.device(args.device))
+    if args.prob_threshold is None:
+        thresholds = model.decision_thresholds()
+        operating_point = (model.operating_points or {}).get("rule")
+    else:
+        thresholds, operating_point = dict.fromkeys(model.classes, args.prob_threshold), None
     heatmap_threshold = (
         model.heatmap_threshold if args.heatmap_threshold is None else args.heatmap_threshold
     )
     with claim(args.out, resume=False, overwrite=args.overwrite):
-        failures = predict_all(args, model, prob_threshold, heatmap_threshold)
+        failures = predict_all(args, model, thresholds, heatmap_threshold, operating_point)
     if failures:
         print(f"{failures} of {len(args.images)} images could not be read.", file=sys.stderr)
     return 1 if failures else 0

@@ -30,10 +30,12 @@ from cxr_paper import reproducible, training_noise
 from cxr_paper.cli import get_args_parser, resolve_config
 from cxr_paper.config import CONFIG_FILE, RunConfig
 from cxr_paper.data import Loaders, build_loaders, config_task
+from cxr_paper.decisions import decision_quality, saved_operating_points
+from cxr_paper.decisions_report import plot_reliability
 from cxr_paper.distributed import DistContext, barrier, init_distributed, shutdown
 from cxr_paper.environment import environment
 from cxr_paper.errors import RunError, run_main
-from cxr_paper.evaluation import evaluate_run, inference_ms, parameter_counts
+from cxr_paper.evaluation import evaluate_run, inference_ms, parameter_counts, split_logits
 from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc, plot_threshold_curves
 from cxr_paper.html_report import write_html_report
 from cxr_paper.jsonio import write_json
@@ -191,6 +193,8 @@ def train_and_evaluate(
     if ctx.is_main:
         save_records(test, folder)
         save_test_maps(test, folder)
+    val_labels, val_logits = split_logits(model, loaders.val, ctx, f"{name} validation")
+    decisions = decision_quality(val_labels, val_logits, test, config)
     resamples, seed = config.bootstrap_resamples, config.bootstrap_seed
     result = ModelResult(
         test=test,
@@ -201,6 +205,7 @@ def train_and_evaluate(
         intervals=model_intervals(test, resamples, seed),
         paired=paired_maps(test, resamples, seed),
         environment=environment(ctx.device),
+        decisions=decisions,
     )
     if ctx.is_main:
         save_run_model(
@@ -214,6 +219,8 @@ def train_and_evaluate(
             gamma=config.lse_gamma,
             prob_threshold=config.prob_threshold,
             heatmap_threshold=config.heatmap_threshold,
+            operating_points=saved_operating_points(decisions),
+            temperature=decisions["calibration"]["temperature"],
             card={
                 "metrics": result.metrics(),
                 "training_data": f"{card_source(config, loaders)}; the run's settings are in its "
@@ -307,6 +314,10 @@ def write_outputs(
     figures["Accuracy over the heatmap threshold"] = plot_threshold_curves(
         metrics, out / "fig_threshold_curves.png"
     )
+    if any("calibration" in entry for entry in metrics.values()):
+        figures["Reliability diagrams (test split)"] = plot_reliability(
+            metrics, out / "fig_reliability.png"
+        )
     columns = [(name, "cam", result.test.examples) for name, result in results.items()]
     columns += [
         (f"{name} + PCM", "pcm", result.test.examples)

@@ -1,7 +1,9 @@
 """Score any classifier's localization on a ChestX-ray14 folder's boxes (or the synthetic set):
-this project's models, a timm model or a torchxrayvision DenseNet, with any CAM method.
+this project's models (PyTorch or exported ONNX), a timm model or a torchxrayvision DenseNet,
+with any CAM method.
 
     python examples/score_model.py --model runs/demo/multires_resnet10t --methods cam gradcam
+    python examples/score_model.py --model model.onnx --data synthetic
     python examples/score_model.py --model timm:resnet50 --weights timm --methods gradcam \\
         --data /path/to/ChestX-ray14 --image-size 256
     python examples/score_model.py --model xrv:densenet121-res224-nih --methods gradcam++ \\
@@ -32,6 +34,7 @@ from cxr_paper.foreign_models import load_foreign
 from cxr_paper.html_report import write_html_report
 from cxr_paper.jsonio import write_json
 from cxr_paper.markdown import number, table, variant_label
+from cxr_paper.onnx_model import GraphRefinement, OnnxClassifier, load_model
 from cxr_paper.out_folder import check_out, claim
 from cxr_paper.pretrained import load_pretrained, results_table
 from cxr_paper.records import save_records, save_test_maps
@@ -49,7 +52,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--model",
         required=True,
         help="timm:NAME, xrv:WEIGHTS (or xrv:none), or a saved model of this project (a run's "
-        "model folder, a save_pretrained folder or a Hub id)",
+        "model folder, a save_pretrained folder, a Hub id or an exported .onnx file)",
     )
     parser.add_argument(
         "--methods",
@@ -123,6 +126,19 @@ def _score(
             loaded = load_foreign(args.model, methods[0], task, args.weights)
             model, pcm, normalization = loaded.model, None, loaded.normalization
             description, image_size, evaluated = loaded.description, base["image_size"], ("cam",)
+        elif args.model.endswith(".onnx"):
+            if methods != ["cam"]:
+                raise RunError(
+                    f"--model {args.model}: an ONNX graph has no gradients; --methods cam."
+                )
+            saved = load_model(args.model, ctx.device)
+            model, pcm, normalization = (
+                OnnxClassifier(saved),
+                GraphRefinement(),
+                saved.normalization,
+            )
+            description = f"`{saved.architecture}` exported to ONNX at {args.model} (onnxruntime)"
+            image_size, evaluated = saved.image_size, ("cam",)
         else:
             saved = load_pretrained(args.model, ctx.device)
             model, pcm, normalization = saved.classifier, saved.pcm, saved.normalization

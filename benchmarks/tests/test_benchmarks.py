@@ -127,3 +127,24 @@ def test_cam_methods_quick(tmp_path):
     timing = report["methods"]["gradcam"]
     assert timing["library_ms"] > 0 and timing["batched_ms"] > 0
     assert json.loads((tmp_path / "c.json").read_text())["classes"] == 3
+
+
+@pytest.mark.slow  # runs a benchmark
+def test_onnx_speed_quick(tmp_path):
+    import onnx_speed
+
+    path = tmp_path / "onnx.json"
+    args = onnx_speed.get_args_parser().parse_args(
+        [
+            *("--size", "64", "--batches", "1", "2", "--rounds", "2"),
+            *("--min-run-time", "0.05", "--json", str(path)),
+        ]
+    )
+    report = onnx_speed.main(args)
+    assert json.loads(path.read_text()) == json.loads(json.dumps(report))
+    assert [(r["model"], r["batch"]) for r in report["rows"]] == [
+        ("resnet10t", 1), ("resnet10t", 2), ("multires_resnet10t", 1), ("multires_resnet10t", 2),
+    ]  # fmt: skip
+    for row in report["rows"]:
+        assert row["ratio_min"] <= row["ratio_onnxruntime_over_pytorch"] <= row["ratio_max"]
+        assert row["pytorch_ms_per_image"] > 0 and row["onnxruntime_ms_per_image"] > 0

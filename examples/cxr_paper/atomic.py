@@ -1,7 +1,8 @@
 """One way to write a file that a reader (or a crash) never sees half-written.
 
 The content goes to a uniquely named temporary file in the target's folder (two writers never
-share one), is flushed and ``fsync``-ed, and is renamed over the target; the folder is then
+share one), is given the permissions a plain ``open`` would, flushed and ``fsync``-ed, and is
+renamed over the target; the folder is then
 ``fsync``-ed so that the rename itself survives a power cut (POSIX; a no-op where folders cannot
 be opened). A failure removes the temporary file and leaves the previous target untouched.
 """
@@ -29,6 +30,14 @@ def _fsync_path(path: Path) -> None:
         os.close(handle)
 
 
+def default_mode(folder: bool = False) -> int:
+    """The permissions ``open``/``mkdir`` would give under the process's umask (``mkstemp`` and
+    ``mkdtemp`` give 0600/0700, which would hide a run's files from the rest of a group)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return (0o777 if folder else 0o666) & ~mask
+
+
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(temporary_path)``, then make its file ``path`` atomically.
 
@@ -52,6 +61,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     temporary = Path(name)
     try:
         write(temporary)
+        os.chmod(temporary, default_mode())
         _fsync_path(temporary)
         os.replace(temporary, path)
     except BaseException:

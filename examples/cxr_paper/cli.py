@@ -22,6 +22,7 @@ from pcm_seam import SEAM_VARIANTS
 from .cam_methods import CAM_METHODS
 from .config import CONFIG_FILE, PRESETS, RunConfig, preset_values, saved_values, seam_loss
 from .errors import RunError
+from .operating_points import Rule
 from .out_folder import check_out
 
 WEIGHT_KINDS = ("none", "timm", "torchvision")
@@ -203,6 +204,10 @@ def validate(config: RunConfig) -> None:
         raise RunError(
             f"--seam-variant {config.seam_variant!r}: expected one of {list(SEAM_VARIANTS)}."
         )
+    try:
+        Rule.parse(config.operating_point)
+    except ValueError as error:
+        raise RunError(f"--operating-point: {error}") from None
     check_input_sizes(config)
     if len(config.box_frame) != 2 or min(config.box_frame) < 1:
         raise RunError(f"--box-frame: expected H W > 0, got {config.box_frame}.")

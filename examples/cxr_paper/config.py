@@ -99,7 +99,17 @@ class RunConfig:
         "pointing game: hit within this many pixels of the original image, the box frame "
         "(Zhang et al.: 15); the map is resized to it",
     )
-    prob_threshold: float = _field(0.5, "boxes only for classes predicted above this probability")
+    prob_threshold: float = _field(
+        0.5, "boxes only for classes predicted above this probability (the paper's protocol)"
+    )
+    operating_point: str = _field(
+        "youden",
+        "per-class threshold chosen on validation for the saved model (predict.py): 'youden', "
+        "'sensitivity:S' or 'specificity:S'; the localization tables keep --prob-threshold",
+    )
+    temperature_scaling: bool = _field(
+        False, "fit a temperature on validation; report calibration before and after it"
+    )
     no_finding: int = _field(5000, "No-Finding images drawn into train + val")
     val_fraction: float = _field(0.2, "validation share, split by patient")
     box_frame: list[int] = _field(
@@ -194,7 +204,7 @@ def saved_values(folder: Path) -> dict[str, Any]:
     if not isinstance(saved, dict):
         raise RunError(f"{path}: expected a JSON object of settings, got {type(saved).__name__}.")
     preset = saved.get("preset", "demo")
-    if preset not in PRESETS:
+    if not isinstance(preset, str) or preset not in PRESETS:
         raise RunError(f"{path}: preset {preset!r} is not one of {sorted(PRESETS)}.")
     values = {**preset_values(preset), **saved}
     check_types(values, str(path))

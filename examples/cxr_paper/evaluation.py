@@ -227,6 +227,24 @@ def evaluate_run(
     )
 
 
+@torch.no_grad()
+def split_logits(
+    model: CAMClassifier, loader: DataLoader, ctx: DistContext, desc: str = "validation"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels, logits)`` ``(N, K)`` of every readable image of a split, all ranks gathered:
+    what the operating points and the temperature are chosen on."""
+    model.eval()
+    labels, logits = [], []
+    for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=not ctx.is_main):
+        if "image" in batch:
+            logits.append(model(batch["image"].to(ctx.device)).logits.float().cpu().numpy())
+            labels.append(batch["labels"].numpy())
+    parts = gather({"labels": labels, "logits": logits}, ctx)
+    if not any(part["labels"] for part in parts):
+        raise ValueError("The validation split holds no readable image to choose thresholds on.")
+    return tuple(np.concatenate([a for part in parts for a in part[key]]) for key in parts[0])
+
+
 def parameter_counts(name: str, model: CAMClassifier, pcm: PCM) -> dict[str, int]:
     """Ours (one output per class, + PCM) and the published configuration (Table 4's way of
     counting: one more output)."""

@@ -24,7 +24,7 @@ from markupsafe import Markup
 from matplotlib import colormaps
 from PIL import Image
 
-from .atomic import atomic_text
+from .atomic import atomic_text, default_mode
 from .markdown import variant_label
 from .markdown_html import markdown_to_html
 from .task import Task
@@ -170,6 +170,7 @@ def write_html_report(
     """
     folder = path.parent / files_folder(path)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=path.parent))
+    staging.chmod(default_mode(folder=True))
     (staging / "img").mkdir()
     (staging / "data").mkdir()
     index = build_index(viewers, patients, folder.name, task)

@@ -14,13 +14,14 @@ def localize(
     maps: np.ndarray,
     probs: np.ndarray,
     size: tuple[int, int],
-    prob_threshold: float,
+    prob_threshold: float | Sequence[float],
     q: float,
     classes: Sequence[str],
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """``(boxes, heatmaps)`` of one image for each of ``classes`` predicted above
-    ``prob_threshold``: ``xywh`` boxes in pixels of ``size`` and the ``[0, 1]`` heatmaps they came
-    from. ``maps`` ``(K, h, w)`` and ``probs`` ``(K,)`` are indexed in ``classes`` order.
+    ``prob_threshold`` (one for all, or one per class): ``xywh`` boxes in pixels of ``size`` and
+    the ``[0, 1]`` heatmaps they came from. ``maps`` ``(K, h, w)`` and ``probs`` ``(K,)`` are
+    indexed in ``classes`` order.
 
     Example:
         >>> maps = np.zeros((2, 4, 4)); maps[0, 1:3, 1:3] = 1.0
@@ -29,9 +30,10 @@ def localize(
         >>> boxes["Mass"].tolist(), len(boxes["Nodule"]), heatmaps["Mass"].shape
         ([[2.0, 2.0, 4.0, 4.0]], 0, (8, 8))
     """
+    thresholds = np.broadcast_to(np.asarray(prob_threshold, dtype=np.float64), (len(classes),))
     boxes, heatmaps = {}, {}
     for index, name in enumerate(classes):
-        if probs[index] > prob_threshold:
+        if probs[index] > thresholds[index]:
             heatmaps[name] = normalize_heatmap(maps[index], size=size)
             boxes[name] = heatmap_to_boxes(heatmaps[name], q)
     return boxes, heatmaps

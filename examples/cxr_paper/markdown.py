@@ -33,12 +33,12 @@ def with_interval(entry: Mapping[str, Any] | None, signed: bool = False) -> str:
         >>> with_interval({"estimate": 0.1, "low": 0.02, "high": 0.2, "excludes_zero": True}, True)
         '+0.100 [+0.020, +0.200] ✓'
     """
-    if not entry or entry.get("estimate") is None:
+    if not entry or number(entry.get("estimate")) == "–":  # None, or NaN read back from null
         return "–"
     sign = "+" if signed else ""
 
     def show(value: float | None) -> str:
-        return "–" if value is None else f"{value:{sign}.3f}"
+        return "–" if number(value) == "–" else f"{value:{sign}.3f}"
 
     text = f"{show(entry['estimate'])} [{show(entry['low'])}, {show(entry['high'])}]"
     return text + (f" {MEASURABLE}" if entry.get("excludes_zero") else "")

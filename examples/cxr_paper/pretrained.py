@@ -28,8 +28,11 @@ from torch import nn
 from multires_backbone import create_model, resolve_config
 from pcm_seam import PCM, refine
 
+from .atomic import default_mode
+from .decisions_report import operating_table
 from .errors import RunError
 from .markdown import table, variant_label, with_interval
+from .operating_points import Rule, check_thresholds
 
 PRETRAINED_DIR = "pretrained"
 WEIGHTS_FILE = "model.safetensors"
@@ -62,6 +65,10 @@ or `python examples/predict.py scan.png --model {{ where }} --out predictions`.
 ## Results on its test split (95 % intervals, patients resampled)
 
 {{ results }}
+
+## Operating points
+
+{{ operating }}
 
 ## Intended use
 
@@ -134,6 +141,11 @@ def check_model_config(**given: Any) -> None:
         "pcm_image_channels": (lambda v: v in (0, 3), "0 or 3"),
         "prob_threshold": (lambda v: _finite(v) and 0 <= v <= 1, "a number in [0, 1]"),
         "heatmap_threshold": (lambda v: _finite(v) and 0 <= v <= 1, "a number in [0, 1]"),
+        "operating_points": (
+            lambda v: v is None or _operating_points_problem(v, given.get("classes")) is None,
+            'null or {"rule": ..., "thresholds": {class: t in [0, 1]}}',
+        ),
+        "temperature": (lambda v: _finite(v) and v > 0, "a number > 0"),
     }
     wrong = [
         f"{name} {value!r:.60} is not {rules[name][1]}"
@@ -142,6 +154,16 @@ def check_model_config(**given: Any) -> None:
     ]
     if wrong:
         raise ValueError("config.json: " + "; ".join(wrong))
+
+
+def _operating_points_problem(value: Any, classes: Any) -> str | None:
+    if not isinstance(value, dict) or not isinstance(value.get("rule"), str):
+        return "no rule"
+    try:
+        Rule.parse(value["rule"])
+    except ValueError as error:
+        return str(error)
+    return check_thresholds(value.get("thresholds"), classes if isinstance(classes, list) else [])
 
 
 class Prediction(NamedTuple):
@@ -186,6 +208,8 @@ class CXRLocalizer(
         pcm_image_channels: int = 0,
         prob_threshold: float = 0.5,
         heatmap_threshold: float = 0.7,
+        operating_points: dict[str, Any] | None = None,
+        temperature: float = 1.0,
     ) -> None:
         super().__init__()
         check_model_config(
@@ -198,12 +222,15 @@ class CXRLocalizer(
             pcm_image_channels=pcm_image_channels,
             prob_threshold=prob_threshold,
             heatmap_threshold=heatmap_threshold,
+            operating_points=operating_points,
+            temperature=temperature,
         )
         self.architecture, self.classes = architecture, list(classes)
         self.image_size = int(image_size)
         self.mean, self.std = tuple(mean), tuple(std)
         self.gamma = float(gamma)
         self.prob_threshold, self.heatmap_threshold = prob_threshold, heatmap_threshold
+        self.operating_points, self.temperature = operating_points, float(temperature)
         self.classifier = create_model(architecture, num_classes=len(classes), gamma=gamma)
         self.pcm = PCM(self.classifier.num_features, image_channels=pcm_image_channels)
         self.eval()
@@ -211,6 +238,16 @@ class CXRLocalizer(
     @property
     def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         return self.mean, self.std
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def decision_thresholds(self) -> dict[str, float]:
+        """Per class, the probability above which it is predicted: its operating point chosen
+        on validation (:mod:`cxr_paper.operating_points`) where the model has one, else the
+        model's ``prob_threshold``."""
+        return decision_thresholds(self.classes, self.prob_threshold, self.operating_points)
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> Prediction:
@@ -274,6 +311,7 @@ class CXRLocalizer(
             where=kwargs.get("where", "path/to/this/folder"),
             training_data=kwargs.get("training_data", "Not recorded."),
             results=results_table(kwargs.get("metrics")),
+            operating=operating_text(kwargs.get("metrics"), self.prob_threshold),
             data_limit=(
                 "Trained on synthetic phantoms in NIH's format, not on radiographs: a "
                 "demonstration of the pipeline, not a model of real chest X-rays."
@@ -282,6 +320,19 @@ class CXRLocalizer(
                 "elsewhere is unknown."
             ),
         )
+
+
+def decision_thresholds(
+    classes: Sequence[str], prob_threshold: float, operating_points: Mapping[str, Any] | None
+) -> dict[str, float]:
+    """``{class: threshold}``: the operating point's where given, ``prob_threshold`` elsewhere.
+
+    Example:
+        >>> decision_thresholds(["A", "B"], 0.5, {"rule": "youden", "thresholds": {"A": 0.2}})
+        {'A': 0.2, 'B': 0.5}
+    """
+    chosen = (operating_points or {}).get("thresholds", {})
+    return {c: float(chosen.get(c, prob_threshold)) for c in classes}
 
 
 def results_table(metrics: Mapping[str, Any] | None) -> str:
@@ -301,6 +352,31 @@ def results_table(metrics: Mapping[str, Any] | None) -> str:
             entry = headlines.get(key, {}).get("mean")
             rows.append([f"{name}, {variant_label(variant)}", with_interval(entry)])
     return table(["number", "estimate [95 % interval]"], rows)
+
+
+def operating_text(metrics: Mapping[str, Any] | None, prob_threshold: float) -> str:
+    """The card's operating points: the thresholds ``predict.py`` uses and the test
+    sensitivity/specificity at them, with the calibration error."""
+    if not metrics or "operating_points" not in metrics:
+        return f"None chosen: a class is predicted above p = {prob_threshold}."
+    points = metrics["operating_points"]
+    calibration = metrics["calibration"]
+    scaled = calibration["after"]
+    return (
+        f"Chosen per class on the validation split by `{points['rule']}` and used by "
+        "`predict.py`; test sensitivity and specificity at them (95 % intervals, patients "
+        "resampled):\n\n"
+        + operating_table(dict(metrics))
+        + "\n\nExpected calibration error on the test split (15 bins, all classes pooled): "
+        + with_interval(calibration["before"]["ece"]["all"])
+        + (
+            f"; after temperature scaling (T = {calibration['temperature']:.3f}, the "
+            "probabilities `predict.py` reports): " + with_interval(scaled["ece"]["all"])
+            if scaled
+            else ""
+        )
+        + "."
+    )
 
 
 def load_pretrained(where: str | Path, device: torch.device | str = "cpu") -> CXRLocalizer:
@@ -349,6 +425,8 @@ def save_run_model(
     prob_threshold: float,
     heatmap_threshold: float,
     card: Mapping[str, Any],
+    operating_points: dict[str, Any] | None = None,
+    temperature: float = 1.0,
 ) -> Path:
     """Save a run's trained classifier and PCM as ``folder/pretrained`` (a ``save_pretrained``
     folder), replacing an earlier one only once the new one is complete."""
@@ -363,13 +441,18 @@ def save_run_model(
         pcm.image_channels,
         prob_threshold,
         heatmap_threshold,
+        operating_points,
+        temperature,
     )
     localizer.classifier.load_state_dict(model.state_dict())
     localizer.pcm.load_state_dict(pcm.state_dict())
     target = folder / PRETRAINED_DIR
     folder.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{PRETRAINED_DIR}.", suffix=".tmp", dir=folder))
+    temporary.chmod(default_mode(folder=True))
     localizer.save_pretrained(temporary, model_card_kwargs=dict(card))
+    for written in temporary.iterdir():  # safetensors writes 0600 whatever the umask
+        written.chmod(default_mode())
     previous = temporary.with_suffix(".old")
     if target.exists():
         target.rename(previous)

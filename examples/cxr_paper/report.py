@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_text
+from .decisions_report import decisions_section
 from .markdown import MEASURABLE, number, table, variant_label, with_interval
 from .paper_numbers import (
     TABLE1_AUROC,
@@ -335,6 +336,7 @@ def write_report(
         + " "
         + notes.localization_caption,
         _paired_section(metrics),
+        decisions_section(metrics, config),
         training_noise_section(metrics),
         "## Table 4 — inference time at 256×256×3 (batch 1) and parameters\n\n"
         + table4(metrics, device)

@@ -5,7 +5,7 @@ and read back alike by the report, the figures, the seed study and ``--resume``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ class ModelResult:
     intervals: dict[str, Any]
     paired: dict[str, Any]
     environment: dict[str, Any]
+    #: ``{"operating_points": ..., "calibration": ...}`` (:mod:`cxr_paper.decisions`)
+    decisions: dict[str, Any] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         """The model's entry of ``metrics.json``."""
@@ -53,6 +55,7 @@ class ModelResult:
             "intervals": self.intervals,
             "paired": self.paired,
             "environment": self.environment,
+            **self.decisions,
         }
 
     def save(self, folder: Path) -> None:
@@ -68,6 +71,7 @@ class ModelResult:
             "intervals": self.intervals,
             "paired": self.paired,
             "environment": self.environment,
+            "decisions": self.decisions,
             "test": {
                 "auroc": test.auroc,
                 "localization": test.localization,
@@ -170,6 +174,7 @@ class ModelResult:
             latency_ms=tree["latency_ms"],
             latency_ms_pcm=tree["latency_ms_pcm"],
             environment=tree["environment"],
+            decisions=tree.get("decisions", {}),  # results written before operating points
         )
 
 

@@ -48,6 +48,9 @@ FREE_SETTINGS = {
     "reproducible",
     "amp",
     "compile",
+    # what the saved model decides and reports, chosen after training: not the training's noise
+    "operating_point",
+    "temperature_scaling",
 }
 INTERVALS_COVER = (
     "test patients only (patient-level bootstrap of the test split); retraining with another "

@@ -63,3 +63,32 @@ def xrv():
     except ImportError:
         skip_or_fail("torchxrayvision is not installed")
     return torchxrayvision
+
+
+def _required(module: str):
+    """``module`` imported, or a skip (a failure under :data:`REQUIRE_ENV`) naming it."""
+    try:
+        return __import__(module)
+    except ImportError:
+        skip_or_fail(f"{module} is not installed")
+
+
+@pytest.fixture(scope="session")
+def torchmetrics():
+    """torchmetrics (a reference implementation for some metrics)."""
+    module = _required("torchmetrics")
+    __import__("torchmetrics.classification")
+    return module
+
+
+@pytest.fixture(scope="session")
+def onnxruntime():
+    """onnxruntime and onnx (the ``deploy`` extra)."""
+    _required("onnx")
+    return _required("onnxruntime")
+
+
+@pytest.fixture(scope="session")
+def highdicom():
+    """highdicom (the ``deploy`` extra)."""
+    return _required("highdicom")

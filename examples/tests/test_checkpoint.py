@@ -88,3 +88,26 @@ def test_temporary_files_are_unique_and_cleaned(tmp_path):
         atomic_write(target, fail)
     assert [p.name for p in tmp_path.iterdir()] == ["x.npz"]
     assert set(np.load(target)) == {"a"}
+
+
+def test_written_files_and_saved_models_get_the_umask_permissions(tmp_path):
+    """mkstemp/mkdtemp create 0600/0700; outputs get what a plain open/mkdir would."""
+    import os
+
+    from cxr_paper.atomic import atomic_text
+    from cxr_paper.pretrained import CXRLocalizer, save_run_model
+
+    previous = os.umask(0o027)
+    try:
+        atomic_text(tmp_path / "a.txt", "x")
+        model = CXRLocalizer("resnet10t", ["A"], image_size=64)
+        folder = save_run_model(
+            model.classifier, model.pcm, tmp_path / "m", architecture="resnet10t",
+            classes=["A"], image_size=64, normalization=(model.mean, model.std), gamma=10.0,
+            prob_threshold=0.5, heatmap_threshold=0.7, card={},
+        )  # fmt: skip
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640
+    assert folder.stat().st_mode & 0o777 == 0o750
+    assert (folder / "model.safetensors").stat().st_mode & 0o777 == 0o640

@@ -12,6 +12,7 @@ from cxr14_data import BOX_CLASSES, CLASSES, find_images
 from cxr_paper.cli import get_args_parser, resolve_config
 from cxr_paper.config import PRESETS
 from cxr_paper.errors import RunError
+from cxr_paper.results import ModelResult
 
 SMOKE_MODELS = PRESETS["smoke"]["models"]
 
@@ -28,11 +29,13 @@ class TestSmokeRun:
         for title in ("Table 1", "Table 2", "Table 3", "Table 4", "synthetic NIH-format set"):
             assert title in text
         assert "Localization methods compared" in text and "| CAM + PCM |" in text
+        assert "## Operating points and calibration" in text and "| ECE after scaling |" in text
         for figure in (
             "fig5_losses.png",
             "fig6_roc.png",
             "fig7_heatmaps.png",
             "fig_threshold_curves.png",
+            "fig_reliability.png",
         ):
             assert (out / figure).stat().st_size > 1000
             assert figure in text
@@ -42,7 +45,7 @@ class TestSmokeRun:
         out, _ = smoke_run
         metrics = json.loads((out / "metrics.json").read_text())
         assert set(metrics) == set(SMOKE_MODELS)
-        for result in metrics.values():
+        for model, result in metrics.items():
             assert set(result["auroc"]) == {*CLASSES, "mean"}
             for variant in ("cam", "pcm"):
                 localization = result["localization"][variant]
@@ -63,6 +66,12 @@ class TestSmokeRun:
                 )
                 assert set(localization["iobb"]) == {"0.1", "0.25", "0.5", "0.75", "0.9"}
                 assert set(localization["iobb"]["0.1"]) == {*BOX_CLASSES, "mean"}
+            points, calibration = result["operating_points"], result["calibration"]
+            assert set(points["thresholds"]) == set(points["test"]) == set(CLASSES)
+            assert calibration["after"] == {} and calibration["temperature"] == 1.0
+            assert set(calibration["before"]["ece"]) == {*CLASSES, "all"}
+            test = ModelResult.load(out / model).test
+            assert sum(b["count"] for b in calibration["before"]["curve"]) == test.probs.size
             assert result["params"]["model_with_pcm"] > result["params"]["model"]
             assert result["latency_ms"] > 0 and result["localization_images"] > 0
 
@@ -232,7 +241,10 @@ class TestPredict:
         saved = CXRLocalizer.from_pretrained(out / SMOKE_MODELS[1] / "pretrained")
         assert (saved.prob_threshold, saved.heatmap_threshold) == (0.5, 0.7)  # the run's
         eager = CXRLocalizer.from_pretrained(
-            out / SMOKE_MODELS[1] / "pretrained", prob_threshold=0.0, heatmap_threshold=0.5
+            out / SMOKE_MODELS[1] / "pretrained",
+            prob_threshold=0.0,
+            heatmap_threshold=0.5,
+            operating_points=None,
         )
         eager.save_pretrained(tmp_path / "eager")
         args = predict.get_args_parser().parse_args(
@@ -240,8 +252,34 @@ class TestPredict:
         )
         assert predict.main(args) == 0
         result = json.loads((tmp_path / "p" / f"{png.stem}.json").read_text())
-        assert result["thresholds"] == {"probability": 0.0, "heatmap": 0.5}
+        assert result["thresholds"] == {
+            "probability": dict.fromkeys(CLASSES, 0.0),
+            "operating_point": None,
+            "heatmap": 0.5,
+        }
         assert result["predicted"] == list(CLASSES)
+
+    def test_predict_uses_the_operating_points_chosen_on_validation(self, smoke_run, tmp_path):
+        from cxr_paper.pretrained import CXRLocalizer
+
+        out, _ = smoke_run
+        metrics = json.loads((out / "metrics.json").read_text())[SMOKE_MODELS[1]]
+        saved = CXRLocalizer.from_pretrained(out / SMOKE_MODELS[1] / "pretrained")
+        points = metrics["operating_points"]
+        assert saved.operating_points["rule"] == points["rule"] == "youden"
+        chosen = {c: t for c, t in points["thresholds"].items() if points["chosen"][c]}
+        assert chosen and saved.operating_points["thresholds"] == chosen
+        assert saved.decision_thresholds() == points["thresholds"]
+        png = next(iter(find_images(next((out / "data").iterdir())).values()))
+        args = predict.get_args_parser().parse_args(
+            [str(png), "--model", str(out / SMOKE_MODELS[1]), "--out", str(tmp_path / "p")]
+        )
+        assert predict.main(args) == 0
+        result = json.loads((tmp_path / "p" / f"{png.stem}.json").read_text())
+        assert result["thresholds"]["probability"] == points["thresholds"]
+        assert result["thresholds"]["operating_point"] == "youden"
+        expected = [c for c in CLASSES if result["probabilities"][c] > points["thresholds"][c]]
+        assert result["predicted"] == expected
 
     def test_the_model_card_states_data_results_and_limits(self, smoke_run):
         out, _ = smoke_run

@@ -47,6 +47,26 @@ def test_a_saved_model_with_its_pcm_and_a_gradient_method(smoke_run, tmp_path):
     assert strict(entry["localization"]["cam"]["iobb"]) == run["localization"]["cam"]["iobb"]
 
 
+def test_an_exported_onnx_model_scores_as_its_pytorch_model(smoke_run, tmp_path, onnxruntime):
+    from cxr_paper.onnx_model import export_onnx
+    from cxr_paper.pretrained import load_pretrained
+
+    out, _ = smoke_run
+    graph = export_onnx(load_pretrained(out / "multires_resnet10t"), tmp_path / "model.onnx")
+    entry, folder = _score(tmp_path, "--model", str(graph))
+    _check_outputs(entry, folder, ["cam", "pcm"])
+    assert "onnxruntime" in entry["description"]
+    run = json.loads((out / "metrics.json").read_text())["multires_resnet10t"]
+    assert entry["auroc"]["mean"] == pytest.approx(run["auroc"]["mean"], abs=1e-4)
+    for variant in ("cam", "pcm"):  # the PCM's maps are the graph's own output
+        ours = entry["localization"][variant]["iobb"]["0.1"]["mean"]["accuracy"]
+        assert ours == pytest.approx(
+            run["localization"][variant]["iobb"]["0.1"]["mean"]["accuracy"], abs=0.02
+        )
+    with pytest.raises(RunError, match="no gradients"):
+        _score(tmp_path / "again", "--model", str(graph), "--methods", "gradcam")
+
+
 def test_a_timm_model(tmp_path):
     entry, out = _score(tmp_path, "--model", "timm:resnet18", "--methods", "hirescam")
     _check_outputs(entry, out, ["hirescam"])

@@ -442,3 +442,16 @@ def test_fuzzed_files_give_only_annotation_errors(tmp_path, format, data):
 def test_rle_decodes_what_it_encodes():
     mask = (np.random.default_rng(0).random((33, 17)) > 0.6).astype(np.uint8)
     np.testing.assert_array_equal(decode(encode(mask)), mask)
+
+
+def test_written_files_get_the_umask_permissions(tmp_path):
+    import os
+
+    from cam_boxes_iobb._atomic import write_atomically
+
+    previous = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "out.json", lambda handle: handle.write("{}"))
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o644

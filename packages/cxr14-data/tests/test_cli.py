@@ -1,4 +1,5 @@
 import json
+import os
 
 from cxr14_data.cli import main
 
@@ -55,6 +56,10 @@ def test_prepare_into_a_cache_folder(tmp_path):
     assert main(["prepare", str(root), "--size", "32", "--cache", str(tmp_path / "c")]) == 0
     assert (tmp_path / "c" / "prepared_32" / "images.npy").is_file()
     assert not (root / "prepared_32").exists()
+    # a shared cache: the folder gets what mkdir gives under the umask, not mkdtemp's 0700
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (tmp_path / "c" / "prepared_32").stat().st_mode & 0o777 == 0o777 & ~mask
 
 
 def test_verify_lists_a_decompression_bomb(tmp_path, capsys, bomb_png):

@@ -12,6 +12,13 @@ from pathlib import Path
 from typing import IO
 
 
+def _open_mode() -> int:
+    """What a plain ``open`` would give: 0666 less the process's umask."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomically(path: Path, write: Callable[[IO], object], mode: str = "w") -> Path:
     """Call ``write(handle)`` on a temporary file opened with ``mode`` (``"w"``: UTF-8 text,
     ``"wb"``: bytes), then rename it to ``path``."""
@@ -19,6 +26,7 @@ def write_atomically(path: Path, write: Callable[[IO], object], mode: str = "w")
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(descriptor, _open_mode())  # mkstemp's 0600 would hide the file from a group
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(descriptor, mode, encoding=encoding) as handle:
             write(handle)

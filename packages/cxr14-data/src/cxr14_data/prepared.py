@@ -101,6 +101,9 @@ def prepare(
     final.parent.mkdir(parents=True, exist_ok=True)
     # unique: two prepares of one folder never write into each other's temporary store
     temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    temporary.chmod(0o777 & ~mask)  # mkdtemp's 0700 would hide a shared cache from the group
     array = np.lib.format.open_memmap(
         temporary / ARRAY_FILE, mode="w+", dtype=np.uint8, shape=(len(selected), size, size)
     )

@@ -1,0 +1,204 @@
+"""Per-class operating points: the probability threshold a user names, chosen on validation.
+
+A rule is one of ``"youden"`` (the threshold maximising Youden's J = sensitivity + specificity -
+1), ``"sensitivity:S"`` (the highest specificity whose sensitivity is at least ``S``) or
+``"specificity:S"`` (the highest sensitivity whose specificity is at least ``S``).
+
+Convention:
+    - A class is predicted when its probability is **above** the threshold (``p > t``, as the
+      paper's ``p > 0.5``).
+    - Candidates are scikit-learn's ``roc_curve`` points; the threshold stored for a point lies
+      halfway between the lowest score it calls positive and the next lower score, so ``>`` and
+      ``>=`` agree on the validation data and new scores between them fall on the safe side of
+      neither. Calling every image positive stores 0.0; calling none stores 1.0.
+    - Ties between candidates of equal J go to the higher threshold (fewer positives).
+    - A class without positives or without negatives on validation has no threshold (``None``);
+      :func:`thresholds_or` fills it with a fallback (the model's ``prob_threshold``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cam_boxes_iobb import bootstrap
+
+RULES = ("youden", "sensitivity", "specificity")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A parsed operating-point rule: ``kind`` in :data:`RULES`, ``target`` for the others."""
+
+    kind: str
+    target: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Rule:
+        """``"youden"``, ``"sensitivity:0.9"`` or ``"specificity:0.95"``.
+
+        Example:
+            >>> Rule.parse("sensitivity:0.9")
+            Rule(kind='sensitivity', target=0.9)
+            >>> Rule.parse("recall:0.9")
+            Traceback (most recent call last):
+            ValueError: operating point 'recall:0.9': expected 'youden', 'sensitivity:S' or ...
+        """
+        kind, _, target = str(text).partition(":")
+        problem = (
+            f"operating point {text!r}: expected 'youden', 'sensitivity:S' or 'specificity:S' "
+            "with S in (0, 1]"
+        )
+        if kind == "youden" and not target:
+            return cls("youden")
+        if kind not in RULES[1:]:
+            raise ValueError(problem)
+        try:
+            value = float(target)
+        except ValueError:
+            raise ValueError(problem) from None
+        if not 0 < value <= 1:
+            raise ValueError(problem)
+        return cls(kind, value)
+
+    def __str__(self) -> str:
+        return self.kind if self.target is None else f"{self.kind}:{self.target:g}"
+
+
+def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: Rule | str) -> float | None:
+    """The threshold of one class under ``rule`` (see the module's convention).
+
+    Example:
+        >>> labels = np.array([0, 0, 1, 0, 1, 1])
+        >>> scores = np.array([0.1, 0.3, 0.35, 0.6, 0.7, 0.9])
+        >>> choose_threshold(labels, scores, "youden")  # J = 2/3 at 0.325 and 0.65: the higher
+        0.65
+        >>> round(choose_threshold(labels, scores, "sensitivity:1.0"), 6)  # between 0.3 and 0.35
+        0.325
+    """
+    from sklearn.metrics import roc_curve  # here: predicting reads rules, never chooses them
+
+    rule = Rule.parse(rule) if isinstance(rule, str) else rule
+    labels = np.asarray(labels).astype(bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    if labels.all() or not labels.any():
+        return None
+    fpr, tpr, cuts = roc_curve(labels, scores, drop_intermediate=False)
+    sensitivity, specificity = tpr, 1 - fpr
+    if rule.kind == "youden":
+        merit = sensitivity + specificity
+    elif rule.kind == "sensitivity":
+        merit = np.where(sensitivity >= rule.target - 1e-12, specificity, -np.inf)
+    else:
+        merit = np.where(specificity >= rule.target - 1e-12, sensitivity, -np.inf)
+    # roc_curve lists thresholds from high to low: argmax takes the highest of equal merits
+    # (rounded, so that 1 + 2/3 and 2/3 + 1 tie)
+    best = int(np.argmax(np.round(merit, 12)))
+    return _between(cuts, best, scores)
+
+
+def _between(cuts: np.ndarray, index: int, scores: np.ndarray) -> float:
+    """Halfway between the lowest score called positive at ``cuts[index]`` and the next lower."""
+    if not np.isfinite(cuts[index]):
+        return 1.0
+    lower = scores[scores < cuts[index]]
+    if lower.size == 0:
+        return 0.0
+    return float((cuts[index] + lower.max()) / 2)
+
+
+def thresholds_or(chosen: Sequence[float | None], fallback: float) -> np.ndarray:
+    """The chosen thresholds with ``fallback`` where a class has none.
+
+    Example:
+        >>> thresholds_or([0.2, None], 0.5).tolist()
+        [0.2, 0.5]
+    """
+    return np.array([fallback if t is None else t for t in chosen], dtype=np.float64)
+
+
+def sensitivity_specificity(
+    labels: np.ndarray, scores: np.ndarray, thresholds: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """``(R, K, 2)``: sensitivity and specificity of each class at its threshold (``p > t``)
+    under per-image weights ``(R, N)``; NaN where a resample holds no positive (negative).
+
+    Example:
+        >>> labels = np.array([[1], [1], [0], [0]]); scores = np.array([[0.9], [0.2], [0.1], [0.7]])
+        >>> sensitivity_specificity(labels, scores, np.array([0.5]), np.ones((1, 4))).tolist()
+        [[[0.5, 0.5]]]
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    called = (np.asarray(scores) > np.asarray(thresholds)[None, :]).astype(np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    true_pos = w @ (labels * called)
+    true_neg = w @ ((1 - labels) * (1 - called))
+    positives, negatives = w @ labels, w @ (1 - labels)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.stack([true_pos / positives, true_neg / negatives], axis=-1)
+
+
+def operating_points(
+    val_labels: np.ndarray,
+    val_probs: np.ndarray,
+    test_labels: np.ndarray,
+    test_probs: np.ndarray,
+    patients: Sequence[Any],
+    classes: Sequence[str],
+    rule: Rule | str,
+    fallback: float,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Thresholds chosen on validation by ``rule``; sensitivity and specificity at them on the
+    test split with patient-bootstrap 95 % intervals (the thresholds are held fixed, so their
+    own noise from validation is not in the intervals).
+
+    Returns ``{"rule", "fallback", "thresholds": {class: t}, "chosen": {class: bool},
+    "test": {class: {"sensitivity": entry, "specificity": entry}}}`` with entries as
+    :meth:`cam_boxes_iobb.Intervals.entry` writes them.
+    """
+    rule = Rule.parse(rule) if isinstance(rule, str) else rule
+    chosen = [
+        choose_threshold(val_labels[:, k], val_probs[:, k], rule) for k in range(len(classes))
+    ]
+    thresholds = thresholds_or(chosen, fallback)
+    intervals = bootstrap(
+        lambda w: sensitivity_specificity(test_labels, test_probs, thresholds, w),
+        groups=list(patients),
+        n_resamples=resamples,
+        seed=seed,
+    )
+    return {
+        "rule": str(rule),
+        "fallback": fallback,
+        "thresholds": {c: float(t) for c, t in zip(classes, thresholds, strict=True)},
+        "chosen": {c: t is not None for c, t in zip(classes, chosen, strict=True)},
+        "test": {
+            c: {
+                "sensitivity": intervals.entry((k, 0)),
+                "specificity": intervals.entry((k, 1)),
+            }
+            for k, c in enumerate(classes)
+        },
+    }
+
+
+def check_thresholds(thresholds: Any, classes: Sequence[str]) -> str | None:
+    """What is wrong with a saved ``{class: threshold}`` mapping, or ``None``."""
+    if not isinstance(thresholds, dict):
+        return "not a mapping of class to threshold"
+    unknown = sorted(set(thresholds) - set(classes))
+    if unknown:
+        return f"classes {unknown} are not the model's"
+    bad = [
+        c
+        for c, t in thresholds.items()
+        if not (isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t))
+        or not 0 <= t <= 1
+    ]
+    return f"thresholds of {bad} are not numbers in [0, 1]" if bad else None
