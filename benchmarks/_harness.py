@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import sys
 from pathlib import Path
 
 from cxr_paper.jsonio import write_json as strict_write
+
+#: The tests' helpers (``browser.py``: headless Chromium), shared with ``report_html.py``; they are
+#: not part of the installed ``cxr_paper``.
+TEST_HELPERS = Path(__file__).resolve().parents[1] / "examples" / "tests"
+if str(TEST_HELPERS) not in sys.path:
+    sys.path.append(str(TEST_HELPERS))
 
 
 def utc_now() -> str:

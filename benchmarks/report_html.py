@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 from _harness import utc_now, write_json
+from browser import CHROMIUM_ARGS, chromium_path, unavailable_reason
 
 from cxr14_data import BOX_CLASSES
-from cxr_paper.browser import CHROMIUM_ARGS, chromium_path, unavailable_reason
 from cxr_paper.html_report import write_html_report
 from cxr_paper.task import chestxray14
 

@@ -101,7 +101,7 @@ def test_kernel_choice_repeats_within_each_setting(tmp_path):
 
 
 def test_report_html_quick(tmp_path):
-    from cxr_paper.browser import unavailable_reason
+    from browser import unavailable_reason
 
     reason = unavailable_reason()
     if reason is not None:

@@ -30,6 +30,8 @@ from .markdown_html import markdown_to_html
 from .task import Task
 
 TEMPLATE = Path(__file__).with_name("templates") / "report.html"
+#: The page's viewer, copied into the files folder beside it (no JavaScript inside the template).
+VIEWER_SCRIPT = TEMPLATE.with_name("viewer.js")
 
 
 def viridis_hex() -> str:
@@ -173,6 +175,7 @@ def write_html_report(
     staging.chmod(default_mode(folder=True))
     (staging / "img").mkdir()
     (staging / "data").mkdir()
+    shutil.copyfile(VIEWER_SCRIPT, staging / VIEWER_SCRIPT.name)
     index = build_index(viewers, patients, folder.name, task)
     for image in index["images"]:
         name, image_id = image["name"], image["id"]
@@ -187,6 +190,7 @@ def write_html_report(
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     page = environment.from_string(TEMPLATE.read_text(encoding="utf-8")).render(
         title=title,
+        files=folder.name,
         tables=Markup(markdown_to_html(report_markdown)),  # escaped by the converter
         index=Markup(script_json(index)),
         prob_threshold=prob_threshold,

@@ -170,17 +170,13 @@ def paired_table(metrics: dict[str, Any]) -> str:
                             cell(headlines.get(h), SEP.join((comparison, kind, h)))
                             for h in HEADLINES
                         ]
-                        rows.append([comparison, _kind_name(kind), *cells])
+                        rows.append([comparison, variant_label(kind), *cells])
             else:  # a map kind against the model's CAM
                 kind = comparison.removesuffix(" - cam")
                 cells = [cell(by_kind.get(h), SEP.join((model, comparison, h))) for h in HEADLINES]
-                rows.append([model, f"{_kind_name(kind)} − CAM", *cells])
+                rows.append([model, f"{variant_label(kind)} − CAM", *cells])
     header = ["models", "maps", *(HEADLINE_NAMES[h] for h in HEADLINES)]
     return table(header, rows) if rows else ""
-
-
-def _kind_name(kind: str) -> str:
-    return {"cam": "CAM", "pcm": "CAM + PCM"}.get(kind, kind.replace("+pcm", " + PCM"))
 
 
 def table4(metrics: dict[str, Any], device: str) -> str:

@@ -15,14 +15,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from cam_boxes_iobb import iobb
+from cam_boxes_iobb import matches
 
 from .task import Task
 
 #: Longest side of the stored image.
 THUMBNAIL = 256
-#: The overlap a GT box must exceed to count as hit (the paper's headline protocol).
-HIT_OVERLAP = 0.1
 
 
 def gray_thumbnail(image: torch.Tensor) -> np.ndarray:
@@ -53,32 +51,24 @@ def class_map_uint8(class_map: np.ndarray) -> np.ndarray:
 
 
 def hits(pred: np.ndarray, gt: np.ndarray) -> list[bool]:
-    """For each GT box, whether some predicted box overlaps it by IoBB > 0.1 (its area over the
-    predicted box's).
+    """For each GT box, whether some predicted box hits it (:func:`cam_boxes_iobb.matches`:
+    IoBB > 0.1, the predicted box's area the denominator).
 
     Example:
         >>> hits(np.array([[0, 0, 10, 10]]), np.array([[5, 0, 20, 20], [50, 50, 5, 5]]))
         [True, False]
     """
-    return _overlapping(pred, gt, axis=0)
+    return matches(pred, gt)[0].any(axis=0).tolist()
 
 
 def box_hits(pred: np.ndarray, gt: np.ndarray) -> list[bool]:
-    """For each predicted box, whether it hits some GT box (IoBB > 0.1); else a false positive.
+    """For each predicted box, whether it hits some GT box; else a false positive.
 
     Example:
         >>> box_hits(np.array([[0, 0, 10, 10], [80, 80, 4, 4]]), np.array([[5, 0, 20, 20]]))
         [True, False]
     """
-    return _overlapping(pred, gt, axis=1)
-
-
-def _overlapping(pred: np.ndarray, gt: np.ndarray, axis: int) -> list[bool]:
-    """IoBB(pred, gt) > 0.1, ``any`` over ``axis`` (0: per GT box, 1: per predicted box)."""
-    if len(pred) == 0 or len(gt) == 0:
-        return [False] * (len(gt) if axis == 0 else len(pred))
-    overlap = iobb(np.asarray(pred, float), np.asarray(gt, float))  # (pred, gt)
-    return [bool(v) for v in (overlap > HIT_OVERLAP).any(axis=axis)]
+    return matches(pred, gt)[0].any(axis=1).tolist()
 
 
 def new_record(image: torch.Tensor, size: tuple[int, int], gt_boxes: dict[str, Any]) -> dict:

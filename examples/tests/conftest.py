@@ -47,7 +47,7 @@ def skip_or_fail(reason: str) -> None:
 @pytest.fixture(scope="session")
 def chromium():
     """The headless Chromium's path (skips, or fails under :data:`REQUIRE_ENV`, without it)."""
-    from cxr_paper.browser import chromium_path, unavailable_reason
+    from browser import chromium_path, unavailable_reason
 
     reason = unavailable_reason()
     if reason is not None:

@@ -116,9 +116,8 @@ def test_a_run_folder_has_one_writer(smoke_run, tmp_path):
 def test_a_hostile_image_name_does_not_break_the_page(smoke_run, tmp_path, chromium):
     """``<!--<script>`` and ``</script>`` are legal file names; map kinds come from
     result.json. The viewer still starts and shows them as text."""
-    from playwright.sync_api import sync_playwright
+    from browser import open_report
 
-    from cxr_paper.browser import CHROMIUM_ARGS
     from cxr_paper.html_report import write_html_report
 
     out, _ = smoke_run
@@ -139,19 +138,11 @@ def test_a_hostile_image_name_does_not_break_the_page(smoke_run, tmp_path, chrom
         0.7,
         test.task,
     )
-    errors = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("dialog", lambda d: errors.append(f"dialog {d.message}"))
-        page.goto(page_path.resolve().as_uri())
-        page.wait_for_selector("#panels figure canvas")
+    with open_report(page_path, chromium) as (page, errors):
         names = [li.inner_text().split("\n")[0] for li in page.query_selector_all("#list li")]
         page.select_option("#variant", "<b>kind</b>")
         page.wait_for_function("document.body.dataset.shown.includes('<b>kind</b>')")
         captions = page.inner_text("#panels")
-        browser.close()
     assert not errors, errors
     assert set(hostile) <= set(names) and len(names) == len(viewer)
     assert page_path.read_text().count("<script") == page_path.read_text().count("</script>")

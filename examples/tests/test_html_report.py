@@ -6,26 +6,16 @@ import json
 
 import numpy as np
 import pytest
+from browser import open_report
 
-from cxr_paper.browser import CHROMIUM_ARGS
 from cxr_paper.results import ModelResult
 
 
 @pytest.fixture(scope="module")
 def page(smoke_run, chromium):
-    from playwright.sync_api import sync_playwright
-
     out, _ = smoke_run
-    errors = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 950})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto((out / "report.html").resolve().as_uri())
-        page.wait_for_selector("#panels figure canvas")
+    with open_report(out / "report.html", chromium) as (page, errors):
         yield page, out, errors
-        browser.close()
 
 
 def viewers(out):
@@ -141,3 +131,17 @@ def test_keyboard_moves_through_the_images(page):
     after = chips[(chips.index(before) + 1) % len(chips)]
     assert current(page, names[0], klass=after) == (names[0], after)
     assert errors == []
+
+
+def test_the_page_holds_data_but_no_inline_code(smoke_run):
+    import re
+
+    out, _ = smoke_run
+    html = (out / "report.html").read_text()
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, flags=re.S)
+    assert [attributes.strip() for attributes, _ in scripts] == [
+        'type="application/json" id="index"',
+        'src="report_files/viewer.js"',
+    ]
+    assert scripts[1][1] == ""
+    assert (out / "report_files" / "viewer.js").read_text().startswith('"use strict";')

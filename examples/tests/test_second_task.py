@@ -9,11 +9,11 @@ import re
 import numpy as np
 import pytest
 import torch
+from browser import open_report
 
 from cam_boxes_iobb.annotations import Annotations, ImageAnnotation
 from cam_boxes_iobb.cli import main as score_command
 from cam_boxes_iobb.formats import write_coco
-from cxr_paper.browser import CHROMIUM_ARGS
 from cxr_paper.distributed import DistContext
 from cxr_paper.evaluation import evaluate_test
 from cxr_paper.html_report import write_html_report
@@ -162,21 +162,11 @@ def test_second_task_end_to_end(scored):
 
 
 def test_report_html_renders_the_second_task(scored, chromium):
-    from playwright.sync_api import sync_playwright
-
     _, test, _, _, page_path = scored
-    errors = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 950})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(page_path.resolve().as_uri())
-        page.wait_for_selector("#panels figure canvas")
+    with open_report(page_path, chromium) as (page, errors):
         options = [o.inner_text() for o in page.query_selector_all("#klass option")]
         listed = page.query_selector_all("#list li")
         caption = page.inner_text("body")
-        browser.close()
     assert [o for o in options if o in TASK.classes] == list(TASK.box_classes)
     assert len(listed) == len(test.viewer) > 0
     assert "2048 × 1536" in caption and errors == []

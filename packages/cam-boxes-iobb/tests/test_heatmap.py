@@ -139,3 +139,19 @@ class TestHeatmapToBoxes:
     def test_batched_wrong_ndim(self):
         with pytest.raises(ValueError, match=r"\(B, K, H, W\)"):
             heatmaps_to_boxes(np.zeros((3, 4, 4)))
+
+
+def test_one_contour_rule_for_fixed_and_threshold_free_boxes():
+    from cam_boxes_iobb import boxes_at, contour_boxes, heatmap_to_boxes
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        heatmap = (rng.random((24, 24)) > 0.7) * rng.random((24, 24))
+        fixed = heatmap_to_boxes(heatmap, 0.5)
+        free = boxes_at(heatmap.astype(np.float32), 0.5)
+        key = lambda b: sorted(map(tuple, b.tolist()))  # noqa: E731
+        assert key(fixed) == key(free) == key(contour_boxes(heatmap >= 0.5))
+    ring = np.zeros((9, 9), bool)
+    ring[1:8, 1:8] = True
+    ring[3:6, 3:6] = False  # a hole belongs to its region (external contours only)
+    assert contour_boxes(ring).tolist() == [[1.0, 1.0, 7.0, 7.0]]

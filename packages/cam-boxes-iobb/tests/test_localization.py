@@ -182,3 +182,35 @@ def test_unvalidated_update_counts_the_same():
     assert checked.compute() == fast.compute()
     with pytest.raises(ValueError, match="positive width"):
         checked.update({"Mass": [[0, 0, 0, 5]]}, {})
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("mode", ["iobb", "iou"])
+def test_the_hit_rule_against_a_loop(seed, mode):
+    from cam_boxes_iobb import matches
+
+    rng = np.random.default_rng(seed)
+    pred = np.c_[rng.uniform(0, 50, (5, 2)), rng.uniform(1, 30, (5, 2))]
+    gt = np.c_[rng.uniform(0, 50, (4, 2)), rng.uniform(1, 30, (4, 2))]
+    thresholds = (0.1, 0.3, 0.5)
+    got = matches(pred, gt, thresholds, mode)
+    for t_index, t in enumerate(thresholds):
+        for n, (px, py, pw, ph) in enumerate(pred):
+            for m, (gx, gy, gw, gh) in enumerate(gt):
+                inter = max(0, min(px + pw, gx + gw) - max(px, gx)) * max(
+                    0, min(py + ph, gy + gh) - max(py, gy)
+                )
+                area = pw * ph if mode == "iobb" else pw * ph + gw * gh - inter
+                assert got[t_index, n, m] == (inter / area > t)
+
+
+def test_the_hit_rule_edges():
+    from cam_boxes_iobb import HIT_THRESHOLD, matches
+
+    assert HIT_THRESHOLD == 0.1
+    assert matches(np.zeros((0, 4)), [[0, 0, 1, 1]]).shape == (1, 0, 1)
+    # IoBB exactly 0.1 is not a hit (strictly greater), a hair more is
+    assert not matches([[0, 0, 10, 10]], [[9, 0, 10, 10]])[0, 0, 0]
+    assert matches([[0, 0, 10, 10]], [[8.99, 0, 10, 10]])[0, 0, 0]
+    with pytest.raises(ValueError, match="mode"):
+        matches([[0, 0, 1, 1]], [[0, 0, 1, 1]], mode="dice")

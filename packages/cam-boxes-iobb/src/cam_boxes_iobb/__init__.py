@@ -5,11 +5,18 @@ from cam_boxes_iobb.annotations import AnnotationError, Annotations, ImageAnnota
 from cam_boxes_iobb.bootstrap import Intervals, bootstrap, resample_weights
 from cam_boxes_iobb.boxes import check_boxes, iobb, iou
 from cam_boxes_iobb.formats import read_annotations, write_coco
-from cam_boxes_iobb.heatmap import heatmap_to_boxes, heatmaps_to_boxes, normalize_heatmap
+from cam_boxes_iobb.heatmap import (
+    contour_boxes,
+    heatmap_to_boxes,
+    heatmaps_to_boxes,
+    normalize_heatmap,
+)
 from cam_boxes_iobb.localization import (
+    HIT_THRESHOLD,
     PAPER_THRESHOLDS,
     LocalizationMetric,
     localization_metrics,
+    matches,
 )
 from cam_boxes_iobb.maps import MapsError, open_maps, save_maps
 from cam_boxes_iobb.mask_metrics import MaskMetrics
@@ -25,6 +32,7 @@ from cam_boxes_iobb.threshold_free import (
 )
 
 __all__ = [
+    "HIT_THRESHOLD",
     "PAPER_THRESHOLDS",
     "AnnotationError",
     "Annotations",
@@ -41,11 +49,13 @@ __all__ = [
     "bootstrap",
     "boxes_at",
     "check_boxes",
+    "contour_boxes",
     "heatmap_to_boxes",
     "heatmaps_to_boxes",
     "iobb",
     "iou",
     "localization_metrics",
+    "matches",
     "normalize_heatmap",
     "open_maps",
     "overlay",

@@ -85,12 +85,28 @@ def heatmap_to_boxes(heatmap: Any, threshold: float = 0.7) -> np.ndarray:
     if array.ndim != 2:
         raise ValueError(f"Expected `heatmap` of shape (H, W), got shape {array.shape}.")
     check_finite(array, "heatmap")
-    mask = (array >= threshold).astype(np.uint8)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    boxes = contour_boxes(array >= threshold)
+    return boxes[np.lexsort((boxes[:, 0], boxes[:, 1]))]
+
+
+def contour_boxes(mask: np.ndarray, largest_only: bool = False) -> np.ndarray:
+    """The one contour -> box rule: ``(N, 4)`` float64 ``xywh`` bounding boxes of the external
+    contours of a boolean ``(H, W)`` mask (OpenCV ``RETR_EXTERNAL``: a hole in a region is part of
+    it), in OpenCV's order; only the largest contour's (by area) with ``largest_only``.
+
+    Example:
+        >>> mask = np.zeros((6, 6), bool); mask[1:3, 1:4] = True; mask[4, 4] = True
+        >>> contour_boxes(mask).tolist(), contour_boxes(mask, largest_only=True).tolist()
+        ([[4.0, 4.0, 1.0, 1.0], [1.0, 1.0, 3.0, 2.0]], [[1.0, 1.0, 3.0, 2.0]])
+    """
+    contours, _ = cv2.findContours(
+        np.asarray(mask).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
     if not contours:
         return np.zeros((0, 4), dtype=np.float64)
-    boxes = np.array([cv2.boundingRect(c) for c in contours], dtype=np.float64)
-    return boxes[np.lexsort((boxes[:, 0], boxes[:, 1]))]
+    if largest_only:
+        contours = [max(contours, key=cv2.contourArea)]
+    return np.array([cv2.boundingRect(c) for c in contours], dtype=np.float64)
 
 
 def heatmaps_to_boxes(heatmaps: Any, threshold: float = 0.7) -> list[list[np.ndarray]]:

@@ -36,7 +36,9 @@ from cam_boxes_iobb.boxes import check_boxes, iobb_matrix, iou_matrix
 
 Mode = Literal["iobb", "iou"]
 MODES: tuple[str, ...] = ("iobb", "iou")
-PAPER_THRESHOLDS: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 0.9)
+#: The ChestX-ray8 protocol's headline overlap: a GT box is hit at IoBB > 0.1.
+HIT_THRESHOLD = 0.1
+PAPER_THRESHOLDS: tuple[float, ...] = (HIT_THRESHOLD, 0.25, 0.5, 0.75, 0.9)
 SEED_AUTHORS_IMAGES = 880
 
 BoxesPerClass = Mapping[str, Any]
@@ -81,6 +83,33 @@ def _validate_image(
     return {c: check_boxes(b, f"{name}[{c!r}]") for c, b in boxes.items()}
 
 
+def matches(
+    pred: Any, gt: Any, thresholds: Sequence[float] = (HIT_THRESHOLD,), mode: Mode = "iobb"
+) -> np.ndarray:
+    """The one hit rule: ``(T, N, M)`` booleans, predicted box ``n`` hits GT box ``m`` at
+    threshold ``t`` (overlap > ``t``; IoBB divides by the predicted box's area). A GT box is hit
+    where any predicted box hits it (``.any(axis=1)``); a predicted box hitting none
+    (``.any(axis=2)`` false) is a false positive.
+
+    Example:
+        >>> pred = np.array([[0, 0, 10, 10], [80, 80, 4, 4]]); gt = np.array([[5, 0, 20, 20]])
+        >>> found = matches(pred, gt)[0]
+        >>> found.any(axis=0).tolist(), found.any(axis=1).tolist()  # GT hit; predictions that hit
+        ([True], [True, False])
+    """
+    if mode not in MODES:
+        raise ValueError(f"Expected `mode` in {MODES}, got {mode!r}.")
+    p, g = check_boxes(pred, "pred"), check_boxes(gt, "gt")
+    return _matches(p, g, np.asarray(thresholds, dtype=np.float64), mode)
+
+
+def _matches(p: np.ndarray, g: np.ndarray, thresholds: np.ndarray, mode: str) -> np.ndarray:
+    if len(p) == 0 or len(g) == 0:
+        return np.zeros((len(thresholds), len(p), len(g)), dtype=bool)
+    overlap_fn = iobb_matrix if mode == "iobb" else iou_matrix
+    return overlap_fn(p, g)[None, :, :] > thresholds[:, None, None]
+
+
 def _image_counts(
     pred: dict[str, np.ndarray],
     gt: dict[str, np.ndarray],
@@ -89,7 +118,6 @@ def _image_counts(
     mode: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hits ``(K, T)``, GT boxes ``(K,)`` and false positives ``(K, T)`` of one image."""
-    overlap_fn = iobb_matrix if mode == "iobb" else iou_matrix  # inputs already validated
     hits = np.zeros((len(classes), len(thresholds)), dtype=np.int64)
     false_pos = np.zeros_like(hits)
     n_gt = np.zeros(len(classes), dtype=np.int64)
@@ -102,7 +130,7 @@ def _image_counts(
         if len(g) == 0:
             false_pos[k] = len(p)
             continue
-        matched = overlap_fn(p, g)[None, :, :] > thresholds[:, None, None]  # (T, N, M)
+        matched = _matches(p, g, thresholds, mode)  # (T, N, M); inputs already validated
         hits[k] = matched.any(axis=1).sum(axis=1)
         false_pos[k] = (~matched.any(axis=2)).sum(axis=1)
     return hits, n_gt, false_pos
@@ -211,7 +239,7 @@ class LocalizationMetric(ArrayState):
         """The protocol of the seed authors' code: IoU > 0.1, false positives divided by 880."""
         return cls(
             classes,
-            thresholds=(0.1,),
+            thresholds=(HIT_THRESHOLD,),
             mode="iou",
             afp_denominator=SEED_AUTHORS_IMAGES,
             keep_records=keep_records,

@@ -47,6 +47,7 @@ import numpy as np
 from cam_boxes_iobb._arrays import as_numpy, check_finite
 from cam_boxes_iobb._state import ArrayState
 from cam_boxes_iobb.boxes import check_boxes, iou_matrix
+from cam_boxes_iobb.heatmap import contour_boxes
 from cam_boxes_iobb.localization import LocalizationMetric, Mode, _append_mean, _weighted_sum
 from cam_boxes_iobb.scoremap import Interpolation, Normalization, check_choices, scoremap
 
@@ -76,13 +77,7 @@ def boxes_at(heatmap: np.ndarray, threshold: float, largest_only: bool = False) 
         >>> sorted(boxes_at(heatmap, 0.5).tolist()), boxes_at(heatmap, 0.5, True).tolist()
         ([[1.0, 1.0, 3.0, 2.0], [4.0, 4.0, 1.0, 1.0]], [[1.0, 1.0, 3.0, 2.0]])
     """
-    mask = (heatmap >= threshold).astype(np.uint8)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return np.zeros((0, 4))
-    if largest_only:
-        contours = [max(contours, key=cv2.contourArea)]
-    return np.array([cv2.boundingRect(c) for c in contours], dtype=np.float64)
+    return contour_boxes(heatmap >= threshold, largest_only)
 
 
 def _check_heatmap(heatmap: Any, name: str) -> np.ndarray:
@@ -131,7 +126,10 @@ def _check_classes(classes: Sequence[str]) -> tuple[str, ...]:
 
 
 def _wsol_boxes(scoremap_: np.ndarray, tau: float, multi_contour: bool) -> np.ndarray:
-    """wsolevaluation's ``scoremap2bbox``: ``(N, 4)`` ``x0, y0, x1, y1`` integer boxes."""
+    """wsolevaluation's ``scoremap2bbox``: ``(N, 4)`` ``x0, y0, x1, y1`` integer boxes.
+
+    A transcription, not :func:`~cam_boxes_iobb.heatmap.contour_boxes`: its 8-bit threshold,
+    ``RETR_TREE`` and clipped corners are what its published numbers were computed with."""
     height, width = scoremap_.shape
     image = (scoremap_ * 255).astype(np.uint8)
     _, mask = cv2.threshold(image, int(tau * np.max(image)), 255, cv2.THRESH_BINARY)
