@@ -122,6 +122,19 @@ def _device(model: Any) -> dict[str, Any]:
     return {"name": name, "uid": uid, "version": version}
 
 
+def _new_series(number: int) -> dict[str, Any]:
+    """A new series of one instance written by this project: its UIDs, numbers, manufacturer."""
+    from pydicom.uid import generate_uid
+
+    return {
+        "series_instance_uid": generate_uid(),
+        "series_number": number,
+        "sop_instance_uid": generate_uid(),
+        "instance_number": 1,
+        "manufacturer": "cxr-wsl",
+    }
+
+
 def structured_report(source: Any, result: Mapping[str, Any], model: Any) -> Any:
     """The TID 1500 report of one prediction (``predict.py``'s JSON ``result``)."""
     import highdicom as hd
@@ -182,11 +195,7 @@ def structured_report(source: Any, result: Mapping[str, Any], model: Any) -> Any
     return hd.sr.Comprehensive3DSR(
         evidence=[source],
         content=report,
-        series_instance_uid=generate_uid(),
-        series_number=SR_SERIES_NUMBER,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="cxr-wsl",
+        **_new_series(SR_SERIES_NUMBER),
         is_complete=True,
         series_description=f"{device['name']} findings (research use)",
     )
@@ -196,7 +205,6 @@ def heatmap_segmentation(source: Any, heatmaps: Mapping[str, np.ndarray], model:
     """A FRACTIONAL Segmentation with one segment per heatmap (at the source image's size)."""
     import highdicom as hd
     from pydicom.sr.codedict import codes
-    from pydicom.uid import generate_uid
 
     device = _device(model)
     names = list(heatmaps)
@@ -224,11 +232,7 @@ def heatmap_segmentation(source: Any, heatmaps: Mapping[str, np.ndarray], model:
         pixel_array=pixels.astype(np.float32),
         segmentation_type=hd.seg.SegmentationTypeValues.FRACTIONAL,
         segment_descriptions=segments,
-        series_instance_uid=generate_uid(),
-        series_number=SEG_SERIES_NUMBER,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="cxr-wsl",
+        **_new_series(SEG_SERIES_NUMBER),
         manufacturer_model_name=model.architecture,
         software_versions=device["version"],
         device_serial_number=device["uid"][-16:],

@@ -28,34 +28,11 @@ import numpy as np
 
 from cam_boxes_iobb import Intervals, bootstrap
 
+from .auroc import weighted_auroc
 from .evaluation import TestResult
 from .scores import HEADLINES, LocalizationScores
 
 Statistic = Callable[[np.ndarray], np.ndarray]
-
-
-def weighted_auroc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AUROC of one class under per-image ``weights`` ``(R, N)`` (ties count one half):
-    ``(R,)``, NaN where a resample holds no positive or no negative.
-
-    Equal to scikit-learn's ``roc_auc_score(labels, scores, sample_weight=w)`` for each row.
-
-    Example:
-        >>> weighted_auroc(np.array([0, 1, 0, 1]), np.array([0.1, 0.8, 0.8, 0.9]), np.ones((1, 4)))
-        array([0.875])
-    """
-    order = np.argsort(scores, kind="stable")
-    sorted_scores = scores[order]
-    positive = np.asarray(labels, dtype=bool)[order]
-    w = np.asarray(weights, dtype=np.float64)[:, order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    pos = np.add.reduceat(w * positive, starts, axis=1)  # (R, groups of tied scores)
-    neg = np.add.reduceat(w * ~positive, starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg  # negatives with a lower score
-    numerator = (pos * (below + 0.5 * neg)).sum(axis=1)
-    denominator = pos.sum(axis=1) * neg.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, numerator / denominator, np.nan)
 
 
 def auroc_statistic(labels: np.ndarray, probs: np.ndarray) -> Statistic:

@@ -11,44 +11,13 @@ import numpy as np
 import predict
 import pytest
 import torch
+from dicom_files import write_dicom
 
 from cxr14_data import CLASSES
 from cxr14_data.synthetic import render_image
 from cxr_paper.pretrained import CXRLocalizer
 
 ROWS, COLUMNS = 300, 220  # not square, not the model's 64 px: the outputs must be in these pixels
-
-
-def _write_source(path, pixels, **missing_ok):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import (
-        DigitalXRayImageStorageForPresentation,
-        ExplicitVRLittleEndian,
-        generate_uid,
-    )
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = DigitalXRayImageStorageForPresentation
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = (
-        meta.MediaStorageSOPClassUID,
-        meta.MediaStorageSOPInstanceUID,
-    )
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.PatientID, ds.PatientName, ds.PatientBirthDate, ds.PatientSex = "P1", "Test^P", "", "O"
-    ds.StudyDate, ds.StudyTime, ds.AccessionNumber, ds.StudyID = "20260101", "120000", "A1", "1"
-    ds.ReferringPhysicianName, ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "", "DX", 1, 1
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = pixels.astype(np.uint16).tobytes()
-    for keyword in missing_ok.get("drop", ()):
-        delattr(ds, keyword)
-    ds.save_as(path, enforce_file_format=True)
-    return ds
 
 
 def _content_items(dataset):
@@ -87,7 +56,7 @@ def predicted(tmp_path_factory, highdicom):
     """predict.py's loop with --dicom on a generated DX image of 300 x 220 pixels."""
     folder = tmp_path_factory.mktemp("dicom")
     gray, _ = render_image(0, 5, 0, ["Nodule", "Effusion"], max(ROWS, COLUMNS))
-    source = _write_source(folder / "scan.dcm", gray[:ROWS, :COLUMNS].astype(np.uint16) * 16)
+    source = write_dicom(folder / "scan.dcm", gray[:ROWS, :COLUMNS].astype(np.uint16) * 16)
     argv = [str(folder / "scan.dcm"), "--model", "unused", "--out", str(folder / "p"), "--dicom"]
     args = predict.get_args_parser().parse_args(argv)
     (folder / "p").mkdir()
@@ -213,8 +182,8 @@ def test_codes_come_from_the_dicom_dictionary():
 
 def test_a_source_without_uids_is_named_and_the_others_still_run(tmp_path, highdicom, capsys):
     gray, _ = render_image(0, 6, 0, [], 96)
-    _write_source(tmp_path / "good.dcm", gray.astype(np.uint16))
-    _write_source(tmp_path / "anonymous.dcm", gray.astype(np.uint16), drop=["StudyInstanceUID"])
+    write_dicom(tmp_path / "good.dcm", gray.astype(np.uint16))
+    write_dicom(tmp_path / "anonymous.dcm", gray.astype(np.uint16), drop=["StudyInstanceUID"])
     model = CXRLocalizer("resnet10t", list(CLASSES), image_size=64)
     model.save_pretrained(tmp_path / "model")
     argv = [str(tmp_path / "good.dcm"), str(tmp_path / "anonymous.dcm")]

@@ -6,6 +6,7 @@ import numpy as np
 import predict
 import pytest
 import reproduce_paper
+from dicom_files import write_dicom
 from PIL import Image
 
 from cxr14_data import BOX_CLASSES, CLASSES, find_images
@@ -156,34 +157,13 @@ class TestSmokeRun:
             _run(tmp_path / "out", "--data", str(tmp_path / "empty"))
 
 
-def _write_dicom(path, pixels, photometric="MONOCHROME2"):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = (
-        meta.MediaStorageSOPClassUID,
-        meta.MediaStorageSOPInstanceUID,
-    )
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = pixels.astype(np.uint16).tobytes()
-    ds.save_as(path, enforce_file_format=True)
-
-
 class TestPredict:
     def test_png_and_dicom_and_a_bad_file(self, smoke_run, tmp_path, capsys):
         out, _ = smoke_run
         png = next(iter(find_images(next((out / "data").iterdir())).values()))
         gray = np.asarray(Image.open(png).convert("L"))
         dicom = tmp_path / "scan.dcm"
-        _write_dicom(dicom, gray.astype(np.uint16) * 16)
+        write_dicom(dicom, gray.astype(np.uint16) * 16)
         broken = tmp_path / "broken.png"
         broken.write_bytes(b"not an image")
         args = predict.get_args_parser().parse_args(

@@ -3,6 +3,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from cxr14_data import BOX_CLASSES, CLASSES
+from cxr_paper.auroc import weighted_auroc
 from cxr_paper.evaluation import TestResult as Result
 from cxr_paper.scores import HEADLINES, LocalizationScores
 from cxr_paper.study import StudyRun, aggregate
@@ -13,7 +14,6 @@ from cxr_paper.uncertainty import (
     paired_maps,
     paired_models,
     reindex,
-    weighted_auroc,
 )
 
 
@@ -215,3 +215,18 @@ class TestStudy:
         row = study["data_seeds"][0]["differences"]["multires_m − m"]["mean AUROC"]
         assert min(row["values"]) < 0 < max(row["values"])
         assert not row["pooled"]["excludes_zero"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_table_1_is_scikit_learns_auroc(seed):
+    from cxr_paper.auroc import macro_auroc
+
+    rng = np.random.default_rng(seed)
+    labels = (rng.random((60, 3)) < 0.3).astype(float)
+    labels[:2] = [[1, 1, 0], [0, 0, 0]]
+    labels[:, 2] = 0  # a class without positives: NaN, left out of the mean
+    scores = np.round(rng.random((60, 3)), 1)  # ties
+    got = macro_auroc(labels, scores, ["a", "b", "c"])
+    for k, name in enumerate("ab"):
+        assert got[name] == pytest.approx(roc_auc_score(labels[:, k], scores[:, k]), abs=1e-12)
+    assert np.isnan(got["c"]) and got["mean"] == pytest.approx((got["a"] + got["b"]) / 2)
