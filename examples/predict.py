@@ -38,9 +38,9 @@ from cxr_paper.atomic import atomic_write
 from cxr_paper.dicom_out import DicomOutputError, is_dicom, write_dicom_outputs
 from cxr_paper.errors import run_main
 from cxr_paper.jsonio import write_json
-from cxr_paper.localize import localize
 from cxr_paper.onnx_model import OnnxLocalizer, load_model
 from cxr_paper.out_folder import claim
+from cxr_paper.predicted_boxes import localize
 from cxr_paper.pretrained import CXRLocalizer
 from cxr_paper.probability_calibration import to_logits
 

@@ -20,6 +20,7 @@ from .cam_methods import at_map_size, gradient_cam
 from .config import RunConfig
 from .data import loader_task
 from .distributed import DistContext, gather
+from .map_kinds import MapKind
 from .scores import LocalizationScores
 from .task import Task
 from .timing import time_call
@@ -27,11 +28,8 @@ from .viewer_data import add_variant, new_record
 
 
 def variant_name(method: str, with_pcm: bool) -> str:
-    """Keys of ``TestResult.localization``: ``cam``/``pcm`` for the model's own CAM (as in Tables
-    2-3), ``<method>``/``<method>+pcm`` for the others."""
-    if method == "cam":
-        return "pcm" if with_pcm else "cam"
-    return f"{method}+pcm" if with_pcm else method
+    """Keys of ``TestResult.localization`` (:attr:`cxr_paper.map_kinds.MapKind.key`)."""
+    return MapKind(method, with_pcm).key
 
 
 @dataclass

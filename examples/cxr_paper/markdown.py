@@ -6,9 +6,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .map_kinds import MapKind
+
 #: Marks a paired difference whose 95 % interval excludes 0.
 MEASURABLE = "✓"
-VARIANT_LABELS = {"cam": "CAM", "pcm": "CAM + PCM"}
 
 
 def number(value: float | None, digits: int = 3) -> str:
@@ -59,12 +60,11 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def variant_label(variant: str) -> str:
-    """How a map kind (``TestResult.localization``'s keys) is named in tables and switches.
+    """How a map kind (``TestResult.localization``'s keys) is named in tables and switches
+    (:attr:`cxr_paper.map_kinds.MapKind.label`).
 
     Example:
         >>> variant_label("pcm"), variant_label("gradcam++"), variant_label("hirescam+pcm")
         ('CAM + PCM', 'gradcam++', 'hirescam + PCM')
     """
-    if variant in VARIANT_LABELS:
-        return VARIANT_LABELS[variant]
-    return variant[: -len("+pcm")] + " + PCM" if variant.endswith("+pcm") else variant
+    return MapKind.parse(variant).label

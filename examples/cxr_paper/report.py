@@ -9,6 +9,7 @@ from typing import Any
 
 from .atomic import atomic_text
 from .decisions_report import decisions_section
+from .map_kinds import MapKind
 from .markdown import MEASURABLE, number, table, variant_label, with_interval
 from .paper_numbers import (
     TABLE1_AUROC,
@@ -374,7 +375,7 @@ def methods_table(metrics: dict[str, Any]) -> str:
             intervals = result.get("intervals", {}).get("localization", {}).get(variant, {})
             fixed = scores["iobb"]["0.1"]["mean"]
             calibrated = scores["calibrated"]
-            method = variant.removesuffix("+pcm") if variant != "pcm" else "cam"
+            method = MapKind.parse(variant).method
             calibrated_cell = _cell(
                 intervals, "calibrated_accuracy", calibrated["accuracy"]["mean"]
             )

@@ -100,3 +100,15 @@ def test_boxes_from_the_wrong_frame_would_fail(root):
     dataset = ChestXray14(root, "test", paper_transforms(False, INPUT), box_frame=None)
     with pytest.raises(MetadataError, match="outside the 256 x 256 PNG"):
         [dataset[i] for i in range(len(dataset))]
+
+
+def test_map_kind_keys_round_trip():
+    from cxr_paper.batched_cam import METHODS
+    from cxr_paper.map_kinds import MapKind
+
+    for method in ("cam", *METHODS):
+        for refined in (False, True):
+            kind = MapKind(method, refined)
+            assert MapKind.parse(kind.key) == kind
+            assert kind.label.endswith(" + PCM") == refined
+    assert [MapKind("cam", r).key for r in (False, True)] == ["cam", "pcm"]
