@@ -1,4 +1,5 @@
 import math
+from typing import ClassVar
 
 import pytest
 import torch
@@ -234,3 +235,74 @@ class TestSEAMStep:
         assert torch.isfinite(out.loss)
         out.loss.backward()
         assert pcm.embedding.weight.grad is not None
+
+
+class TestObjectiveParts:
+    """Each source's objective is a composition of parts; flat settings are fields of parts."""
+
+    FLAT: ClassVar = {  # each source's changed settings, as the flat table listed them
+        "paper": {},
+        "seam": dict(
+            transform="rescale", mask_padding=False, lambda_msml=1.0, ecr_normalize="minmax",
+            ecr_targets="after", onehot="foreground", msml_on="cams", lambda_er=1.0,
+            lambda_min_pool=1.0,
+        ),
+        "authors": dict(
+            authors_input_bug=True, mask_padding=False, msml_reduction="sum", ecr_targets="after",
+            onehot="all", normalize_eps=1e-6, rotation="torchvision",
+        ),
+        "landed": dict(
+            mask_input=True, label_loss_maps=False, ecr_normalize="none", ecr_resolution="cam",
+            angle_per="image",
+        ),
+    }  # fmt: skip
+
+    @pytest.mark.parametrize("name", sorted(FLAT))
+    def test_each_source_is_its_flat_settings(self, name):
+        from pcm_seam import SEAM_OBJECTIVES
+
+        assert SEAMLoss(**self.FLAT[name]).objective == SEAM_OBJECTIVES[name]
+        assert SEAMLoss.variant(name).objective == SEAM_OBJECTIVES[name]
+
+    def test_a_flat_setting_changes_one_field_of_one_part(self):
+        from pcm_seam import SEAM_OBJECTIVES
+
+        seam = SEAM_OBJECTIVES["seam"]
+        changed = SEAMLoss.variant("seam", keep=0.5).objective
+        assert changed.ecr.keep == 0.5 and changed.ecr.mask_padding is False
+        assert (changed.transform, changed.msml, changed.weights) == (
+            seam.transform, seam.msml, seam.weights,
+        )  # fmt: skip
+        assert SEAMLoss.variant("seam", keep=0.5).keep == 0.5
+
+    def test_a_composition_of_parts_trains(self):
+        from pcm_seam import ECRTerm, SEAMObjective, SiameseTransform, TermWeights
+
+        objective = SEAMObjective(
+            transform=SiameseTransform(max_angle=10.0, angle_per="image"),
+            ecr=ECRTerm(keep=0.5, resolution="cam"),
+            weights=TermWeights(msml=0.0),
+        )
+        loss_fn = SEAMLoss(objective)
+        assert loss_fn.max_angle == 10.0 and loss_fn.lambda_msml == 0.0
+        cams, refined = torch.randn(2, 3, 8, 8), torch.rand(2, 4, 8, 8, requires_grad=True)
+        labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+        branch = BranchOutputs(cams, refined)
+        out = loss_fn(branch, branch, labels, torch.tensor([5.0, -5.0]))
+        out.loss.backward()
+        assert out.loss == out.ecr and refined.grad.abs().sum() > 0
+
+    @pytest.mark.parametrize(
+        ("settings", "message"),
+        [
+            ({"onehot": "some"}, "onehot"),
+            ({"rescale_factor": 1.5}, "rescale_factor"),
+            ({"transform": "rescale", "ecr_resolution": "cam"}, "needs ecr_resolution='image'"),
+            ({"no_such_switch": 1}, "no_such_switch"),
+        ],
+    )
+    def test_bad_settings_are_named(self, settings, message):
+        with pytest.raises((ValueError, TypeError), match=message):
+            SEAMLoss(**settings)
+        with pytest.raises(TypeError, match="SEAMObjective"):
+            SEAMLoss(1.5)

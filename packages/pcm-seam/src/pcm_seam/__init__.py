@@ -2,6 +2,16 @@
 
 from pcm_seam.cam_prep import BACKGROUND_INDEX, prepare_cams
 from pcm_seam.losses import check_keep, ecr_loss, min_pooling_loss, msml_loss, ohem
+from pcm_seam.objective import (
+    SEAM_OBJECTIVES,
+    ECRTargets,
+    ECRTerm,
+    MapNormalization,
+    MSMLTerm,
+    SEAMObjective,
+    SiameseTransform,
+    TermWeights,
+)
 from pcm_seam.pcm import PCM, auto_chunk_size, pixel_correlation
 from pcm_seam.refine import foreground, pcm_input, refine
 from pcm_seam.seam import (
@@ -20,11 +30,19 @@ from pcm_seam.warps import rotate_torchvision_with_mask, rotate_with_mask
 __all__ = [
     "BACKGROUND_INDEX",
     "PCM",
+    "SEAM_OBJECTIVES",
     "SEAM_VARIANTS",
     "BranchOutputs",
+    "ECRTargets",
+    "ECRTerm",
+    "MSMLTerm",
+    "MapNormalization",
     "SEAMLoss",
     "SEAMLossOutput",
+    "SEAMObjective",
     "SEAMStepOutput",
+    "SiameseTransform",
+    "TermWeights",
     "auto_chunk_size",
     "check_keep",
     "ecr_loss",

@@ -5,11 +5,13 @@ maps are rotated afterwards; branch 2 sees the rotated image. Each branch's CAMs
 input (:func:`~pcm_seam.refine.pcm_input`, the same function as at test time), the PCM refines
 them, and the loss is ``lambda_msml * MSML + lambda_ecr * ECR``.
 
-Where the paper, SEAM and the authors' code differ, :class:`SEAMLoss` has a switch; the default is
-the paper's text, SEAM where the paper is silent. :data:`SEAM_VARIANTS` names the settings of
-each source (and of this package's first release, ``"landed"``); the package README tabulates
-them, and the tests transcribe ``train_SEAM.py`` and the authors' ``PcmModel.train_step`` line by
-line and compare loss and gradient in float64.
+Where the paper, SEAM and the authors' code differ, a part of the objective has a setting
+(:mod:`pcm_seam.objective`: the transform, the map normalisation, the ECR targets, the ECR, the
+MSML, the weights); the default is the paper's text, SEAM where the paper is silent.
+:data:`~pcm_seam.objective.SEAM_OBJECTIVES` composes each source's objective (and this package's
+first release, ``"landed"``) from those parts, :data:`SEAM_VARIANTS` lists the settings each
+changes; the package README tabulates them, and the tests transcribe ``train_SEAM.py`` and the
+authors' ``PcmModel.train_step`` line by line and compare loss and gradient in float64.
 
 ``mask_padding`` (the zero-filled corners of the rotation left out of the ECR) is this package's
 own choice, so ``"seam"`` and ``"authors"`` turn it off. ``msml_on="refined_logits"`` is an
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -32,55 +34,23 @@ from torch import nn
 
 from pcm_seam._checks import at_least_float32
 from pcm_seam.cam_prep import BACKGROUND_INDEX, prepare_cams
-from pcm_seam.losses import check_keep, ecr_loss, min_pooling_loss, msml_loss
+from pcm_seam.losses import ecr_loss, min_pooling_loss, msml_loss
+from pcm_seam.objective import (
+    FLAT_NAMES,
+    SEAM_OBJECTIVES,
+    SEAMObjective,
+    changed_settings,
+    normalize_maps,
+)
 from pcm_seam.refine import foreground, pcm_input
-from pcm_seam.warps import rotate_torchvision_with_mask, rotate_with_mask
 
-Normalize = Literal["none", "max", "minmax"]
-Resolution = Literal["cam", "image"]
-Reduction = Literal["mean", "sum"]
-AnglePer = Literal["image", "batch"]
-MSMLOn = Literal["refined", "refined_logits", "cams"]
-Transform = Literal["rotate", "rescale"]
-Rotation = Literal["kornia", "torchvision"]
-Targets = Literal["before", "after"]
-OneHot = Literal["foreground", "all"]
 LSE_GAMMA = 10.0
-#: SEAM's transform: ``F.interpolate(img, scale_factor=0.3)`` (``train_SEAM.py``, line 104).
-SEAM_RESCALE = 0.3
-
+#: Each source's settings by their flat names (the README's table; the objectives themselves are
+#: :data:`pcm_seam.objective.SEAM_OBJECTIVES`).
 SEAM_VARIANTS: dict[str, dict[str, Any]] = {
-    "paper": {},
-    # train_SEAM.py lines 104-142, tool/visualization.py max_norm (lines 54-67)
-    "seam": dict(
-        transform="rescale",
-        mask_padding=False,
-        lambda_msml=1.0,
-        ecr_normalize="minmax",
-        ecr_targets="after",
-        onehot="foreground",
-        msml_on="cams",
-        lambda_er=1.0,
-        lambda_min_pool=1.0,
-    ),
-    # the authors' scripts/create_model.py PcmModel.train_step (lines 62-104), utils.max_norm
-    "authors": dict(
-        authors_input_bug=True,
-        mask_padding=False,
-        msml_reduction="sum",
-        ecr_targets="after",
-        onehot="all",
-        normalize_eps=1e-6,
-        rotation="torchvision",
-    ),
-    "landed": dict(
-        mask_input=True,
-        label_loss_maps=False,
-        ecr_normalize="none",
-        ecr_resolution="cam",
-        angle_per="image",
-    ),
+    name: changed_settings(objective) for name, objective in SEAM_OBJECTIVES.items()
 }
+__all__ = ["SEAM_VARIANTS", "BranchOutputs", "SEAMLoss", "normalize_maps"]
 
 
 class BranchOutputs(NamedTuple):
@@ -109,44 +79,10 @@ class SEAMLossOutput(NamedTuple):
     min_pool: torch.Tensor
 
 
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"Expected `{name}` to be one of {allowed}, got {value!r}.")
-
-
-def normalize_maps(maps: torch.Tensor, mode: Normalize, eps: float = 1e-5) -> torch.Tensor:
-    """Per-channel normalisation of ``(B, C, h, w)`` maps: ``"max"`` (ReLU, divide by the
-    spatial maximum plus ``eps``: the authors' ``utils.max_norm``), ``"minmax"`` (SEAM's
-    ``tool/visualization.max_norm``: ReLU, then ``relu(p - min - eps) / (max - min + eps)``) or
-    ``"none"``.
-
-    Example:
-        >>> maps = torch.tensor([[[[1.0, 3.0]], [[-1.0, 1.0]]]])
-        >>> normalize_maps(maps, "max", eps=0.0)[0, :, 0].tolist()
-        [[0.3333333432674408, 1.0], [0.0, 1.0]]
-        >>> normalize_maps(maps, "minmax", eps=0.0)[0, :, 0].tolist()
-        [[0.0, 1.0], [0.0, 1.0]]
-    """
-    if mode == "none":
-        return maps
-    if mode == "max":
-        maps = torch.relu(maps)
-        return maps / (maps.amax(dim=(-2, -1), keepdim=True) + eps)
-    maps = torch.relu(maps)
-    low, high = maps.amin(dim=(-2, -1), keepdim=True), maps.amax(dim=(-2, -1), keepdim=True)
-    return torch.relu(maps - low - eps) / (high - low + eps)
-
-
 def _resize(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(maps.shape[-2:]) == tuple(size):
         return maps
     return F.interpolate(at_least_float32(maps), size=size, mode="bilinear", align_corners=True)
-
-
-def _with_background(maps: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
-    """Class maps ``(B, K, h, w)`` and a background ``(B, 1, h, w)`` in the package's order."""
-    parts = [background, maps] if BACKGROUND_INDEX == 0 else [maps, background]
-    return torch.cat(parts, dim=1)
 
 
 def _with_background_label(labels: torch.Tensor) -> torch.Tensor:
@@ -158,9 +94,14 @@ def _with_background_label(labels: torch.Tensor) -> torch.Tensor:
 
 class SEAMLoss(nn.Module):
     """The SEAM objective over the two siamese branches:
-    ``lambda_msml * MSML + lambda_ecr * ECR + lambda_er * ER + lambda_min_pool * min-pool``.
+    ``lambda_msml * MSML + lambda_ecr * ECR + lambda_er * ER + lambda_min_pool * min-pool``,
+    computed by the parts of a :class:`~pcm_seam.objective.SEAMObjective` (``objective``, the
+    paper's by default), with any setting changed by its flat name below. Each flat name is one
+    field of one part (:data:`~pcm_seam.objective.FLAT_NAMES`) and reads back as an attribute.
 
     Args:
+        objective: the parts (default: the paper's); ``SEAMLoss.variant(name)`` takes a
+            source's from :data:`~pcm_seam.objective.SEAM_OBJECTIVES`.
         lambda_msml: weight of the multilabel soft margin term (paper: 1.5; SEAM: 1).
         lambda_ecr: weight of the ECR term (paper: 1.0).
         max_angle: rotations are drawn uniformly from ``[-max_angle, max_angle]`` degrees.
@@ -215,82 +156,28 @@ class SEAMLoss(nn.Module):
         'sum'
     """
 
-    def __init__(
-        self,
-        lambda_msml: float = 1.5,
-        lambda_ecr: float = 1.0,
-        max_angle: float = 30.0,
-        keep: float = 0.2,
-        mask_padding: bool = True,
-        *,
-        mask_input: bool = False,
-        label_loss_maps: bool = True,
-        ecr_normalize: Normalize = "max",
-        ecr_resolution: Resolution = "image",
-        msml_reduction: Reduction = "mean",
-        msml_on: MSMLOn = "refined",
-        angle_per: AnglePer = "batch",
-        transform: Transform = "rotate",
-        rescale_factor: float = SEAM_RESCALE,
-        rotation: Rotation = "kornia",
-        ecr_targets: Targets = "before",
-        onehot: OneHot = "foreground",
-        normalize_eps: float = 1e-5,
-        lambda_er: float = 0.0,
-        lambda_min_pool: float = 0.0,
-        authors_input_bug: bool = False,
-    ) -> None:
+    def __init__(self, objective: SEAMObjective | None = None, **settings: Any) -> None:
         super().__init__()
-        if not 0 <= max_angle <= 180:
-            raise ValueError(f"Expected `max_angle` in [0, 180] degrees, got {max_angle!r}.")
-        check_keep(keep)
-        _check_choice("ecr_normalize", ecr_normalize, ("none", "max", "minmax"))
-        _check_choice("ecr_resolution", ecr_resolution, ("cam", "image"))
-        _check_choice("msml_reduction", msml_reduction, ("mean", "sum"))
-        _check_choice("msml_on", msml_on, ("refined", "refined_logits", "cams"))
-        _check_choice("angle_per", angle_per, ("image", "batch"))
-        _check_choice("transform", transform, ("rotate", "rescale"))
-        _check_choice("rotation", rotation, ("kornia", "torchvision"))
-        _check_choice("ecr_targets", ecr_targets, ("before", "after"))
-        _check_choice("onehot", onehot, ("foreground", "all"))
-        if not 0 < rescale_factor < 1:
-            raise ValueError(f"Expected `rescale_factor` in (0, 1), got {rescale_factor!r}.")
-        if transform == "rescale" and ecr_resolution != "image":
-            raise ValueError(
-                "transform='rescale' compares the branches at the images' sizes: it needs "
-                "ecr_resolution='image'."
+        if objective is not None and not isinstance(objective, SEAMObjective):
+            raise TypeError(
+                f"Expected a SEAMObjective (or settings by name), got {type(objective).__name__}."
             )
-        self.lambda_msml = lambda_msml
-        self.lambda_ecr = lambda_ecr
-        self.max_angle = max_angle
-        self.keep = keep
-        self.mask_padding = mask_padding
-        self.mask_input = mask_input
-        self.label_loss_maps = label_loss_maps
-        self.ecr_normalize = ecr_normalize
-        self.ecr_resolution = ecr_resolution
-        self.msml_reduction = msml_reduction
-        self.msml_on = msml_on
-        self.angle_per = angle_per
-        self.transform = transform
-        self.rescale_factor = rescale_factor
-        self.rotation = rotation
-        self.ecr_targets = ecr_targets
-        self.onehot = onehot
-        self.normalize_eps = normalize_eps
-        self.lambda_er = lambda_er
-        self.lambda_min_pool = lambda_min_pool
-        self.authors_input_bug = authors_input_bug
+        self.objective = (objective or SEAM_OBJECTIVES["paper"]).replace(**settings)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in FLAT_NAMES:
+            return self.objective.flat(name)
+        return super().__getattr__(name)
 
     @classmethod
     def variant(cls, name: str, **overrides: Any) -> SEAMLoss:
-        """The named settings of :data:`SEAM_VARIANTS` (``"paper"``, ``"seam"``, ``"authors"``,
-        ``"landed"``), with any argument overridden."""
-        if name not in SEAM_VARIANTS:
+        """The objective of :data:`~pcm_seam.objective.SEAM_OBJECTIVES` (``"paper"``,
+        ``"seam"``, ``"authors"``, ``"landed"``), with any setting overridden by name."""
+        if name not in SEAM_OBJECTIVES:
             raise ValueError(
-                f"Unknown SEAM variant {name!r}; expected one of {list(SEAM_VARIANTS)}."
+                f"Unknown SEAM variant {name!r}; expected one of {list(SEAM_OBJECTIVES)}."
             )
-        return cls(**{**SEAM_VARIANTS[name], **overrides})
+        return cls(SEAM_OBJECTIVES[name], **overrides)
 
     def sample_angles(
         self,
@@ -298,56 +185,49 @@ class SEAMLoss(nn.Module):
         device: torch.device | str = "cpu",
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """``(batch,)`` angles in degrees, uniform in ``[-max_angle, max_angle]``; one shared
-        angle when ``angle_per="batch"``."""
-        unit = torch.rand(batch if self.angle_per == "image" else 1, generator=generator)
-        return ((2 * unit - 1) * self.max_angle).expand(batch).clone().to(device)
+        """``(batch,)`` angles in degrees (:class:`~pcm_seam.objective.SiameseTransform`)."""
+        return self.objective.transform.sample_angles(batch, device, generator)
 
     def warp(self, x: torch.Tensor, angles_deg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Branch 2's transform of images or branch-1 maps ``(B, C, H, W)``: the warped maps
-        and the mask of valid pixels (all valid for ``"rescale"``)."""
-        if self.transform == "rescale":
-            small = F.interpolate(
-                x, scale_factor=self.rescale_factor, mode="bilinear", align_corners=True
-            )
-            return small, torch.ones_like(small[:, :1], dtype=torch.bool)
-        if self.rotation == "torchvision":
-            return rotate_torchvision_with_mask(x, angles_deg)
-        return rotate_with_mask(x, angles_deg)
+        """Branch 2's transform of images or branch-1 maps, and its valid-pixel mask."""
+        return self.objective.transform.warp(x, angles_deg)
 
     def transformed_size(self, size: tuple[int, int]) -> tuple[int, int]:
         """The size of a ``size`` input after :meth:`warp`."""
-        if self.transform == "rescale":
-            return tuple(math.floor(side * self.rescale_factor) for side in size)
-        return tuple(size)
-
-    def _normalize(self, maps: torch.Tensor) -> torch.Tensor:
-        return normalize_maps(maps, self.ecr_normalize, self.normalize_eps)
+        return self.objective.transform.output_size(size)
 
     def _refined(self, branch: BranchOutputs, labels: torch.Tensor, size) -> torch.Tensor:
-        refined = self._normalize(_resize(branch.refined, size))
-        if self.label_loss_maps:
+        """A branch's refined maps at ``size``, normalised, x labels if the ECR says so."""
+        refined = self.objective.normalization(_resize(branch.refined, size))
+        if self.objective.ecr.label_maps:
             refined = refined * _with_background_label(labels)
         return refined
 
     def _foreground(self, branch: BranchOutputs, labels: torch.Tensor, size) -> torch.Tensor:
         """Normalised CAMs x labels, no background: SEAM's and the authors' targets before
         the transform."""
-        cams = self._normalize(_resize(branch.cams, size))
-        if self.label_loss_maps or self.mask_input:
+        cams = self.objective.normalization(_resize(branch.cams, size))
+        if self.objective.ecr.label_maps or self.objective.mask_input:
             cams = cams * labels.to(cams.dtype)[..., None, None]
         return cams
 
     def _targets_after(self, cams: torch.Tensor) -> torch.Tensor:
         """Background ``1 - max`` over the (transformed) class maps, then one-hot."""
-        peak = cams.amax(dim=1, keepdim=True)
-        if self.onehot == "foreground":
-            cams = torch.where(cams < peak, torch.zeros_like(cams), cams)
-        maps = _with_background(cams, 1.0 - peak)
-        if self.onehot == "all":
-            top = maps.amax(dim=1, keepdim=True)
-            maps = torch.where(maps < top, torch.zeros_like(maps), maps)
-        return maps
+        return self.objective.targets.after(cams)
+
+    def _targets(self, original, transformed, labels, angles_deg, size_o, size_t) -> tuple:
+        """The ECR's targets for branch 1 (transformed) and branch 2 (:class:`ECRTargets`)."""
+        parts = self.objective
+        if parts.targets.when == "before":
+            target_labels = labels if parts.ecr.label_maps or parts.mask_input else None
+            target_o = prepare_cams(_resize(original.cams, size_o), target_labels)
+            target_a, _ = self.warp(target_o, angles_deg)
+            target_t = prepare_cams(_resize(transformed.cams, size_t), target_labels)
+            return target_a, target_t
+        fg_a, _ = self.warp(self._foreground(original, labels, size_o), angles_deg)
+        return self._targets_after(fg_a), self._targets_after(
+            self._foreground(transformed, labels, size_t)
+        )
 
     def forward(
         self,
@@ -359,7 +239,8 @@ class SEAMLoss(nn.Module):
     ) -> SEAMLossOutput:
         """``original``: branch 1 (plain image); ``transformed``: branch 2 (warped image);
         ``image_size``: the input's ``(H, W)`` (needed for ``ecr_resolution="image"``)."""
-        if self.ecr_resolution == "image":
+        parts = self.objective
+        if parts.ecr.resolution == "image":
             if image_size is None:
                 raise ValueError("`image_size` is needed with ecr_resolution='image'.")
             size_o = tuple(image_size)
@@ -369,38 +250,33 @@ class SEAMLoss(nn.Module):
         refined_a, valid = self.warp(self._refined(original, labels, size_o), angles_deg)
         refined_t = self._refined(transformed, labels, size_t)
         with torch.no_grad():
-            if self.ecr_targets == "before":
-                target_labels = labels if self.label_loss_maps or self.mask_input else None
-                target_o = prepare_cams(_resize(original.cams, size_o), target_labels)
-                target_a, _ = self.warp(target_o, angles_deg)
-                target_t = prepare_cams(_resize(transformed.cams, size_t), target_labels)
-            else:
-                fg_a, _ = self.warp(self._foreground(original, labels, size_o), angles_deg)
-                target_a = self._targets_after(fg_a)
-                target_t = self._targets_after(self._foreground(transformed, labels, size_t))
+            target_a, target_t = self._targets(
+                original, transformed, labels, angles_deg, size_o, size_t
+            )
         ecr = ecr_loss(
             refined_a,
             target_a.to(refined_a.dtype),
             refined_t,
             target_t.to(refined_t.dtype),
-            keep=self.keep,
-            mask=valid if self.mask_padding else None,
+            keep=parts.ecr.keep,
+            mask=valid if parts.ecr.mask_padding else None,
         )
         terms = [
             self._msml_term(branch, labels, size)
             for branch, size in ((original, size_o), (transformed, size_t))
         ]
         msml = terms[0] + terms[1]
-        if self.msml_reduction == "mean":
+        if parts.msml.reduction == "mean":
             msml = msml / 2
+        weights = parts.weights
         zero = ecr.new_zeros(())
         er = (
             self._er(original, transformed, labels, angles_deg, size_o, size_t)
-            if self.lambda_er
+            if weights.er
             else zero
         )
         min_pool = zero
-        if self.lambda_min_pool:
+        if weights.min_pool:
             fg_labels = labels.to(ecr.dtype)[..., None, None]
             min_pool = (
                 sum(
@@ -410,10 +286,7 @@ class SEAMLoss(nn.Module):
                 / 2
             )
         loss = (
-            self.lambda_msml * msml
-            + self.lambda_ecr * ecr
-            + self.lambda_er * er
-            + self.lambda_min_pool * min_pool
+            weights.msml * msml + weights.ecr * ecr + weights.er * er + weights.min_pool * min_pool
         )
         return SEAMLossOutput(loss, msml, ecr, er, min_pool)
 
@@ -424,9 +297,11 @@ class SEAMLoss(nn.Module):
         return (fg_a - self._foreground(transformed, labels, size_t)).abs().mean()
 
     def _msml_term(self, branch: BranchOutputs, labels: torch.Tensor, size) -> torch.Tensor:
-        if self.msml_on == "refined":
+        """One branch's MSML on the maps :class:`~pcm_seam.objective.MSMLTerm` names."""
+        on = self.objective.msml.on
+        if on == "refined":
             return msml_loss(foreground(_resize(branch.refined, size)), labels)
-        if self.msml_on == "cams":
+        if on == "cams":
             return msml_loss(_resize(branch.cams, size), labels)
         if branch.refined_logits is None:
             raise ValueError("msml_on='refined_logits' needs BranchOutputs.refined_logits.")
@@ -435,17 +310,12 @@ class SEAMLoss(nn.Module):
         return F.multilabel_soft_margin_loss(pooled, labels.float())
 
     def extra_repr(self) -> str:
-        defaults = SEAMLoss.__init__.__kwdefaults__ or {}
-        changed = [
-            f"{name}={getattr(self, name)!r}"
-            for name, default in defaults.items()
-            if getattr(self, name) != default
-        ]
-        return (
-            f"lambda_msml={self.lambda_msml}, lambda_ecr={self.lambda_ecr}, "
-            f"max_angle={self.max_angle}, keep={self.keep}, mask_padding={self.mask_padding}"
-            + "".join(f", {item}" for item in changed)
-        )
+        """The headline settings, then every other setting that differs from the paper's."""
+        headline = ("lambda_msml", "lambda_ecr", "max_angle", "keep", "mask_padding")
+        changed = changed_settings(self.objective)
+        shown = [f"{name}={self.objective.flat(name)!r}" for name in headline]
+        shown += [f"{name}={value!r}" for name, value in changed.items() if name not in headline]
+        return ", ".join(shown)
 
 
 CAMModel = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
