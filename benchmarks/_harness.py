@@ -1,4 +1,5 @@
-"""Benchmark plumbing: the date stamp and strict-JSON results files (timing: cxr_paper.timing)."""
+"""Benchmark plumbing: the date stamp and strict-JSON results files (timing:
+cxr_paper.machine.timing)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime
 import sys
 from pathlib import Path
 
-from cxr_paper.jsonio import write_json as strict_write
+from cxr_paper.files.jsonio import write_json as strict_write
 
 #: The tests' helpers (``browser.py``: headless Chromium), shared with ``report_html.py``; they are
 #: not part of the installed ``cxr_paper``.

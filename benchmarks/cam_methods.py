@@ -1,5 +1,5 @@
 """All 14 classes' Grad-CAM maps: pytorch-grad-cam (a forward and a backward pass per class)
-against one forward and one batched backward pass (``cxr_paper.batched_cam``).
+against one forward and one batched backward pass (``cxr_paper.scoring.batched_cam``).
 
     python benchmarks/cam_methods.py --json benchmarks/results/cam_methods_cpu.json
 
@@ -18,10 +18,10 @@ import torch
 from _harness import utc_now, write_json
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from cxr_paper.batched_cam import METHODS, batched_cams
-from cxr_paper.cam_methods import _LIBRARY_NAMES, LogitsOnly
-from cxr_paper.environment import environment
-from cxr_paper.timing import time_call
+from cxr_paper.machine.environment import environment
+from cxr_paper.machine.timing import time_call
+from cxr_paper.scoring.batched_cam import METHODS, batched_cams
+from cxr_paper.scoring.cam_methods import _LIBRARY_NAMES, LogitsOnly
 from multires_backbone import create_model
 
 

@@ -22,9 +22,9 @@ import timm
 import torch
 from _harness import utc_now, write_json
 
-from cxr_paper.markdown import table
-from cxr_paper.paper_numbers import TABLE4
-from cxr_paper.timing import interleaved_ratio, native_bf16, time_call
+from cxr_paper.configuration.paper_numbers import TABLE4
+from cxr_paper.machine.timing import interleaved_ratio, native_bf16, time_call
+from cxr_paper.reporting.markdown import table
 from multires_backbone import (
     CAMClassifier,
     create_model,

@@ -6,7 +6,8 @@ PyTorch on a CPU picks code by the processor in three libraries: ATen's vectoris
 (``ATEN_CPU_CAPABILITY``), oneDNN's JIT convolutions (``ONEDNN_MAX_CPU_ISA``; its blocking also
 follows the cache sizes) and MKL's GEMM (``MKL_ENABLE_INSTRUCTIONS``, unless ``MKL_CBWR`` fixes
 it); the thread count splits sums. Each setting changes one of them, alone or under the
-reproducible mode of ``cxr_paper.reproducible`` (set in the worker: oneDNN off, deterministic
+reproducible mode of ``cxr_paper.machine.reproducible`` (set in the worker: oneDNN off,
+deterministic
 algorithms, one thread, with the mode's environment), and runs twice in a fresh process: the same
 stage-1 training steps of the demo's models from one seed (demo batch, input size and
 ``channels_last``), then a checksum of the trained weights and the time per step. A setting that
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from _harness import utc_now, write_json
 
-#: Mode's environment (:data:`cxr_paper.reproducible.ENVIRONMENT`, repeated so the benchmark
+#: Mode's environment (:data:`cxr_paper.machine.reproducible.ENVIRONMENT`, repeated so the benchmark
 #: can run without the examples package on the path).
 MODE = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE", "OMP_NUM_THREADS": "1"}
 #: What an AVX2-only machine runs, emulated here: each library limited to AVX2 (numpy's and
@@ -71,7 +72,7 @@ def train_and_hash(
     ``mode``); the weights' SHA-256 and the seconds per timed step."""
     import torch
 
-    if mode:  # cxr_paper.reproducible.apply(), inlined for the same reason as MODE
+    if mode:  # cxr_paper.machine.reproducible.apply(), inlined for the same reason as MODE
         torch.backends.mkldnn.enabled = False
         torch.use_deterministic_algorithms(True)
         torch.set_num_threads(1)

@@ -4,9 +4,10 @@ outputs), standard and multi-resolution, batch 1 and 32.
     python benchmarks/onnx_speed.py --json benchmarks/results/onnx_cpu.json
     python benchmarks/onnx_speed.py --models resnet50 multires_resnet50 --size 256
 
-Each model is exported with a dynamic batch (:func:`cxr_paper.onnx_model.export_onnx`); both
+Each model is exported with a dynamic batch (:func:`cxr_paper.deploy.onnx_model.export_onnx`); both
 runtimes use the same number of intra-op threads. The ratio onnxruntime / PyTorch is timed
-*interleaved* (the two alternate, round after round; :func:`cxr_paper.timing.interleaved_ratio`),
+*interleaved* (the two alternate, round after round;
+:func:`cxr_paper.machine.timing.interleaved_ratio`),
 and its spread over the rounds is reported beside the median. Random weights: the speed of a
 graph does not depend on its values.
 """
@@ -24,10 +25,10 @@ import torch
 from _harness import utc_now, write_json
 
 from cxr14_data import CLASSES
-from cxr_paper.markdown import table
-from cxr_paper.onnx_model import OPSET, OnnxLocalizer, export_onnx
-from cxr_paper.pretrained import CXRLocalizer
-from cxr_paper.timing import time_call
+from cxr_paper.deploy.onnx_model import OPSET, OnnxLocalizer, export_onnx
+from cxr_paper.deploy.pretrained import CXRLocalizer
+from cxr_paper.machine.timing import time_call
+from cxr_paper.reporting.markdown import table
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -23,14 +23,14 @@ from _harness import utc_now, write_json
 from browser import CHROMIUM_ARGS, chromium_path, unavailable_reason
 
 from cxr14_data import BOX_CLASSES
-from cxr_paper.html_report import write_html_report
-from cxr_paper.task import chestxray14
+from cxr_paper.configuration.task import chestxray14
+from cxr_paper.reporting.html_report import write_html_report
 
 SHOWN = "document.body.dataset.shown"
 
 
 def viewer_records(images: int, models: int, seed: int = 0) -> dict[str, dict]:
-    """Random records shaped as ``cxr_paper.viewer_data`` makes them."""
+    """Random records shaped as ``cxr_paper.scoring.viewer_data`` makes them."""
     rng = np.random.default_rng(seed)
     names = [f"{i:08d}_000.png" for i in range(images)]
     base = {}

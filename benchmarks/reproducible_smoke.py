@@ -23,7 +23,7 @@ from pathlib import Path
 from _harness import utc_now, write_json
 from kernel_choice import AVX2_MACHINE
 
-from cxr_paper.reproducible import ENVIRONMENT, fingerprint
+from cxr_paper.machine.reproducible import ENVIRONMENT, fingerprint
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "reproduce_paper.py"
 RUNS: dict[str, tuple[list[str], dict[str, str]]] = {

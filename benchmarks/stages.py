@@ -27,7 +27,7 @@ from _harness import utc_now, write_json
 
 from cam_boxes_iobb import LocalizationMetric, heatmap_to_boxes, normalize_heatmap
 from cxr14_data import BOX_CLASSES, CLASSES, ChestXray14, make_synthetic, paper_transforms, prepare
-from cxr_paper.timing import time_call
+from cxr_paper.machine.timing import time_call
 from pcm_seam import PCM, auto_chunk_size
 
 

@@ -25,20 +25,20 @@ from typing import Any
 
 import torch
 
-from cxr_paper.atomic import atomic_text
-from cxr_paper.cli import validate
-from cxr_paper.config import RunConfig
-from cxr_paper.data import build_loaders
-from cxr_paper.distributed import init_distributed
+from cxr_paper.configuration.cli import validate
+from cxr_paper.configuration.config import RunConfig
+from cxr_paper.deploy.pretrained import load_pretrained
 from cxr_paper.errors import RunError, run_main
-from cxr_paper.evaluation import evaluate_run
-from cxr_paper.html_report import write_html_report
-from cxr_paper.jsonio import write_json
-from cxr_paper.markdown import MEASURABLE, number, table, with_interval
-from cxr_paper.out_folder import is_main_process, lock_on_main
-from cxr_paper.pretrained import load_pretrained
-from cxr_paper.study import StudyRun, aggregate
-from cxr_paper.training import fit_pcm
+from cxr_paper.files.atomic import atomic_text
+from cxr_paper.files.jsonio import write_json
+from cxr_paper.files.out_folder import is_main_process, lock_on_main
+from cxr_paper.inputs.data import build_loaders
+from cxr_paper.learning.training import fit_pcm
+from cxr_paper.machine.distributed import init_distributed
+from cxr_paper.reporting.html_report import write_html_report
+from cxr_paper.reporting.markdown import MEASURABLE, number, table, with_interval
+from cxr_paper.scoring.evaluation import evaluate_run
+from cxr_paper.scoring.study import StudyRun, aggregate
 from multires_backbone import is_multires
 from pcm_seam import PCM, SEAM_VARIANTS
 

@@ -5,7 +5,8 @@
 
 The graph returns ``probabilities``, ``cams`` and ``refined`` (the PCM's maps) for ``images``
 normalised as the model's config says; the config travels in the file, so
-``predict.py --model model.onnx`` runs it (:mod:`cxr_paper.onnx_model`). After writing, the graph
+``predict.py --model model.onnx`` runs it (:mod:`cxr_paper.deploy.onnx_model`). After writing, the
+graph
 is run in onnxruntime on random and constant inputs and every output compared with the PyTorch
 model; a largest difference above ``--tolerance`` stops with exit 2.
 """
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import torch
 
+from cxr_paper.deploy.onnx_model import OPSET, OUTPUTS, OnnxLocalizer, export_onnx
+from cxr_paper.deploy.pretrained import load_pretrained
 from cxr_paper.errors import RunError, run_main
-from cxr_paper.onnx_model import OPSET, OUTPUTS, OnnxLocalizer, export_onnx
-from cxr_paper.pretrained import load_pretrained
 
 #: Largest absolute difference accepted between onnxruntime and PyTorch (float32, any output).
 TOLERANCE = 1e-4

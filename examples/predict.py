@@ -16,7 +16,7 @@ A class is predicted above its operating point (chosen on validation, in the mod
 unreadable file is reported and the others still run. With ``--dicom``, each DICOM input also gets
 ``<name>_sr.dcm`` (a TID 1500 Structured Report of the findings and boxes) and
 ``<name>_heatmaps.dcm`` (a fractional Segmentation of the heatmaps), both referencing the source
-image (:mod:`cxr_paper.dicom_out`).
+image (:mod:`cxr_paper.deploy.dicom_out`).
 """
 
 from __future__ import annotations
@@ -34,15 +34,15 @@ from torchvision import tv_tensors
 
 from cam_boxes_iobb import overlay
 from cxr14_data import paper_transforms, read_image
-from cxr_paper.atomic import atomic_write
-from cxr_paper.dicom_out import DicomOutputError, is_dicom, write_dicom_outputs
+from cxr_paper.deploy.dicom_out import DicomOutputError, is_dicom, write_dicom_outputs
+from cxr_paper.deploy.onnx_model import OnnxLocalizer, load_model
+from cxr_paper.deploy.predicted_boxes import localize
+from cxr_paper.deploy.pretrained import CXRLocalizer
+from cxr_paper.deploy.probability_calibration import to_logits
 from cxr_paper.errors import run_main
-from cxr_paper.jsonio import write_json
-from cxr_paper.onnx_model import OnnxLocalizer, load_model
-from cxr_paper.out_folder import claim
-from cxr_paper.predicted_boxes import localize
-from cxr_paper.pretrained import CXRLocalizer
-from cxr_paper.probability_calibration import to_logits
+from cxr_paper.files.atomic import atomic_write
+from cxr_paper.files.jsonio import write_json
+from cxr_paper.files.out_folder import claim
 
 Localizer = CXRLocalizer | OnnxLocalizer
 

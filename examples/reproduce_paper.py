@@ -26,28 +26,34 @@ from typing import Any
 import torch
 
 from cxr14_data import IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError, read_bbox_list
-from cxr_paper import reproducible, training_noise
-from cxr_paper.cli import get_args_parser, resolve_config
-from cxr_paper.config import CONFIG_FILE, RunConfig
-from cxr_paper.data import Loaders, build_loaders, config_task
-from cxr_paper.decisions import decision_quality, saved_operating_points
-from cxr_paper.decisions_report import plot_reliability
-from cxr_paper.distributed import DistContext, barrier, init_distributed, shutdown
-from cxr_paper.environment import environment
+from cxr_paper.configuration.cli import get_args_parser, resolve_config
+from cxr_paper.configuration.config import CONFIG_FILE, RunConfig
+from cxr_paper.deploy.decisions import decision_quality, saved_operating_points
+from cxr_paper.deploy.pretrained import save_run_model
 from cxr_paper.errors import RunError, run_main
-from cxr_paper.evaluation import evaluate_run, inference_ms, parameter_counts, split_logits
-from cxr_paper.figures import plot_heatmap_grid, plot_losses, plot_roc, plot_threshold_curves
-from cxr_paper.html_report import write_html_report
-from cxr_paper.jsonio import write_json
-from cxr_paper.models import build_model, check_weights
-from cxr_paper.out_folder import claim
-from cxr_paper.pretrained import save_run_model
-from cxr_paper.records import save_records, save_test_maps
-from cxr_paper.report import DataNotes, write_report
-from cxr_paper.results import ModelResult
-from cxr_paper.runtime import KILL_AFTER_MODELS_ENV, maybe_kill
-from cxr_paper.training import fit_classifier, fit_pcm
-from cxr_paper.uncertainty import model_intervals, paired_maps, paired_models
+from cxr_paper.files.jsonio import write_json
+from cxr_paper.files.out_folder import claim
+from cxr_paper.files.records import save_records, save_test_maps
+from cxr_paper.files.results import ModelResult
+from cxr_paper.inputs.data import Loaders, build_loaders, config_task
+from cxr_paper.inputs.models import build_model, check_weights
+from cxr_paper.learning.training import fit_classifier, fit_pcm
+from cxr_paper.machine import reproducible
+from cxr_paper.machine.distributed import DistContext, barrier, init_distributed, shutdown
+from cxr_paper.machine.environment import environment
+from cxr_paper.machine.runtime import KILL_AFTER_MODELS_ENV, maybe_kill
+from cxr_paper.reporting.decisions_report import plot_reliability
+from cxr_paper.reporting.figures import (
+    plot_heatmap_grid,
+    plot_losses,
+    plot_roc,
+    plot_threshold_curves,
+)
+from cxr_paper.reporting.html_report import write_html_report
+from cxr_paper.reporting.report import DataNotes, write_report
+from cxr_paper.scoring import training_noise
+from cxr_paper.scoring.evaluation import evaluate_run, inference_ms, parameter_counts, split_logits
+from cxr_paper.scoring.uncertainty import model_intervals, paired_maps, paired_models
 from multires_backbone import is_multires
 
 PREFERRED_FIGURE_FINDINGS = ("Nodule", "Mass")
@@ -92,7 +98,7 @@ def main(args: argparse.Namespace) -> Path:
 
 def enter_reproducible_mode(config: RunConfig) -> None:
     """``--reproducible``: re-execute this script with the mode's environment if it started
-    without it, then switch PyTorch into the mode (:mod:`cxr_paper.reproducible`)."""
+    without it, then switch PyTorch into the mode (:mod:`cxr_paper.machine.reproducible`)."""
     if config.device.startswith("cuda") or (config.device == "auto" and torch.cuda.is_available()):
         raise RunError("--reproducible is a CPU mode: run it with --device cpu on a CPU machine.")
     missing = reproducible.missing_environment()

@@ -23,23 +23,23 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from cxr_paper.atomic import atomic_text
-from cxr_paper.batched_cam import METHODS
-from cxr_paper.config import PRESETS, RunConfig, preset_values
-from cxr_paper.data import build_loaders, config_task
-from cxr_paper.distributed import DistContext, init_distributed, shutdown
+from cxr_paper.configuration.config import PRESETS, RunConfig, preset_values
+from cxr_paper.deploy.onnx_model import GraphRefinement, OnnxClassifier, load_model
+from cxr_paper.deploy.pretrained import load_pretrained, results_table
 from cxr_paper.errors import RunError, run_main
-from cxr_paper.evaluation import TestResult, evaluate_test
-from cxr_paper.foreign_models import load_foreign
-from cxr_paper.html_report import write_html_report
-from cxr_paper.jsonio import write_json
-from cxr_paper.markdown import number, table, variant_label
-from cxr_paper.onnx_model import GraphRefinement, OnnxClassifier, load_model
-from cxr_paper.out_folder import check_out, claim
-from cxr_paper.pretrained import load_pretrained, results_table
-from cxr_paper.records import save_records, save_test_maps
-from cxr_paper.training_noise import INTERVALS_COVER
-from cxr_paper.uncertainty import model_intervals
+from cxr_paper.files.atomic import atomic_text
+from cxr_paper.files.jsonio import write_json
+from cxr_paper.files.out_folder import check_out, claim
+from cxr_paper.files.records import save_records, save_test_maps
+from cxr_paper.inputs.data import build_loaders, config_task
+from cxr_paper.inputs.foreign_models import load_foreign
+from cxr_paper.machine.distributed import DistContext, init_distributed, shutdown
+from cxr_paper.reporting.html_report import write_html_report
+from cxr_paper.reporting.markdown import number, table, variant_label
+from cxr_paper.scoring.batched_cam import METHODS
+from cxr_paper.scoring.evaluation import TestResult, evaluate_test
+from cxr_paper.scoring.training_noise import INTERVALS_COVER
+from cxr_paper.scoring.uncertainty import model_intervals
 
 SCORE_FILE = "score.json"
 

@@ -10,7 +10,8 @@ Each (data seed, training seed) is an ordinary ``reproduce_paper.py`` run in
 stopped); every run of a data seed reads one generated synthetic set (``OUT/data/``) or the
 ``--data`` folder given after ``--``. Then ``study.json`` and ``study.md``: each headline number's
 value per run, mean ± sd across training seeds, and the pooled interval of the seed mean (seeds
-and test patients resampled together, :mod:`cxr_paper.study`); the paired differences (MultiRes −
+and test patients resampled together, :mod:`cxr_paper.scoring.study`); the paired differences
+(MultiRes −
 standard, CAM + PCM − CAM) likewise, marked where the pooled interval excludes 0.
 """
 
@@ -25,18 +26,18 @@ from typing import Any
 
 import reproduce_paper
 
-from cxr_paper.atomic import atomic_text
-from cxr_paper.cli import get_args_parser as run_args_parser
-from cxr_paper.cli import preset_values
-from cxr_paper.config import RunConfig
-from cxr_paper.data import ensure_synthetic
+from cxr_paper.configuration.cli import get_args_parser as run_args_parser
+from cxr_paper.configuration.cli import preset_values
+from cxr_paper.configuration.config import RunConfig
 from cxr_paper.errors import RunError, run_main
-from cxr_paper.jsonio import write_json
-from cxr_paper.markdown import MEASURABLE, number, table, with_interval
-from cxr_paper.out_folder import is_main_process, lock_on_main
-from cxr_paper.results import ModelResult
-from cxr_paper.study import StudyRun, aggregate
-from cxr_paper.training_noise import summarize_runs
+from cxr_paper.files.atomic import atomic_text
+from cxr_paper.files.jsonio import write_json
+from cxr_paper.files.out_folder import is_main_process, lock_on_main
+from cxr_paper.files.results import ModelResult
+from cxr_paper.inputs.data import ensure_synthetic
+from cxr_paper.reporting.markdown import MEASURABLE, number, table, with_interval
+from cxr_paper.scoring.study import StudyRun, aggregate
+from cxr_paper.scoring.training_noise import summarize_runs
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -171,7 +172,8 @@ NOISE_FILE = "noise.json"
 
 def noise_summary(out: Path, run_flags: list[str], started: float) -> dict[str, Any]:
     """Training noise over every finished run in ``out`` (all data and training seeds run so
-    far, :func:`cxr_paper.training_noise.summarize_runs`), with how and where it was measured:
+    far, :func:`cxr_paper.scoring.training_noise.summarize_runs`), with how and where it was
+    measured:
     the file a preset's committed ``cxr_paper/noise/<preset>.json`` is a copy of."""
     runs = sorted(p.parent for p in out.glob("data*_seed*/metrics.json"))
     finished = [r for r in runs if (r / "report.md").is_file()]

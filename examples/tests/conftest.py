@@ -25,7 +25,7 @@ def smoke_run(tmp_path_factory):
     ``(run folder, report.md)``."""
     import reproduce_paper
 
-    from cxr_paper.cli import get_args_parser
+    from cxr_paper.configuration.cli import get_args_parser
 
     out = tmp_path_factory.mktemp("smoke")
     args = get_args_parser().parse_args(["--preset", "smoke", "--out", str(out)])

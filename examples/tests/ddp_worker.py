@@ -3,9 +3,9 @@
 import torch
 import torch.distributed as dist
 
-from cxr_paper.distributed import DistContext
-from cxr_paper.runtime import wrap_for_training
-from cxr_paper.stage_loop import StageState, run_epoch
+from cxr_paper.learning.stage_loop import StageState, run_epoch
+from cxr_paper.machine.distributed import DistContext
+from cxr_paper.machine.runtime import wrap_for_training
 from multires_backbone import create_model
 from weighted_bce import DynamicWeightedBCEWithLogitsLoss
 
@@ -51,8 +51,8 @@ def fit_rank(
     import pytest
     from training_batches import ListLoaders, scripted_validation
 
-    import cxr_paper.training as training
-    from cxr_paper.config import RunConfig
+    import cxr_paper.learning.training as training
+    from cxr_paper.configuration.config import RunConfig
 
     dist.init_process_group(
         "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size

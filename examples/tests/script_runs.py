@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cxr_paper.runtime import KILL_AFTER_MODELS_ENV, KILL_AT_STEP_ENV
+from cxr_paper.machine.runtime import KILL_AFTER_MODELS_ENV, KILL_AT_STEP_ENV
 
 SCRIPT = Path(__file__).resolve().parents[1] / "reproduce_paper.py"
 

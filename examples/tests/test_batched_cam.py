@@ -8,9 +8,9 @@ import torch
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
 from cxr14_data import BOX_CLASSES, CLASSES
-from cxr_paper.batched_cam import METHODS, batched_cams, library_scaling
-from cxr_paper.cam_methods import _LIBRARY_NAMES, LogitsOnly, gradient_cam
-from cxr_paper.task import chestxray14
+from cxr_paper.configuration.task import chestxray14
+from cxr_paper.scoring.batched_cam import METHODS, batched_cams, library_scaling
+from cxr_paper.scoring.cam_methods import _LIBRARY_NAMES, LogitsOnly, gradient_cam
 from multires_backbone import create_model
 
 

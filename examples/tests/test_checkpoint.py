@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from cxr_paper.checkpoint import load, save_atomic
 from cxr_paper.errors import RunError
-from cxr_paper.runtime import rng_state, set_rng_state
+from cxr_paper.files.checkpoint import load, save_atomic
+from cxr_paper.machine.runtime import rng_state, set_rng_state
 
 
 class Payload:
@@ -63,7 +63,7 @@ def test_a_damaged_checkpoint_is_one_line_naming_it(tmp_path, damage):
 def test_a_checkpoint_of_another_shape_is_refused_by_name(tmp_path):
     from training_batches import CPU
 
-    from cxr_paper.stage_loop import load_stage
+    from cxr_paper.learning.stage_loop import load_stage
 
     path = tmp_path / "stage1_last.pt"
     save_atomic({"model": {"weight": torch.zeros(3)}, "state": {"epoch": 1}}, path)
@@ -72,7 +72,7 @@ def test_a_checkpoint_of_another_shape_is_refused_by_name(tmp_path):
 
 
 def test_temporary_files_are_unique_and_cleaned(tmp_path):
-    from cxr_paper.atomic import atomic_write
+    from cxr_paper.files.atomic import atomic_write
 
     target = tmp_path / "x.npz"
     seen = []
@@ -94,8 +94,8 @@ def test_written_files_and_saved_models_get_the_umask_permissions(tmp_path):
     """mkstemp/mkdtemp create 0600/0700; outputs get what a plain open/mkdir would."""
     import os
 
-    from cxr_paper.atomic import atomic_text
-    from cxr_paper.pretrained import CXRLocalizer, save_run_model
+    from cxr_paper.deploy.pretrained import CXRLocalizer, save_run_model
+    from cxr_paper.files.atomic import atomic_text
 
     previous = os.umask(0o027)
     try:

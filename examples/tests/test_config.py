@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from cxr_paper.config import PRESETS, RunConfig, preset_values, seam_loss
+from cxr_paper.configuration.config import PRESETS, RunConfig, preset_values, seam_loss
 from cxr_paper.errors import RunError
 from pcm_seam import SEAMLoss
 

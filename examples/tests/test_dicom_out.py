@@ -15,7 +15,7 @@ from dicom_files import write_dicom
 
 from cxr14_data import CLASSES
 from cxr14_data.synthetic import render_image
-from cxr_paper.pretrained import CXRLocalizer
+from cxr_paper.deploy.pretrained import CXRLocalizer
 
 ROWS, COLUMNS = 300, 220  # not square, not the model's 64 px: the outputs must be in these pixels
 
@@ -41,7 +41,7 @@ class CraftedModel:
     BLOBS: ClassVar = {"Nodule": (slice(1, 3), slice(5, 7)), "Effusion": (slice(5, 8), slice(0, 3))}
 
     def __call__(self, images):
-        from cxr_paper.pretrained import Prediction
+        from cxr_paper.deploy.pretrained import Prediction
 
         probs = torch.full((len(images), len(CLASSES)), 0.1)
         maps = torch.zeros(len(images), len(CLASSES), 8, 8)
@@ -70,7 +70,7 @@ def predicted(tmp_path_factory, highdicom):
 def test_every_finding_and_box_is_in_the_sr_with_its_code(predicted):
     import pydicom
 
-    from cxr_paper.dicom_out import finding_code
+    from cxr_paper.deploy.dicom_out import finding_code
 
     source, result, out = predicted
     assert result["dicom"] == {"sr": "scan_sr.dcm", "heatmaps": "scan_heatmaps.dcm"}
@@ -128,7 +128,7 @@ def test_highdicom_reads_the_same_report(predicted):
 
 
 def _as_tuple(name):
-    from cxr_paper.dicom_out import finding_code
+    from cxr_paper.deploy.dicom_out import finding_code
 
     code = finding_code(name)
     return code.value, code.scheme_designator, code.meaning
@@ -137,7 +137,7 @@ def _as_tuple(name):
 def test_heatmaps_are_a_fractional_segmentation_of_the_source(predicted):
     import highdicom as hd
 
-    from cxr_paper.dicom_out import finding_code
+    from cxr_paper.deploy.dicom_out import finding_code
 
     source, result, out = predicted
     seg = hd.seg.segread(out / "scan_heatmaps.dcm")
@@ -163,7 +163,7 @@ def test_heatmaps_are_a_fractional_segmentation_of_the_source(predicted):
 def test_codes_come_from_the_dicom_dictionary():
     from pydicom.sr.codedict import codes
 
-    from cxr_paper.dicom_out import FINDING_CODES, LOCAL_SCHEME, finding_code
+    from cxr_paper.deploy.dicom_out import FINDING_CODES, LOCAL_SCHEME, finding_code
 
     assert finding_code("Effusion").meaning == "Pleural effusion"
     assert finding_code("Pneumothorax").value == codes.SCT.Pneumothorax.value == "36118008"

@@ -6,7 +6,7 @@ import torch
 import torch.multiprocessing as mp
 from training_batches import CPU, random_batches
 
-from cxr_paper.stage_loop import StageState, run_epoch
+from cxr_paper.learning.stage_loop import StageState, run_epoch
 
 pytestmark = pytest.mark.slow  # spawns two gloo ranks
 

@@ -22,9 +22,9 @@ from cxr14_data import (
     paper_transforms,
     prepare,
 )
-from cxr_paper.distributed import DistContext
-from cxr_paper.evaluation import evaluate_test
-from cxr_paper.sampling import collate_skipping
+from cxr_paper.inputs.sampling import collate_skipping
+from cxr_paper.machine.distributed import DistContext
+from cxr_paper.scoring.evaluation import evaluate_test
 from multires_backbone import CAMOutput
 
 CPU = DistContext(0, 1, 0, torch.device("cpu"))
@@ -103,8 +103,8 @@ def test_boxes_from_the_wrong_frame_would_fail(root):
 
 
 def test_map_kind_keys_round_trip():
-    from cxr_paper.batched_cam import METHODS
-    from cxr_paper.map_kinds import MapKind
+    from cxr_paper.scoring.batched_cam import METHODS
+    from cxr_paper.scoring.map_kinds import MapKind
 
     for method in ("cam", *METHODS):
         for refined in (False, True):

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from cxr_paper.config import CONFIG_FILE, RunConfig, preset_values
+from cxr_paper.configuration.config import CONFIG_FILE, RunConfig, preset_values
+from cxr_paper.deploy.pretrained import CXRLocalizer, load_pretrained
 from cxr_paper.errors import RunError
-from cxr_paper.out_folder import FolderLock, check_out, claim
-from cxr_paper.pretrained import CXRLocalizer, load_pretrained
+from cxr_paper.files.out_folder import FolderLock, check_out, claim
 
 FUZZ = settings(
     max_examples=60,
@@ -61,7 +61,7 @@ class TestRunConfig:
     @given(key=st.sampled_from(sorted(preset_values("smoke"))), value=json_values)
     @example(key="preset", value=[])  # an unhashable preset once raised TypeError
     def test_any_value_loads_or_is_refused_by_name(self, tmp_path_factory, key, value):
-        from cxr_paper.cli import validate
+        from cxr_paper.configuration.cli import validate
 
         folder = self._saved(tmp_path_factory.mktemp("cfg"), **{key: value})
         refused = None
@@ -132,8 +132,8 @@ class TestSavedModel:
 
 class TestForeignModels:
     def test_xrv_without_torchxrayvision_says_what_to_install(self, monkeypatch):
-        from cxr_paper.foreign_models import load_foreign
-        from cxr_paper.task import chestxray14
+        from cxr_paper.configuration.task import chestxray14
+        from cxr_paper.inputs.foreign_models import load_foreign
 
         monkeypatch.setitem(sys.modules, "torchxrayvision", None)
         with pytest.raises(RunError, match="needs torchxrayvision: pip install torchxrayvision"):
@@ -141,8 +141,8 @@ class TestForeignModels:
 
     @pytest.mark.parametrize("content", [b"not weights at all\n", b"", b"PK\x03\x04garbage"])
     def test_weights_that_are_not_weights_are_one_line(self, tmp_path, content):
-        from cxr_paper.foreign_models import load_foreign
-        from cxr_paper.task import chestxray14
+        from cxr_paper.configuration.task import chestxray14
+        from cxr_paper.inputs.foreign_models import load_foreign
 
         path = tmp_path / "w.pth"
         path.write_bytes(content)
@@ -158,7 +158,7 @@ class TestForeignModels:
 )
 @example(flips=[(0.0, 101)], keep=1.0)  # torch's unpickler raised IndexError on this one
 def test_mutated_checkpoints_load_only_as_written_or_are_one_line(tmp_path_factory, flips, keep):
-    from cxr_paper.checkpoint import load, save_atomic
+    from cxr_paper.files.checkpoint import load, save_atomic
 
     path = tmp_path_factory.mktemp("ckpt") / "stage1_last.pt"
     state = {"model": {"w": torch.arange(50.0)}, "state": {"epoch": 1, "history": {}}}
@@ -191,7 +191,7 @@ class TestOutputFolders:
         import subprocess
 
         code = (
-            "import sys; from cxr_paper.out_folder import FolderLock; "
+            "import sys; from cxr_paper.files.out_folder import FolderLock; "
             f"FolderLock({str(tmp_path)!r}).acquire(); print('held', flush=True); "
             "sys.stdin.read()"
         )

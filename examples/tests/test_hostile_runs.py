@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxr_paper.errors import RunError
-from cxr_paper.results import RESULT_ARRAYS, RESULT_JSON, ModelResult
+from cxr_paper.files.results import RESULT_ARRAYS, RESULT_JSON, ModelResult
 
 MODEL = "multires_resnet10t"
 FUZZ = settings(
@@ -103,8 +103,8 @@ def test_a_second_ablation_needs_overwrite(smoke_run, tmp_path):
 def test_a_run_folder_has_one_writer(smoke_run, tmp_path):
     import reproduce_paper
 
-    from cxr_paper.cli import get_args_parser
-    from cxr_paper.out_folder import FolderLock
+    from cxr_paper.configuration.cli import get_args_parser
+    from cxr_paper.files.out_folder import FolderLock
 
     out = shutil.copytree(smoke_run[0], tmp_path / "run")
     with FolderLock(out):
@@ -118,7 +118,7 @@ def test_a_hostile_image_name_does_not_break_the_page(smoke_run, tmp_path, chrom
     result.json. The viewer still starts and shows them as text."""
     from browser import open_report
 
-    from cxr_paper.html_report import write_html_report
+    from cxr_paper.reporting.html_report import write_html_report
 
     out, _ = smoke_run
     test = ModelResult.load(out / MODEL).test
@@ -152,7 +152,7 @@ def test_a_hostile_image_name_does_not_break_the_page(smoke_run, tmp_path, chrom
 def test_overwrite_starts_afresh_and_keeps_nothing_of_the_old_run(smoke_run, tmp_path):
     import reproduce_paper
 
-    from cxr_paper.cli import get_args_parser
+    from cxr_paper.configuration.cli import get_args_parser
 
     out = shutil.copytree(smoke_run[0], tmp_path / "run")
     (out / "stale.txt").write_text("from the earlier run")

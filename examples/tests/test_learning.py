@@ -9,8 +9,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 from training_batches import CPU, ListLoaders, scripted_validation, separable_batches
 
-from cxr_paper.config import RunConfig
-from cxr_paper.training import fit_classifier
+from cxr_paper.configuration.config import RunConfig
+from cxr_paper.learning.training import fit_classifier
 from multires_backbone import create_model
 
 

@@ -17,8 +17,8 @@ from torchvision import tv_tensors
 
 from cxr14_data import CLASSES, paper_transforms
 from cxr14_data.synthetic import render_image
+from cxr_paper.deploy.pretrained import CXRLocalizer
 from cxr_paper.errors import RunError
-from cxr_paper.pretrained import CXRLocalizer
 
 TOLERANCE = 1e-4
 SIZE = 64
@@ -56,7 +56,7 @@ def _synthetic_batch(count: int) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, onnxruntime):
     """``{(architecture, batch): (model, OnnxLocalizer)}``."""
-    from cxr_paper.onnx_model import OnnxLocalizer, export_onnx
+    from cxr_paper.deploy.onnx_model import OnnxLocalizer, export_onnx
 
     folder = tmp_path_factory.mktemp("onnx")
     found = {}
@@ -102,7 +102,7 @@ def test_damaged_or_foreign_files_are_refused(tmp_path, onnxruntime):
     import onnx
     from onnx import TensorProto, helper
 
-    from cxr_paper.onnx_model import OnnxLocalizer, load_model
+    from cxr_paper.deploy.onnx_model import OnnxLocalizer, load_model
 
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"\x08\x07not a protobuf")

@@ -10,14 +10,14 @@ import pytest
 import torch
 from sklearn.metrics import confusion_matrix
 
-from cxr_paper.operating_points import (
+from cxr_paper.deploy.operating_points import (
     Rule,
     check_thresholds,
     choose_threshold,
     operating_points,
     sensitivity_specificity,
 )
-from cxr_paper.probability_calibration import (
+from cxr_paper.deploy.probability_calibration import (
     BINS,
     calibration_error,
     calibration_report,

@@ -15,8 +15,8 @@ import torch
 import torchvision
 from script_runs import run_reproduce_paper
 
-from cxr_paper.config import PAPER_MODELS
-from cxr_paper.runtime import KILL_AFTER_MODELS_ENV
+from cxr_paper.configuration.config import PAPER_MODELS
+from cxr_paper.machine.runtime import KILL_AFTER_MODELS_ENV
 
 pytestmark = pytest.mark.slow  # trains the four paper models
 

@@ -10,10 +10,10 @@ from dicom_files import write_dicom
 from PIL import Image
 
 from cxr14_data import BOX_CLASSES, CLASSES, find_images
-from cxr_paper.cli import get_args_parser, resolve_config
-from cxr_paper.config import PRESETS
+from cxr_paper.configuration.cli import get_args_parser, resolve_config
+from cxr_paper.configuration.config import PRESETS
 from cxr_paper.errors import RunError
-from cxr_paper.results import ModelResult
+from cxr_paper.files.results import ModelResult
 
 SMOKE_MODELS = PRESETS["smoke"]["models"]
 
@@ -108,7 +108,7 @@ class TestSmokeRun:
     def test_the_browser_counts_hits_as_the_metric_does(self, smoke_run):
         """report.html's hit/miss and false positives (viewer records) add up to the fixed
         protocol's counts at IoBB > 0.1, for every model and map kind."""
-        from cxr_paper.results import ModelResult
+        from cxr_paper.files.results import ModelResult
 
         for model in SMOKE_MODELS:
             test = ModelResult.load(smoke_run[0] / model).test
@@ -123,7 +123,7 @@ class TestSmokeRun:
     def test_an_unreadable_saved_result_is_one_line(self, smoke_run, tmp_path):
         import shutil
 
-        from cxr_paper.results import ModelResult
+        from cxr_paper.files.results import ModelResult
 
         out = shutil.copytree(smoke_run[0], tmp_path / "run")
         (out / SMOKE_MODELS[0] / "result.json").write_text("{torn")
@@ -205,8 +205,9 @@ class TestPredict:
         examples = Path(__file__).resolve().parents[1]
         code = (
             "import sys; import predict; "
-            "bad = [m for m in ('sklearn', 'cxr_paper.training', 'cxr_paper.evaluation') "
-            "if m in sys.modules]; sys.exit(str(bad) if bad else 0)"
+            "bad = [m for m in ('sklearn', 'cxr_paper.learning.training', "
+            "'cxr_paper.scoring.evaluation') if m in sys.modules]; "
+            "sys.exit(str(bad) if bad else 0)"
         )
         done = subprocess.run(
             [sys.executable, "-c", code], cwd=examples, capture_output=True, text=True
@@ -214,7 +215,7 @@ class TestPredict:
         assert done.returncode == 0, done.stderr[-500:]
 
     def test_thresholds_come_from_the_saved_model(self, smoke_run, tmp_path):
-        from cxr_paper.pretrained import CXRLocalizer
+        from cxr_paper.deploy.pretrained import CXRLocalizer
 
         out, _ = smoke_run
         png = next(iter(find_images(next((out / "data").iterdir())).values()))
@@ -240,7 +241,7 @@ class TestPredict:
         assert result["predicted"] == list(CLASSES)
 
     def test_predict_uses_the_operating_points_chosen_on_validation(self, smoke_run, tmp_path):
-        from cxr_paper.pretrained import CXRLocalizer
+        from cxr_paper.deploy.pretrained import CXRLocalizer
 
         out, _ = smoke_run
         metrics = json.loads((out / "metrics.json").read_text())[SMOKE_MODELS[1]]
@@ -432,7 +433,7 @@ class TestAblation:
     def test_variant_configs(self):
         import ablate_pcm
 
-        from cxr_paper.config import RunConfig, preset_values, seam_loss
+        from cxr_paper.configuration.config import RunConfig, preset_values, seam_loss
         from pcm_seam import SEAMLoss
 
         demo = RunConfig(**preset_values("demo"))  # its own override: the ECR at the CAMs' size

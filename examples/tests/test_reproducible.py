@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cxr_paper.errors import RunError
-from cxr_paper.reproducible import fingerprint
+from cxr_paper.machine.reproducible import fingerprint
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "benchmarks" / "results" / "reproducible_smoke_cpu.json"
@@ -42,7 +42,7 @@ def test_the_smoke_run_trains_the_committed_weights(tmp_path):
 def test_inside_python_without_its_environment_the_mode_says_how(tmp_path, monkeypatch):
     import reproduce_paper
 
-    from cxr_paper.cli import get_args_parser
+    from cxr_paper.configuration.cli import get_args_parser
 
     monkeypatch.delenv("MKL_CBWR", raising=False)
     args = get_args_parser().parse_args(
@@ -56,7 +56,7 @@ def test_inside_python_without_its_environment_the_mode_says_how(tmp_path, monke
 def test_the_mode_is_for_cpus(tmp_path):
     import reproduce_paper
 
-    from cxr_paper.cli import get_args_parser
+    from cxr_paper.configuration.cli import get_args_parser
 
     args = get_args_parser().parse_args(
         ["--preset", "smoke", "--out", str(tmp_path / "r"), "--reproducible", "--device", "cuda"]

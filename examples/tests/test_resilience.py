@@ -11,9 +11,9 @@ import torch
 from script_runs import run_reproduce_paper
 from training_batches import CPU, random_batches
 
-from cxr_paper.checkpoint import load, save_atomic
-from cxr_paper.runtime import KILL_AT_STEP_ENV
-from cxr_paper.stage_loop import StageState, run_epoch
+from cxr_paper.files.checkpoint import load, save_atomic
+from cxr_paper.learning.stage_loop import StageState, run_epoch
+from cxr_paper.machine.runtime import KILL_AT_STEP_ENV
 from weighted_bce import DynamicWeightedBCEWithLogitsLoss
 
 
@@ -94,7 +94,7 @@ class TestResilience:
 def test_loader_workers_do_not_change_the_result(tmp_path):
     import reproduce_paper
 
-    from cxr_paper.cli import get_args_parser
+    from cxr_paper.configuration.cli import get_args_parser
 
     finals = []
     for workers in (0, 2):

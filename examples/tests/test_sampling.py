@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from cxr_paper.sampling import EpochSampler, SeededItems, collate_skipping
+from cxr_paper.inputs.sampling import EpochSampler, SeededItems, collate_skipping
 
 
 class TestSampling:

@@ -8,10 +8,10 @@ import pytest
 import score_model
 
 from cxr14_data import BOX_CLASSES, CLASSES
+from cxr_paper.configuration.task import chestxray14
 from cxr_paper.errors import RunError
-from cxr_paper.foreign_models import load_foreign
-from cxr_paper.jsonio import strict
-from cxr_paper.task import chestxray14
+from cxr_paper.files.jsonio import strict
+from cxr_paper.inputs.foreign_models import load_foreign
 
 
 def _score(tmp_path, *flags):
@@ -48,8 +48,8 @@ def test_a_saved_model_with_its_pcm_and_a_gradient_method(smoke_run, tmp_path):
 
 
 def test_an_exported_onnx_model_scores_as_its_pytorch_model(smoke_run, tmp_path, onnxruntime):
-    from cxr_paper.onnx_model import export_onnx
-    from cxr_paper.pretrained import load_pretrained
+    from cxr_paper.deploy.onnx_model import export_onnx
+    from cxr_paper.deploy.pretrained import load_pretrained
 
     out, _ = smoke_run
     graph = export_onnx(load_pretrained(out / "multires_resnet10t"), tmp_path / "model.onnx")

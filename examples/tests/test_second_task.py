@@ -14,12 +14,12 @@ from browser import open_report
 from cam_boxes_iobb.annotations import Annotations, ImageAnnotation
 from cam_boxes_iobb.cli import main as score_command
 from cam_boxes_iobb.formats import write_coco
-from cxr_paper.distributed import DistContext
-from cxr_paper.evaluation import evaluate_test
-from cxr_paper.html_report import write_html_report
-from cxr_paper.records import RECORDS_FILE, save_records, save_test_maps
-from cxr_paper.task import Task
-from cxr_paper.uncertainty import model_intervals
+from cxr_paper.configuration.task import Task
+from cxr_paper.files.records import RECORDS_FILE, save_records, save_test_maps
+from cxr_paper.machine.distributed import DistContext
+from cxr_paper.reporting.html_report import write_html_report
+from cxr_paper.scoring.evaluation import evaluate_test
+from cxr_paper.scoring.uncertainty import model_intervals
 from multires_backbone import CAMOutput
 
 CPU = DistContext(0, 1, 0, torch.device("cpu"))

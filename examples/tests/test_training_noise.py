@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from cxr_paper.report import paired_table, training_noise_section
-from cxr_paper.training_noise import Z, annotate, flatten, judge, summarize_runs
+from cxr_paper.reporting.report import paired_table, training_noise_section
+from cxr_paper.scoring.training_noise import Z, annotate, flatten, judge, summarize_runs
 
 
 def _entry(auroc, accuracy, difference, half_width=0.02):
@@ -126,8 +126,8 @@ def test_the_demo_preset_has_its_committed_study():
     at least ten training seeds on one data set and three data sets."""
     import dataclasses
 
-    from cxr_paper.config import RunConfig, preset_values
-    from cxr_paper.training_noise import noise_for
+    from cxr_paper.configuration.config import RunConfig, preset_values
+    from cxr_paper.scoring.training_noise import noise_for
 
     summary = noise_for(dataclasses.asdict(RunConfig(**preset_values("demo"))))
     assert summary is not None

@@ -3,12 +3,12 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from cxr14_data import BOX_CLASSES, CLASSES
-from cxr_paper.auroc import weighted_auroc
-from cxr_paper.evaluation import TestResult as Result
-from cxr_paper.scores import HEADLINES, LocalizationScores
-from cxr_paper.study import StudyRun, aggregate
-from cxr_paper.task import chestxray14
-from cxr_paper.uncertainty import (
+from cxr_paper.configuration.task import chestxray14
+from cxr_paper.scoring.auroc import weighted_auroc
+from cxr_paper.scoring.evaluation import TestResult as Result
+from cxr_paper.scoring.scores import HEADLINES, LocalizationScores
+from cxr_paper.scoring.study import StudyRun, aggregate
+from cxr_paper.scoring.uncertainty import (
     auroc_statistic,
     model_intervals,
     paired_maps,
@@ -219,7 +219,7 @@ class TestStudy:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_table_1_is_scikit_learns_auroc(seed):
-    from cxr_paper.auroc import macro_auroc
+    from cxr_paper.scoring.auroc import macro_auroc
 
     rng = np.random.default_rng(seed)
     labels = (rng.random((60, 3)) < 0.3).astype(float)

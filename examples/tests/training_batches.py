@@ -2,7 +2,7 @@
 
 import torch
 
-from cxr_paper.distributed import DistContext
+from cxr_paper.machine.distributed import DistContext
 
 CPU = DistContext(0, 1, 0, torch.device("cpu"))
 
@@ -20,7 +20,8 @@ def random_batches(count: int, size: int = 4, seed: int = 0) -> list[dict]:
 
 
 class ListLoaders:
-    """What ``fit_classifier`` reads of :class:`cxr_paper.data.Loaders`, over fixed batches."""
+    """What ``fit_classifier`` reads of :class:`cxr_paper.inputs.data.Loaders`, over fixed
+    batches."""
 
     class _Sampler:
         def set_epoch(self, epoch: int, start: int = 0) -> None:
@@ -39,7 +40,7 @@ class ListLoaders:
 def scripted_validation(monkeypatch, aurocs: list[float], snapshots: list[dict]) -> None:
     """Make ``fit_classifier``'s validation return ``aurocs`` in turn (so the test decides
     which epoch is best) and keep a copy of the weights it saw at each epoch."""
-    import cxr_paper.training as training
+    import cxr_paper.learning.training as training
 
     calls = iter(aurocs)
 

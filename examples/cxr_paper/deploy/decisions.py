@@ -1,0 +1,61 @@
+"""What a deployed model decides, measured: per-class operating points chosen on validation and
+the calibration of its probabilities, both scored on the test split with patient intervals.
+
+The localization tables keep the paper's ``--prob-threshold``; these numbers are for the saved
+model (``predict.py`` predicts a class above its operating point).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.special import expit
+
+from cxr_paper.configuration.config import RunConfig
+from cxr_paper.deploy.operating_points import operating_points
+from cxr_paper.deploy.probability_calibration import calibration_report
+from cxr_paper.scoring.evaluation import TestResult
+
+
+def decision_quality(
+    val_labels: np.ndarray, val_logits: np.ndarray, test: TestResult, config: RunConfig
+) -> dict[str, Any]:
+    """``{"operating_points": ..., "calibration": ...}`` of one model
+    (:func:`~cxr_paper.deploy.operating_points.operating_points`,
+    :func:`~cxr_paper.deploy.probability_calibration.calibration_report`)."""
+    classes = test.task.classes
+    shared = dict(resamples=config.bootstrap_resamples, seed=config.bootstrap_seed)
+    return {
+        "operating_points": operating_points(
+            val_labels,
+            expit(val_logits),
+            test.labels,
+            test.probs,
+            test.patients,
+            classes,
+            config.operating_point,
+            fallback=config.prob_threshold,
+            **shared,
+        ),
+        "calibration": calibration_report(
+            val_labels,
+            val_logits,
+            test.labels,
+            test.probs,
+            test.patients,
+            classes,
+            config.temperature_scaling,
+            **shared,
+        ),
+    }
+
+
+def saved_operating_points(decisions: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved model's ``operating_points``: the rule and the thresholds chosen on validation
+    (classes without one use the model's ``prob_threshold``)."""
+    if "operating_points" not in decisions:
+        return None
+    points = decisions["operating_points"]
+    chosen = {c: t for c, t in points["thresholds"].items() if points["chosen"][c]}
+    return {"rule": points["rule"], "thresholds": chosen}

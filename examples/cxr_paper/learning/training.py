@@ -1,0 +1,256 @@
+"""Stage 1 (classifier, weighted BCE) and stage 2 (PCM, SEAM), resumable at any checkpoint.
+
+Each ``fit_*`` shows in one screen what its stage trains, with which loss, optimizer and schedule;
+both run their epochs through :func:`~cxr_paper.learning.stage_loop.run_epoch`. Checkpoints
+(``stage1_last.pt``, ``stage2_last.pt``) are written atomically every ``checkpoint_every``
+optimizer steps and at every epoch end. They hold the weights, optimizer, scheduler, RNG states and
+the :class:`~cxr_paper.learning.stage_loop.StageState`, so ``--resume`` after a kill continues
+exactly: on
+CPU with the same settings it ends bit-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from cxr_paper.configuration.config import RunConfig, seam_loss
+from cxr_paper.errors import RunError
+from cxr_paper.files.checkpoint import load, save_atomic
+from cxr_paper.learning.stage_loop import StageState, every_steps, load_stage, run_epoch, save_stage
+from cxr_paper.machine.distributed import DistContext, broadcast_state, gather
+from cxr_paper.machine.runtime import (
+    autocast,
+    autocast_dtype,
+    prepare_images,
+    rng_state,
+    set_rng_state,
+    wrap_for_training,
+)
+from cxr_paper.scoring.auroc import macro_auroc
+from multires_backbone import CAMClassifier
+from pcm_seam import PCM, freeze_model, seam_step
+from weighted_bce import DynamicWeightedBCEWithLogitsLoss
+
+#: Stage-2 history per epoch (name -> running total it averages): the SEAM loss and its terms.
+PCM_HISTORY = {"pcm_loss": "loss", "msml": "msml", "ecr": "ecr"}
+
+
+@torch.no_grad()
+def evaluate_classification(
+    model: CAMClassifier,
+    loader: Iterable[dict[str, Any]],
+    criterion: torch.nn.Module,
+    ctx: DistContext,
+    classes: Sequence[str],
+    amp: torch.dtype | None = None,
+) -> tuple[float, dict[str, float], list[str]]:
+    """Mean loss, AUROC per class of ``classes`` (the label columns) and ``mean`` over the whole
+    split (all ranks gathered), and the names of the unreadable images skipped."""
+    model.eval()
+    loss_sum, seen, scores, labels, skipped = 0.0, 0, [], [], []
+    for batch in loader:
+        skipped += batch.get("skipped_names", [])
+        if "image" not in batch:
+            continue
+        images, targets = batch["image"].to(ctx.device), batch["labels"].to(ctx.device)
+        with autocast(amp, ctx.device):
+            logits = model(images).logits.float()
+        loss_sum += criterion(logits, targets).item() * len(images)
+        seen += len(images)
+        scores.append(torch.sigmoid(logits).cpu().numpy())
+        labels.append(targets.cpu().numpy())
+    parts = gather({"loss": loss_sum, "seen": seen, "scores": scores, "labels": labels}, ctx)
+    names = sorted({n for part in gather(skipped, ctx) for n in part})
+    all_scores = np.concatenate([s for part in parts for s in part["scores"]])
+    all_labels = np.concatenate([s for part in parts for s in part["labels"]])
+    mean_loss = sum(p["loss"] for p in parts) / max(sum(p["seen"] for p in parts), 1)
+    return mean_loss, macro_auroc(all_labels, all_scores, classes), names
+
+
+def fit_classifier(
+    name: str,
+    model: CAMClassifier,
+    loaders: Any,
+    config: RunConfig,
+    folder: Path,
+    ctx: DistContext,
+    resume: bool,
+) -> dict[str, list]:
+    """Stage 1: weighted BCE, Adam, ReduceLROnPlateau on validation macro-AUROC, best checkpoint."""
+    last, best = folder / "stage1_last.pt", folder / "stage1_best.pt"
+    criterion = DynamicWeightedBCEWithLogitsLoss()
+    amp = autocast_dtype(config.amp, ctx.device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(
+        params, lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer,
+        mode="max",
+        factor=config.plateau_factor,
+        patience=config.plateau_patience,
+        min_lr=config.min_lr,
+    )
+    state = StageState()
+    saved = (
+        load_stage(last, ctx, model=model, optimizer=optimizer, scheduler=scheduler)
+        if resume
+        else None
+    )
+    if saved is not None:
+        state, checkpoint = saved
+        set_rng_state(checkpoint["rng"])
+    net = wrap_for_training(model, ctx, config.sync_bn)
+    if config.compile:
+        net = torch.compile(net)
+
+    def step(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        images = prepare_images(batch["image"], ctx.device, config.channels_last)
+        labels = batch["labels"].to(ctx.device, non_blocking=True)
+        with autocast(amp, ctx.device):
+            return {"loss": criterion(net(images).logits, labels)}
+
+    def save() -> None:
+        parts = dict(model=model, optimizer=optimizer, scheduler=scheduler, rng=rng_state())
+        save_stage(last, state, ctx, **parts)
+
+    on_step = every_steps(state, config.checkpoint_every, save)
+
+    bar = tqdm(total=config.epochs, desc=f"{name} stage 1", unit="epoch", disable=not ctx.is_main)
+    bar.update(state.epoch)
+    while state.epoch < config.epochs:
+        epoch = state.epoch
+        loaders.train_sampler.set_epoch(epoch, start=state.batch * config.batch_size)
+        model.train()
+        run_epoch(
+            net,
+            loaders.train,
+            step,
+            optimizer,
+            state,
+            ctx,
+            f"{name} epoch {epoch + 1}",
+            accumulation=config.accumulation,
+            on_step=on_step,
+        )
+        totals = state.end_epoch(ctx)
+        train_loss = totals.get("loss", 0.0) / max(totals.get("images", 0), 1)
+        skipped = int(totals.get("skipped", 0))
+        val_loss, auroc, val_skipped = evaluate_classification(
+            model, loaders.val, criterion, ctx, loaders.task.classes, amp
+        )
+        score = auroc["mean"] if not math.isnan(auroc["mean"]) else -val_loss
+        scheduler.step(score)
+        state.record(
+            train_loss=train_loss,
+            val_loss=val_loss,
+            val_auroc=auroc["mean"],
+            lr=optimizer.param_groups[0]["lr"],
+            skipped=skipped,
+        )
+        state.history["skipped_val_images"] = val_skipped
+        if ctx.is_main:
+            tqdm.write(
+                f"{name} epoch {epoch + 1}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, "
+                f"val AUROC {auroc['mean']:.4f}"
+                + (f", {skipped} unreadable images skipped" if skipped else "")
+            )
+        if score > state.best_score:
+            state.best_score = score
+            if ctx.is_main:
+                save_atomic(
+                    {"model": model.state_dict(), "epoch": epoch + 1, "val_auroc": auroc}, best
+                )
+        save()
+        bar.update()
+    bar.close()
+    restore_best(model, best, ctx)
+    return {**state.history, "skipped_train_images": state.skipped_names}
+
+
+def restore_best(model: torch.nn.Module, best: Path, ctx: DistContext) -> None:
+    """Rank 0 loads the best epoch's weights (it wrote them), then every rank receives them, so
+    each rank holds that one model without reading a file rank 0 may still be writing (or that
+    another node cannot see)."""
+    if ctx.is_main and best.is_file():
+        saved = load(best, ctx.device)
+        try:
+            model.load_state_dict(saved["model"])
+        except (KeyError, RuntimeError) as error:
+            raise RunError(f"{best}: does not fit this model ({error}).") from None
+    broadcast_state(model, ctx)
+
+
+def fit_pcm(
+    name: str,
+    model: CAMClassifier,
+    loaders: Any,
+    config: RunConfig,
+    folder: Path,
+    ctx: DistContext,
+    resume: bool,
+) -> tuple[PCM, dict[str, list[float]]]:
+    """Stage 2: only the PCM trains, with the SEAM objective over the frozen classifier.
+
+    Adam with the run's betas, gradients accumulated over ``--accumulation`` batches and their
+    norm clipped at ``--grad-clip`` before each step ("in all cases", §5.1).
+    """
+    lr, epochs = config.pcm_schedule(name)
+    torch.manual_seed(config.seed)
+    pcm = PCM(model.num_features, image_channels=3 if config.pcm_reads_image else 0)
+    pcm = pcm.to(ctx.device)
+    loss_fn = seam_loss(config)
+    optimizer = torch.optim.Adam(pcm.parameters(), lr=lr, betas=tuple(config.betas))
+    generator = torch.Generator().manual_seed(config.seed * 7919 + ctx.rank)
+    amp = autocast_dtype(config.amp, ctx.device)
+    last = folder / "stage2_last.pt"
+    state = StageState()
+    saved = load_stage(last, ctx, pcm=pcm, optimizer=optimizer) if resume else None
+    if saved is not None:
+        state, checkpoint = saved
+        generator.set_state(checkpoint["generators"][ctx.rank])
+    freeze_model(model)
+    net = wrap_for_training(pcm, ctx)
+
+    def step(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        images = prepare_images(batch["image"], ctx.device, config.channels_last)
+        labels = batch["labels"].to(ctx.device)
+        with autocast(amp, ctx.device):
+            out = seam_step(model, net, images, labels, loss_fn, generator)
+        return {"loss": out.loss, "msml": out.msml, "ecr": out.ecr}
+
+    def save() -> None:
+        generators = gather(generator.get_state(), ctx)  # every rank's angle stream
+        save_stage(last, state, ctx, pcm=pcm, optimizer=optimizer, generators=generators)
+
+    on_step = every_steps(state, config.checkpoint_every, save)
+
+    while state.epoch < epochs:
+        epoch = state.epoch
+        loaders.train_sampler.set_epoch(epoch, start=state.batch * config.batch_size)
+        run_epoch(
+            net,
+            loaders.train,
+            step,
+            optimizer,
+            state,
+            ctx,
+            f"{name} SEAM epoch {epoch + 1}",
+            accumulation=config.accumulation,
+            clip=(list(pcm.parameters()), config.grad_clip),
+            on_step=on_step,
+        )
+        totals = state.end_epoch(ctx)
+        seen = max(totals.get("images", 0), 1)
+        state.record(**{k: totals.get(v, 0.0) / seen for k, v in PCM_HISTORY.items()})
+        save()
+    return pcm, state.history

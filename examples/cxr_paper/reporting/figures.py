@@ -1,0 +1,127 @@
+"""Figures 5-7 of the paper as matplotlib PNGs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator
+from sklearn.metrics import roc_curve
+
+from cam_boxes_iobb import overlay
+from cxr14_data import denormalize
+from cxr_paper.files.atomic import atomic_write
+
+
+def plot_losses(histories: dict[str, dict[str, list[float]]], path: Path) -> Path:
+    """Fig. 5: training and validation loss per epoch, then the PCM stage's two SEAM terms
+    (MSML solid, ECR dashed), each unweighted."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for name, history in histories.items():
+        epochs = np.arange(1, len(history.get("train_loss", [])) + 1)
+        axes[0].plot(epochs, history.get("train_loss", []), marker="o", label=name)
+        axes[1].plot(epochs, history.get("val_loss", []), marker="o", label=name)
+        msml, ecr = history.get("msml", []), history.get("ecr", [])
+        stage2 = np.arange(len(epochs) + 1, len(epochs) + 1 + len(msml))
+        (line,) = axes[2].plot(stage2, msml, marker="s", label=f"{name} MSML")
+        axes[2].plot(
+            stage2, ecr, marker="^", linestyle="--", color=line.get_color(), label=f"{name} ECR"
+        )
+    for axis, title in zip(
+        axes,
+        (
+            "(a) training loss (weighted BCE)",
+            "(b) validation loss",
+            "(c) PCM stage: MSML (solid), ECR (dashed)",
+        ),
+        strict=True,
+    ):
+        axis.set(title=title, xlabel="epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(path, lambda temporary: fig.savefig(temporary, dpi=110))
+    plt.close(fig)
+    return path
+
+
+def plot_threshold_curves(metrics: dict[str, Any], path: Path) -> Path:
+    """Mean accuracy at IoBB > 0.1 over the heatmap threshold, per model and map kind."""
+    fig, axis = plt.subplots(figsize=(7, 4.5))
+    for model, result in metrics.items():
+        for variant, scores in result["localization"].items():
+            curve = scores["threshold_curve"]
+            accuracy = [np.nan if v is None else v for v in curve["accuracy"]["mean"]]
+            axis.plot(curve["thresholds"], accuracy, marker=".", label=f"{model} {variant}")
+    axis.axvline(0.7, color="k", lw=0.8, ls="--")
+    axis.set(
+        title="Accuracy at IoBB > 0.1 over the heatmap threshold (paper: Q = 0.7, dashed)",
+        xlabel="heatmap threshold",
+        ylabel="mean accuracy, 8 box classes",
+    )
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_write(path, lambda temporary: fig.savefig(temporary, dpi=110))
+    plt.close(fig)
+    return path
+
+
+def plot_roc(
+    labels: np.ndarray, probs: np.ndarray, auroc: dict[str, float], title: str, path: Path
+) -> Path:
+    """Fig. 6: ROC curve per class."""
+    fig, axis = plt.subplots(figsize=(7, 7))
+    for i, name in enumerate(n for n in auroc if n != "mean"):  # the task's classes, in order
+        if 0 < labels[:, i].sum() < len(labels):
+            fpr, tpr, _ = roc_curve(labels[:, i], probs[:, i])
+            axis.plot(fpr, tpr, lw=1.3, label=f"{name} ({auroc[name]:.3f})")
+    axis.plot([0, 1], [0, 1], "k--", lw=0.8)
+    axis.set(
+        title=f"{title}: mean AUROC {auroc['mean']:.3f}",
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+    )
+    axis.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    atomic_write(path, lambda temporary: fig.savefig(temporary, dpi=110))
+    plt.close(fig)
+    return path
+
+
+def plot_heatmap_grid(
+    columns: list[tuple[str, str, dict[str, Any]]], names: list[str], path: Path
+) -> Path:
+    """Fig. 7: per test image (rows), one model/variant per column: heatmap of the GT class,
+    GT boxes green, predicted boxes red."""
+    rows = [n for n in names if all(n in examples for _, _, examples in columns)]
+    if not rows:
+        return path
+    fig, axes = plt.subplots(
+        len(rows), len(columns), figsize=(3.2 * len(columns), 3.4 * len(rows)), squeeze=False
+    )
+    for r, name in enumerate(rows):
+        for c, (title, variant, examples) in enumerate(columns):
+            example = examples[name]
+            image = (denormalize(example["image"]).mean(0).numpy() * 255).astype(np.uint8)
+            finding = next(iter(example["gt"]))
+            result = example[variant]
+            panel = overlay(
+                image,
+                result["heatmaps"][finding],
+                gt_boxes=example["gt"][finding],
+                pred_boxes=result["boxes"].get(finding),
+            )
+            axes[r, c].imshow(panel)
+            axes[r, c].set_title(f"{title}\n{finding} p={result['probs'][finding]:.2f}", fontsize=8)
+            axes[r, c].axis("off")
+    fig.tight_layout()
+    atomic_write(path, lambda temporary: fig.savefig(temporary, dpi=110))
+    plt.close(fig)
+    return path

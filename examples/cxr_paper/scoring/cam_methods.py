@@ -1,0 +1,66 @@
+"""Class maps from other CAM methods, over the same model, for the localization comparison.
+
+``cam`` is the model's own CAM (all 14 classes in one forward). The others are the Grad-CAM family
+at the layer that gives the CAMs (``model.feature_map``, the map ``F``), as the maintained
+``grad-cam`` package (pytorch-grad-cam) defines and scales them, computed for the 8 box classes at
+once (:mod:`cxr_paper.scoring.batched_cam`: one forward and one batched backward pass, tested equal
+to the
+library, which needs a forward and a backward pass per class).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from cxr_paper.configuration.task import Task
+from cxr_paper.scoring.batched_cam import batched_cams, library_scaling
+from multires_backbone import CAMClassifier
+
+#: --cam-methods: the model's CAM and the grad-cam package's methods (imported on use).
+CAM_METHODS = ("cam", "gradcam", "gradcam++", "hirescam", "layercam", "xgradcam")
+_LIBRARY_NAMES = {
+    "gradcam": "GradCAM",
+    "gradcam++": "GradCAMPlusPlus",
+    "hirescam": "HiResCAM",
+    "layercam": "LayerCAM",
+    "xgradcam": "XGradCAM",
+}
+
+
+class LogitsOnly(nn.Module):
+    """``model(x).logits``: what pytorch-grad-cam expects of a classifier."""
+
+    def __init__(self, model: CAMClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x).logits
+
+
+def gradient_cam(
+    method: str, model: CAMClassifier, task: Task
+) -> Callable[[torch.Tensor], np.ndarray]:
+    """``fn(images) -> (B, K, H, W)`` maps in ``[0, 1]`` at the input size from ``method``,
+    scaled as pytorch-grad-cam scales them (zero for the task's classes without boxes)."""
+    if method not in _LIBRARY_NAMES:
+        raise ValueError(f"Unknown method {method!r}; expected one of {list(_LIBRARY_NAMES)}.")
+    logits = LogitsOnly(model)
+    box = task.box_indices
+
+    def maps(images: torch.Tensor) -> np.ndarray:
+        out = np.zeros((len(images), len(task.classes), *images.shape[-2:]), dtype=np.float32)
+        cams = batched_cams(method, logits, model.feature_map, images, box)
+        out[:, box] = library_scaling(cams.float().cpu().numpy(), tuple(images.shape[-2:]))
+        return out
+
+    return maps
+
+
+def at_map_size(maps: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """``(B, K, H, W)`` input-size maps averaged down to the CAM's ``(h, w)`` for the PCM."""
+    return nn.functional.adaptive_avg_pool2d(torch.from_numpy(maps), size)

@@ -1,0 +1,212 @@
+"""How much of a number is training noise: what a committed seed study measured, and what one
+run's report can say with it.
+
+A run's intervals resample its test patients: they say how far a number would move on another
+draw of test images from the same population, not on a retrained model. Retraining with another
+seed, or on another machine (which rounds differently and so trains to other weights), moves it
+too. :func:`summarize_runs` measures both from a seed study's runs (``seed_study.py``): per
+number, the training sd (pooled over data seeds, across training seeds), the test-set sd (from
+each run's interval), the sd across data seeds, and the share of the total variance that training
+contributes. The summary of the demo preset's study ships as ``noise/demo.json``;
+:func:`noise_for` finds the one for a run's settings, and :func:`judge` says whether a paired
+difference stands out of both noises, of the test set's only, or of neither.
+
+Convention:
+    A 95 % interval's sd is ``(high - low) / (2 * 1.96)``. A difference is a finding when
+    ``|estimate| > 1.96 * sqrt(sd_test**2 + sd_training**2)``; "test noise only" when its interval
+    excludes 0 but that fails.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+NOISE_FOLDER = Path(__file__).parents[1] / "noise"  # data beside the code, not in it
+Z = 1.959963984540054
+SEP = " · "
+#: Settings a study's noise carries over between: every run setting but these.
+FREE_SETTINGS = {
+    "seed",
+    "data_seed",
+    "out",
+    "device",
+    "workers",
+    "bootstrap_resamples",
+    "bootstrap_seed",
+    "latency_repeats",
+    "figure_images",
+    "checkpoint_every",
+    "cache",
+    "skip_unreadable",
+    "skip_bad_boxes",
+    "reproducible",
+    "amp",
+    "compile",
+    # what the saved model decides and reports, chosen after training: not the training's noise
+    "operating_point",
+    "temperature_scaling",
+}
+INTERVALS_COVER = (
+    "test patients only (patient-level bootstrap of the test split); retraining with another "
+    "seed or on another machine is not in them"
+)
+Verdict = Literal["finding", "test noise only", "none"]
+
+
+def flatten(entry: Mapping[str, Any], model: str) -> dict[str, Mapping[str, Any]]:
+    """Every headline interval of one model's ``metrics.json`` entry, by a readable key:
+    ``"m · AUROC"``, ``"m · cam · accuracy"``, ``"m · pcm - cam · accuracy"``,
+    ``"a - b · AUROC"``, ``"a - b · cam · accuracy"``."""
+    numbers: dict[str, Mapping[str, Any]] = {}
+    intervals = entry.get("intervals", {})
+    if "mean" in intervals.get("auroc", {}):
+        numbers[f"{model}{SEP}AUROC"] = intervals["auroc"]["mean"]
+    for kind, headlines in intervals.get("localization", {}).items():
+        for headline, by_class in headlines.items():
+            if "mean" in by_class:
+                numbers[SEP.join((model, kind, headline))] = by_class["mean"]
+    for comparison, body in entry.get("paired", {}).items():
+        if comparison.split(" - ")[0] == model:  # across models: {auroc: {mean}, kind: {...}}
+            if "mean" in body.get("auroc", {}):
+                numbers[f"{comparison}{SEP}AUROC"] = body["auroc"]["mean"]
+            for kind, headlines in body.items():
+                if kind != "auroc":
+                    for headline, value in headlines.items():
+                        numbers[SEP.join((comparison, kind, headline))] = value
+        else:  # a map kind against the model's CAM: {headline: interval}
+            for headline, value in body.items():
+                numbers[SEP.join((model, comparison, headline))] = value
+    return numbers
+
+
+def _finite(*values: Any) -> bool:
+    """All given values are numbers, not ``None`` (JSON's NaN) or NaN."""
+    return all(isinstance(v, int | float) and math.isfinite(v) for v in values)
+
+
+def interval_sd(entry: Mapping[str, Any]) -> float:
+    low, high = entry.get("low"), entry.get("high")
+    if low is None or high is None:
+        return math.nan
+    return (float(high) - float(low)) / (2 * Z)
+
+
+def summarize_runs(runs: Iterable[Path]) -> dict[str, Any]:
+    """The noise summary of a seed study's finished runs (folders with ``metrics.json`` and
+    ``config.json``): per number, mean, training sd, test-set sd, data-seed sd, training share."""
+    values: dict[str, dict[int, list[float]]] = {}
+    test_variances: dict[str, list[float]] = {}
+    seeds: dict[int, list[int]] = {}
+    settings: dict[str, Any] | None = None
+    for run in runs:
+        config = json.loads((run / "config.json").read_text())
+        metrics = json.loads((run / "metrics.json").read_text())
+        shared = shared_settings(config)
+        if settings is not None and shared != settings:
+            raise ValueError(f"{run}: other settings than the study's other runs.")
+        settings = shared
+        seeds.setdefault(config["data_seed"], []).append(config["seed"])
+        for model, entry in metrics.items():
+            for key, interval in flatten(entry, model).items():
+                estimate = interval.get("estimate")
+                if estimate is None:
+                    continue
+                values.setdefault(key, {}).setdefault(config["data_seed"], []).append(estimate)
+                test_variances.setdefault(key, []).append(interval_sd(interval) ** 2)
+    numbers = {}
+    for key, by_data in values.items():
+        groups = [np.asarray(v, dtype=float) for v in by_data.values()]
+        dof = sum(len(g) - 1 for g in groups)
+        train_var = sum(((g - g.mean()) ** 2).sum() for g in groups) / dof if dof else math.nan
+        test_var = float(np.nanmean(test_variances[key]))
+        means = [g.mean() for g in groups]
+        numbers[key] = {
+            "mean": float(np.mean(np.concatenate(groups))),
+            "training_sd": math.sqrt(train_var),
+            "test_sd": math.sqrt(test_var),
+            "data_seed_sd": float(np.std(means, ddof=1)) if len(means) > 1 else math.nan,
+            "training_share": (
+                train_var / (train_var + test_var) if train_var + test_var > 0 else math.nan
+            ),
+            "runs": int(sum(len(g) for g in groups)),
+        }
+    return {
+        "settings": settings or {},
+        "training_seeds": {str(k): sorted(v) for k, v in sorted(seeds.items())},
+        "numbers": numbers,
+    }
+
+
+def noise_for(config: Mapping[str, Any], folder: Path = NOISE_FOLDER) -> dict[str, Any] | None:
+    """The committed noise summary measured with ``config``'s settings (seeds and paths aside),
+    or ``None`` when none was."""
+    path = folder / f"{config.get('preset')}.json"
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text())
+    return summary if shared_settings(config) == summary.get("settings") else None
+
+
+def shared_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a study's noise is tied to: all but :data:`FREE_SETTINGS`, with a generated
+    synthetic set's folder (``seed_study.py`` passes its path) read as ``"synthetic"``."""
+    shared = {k: v for k, v in config.items() if k not in FREE_SETTINGS}
+    if Path(str(shared.get("data", ""))).name.startswith("synthetic_"):
+        shared["data"] = "synthetic"
+    return shared
+
+
+def judge(entry: Mapping[str, Any] | None, training_sd: float | None) -> Verdict:
+    """Whether a paired difference stands out of test and training noise (``"finding"``), of
+    the test set's only, or of neither.
+
+    Example:
+        >>> judge({"estimate": 0.10, "low": 0.05, "high": 0.15, "excludes_zero": True}, 0.02)
+        'finding'
+        >>> judge({"estimate": 0.10, "low": 0.05, "high": 0.15, "excludes_zero": True}, 0.08)
+        'test noise only'
+    """
+    if not entry or not entry.get("excludes_zero"):
+        return "none"
+    if training_sd is None or math.isnan(training_sd):
+        return "finding"  # no study for these settings: only the test set's noise is known
+    combined = math.hypot(interval_sd(entry), training_sd)
+    return "finding" if abs(entry["estimate"]) > Z * combined else "test noise only"
+
+
+def annotate(
+    metrics: dict[str, Any], config: Mapping[str, Any], folder: Path = NOISE_FOLDER
+) -> dict[str, Any] | None:
+    """Add to each model's ``metrics.json`` entry what its intervals cover and, when a study
+    measured these settings, each number's training sd and the range a rerun with another seed
+    or machine is expected to fall in (mean ± 1.96 training sd of the study); return the
+    study's summary (``None`` without one)."""
+    summary = noise_for(config, folder)
+    for model, entry in metrics.items():
+        noise: dict[str, Any] = {"intervals_cover": INTERVALS_COVER, "study": None}
+        if summary is not None:
+            noise["study"] = {
+                "file": f"cxr_paper/noise/{config.get('preset')}.json",
+                "runs": sum(len(v) for v in summary["training_seeds"].values()),
+            }
+            noise["numbers"] = {
+                key: {
+                    "training_sd": known["training_sd"],
+                    "training_share": known["training_share"],
+                    "rerun_range": [
+                        known["mean"] - Z * known["training_sd"],
+                        known["mean"] + Z * known["training_sd"],
+                    ],
+                }
+                for key in flatten(entry, model)
+                if (known := summary["numbers"].get(key)) is not None
+                and _finite(known.get("training_sd"), known.get("training_share"))
+            }
+        entry["noise"] = noise
+    return summary
