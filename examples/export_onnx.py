@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from cxr_paper.deploy.onnx_model import OPSET, OUTPUTS, OnnxLocalizer, export_onnx
+from cxr_paper.deploy.onnx_model import OPSET, OUTPUTS, OnnxLocalizer, export_onnx, require
 from cxr_paper.deploy.pretrained import load_pretrained
 from cxr_paper.errors import RunError, run_main
 
@@ -68,6 +68,8 @@ def main(args: argparse.Namespace) -> dict[str, float]:
         raise RunError(f"--out {args.out} exists; pass --overwrite to replace it.")
     if args.batch_size is not None and args.batch_size < 1:
         raise RunError(f"--batch-size {args.batch_size}: expected an int >= 1.")
+    for module in ("onnx", "onnxscript", "onnxruntime"):
+        require(module, "export_onnx.py")
     model = load_pretrained(args.model, "cpu")
     export_onnx(model, args.out, args.batch_size, args.opset)
     differences = largest_differences(model, OnnxLocalizer(args.out), args.batch_size or 3)

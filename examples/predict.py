@@ -35,7 +35,7 @@ from torchvision import tv_tensors
 from cam_boxes_iobb import overlay
 from cxr14_data import paper_transforms, read_image
 from cxr_paper.deploy.dicom_out import DicomOutputError, is_dicom, write_dicom_outputs
-from cxr_paper.deploy.onnx_model import OnnxLocalizer, load_model
+from cxr_paper.deploy.onnx_model import OnnxLocalizer, load_model, require
 from cxr_paper.deploy.predicted_boxes import localize
 from cxr_paper.deploy.pretrained import CXRLocalizer
 from cxr_paper.deploy.probability_calibration import to_logits
@@ -206,6 +206,8 @@ def predict_all(
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.dicom:
+        require("highdicom", "--dicom")
     model = load_model(args.model, torch.device(args.device))
     if args.prob_threshold is None:
         thresholds = model.decision_thresholds()

@@ -160,3 +160,19 @@ def test_export_script_checks_the_graph_and_predict_runs_it(tmp_path, onnxruntim
     same_boxes = sum(onnx_result["boxes"][c] == torch_result["boxes"][c] for c in CLASSES)
     assert same_boxes >= len(CLASSES) - 1  # a map value at Q within 1e-6 could flip one pixel
     assert np.sum([len(b) for b in onnx_result["boxes"].values()]) > 0
+
+
+def test_a_missing_deploy_dependency_is_one_line(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_highdicom(name, *args, **kwargs):
+        if name == "highdicom":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_highdicom)
+    argv = ["a.dcm", "--model", str(tmp_path), "--out", str(tmp_path / "p"), "--dicom"]
+    with pytest.raises(RunError, match=r"--dicom needs highdicom: pip install .*\[deploy\]"):
+        predict.main(predict.get_args_parser().parse_args(argv))

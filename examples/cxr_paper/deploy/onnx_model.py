@@ -246,6 +246,17 @@ class GraphRefinement(nn.Module):
         return torch.cat([torch.zeros_like(features[:, :1]), features], dim=1)
 
 
+INSTALL_DEPLOY = "pip install -c constraints.txt './examples[deploy]'"
+
+
+def require(module: str, purpose: str) -> None:
+    """Import ``module`` or stop with one line saying what needs it and how to install it."""
+    try:
+        __import__(module)
+    except ImportError:
+        raise RunError(f"{purpose} needs {module}: {INSTALL_DEPLOY}.") from None
+
+
 def load_model(
     where: str | Path, device: torch.device | str = "cpu"
 ) -> CXRLocalizer | OnnxLocalizer:
@@ -258,5 +269,6 @@ def load_model(
             raise RunError(f"--model {where}: no such file.")
         if torch.device(device).type != "cpu":
             raise RunError(f"--model {where}: an ONNX model runs on the CPU here (--device cpu).")
+        require("onnxruntime", f"--model {where}")
         return OnnxLocalizer(where)
     return load_pretrained(where, device)
