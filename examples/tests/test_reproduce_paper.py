@@ -206,7 +206,8 @@ class TestPredict:
         code = (
             "import sys; import predict; "
             "bad = [m for m in ('sklearn', 'cxr_paper.learning.training', "
-            "'cxr_paper.scoring.evaluation') if m in sys.modules]; "
+            "'cxr_paper.scoring.evaluation', 'matplotlib', 'scipy.optimize', 'onnxruntime', "
+            "'highdicom') if m in sys.modules]; "
             "sys.exit(str(bad) if bad else 0)"
         )
         done = subprocess.run(

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 from scipy.special import expit, logit
 
 from cam_boxes_iobb import bootstrap
@@ -102,6 +101,8 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
         >>> round(fit_temperature(3 * z, y), 1)  # logits three times too confident
         3.0
     """
+    from scipy.optimize import minimize_scalar  # here: predicting only applies a temperature
+
     found = minimize_scalar(
         lambda log_t: mean_bce(logits, labels, float(np.exp(log_t))),
         bounds=LOG_T_RANGE,

@@ -7,10 +7,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from cxr_paper.files.atomic import atomic_write
@@ -80,6 +76,11 @@ def decisions_section(metrics: dict[str, dict[str, Any]], config: dict[str, Any]
 def plot_reliability(metrics: dict[str, dict[str, Any]], path: Path) -> Path:
     """Reliability diagrams: per model, the share of positives against the mean probability in
     each bin (95 % intervals as bars), before and after temperature scaling."""
+    import matplotlib  # here: the tables (the model card, predict.py) need no plotting
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     models = [m for m, entry in metrics.items() if "calibration" in entry]
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 5), squeeze=False)
     for axis, model in zip(axes[0], models, strict=True):
