@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 
+from cxr_paper.configuration.cli import validate
 from cxr_paper.configuration.config import PRESETS, RunConfig, preset_values, seam_loss
 from cxr_paper.errors import RunError
 from pcm_seam import SEAMLoss
@@ -71,6 +72,18 @@ def test_one_seam_mapping_with_overrides():
     assert seam_loss(config).extra_repr() == SEAMLoss.variant("seam", max_angle=15.0).extra_repr()
     with pytest.raises(RunError, match="--seam-overrides.*no_such_switch"):
         seam_loss(RunConfig(seam_overrides={"no_such_switch": 1}))
+
+
+def test_a_run_saved_under_a_former_variant_name_still_loads(tmp_path):
+    """Runs written before ``landed`` became ``masked-cam-scale`` validate and train the same."""
+    RunConfig(**{**preset_values("smoke"), "seam_variant": "landed"}).save(tmp_path)
+    old = RunConfig.load(tmp_path)
+    with pytest.warns(FutureWarning, match="now called 'masked-cam-scale'"):
+        validate(old)  # checks the objective's transform at the run's input size
+    with pytest.warns(FutureWarning, match="now called 'masked-cam-scale'"):
+        loss = seam_loss(old)
+    expected = seam_loss(dataclasses.replace(old, seam_variant="masked-cam-scale"))
+    assert loss.objective == expected.objective
 
 
 def test_load_is_the_inverse_of_save(tmp_path):

@@ -8,7 +8,6 @@ import json
 from typing import ClassVar
 
 import numpy as np
-import predict
 import pytest
 import torch
 from dicom_files import write_dicom
@@ -16,6 +15,7 @@ from dicom_files import write_dicom
 from cxr14_data import CLASSES
 from cxr14_data.synthetic import render_image
 from cxr_paper.deploy.pretrained import CXRLocalizer
+from cxr_paper.jobs import predict
 
 ROWS, COLUMNS = 300, 220  # not square, not the model's 64 px: the outputs must be in these pixels
 

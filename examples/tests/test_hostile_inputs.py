@@ -251,9 +251,9 @@ class TestPredictNames:
     def test_the_same_file_twice_and_deep_clashes(self):
         from pathlib import Path
 
-        import predict
+        from cxr_paper.jobs.predict import output_names
 
-        names = predict.output_names(
+        names = output_names(
             [Path("a/x/s.png"), Path("b/x/s.png"), Path("a/x/s.png"), Path("t.dcm")]
         )
         assert names == ["a__x__s", "b__x__s", "a__x__s_2", "t"]

@@ -414,40 +414,41 @@ class TestAblation:
 
         out = shutil.copytree(smoke_run[0], tmp_path / "run")  # the shared run stays as it was
         args = ablate_pcm.get_args_parser().parse_args(
-            ["--run", str(out), "--variants", "paper", "landed", "untrained", "--quick"]
+            ["--run", str(out), "--variants", "paper", "masked-cam-scale", "untrained", "--quick"]
         )
         results = ablate_pcm.main(args)
         rows = results["variants"]["multires_resnet10t"]
-        assert list(rows) == ["CAM only", "paper", "landed", "untrained"]
+        assert list(rows) == ["CAM only", "paper", "masked-cam-scale", "untrained"]
         smoke = json.loads((out / "metrics.json").read_text())["multires_resnet10t"]
         cam_only = smoke["localization"]["cam"]["iobb"]["0.1"]["mean"]["accuracy"]
         assert rows["CAM only"]["accuracy"]["mean"] == pytest.approx(cam_only)  # stage 1 kept
-        assert all(rows[v]["seconds"] > 0 for v in ("paper", "landed", "untrained"))
+        assert all(rows[v]["seconds"] > 0 for v in ("paper", "masked-cam-scale", "untrained"))
         text = (out / "ablation.md").read_text()
         assert "| paper |" in text and "| CAM only |" in text
-        assert (out / "ablation" / "multires_resnet10t" / "landed" / "stage2_last.pt").is_file()
+        folder = out / "ablation" / "multires_resnet10t" / "masked-cam-scale"
+        assert (folder / "stage2_last.pt").is_file()
         page = (out / "ablation.html").read_text()  # each variant a panel of the image browser
-        assert '"multires_resnet10t [landed]"' in page and '"folder":"ablation_files"' in page
+        assert '"multires_resnet10t [masked-cam-scale]"' in page
+        assert '"folder":"ablation_files"' in page
         assert (out / "ablation_files" / "data" / "0.js").is_file()
         assert (out / "report_files" / "data" / "0.js").is_file()  # the run's own page untouched
 
     def test_variant_configs(self):
-        import ablate_pcm
-
         from cxr_paper.configuration.config import RunConfig, preset_values, seam_loss
+        from cxr_paper.jobs.ablation import variant_config
         from pcm_seam import SEAMLoss
 
         demo = RunConfig(**preset_values("demo"))  # its own override: the ECR at the CAMs' size
         assert seam_loss(demo).ecr_resolution == "cam"
-        for name in ("paper", "seam", "authors", "landed"):
-            variant = seam_loss(ablate_pcm.variant_config(demo, name))
+        for name in ("paper", "seam", "authors", "masked-cam-scale"):
+            variant = seam_loss(variant_config(demo, name))
             fixes = {"authors_input_bug": False} if name == "authors" else {}
             expected = SEAMLoss.variant(name, **fixes)
             assert variant.extra_repr() == expected.extra_repr(), name  # the variant alone
-        logit = seam_loss(ablate_pcm.variant_config(demo, "paper+logit-msml"))
+        logit = seam_loss(variant_config(demo, "paper+logit-msml"))
         assert logit.extra_repr() == SEAMLoss(msml_on="refined_logits").extra_repr()
-        assert ablate_pcm.variant_config(demo, "paper+image").pcm_reads_image
-        assert not ablate_pcm.variant_config(demo, "paper").pcm_reads_image
+        assert variant_config(demo, "paper+image").pcm_reads_image
+        assert not variant_config(demo, "paper").pcm_reads_image
 
 
 class TestAblationOverSeeds:

@@ -1,7 +1,8 @@
 import json
 
 import pytest
-import seed_study
+
+from cxr_paper.jobs import seed_study
 
 pytestmark = pytest.mark.slow  # trains two seeds end to end
 

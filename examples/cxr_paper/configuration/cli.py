@@ -30,7 +30,7 @@ from cxr_paper.files.out_folder import check_out
 from cxr_paper.scoring.cam_methods import CAM_METHODS
 from multires_backbone import MIN_INPUT_SIZE
 from multires_backbone import resolve_config as resolve_model
-from pcm_seam import SEAM_VARIANTS
+from pcm_seam import RENAMED_OBJECTIVES, SEAM_VARIANTS
 
 WEIGHT_KINDS = ("none", "timm", "torchvision")
 AMP_CHOICES = ("auto", "bf16", "off")
@@ -207,7 +207,7 @@ def validate(config: RunConfig) -> None:
             raise RunError(f"--head-dropout for {model}: not a number.") from None
         if not 0 <= dropout < 1:
             raise RunError(f"--head-dropout for {model}: {dropout} is not in [0, 1).")
-    if config.seam_variant not in SEAM_VARIANTS:
+    if config.seam_variant not in SEAM_VARIANTS and config.seam_variant not in RENAMED_OBJECTIVES:
         raise RunError(
             f"--seam-variant {config.seam_variant!r}: expected one of {list(SEAM_VARIANTS)}."
         )

@@ -78,7 +78,8 @@ class RunConfig:
         "paper",
         "SEAM objective, a pcm_seam.SEAM_VARIANTS name: 'paper', or a source's settings "
         "exactly: 'seam' (train_SEAM.py), 'authors' (their train_step; their PCM-input bug off, "
-        "as these models have no 15th output), 'landed' (this project's first release)",
+        "as these models have no 15th output), 'masked-cam-scale' (this project's first release; "
+        "formerly 'landed')",
     )
     seam_overrides: dict[str, Any] = _field(
         {},

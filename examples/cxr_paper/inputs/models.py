@@ -9,6 +9,7 @@ from multires_backbone import (
     PretrainedWeightsError,
     apply_finetune_policy,
     create_model,
+    is_multires,
 )
 
 
@@ -44,3 +45,25 @@ def check_weights(
                 f"--pretrained for {name} ({config.weights_for(name)}): {error}"
             ) from None
     return normalization
+
+
+def standard_counterpart(model: str, models: list[str]) -> str | None:
+    """The standard model a multi-resolution one is paired with among ``models``, if any.
+
+    Example:
+        >>> standard_counterpart("multires_resnet10t", ["resnet10t", "multires_resnet10t"])
+        'resnet10t'
+        >>> standard_counterpart("resnet10t", ["resnet10t", "multires_resnet10t"]) is None
+        True
+    """
+    if not is_multires(model):
+        return None
+    standard = model.removeprefix("multires_")
+    return standard if standard in models else None
+
+
+def model_pairs(models: list[str]) -> list[tuple[str, str]]:
+    """(MultiRes model, its standard model) for each such pair among ``models``."""
+    return [
+        (m, standard) for m in models if (standard := standard_counterpart(m, models)) is not None
+    ]

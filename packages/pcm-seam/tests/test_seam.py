@@ -73,8 +73,10 @@ class TestSEAMLossParts:
 
 class TestVariants:
     def test_table(self):
-        assert set(SEAM_VARIANTS) == {"paper", "seam", "authors", "landed"}
-        paper, authors, landed = (SEAMLoss.variant(n) for n in ("paper", "authors", "landed"))
+        assert set(SEAM_VARIANTS) == {"paper", "seam", "authors", "masked-cam-scale"}
+        paper, authors, masked = (
+            SEAMLoss.variant(n) for n in ("paper", "authors", "masked-cam-scale")
+        )
         assert (paper.mask_input, paper.ecr_normalize, paper.ecr_resolution) == (
             False,
             "max",
@@ -86,7 +88,7 @@ class TestVariants:
             True,
         )
         assert (authors.msml_reduction, authors.mask_padding) == ("sum", False)
-        assert (landed.mask_input, landed.label_loss_maps, landed.ecr_resolution) == (
+        assert (masked.mask_input, masked.label_loss_maps, masked.ecr_resolution) == (
             True,
             False,
             "cam",
@@ -94,6 +96,11 @@ class TestVariants:
         assert SEAMLoss.variant("seam", keep=0.5).keep == 0.5
         with pytest.raises(ValueError, match="Unknown SEAM variant 'seem'"):
             SEAMLoss.variant("seem")
+
+    def test_former_name_still_loads_with_a_warning(self):
+        with pytest.warns(FutureWarning, match="'landed' is now called 'masked-cam-scale'"):
+            former = SEAMLoss.variant("landed", keep=0.5)
+        assert former.objective == SEAMLoss.variant("masked-cam-scale", keep=0.5).objective
 
     def test_angles_per_batch_or_image(self):
         g = torch.Generator().manual_seed(0)
@@ -251,7 +258,7 @@ class TestObjectiveParts:
             authors_input_bug=True, mask_padding=False, msml_reduction="sum", ecr_targets="after",
             onehot="all", normalize_eps=1e-6, rotation="torchvision",
         ),
-        "landed": dict(
+        "masked-cam-scale": dict(
             mask_input=True, label_loss_maps=False, ecr_normalize="none", ecr_resolution="cam",
             angle_per="image",
         ),

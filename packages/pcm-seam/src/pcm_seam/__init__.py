@@ -3,6 +3,7 @@
 from pcm_seam.cam_prep import BACKGROUND_INDEX, prepare_cams
 from pcm_seam.losses import check_keep, ecr_loss, min_pooling_loss, msml_loss, ohem
 from pcm_seam.objective import (
+    RENAMED_OBJECTIVES,
     SEAM_OBJECTIVES,
     ECRTargets,
     ECRTerm,
@@ -30,6 +31,7 @@ from pcm_seam.warps import rotate_torchvision_with_mask, rotate_with_mask
 __all__ = [
     "BACKGROUND_INDEX",
     "PCM",
+    "RENAMED_OBJECTIVES",
     "SEAM_OBJECTIVES",
     "SEAM_VARIANTS",
     "BranchOutputs",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -291,8 +292,9 @@ FLAT_NAMES: dict[str, tuple[str | None, str]] = {
 #: it is silent (``"paper"``); ``train_SEAM.py`` lines 104-142 and ``tool/visualization.py``
 #: ``max_norm`` (``"seam"``); the authors' ``scripts/create_model.py`` ``PcmModel.train_step``
 #: lines 62-104 and ``utils.max_norm`` (``"authors"``); this package's first release
-#: (``"landed"``). ``mask_padding`` is this package's own choice, so SEAM and the authors turn
-#: it off.
+#: (``"masked-cam-scale"``: labels mask the PCM's input, the ECR compares un-normalised maps at
+#: the CAMs' resolution, one angle per image). ``mask_padding`` is this package's own choice, so
+#: SEAM and the authors turn it off.
 SEAM_OBJECTIVES: dict[str, SEAMObjective] = {
     "paper": SEAMObjective(),
     "seam": SEAMObjective(
@@ -311,7 +313,7 @@ SEAM_OBJECTIVES: dict[str, SEAMObjective] = {
         msml=MSMLTerm(reduction="sum"),
         authors_input_bug=True,
     ),
-    "landed": SEAMObjective(
+    "masked-cam-scale": SEAMObjective(
         transform=SiameseTransform(angle_per="image"),
         normalization=MapNormalization("none"),
         ecr=ECRTerm(resolution="cam", label_maps=False),
@@ -320,12 +322,41 @@ SEAM_OBJECTIVES: dict[str, SEAMObjective] = {
 }
 
 
+#: Former names of :data:`SEAM_OBJECTIVES` entries, still accepted (with a ``FutureWarning``) so
+#: that settings saved under them load.
+RENAMED_OBJECTIVES: dict[str, str] = {"landed": "masked-cam-scale"}
+
+
+def objective_name(name: str) -> str:
+    """``name`` as a key of :data:`SEAM_OBJECTIVES`: a former name (:data:`RENAMED_OBJECTIVES`)
+    becomes its new one, with a ``FutureWarning``; an unknown name is a ``ValueError``.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", FutureWarning)
+        ...     objective_name("landed")
+        'masked-cam-scale'
+    """
+    if name in RENAMED_OBJECTIVES:
+        new = RENAMED_OBJECTIVES[name]
+        warnings.warn(
+            f"The SEAM variant {name!r} is now called {new!r}; the old name will be removed.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return new
+    if name not in SEAM_OBJECTIVES:
+        raise ValueError(f"Unknown SEAM variant {name!r}; expected one of {list(SEAM_OBJECTIVES)}.")
+    return name
+
+
 def changed_settings(objective: SEAMObjective) -> dict[str, Any]:
     """The flat settings where ``objective`` differs from the paper's, in :data:`FLAT_NAMES`
     order.
 
     Example:
-        >>> sorted(changed_settings(SEAM_OBJECTIVES["landed"]))
+        >>> sorted(changed_settings(SEAM_OBJECTIVES["masked-cam-scale"]))
         ['angle_per', 'ecr_normalize', 'ecr_resolution', 'label_loss_maps', 'mask_input']
     """
     paper = SEAM_OBJECTIVES["paper"]

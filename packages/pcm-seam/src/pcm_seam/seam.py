@@ -8,10 +8,11 @@ them, and the loss is ``lambda_msml * MSML + lambda_ecr * ECR``.
 Where the paper, SEAM and the authors' code differ, a part of the objective has a setting
 (:mod:`pcm_seam.objective`: the transform, the map normalisation, the ECR targets, the ECR, the
 MSML, the weights); the default is the paper's text, SEAM where the paper is silent.
-:data:`~pcm_seam.objective.SEAM_OBJECTIVES` composes each source's objective (and this package's
-first release, ``"landed"``) from those parts, :data:`SEAM_VARIANTS` lists the settings each
-changes; the package README tabulates them, and the tests transcribe ``train_SEAM.py`` and the
-authors' ``PcmModel.train_step`` line by line and compare loss and gradient in float64.
+:data:`~pcm_seam.objective.SEAM_OBJECTIVES` composes each source's objective (and this
+package's first release, ``"masked-cam-scale"``) from those parts, :data:`SEAM_VARIANTS` lists the
+settings each changes; the package README tabulates them, and the tests transcribe
+``train_SEAM.py`` and the authors' ``PcmModel.train_step`` line by line and compare loss and
+gradient in float64.
 
 ``mask_padding`` (the zero-filled corners of the rotation left out of the ECR) is this package's
 own choice, so ``"seam"`` and ``"authors"`` turn it off. ``msml_on="refined_logits"`` is an
@@ -41,6 +42,7 @@ from pcm_seam.objective import (
     SEAMObjective,
     changed_settings,
     normalize_maps,
+    objective_name,
 )
 from pcm_seam.refine import foreground, pcm_input
 
@@ -172,12 +174,10 @@ class SEAMLoss(nn.Module):
     @classmethod
     def variant(cls, name: str, **overrides: Any) -> SEAMLoss:
         """The objective of :data:`~pcm_seam.objective.SEAM_OBJECTIVES` (``"paper"``,
-        ``"seam"``, ``"authors"``, ``"landed"``), with any setting overridden by name."""
-        if name not in SEAM_OBJECTIVES:
-            raise ValueError(
-                f"Unknown SEAM variant {name!r}; expected one of {list(SEAM_OBJECTIVES)}."
-            )
-        return cls(SEAM_OBJECTIVES[name], **overrides)
+        ``"seam"``, ``"authors"``, ``"masked-cam-scale"``), with any setting overridden by
+        name. A former name (:data:`~pcm_seam.objective.RENAMED_OBJECTIVES`) still works, with a
+        ``FutureWarning``."""
+        return cls(SEAM_OBJECTIVES[objective_name(name)], **overrides)
 
     def sample_angles(
         self,

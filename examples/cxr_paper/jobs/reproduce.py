@@ -1,0 +1,214 @@
+"""The paper end to end: stage 1 trains each classifier with the dynamically weighted BCE, stage
+2 trains its PCM with SEAM over the frozen classifier, evaluation scores the test split with and
+without the PCM (Tables 1-4, Figures 5-7, a report).
+
+Every model's weights are checked before any data is read; the report, ``metrics.json`` and the
+figures are rewritten as each model finishes (:mod:`cxr_paper.reporting.run_outputs`), and
+``--resume`` keeps the finished models. Run it with ``examples/reproduce_paper.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from cxr14_data import IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError
+from cxr_paper.configuration.cli import resolve_config
+from cxr_paper.configuration.config import CONFIG_FILE, RunConfig
+from cxr_paper.deploy.decisions import decision_quality, saved_operating_points
+from cxr_paper.deploy.pretrained import save_run_model
+from cxr_paper.errors import RunError
+from cxr_paper.files.out_folder import claim
+from cxr_paper.files.records import save_records, save_test_maps
+from cxr_paper.files.results import ModelResult
+from cxr_paper.inputs.data import Loaders, build_loaders, config_task
+from cxr_paper.inputs.models import build_model, check_weights
+from cxr_paper.learning.training import fit_classifier, fit_pcm
+from cxr_paper.machine import reproducible
+from cxr_paper.machine.distributed import DistContext, barrier, init_distributed, shutdown
+from cxr_paper.machine.environment import environment
+from cxr_paper.machine.runtime import KILL_AFTER_MODELS_ENV, maybe_kill
+from cxr_paper.reporting.run_outputs import choose_figure_images, write_outputs
+from cxr_paper.scoring.evaluation import evaluate_run, inference_ms, parameter_counts, split_logits
+from cxr_paper.scoring.uncertainty import model_intervals, paired_maps
+
+Normalization = tuple[tuple[float, ...], tuple[float, ...]]
+
+
+def unreadable_message(error: BaseException) -> str:
+    """One line naming the file (a DataLoader worker's error carries a traceback in its text)."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    detail = (lines[-1] if lines else repr(error)).split("ImageDecodeError: ", 1)[-1]
+    return (
+        f"{detail} -- find every unreadable image first with `python -m cxr14_data stats "
+        "ROOT --verify`, or pass --skip-unreadable to skip them and list them in the report."
+    )
+
+
+def main(args: argparse.Namespace) -> Path:
+    started = time.perf_counter()
+    config = resolve_config(args)
+    if config.reproducible:
+        enter_reproducible_mode(config)
+    ctx = init_distributed(config.device)
+    try:
+        return run(config, ctx, args.resume, started, getattr(args, "overwrite", False))
+    except ImageDecodeError as error:
+        raise RunError(unreadable_message(error)) from None
+    finally:
+        shutdown(ctx)
+
+
+def enter_reproducible_mode(config: RunConfig) -> None:
+    """``--reproducible``: re-execute this script with the mode's environment if it started
+    without it, then switch PyTorch into the mode (:mod:`cxr_paper.machine.reproducible`)."""
+    if config.device.startswith("cuda") or (config.device == "auto" and torch.cuda.is_available()):
+        raise RunError("--reproducible is a CPU mode: run it with --device cpu on a CPU machine.")
+    missing = reproducible.missing_environment()
+    started_as_script = getattr(sys.modules["__main__"], "__spec__", None) is None
+    if missing and not (started_as_script and sys.argv[0].endswith(".py")):
+        assignments = " ".join(f"{k}={v}" for k, v in reproducible.ENVIRONMENT.items())
+        raise RunError(f"--reproducible from inside Python: start the process with {assignments}.")
+    reproducible.ensure_environment(sys.argv)
+    reproducible.apply()
+
+
+def run(
+    config: RunConfig, ctx: DistContext, resume: bool, started: float, overwrite: bool = False
+) -> Path:
+    """Check every model's weights, then (rank 0 holding ``--out``'s lock) train and report."""
+    normalization: dict[str, Normalization] = {
+        m: (IMAGENET_MEAN, IMAGENET_STD) for m in config.models
+    }
+    if any(config.weights_for(m) != "none" for m in config.models):
+        normalization.update(check_weights(config, len(config_task(config).classes)))
+    # one writer per run folder, taken before anything is written; the other ranks compute
+    held = (
+        claim(Path(config.out), resume=resume, overwrite=overwrite, marker=CONFIG_FILE)
+        if ctx.is_main
+        else contextlib.nullcontext()
+    )
+    with held:
+        return run_models(config, ctx, resume, started, normalization)
+
+
+def run_models(
+    config: RunConfig,
+    ctx: DistContext,
+    resume: bool,
+    started: float,
+    normalization: dict[str, Normalization],
+) -> Path:
+    """Train, evaluate and report each model of the run (finished ones kept with ``resume``)."""
+    out = Path(config.out)
+    torch.manual_seed(config.seed)
+    loaders: dict[Normalization, Loaders] = {}
+
+    def loaders_for(norm: Normalization) -> Loaders:
+        if norm not in loaders:
+            loaders[norm] = build_loaders(config, ctx, norm)
+        return loaders[norm]
+
+    first = loaders_for(normalization[config.models[0]])
+    figure_images = choose_figure_images(first.dataset("test"), config.figure_images)
+    if ctx.is_main:  # the data is there and fits: the folder now holds this run
+        config.save(out)
+    results: dict[str, ModelResult] = {}
+    for position, name in enumerate(config.models, start=1):
+        saved = ModelResult.load(out / name) if resume else None
+        if saved is not None:
+            results[name] = saved
+            print(f"{name}: finished in an earlier session, kept")
+        else:
+            results[name] = train_and_evaluate(
+                name,
+                config,
+                loaders_for(normalization[name]),
+                normalization[name],
+                ctx,
+                resume,
+                set(figure_images),
+            )
+            if ctx.is_main:
+                results[name].save(out / name)
+        if ctx.is_main:
+            write_outputs(config, out, results, figure_images, first, started, ctx)
+        barrier(ctx)
+        maybe_kill(KILL_AFTER_MODELS_ENV, position)
+    report = out / "report.md"
+    if ctx.is_main:
+        print(f"Report: {report.resolve()}")
+    return report
+
+
+def train_and_evaluate(
+    name: str,
+    config: RunConfig,
+    loaders: Loaders,
+    normalization: Normalization,
+    ctx: DistContext,
+    resume: bool,
+    figure_images: set[str],
+) -> ModelResult:
+    """Stage 1, stage 2, the test split (Tables 1-4 for this model), then the shareable model
+    (``pretrained/``: weights, config and model card)."""
+    folder = Path(config.out) / name
+    torch.manual_seed(config.seed)
+    model = build_model(name, config, len(loaders.task.classes)).to(ctx.device)
+    history = fit_classifier(name, model, loaders, config, folder, ctx, resume)
+    pcm, pcm_history = fit_pcm(name, model, loaders, config, folder, ctx, resume)
+    history = {**history, **pcm_history}
+    test = evaluate_run(model, pcm, loaders.test, config, ctx, figure_images, f"{name} test")
+    if ctx.is_main:
+        save_records(test, folder)
+        save_test_maps(test, folder)
+    val_labels, val_logits = split_logits(model, loaders.val, ctx, f"{name} validation")
+    decisions = decision_quality(val_labels, val_logits, test, config)
+    resamples, seed = config.bootstrap_resamples, config.bootstrap_seed
+    result = ModelResult(
+        test=test,
+        history=history,
+        params=parameter_counts(name, model, pcm),
+        latency_ms=inference_ms(model, None, ctx.device, config.latency_repeats),
+        latency_ms_pcm=inference_ms(model, pcm, ctx.device, config.latency_repeats),
+        intervals=model_intervals(test, resamples, seed),
+        paired=paired_maps(test, resamples, seed),
+        environment=environment(ctx.device),
+        decisions=decisions,
+    )
+    if ctx.is_main:
+        save_run_model(
+            model,
+            pcm,
+            folder,
+            architecture=name,
+            classes=result.test.task.classes,
+            image_size=config.image_size,
+            normalization=normalization,
+            gamma=config.lse_gamma,
+            prob_threshold=config.prob_threshold,
+            heatmap_threshold=config.heatmap_threshold,
+            operating_points=saved_operating_points(decisions),
+            temperature=decisions["calibration"]["temperature"],
+            card={
+                "metrics": result.metrics(),
+                "training_data": f"{card_source(config, loaders)}; the run's settings are in its "
+                "config.json.",
+                "synthetic": config.data == "synthetic",
+                # relative: the card travels to the Hub, local folders do not belong there
+                "where": f"{Path(config.out).name}/{name}/pretrained",
+            },
+        )
+    return result
+
+
+def card_source(config: RunConfig, loaders: Loaders) -> str:
+    """The training data as the model card names it: no local path (the card is published)."""
+    if config.data == "synthetic":
+        return loaders.source
+    return "NIH ChestX-ray14, the official train/val list split by patient"

@@ -1,0 +1,233 @@
+"""Score any classifier's localization on a ChestX-ray14 folder's boxes (or the synthetic set):
+this project's models (PyTorch or exported ONNX), a timm model or a torchxrayvision DenseNet,
+with any CAM method.
+
+The test split is scored as :mod:`cxr_paper.jobs.reproduce` scores it (AUROC, accuracy at IoBB >
+0.1 and false positives at Q = 0.7, MaxBoxAccV2, the pointing game, each with its
+patient-bootstrap 95 % interval) into ``score.md``, ``score.json``, ``test_records.npz`` and
+``report.html`` in ``--out``. A saved model of this project is also scored with its PCM; other
+models with one Grad-CAM-family method at their last feature stage, all classes in one batched
+backward pass. Run it with ``examples/score_model.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from cxr_paper.configuration.config import PRESETS, RunConfig, preset_values
+from cxr_paper.deploy.onnx_model import GraphRefinement, OnnxClassifier, load_model
+from cxr_paper.deploy.pretrained import load_pretrained, results_table
+from cxr_paper.errors import RunError
+from cxr_paper.files.atomic import atomic_text
+from cxr_paper.files.jsonio import write_json
+from cxr_paper.files.out_folder import check_out, claim
+from cxr_paper.files.records import save_records, save_test_maps
+from cxr_paper.inputs.data import build_loaders, config_task
+from cxr_paper.inputs.foreign_models import load_foreign
+from cxr_paper.machine.distributed import DistContext, init_distributed, shutdown
+from cxr_paper.reporting.html_report import write_html_report
+from cxr_paper.reporting.markdown import number, table, variant_label
+from cxr_paper.scoring.batched_cam import METHODS
+from cxr_paper.scoring.evaluation import TestResult, evaluate_test
+from cxr_paper.scoring.training_noise import INTERVALS_COVER
+from cxr_paper.scoring.uncertainty import model_intervals
+
+SCORE_FILE = "score.json"
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="timm:NAME, xrv:WEIGHTS (or xrv:none), or a saved model of this project (a run's "
+        "model folder, a save_pretrained folder, a Hub id or an exported .onnx file)",
+    )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help=f"maps to score: 'cam' (this project's models; with the PCM) and {list(METHODS)}; "
+        "other models take one method (default: cam, or gradcam for other models)",
+    )
+    parser.add_argument(
+        "--weights", default=None, help="timm: 'timm' (its pretrained weights) or a file"
+    )
+    parser.add_argument("--data", default="synthetic", help="a ChestX-ray14 folder or 'synthetic'")
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="demo",
+        help="the synthetic set's settings (and the evaluation's thresholds and seeds)",
+    )
+    parser.add_argument("--image-size", type=int, default=None, help="network input (px)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--bootstrap-resamples", type=int, default=1000)
+    parser.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
+    parser.add_argument("--out", type=Path, default=Path("runs/score"))
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier score in --out (without it, an --out holding files is refused)",
+    )
+    return parser
+
+
+def rename_variant(test: TestResult, old: str, new: str) -> None:
+    """Call a map kind by its method's name (a foreign model's maps are not its own CAM)."""
+    test.localization[new] = test.localization.pop(old)
+    test.scores[new] = test.scores.pop(old)
+    for record in test.viewer.values():
+        record["variants"][new] = record["variants"].pop(old)
+
+
+def score(args: argparse.Namespace) -> dict[str, Any]:
+    foreign = ":" in args.model and not Path(args.model).exists()  # timm:NAME, xrv:WEIGHTS
+    methods = args.methods or (["gradcam"] if foreign else ["cam"])
+    unknown = [m for m in methods if m not in (*METHODS, "cam")]
+    if unknown:
+        raise RunError(f"--methods {unknown}: expected 'cam' or some of {list(METHODS)}.")
+    if foreign and (len(methods) != 1 or methods[0] == "cam"):
+        raise RunError(f"--model {args.model}: give one of {list(METHODS)} in --methods.")
+    base = preset_values(args.preset)
+    overwrite = getattr(args, "overwrite", False)
+    check_out(args.out, resume=False, overwrite=overwrite, marker=SCORE_FILE)
+    ctx = init_distributed(args.device)
+    held = (
+        claim(args.out, resume=False, overwrite=overwrite, marker=SCORE_FILE)
+        if ctx.is_main
+        else contextlib.nullcontext()
+    )
+    with held:
+        return _score(args, foreign, methods, base, ctx)
+
+
+def _score(
+    args: argparse.Namespace,
+    foreign: bool,
+    methods: list[str],
+    base: dict[str, Any],
+    ctx: DistContext,
+) -> dict[str, Any]:
+    try:
+        if foreign:
+            task = config_task(RunConfig(**{**base, "data": args.data}))
+            loaded = load_foreign(args.model, methods[0], task, args.weights)
+            model, pcm, normalization = loaded.model, None, loaded.normalization
+            description, image_size, evaluated = loaded.description, base["image_size"], ("cam",)
+        elif args.model.endswith(".onnx"):
+            if methods != ["cam"]:
+                raise RunError(
+                    f"--model {args.model}: an ONNX graph has no gradients; --methods cam."
+                )
+            saved = load_model(args.model, ctx.device)
+            model, pcm, normalization = (
+                OnnxClassifier(saved),
+                GraphRefinement(),
+                saved.normalization,
+            )
+            description = f"`{saved.architecture}` exported to ONNX at {args.model} (onnxruntime)"
+            image_size, evaluated = saved.image_size, ("cam",)
+        else:
+            saved = load_pretrained(args.model, ctx.device)
+            model, pcm, normalization = saved.classifier, saved.pcm, saved.normalization
+            description = f"`{saved.architecture}` saved at {args.model}"
+            image_size, evaluated = saved.image_size, tuple(methods)
+        config = RunConfig(
+            **{
+                **base,
+                "data": args.data,
+                "out": str(args.out),
+                "image_size": args.image_size or image_size,
+                "batch_size": args.batch_size,
+                "device": args.device,
+                "bootstrap_resamples": args.bootstrap_resamples,
+            }
+        )
+        loaders = build_loaders(config, ctx, normalization)
+        test = evaluate_test(
+            model.to(ctx.device),
+            pcm,
+            loaders.test,
+            ctx,
+            config.prob_threshold,
+            config.heatmap_threshold,
+            set(),
+            f"scoring {args.model}",
+            methods=evaluated,
+            seed=config.data_seed,
+            pointing_tolerance=config.pointing_tolerance,
+        )
+    finally:
+        shutdown(ctx)
+    if foreign:
+        rename_variant(test, "cam", methods[0])
+    entry = {
+        "model": args.model,
+        "description": description,
+        "data": loaders.source,
+        "image_size": config.image_size,
+        "missing_classes": getattr(model, "missing", []),
+        "auroc": test.auroc,
+        "localization": test.localization,
+        "localization_images": test.box_images,
+        "task": test.task.to_dict(),
+        "intervals": model_intervals(test, config.bootstrap_resamples, config.bootstrap_seed),
+        "intervals_cover": INTERVALS_COVER,
+    }
+    if ctx.is_main:
+        write_outputs(args.out, entry, test, config)
+    return entry
+
+
+def markdown(entry: dict[str, Any]) -> str:
+    lines = [
+        f"# {entry['model']} on ChestX-ray14's boxes",
+        "",
+        f"- Model: {entry['description']}; input {entry['image_size']} px",
+        f"- Data: {entry['data']}; {entry['localization_images']} test images with boxes",
+        "- Localization: the ChestX-ray8 protocol (IoBB > 0.1 at Q = 0.7, classes predicted "
+        "above 0.5), MaxBoxAccV2 and the pointing game; 95 % intervals resample the test "
+        "patients: they cover test-set noise, not how another training of the model would score.",
+    ]
+    if entry["missing_classes"]:
+        lines.append(f"- The model has no output for {entry['missing_classes']} (logit 0).")
+    lines += ["", "## Headline", "", results_table(entry)]
+    box_classes = [*entry["task"]["box_classes"], "mean"]
+    header = ["maps", *box_classes]
+    rows = [
+        [variant_label(variant)]
+        + [number(scores["iobb"]["0.1"][c]["accuracy"]) for c in box_classes]
+        for variant, scores in entry["localization"].items()
+    ]
+    lines += ["", "## Accuracy at IoBB > 0.1 per class", "", table(header, rows)]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(out: Path, entry: dict[str, Any], test: TestResult, config: RunConfig) -> None:
+    save_records(test, out)
+    save_test_maps(test, out)
+    text = markdown(entry)
+    atomic_text(out / "score.md", text)
+    patients = dict(zip(test.image_names, test.patients, strict=True))
+    write_html_report(
+        out / "report.html",
+        text,
+        {entry["model"]: test.viewer},
+        patients,
+        f"{entry['model']} scored",
+        config.prob_threshold,
+        config.heatmap_threshold,
+        test.task,
+    )
+    write_json(entry, out / SCORE_FILE)  # last: the file that says the score is complete
+    print(f"Scores: {(out / 'score.md').resolve()}; browse: {(out / 'report.html').resolve()}")
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    return score(args)

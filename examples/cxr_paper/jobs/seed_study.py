@@ -1,0 +1,218 @@
+"""A seed study: one preset trained and evaluated over several seeds, then aggregated, to say how
+much of each number is noise.
+
+Each (data seed, training seed) is an ordinary run of :mod:`cxr_paper.jobs.reproduce` in
+``OUT/data{D}_seed{S}`` (resumed if it exists, so an interrupted study continues where it
+stopped); every run of a data seed reads one generated synthetic set (``OUT/data/``) or the
+``--data`` folder given after ``--``. Then ``study.json`` and ``study.md``: each headline number's
+value per run, mean ± sd across training seeds, and the pooled interval of the seed mean (seeds
+and test patients resampled together, :mod:`cxr_paper.scoring.study`); the paired differences
+(MultiRes − standard, CAM + PCM − CAM) likewise, marked where the pooled interval excludes 0.
+Run it with ``examples/seed_study.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from cxr_paper.configuration.cli import get_args_parser as run_args_parser
+from cxr_paper.configuration.cli import preset_values
+from cxr_paper.configuration.config import RunConfig
+from cxr_paper.errors import RunError
+from cxr_paper.files.atomic import atomic_text
+from cxr_paper.files.jsonio import write_json
+from cxr_paper.files.out_folder import is_main_process, lock_on_main
+from cxr_paper.files.results import ModelResult
+from cxr_paper.inputs.data import ensure_synthetic
+from cxr_paper.inputs.models import model_pairs
+from cxr_paper.jobs import reproduce
+from cxr_paper.reporting.markdown import MEASURABLE, number, table, with_interval
+from cxr_paper.scoring.study import StudyRun, aggregate
+from cxr_paper.scoring.training_noise import summarize_runs
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Flags after -- go to every reproduce_paper.py run (e.g. -- --preset smoke).",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="the study's folder")
+    parser.add_argument("--seeds", type=int, nargs="+", required=True, help="training seeds")
+    parser.add_argument(
+        "--data-seeds", type=int, nargs="+", default=[0], help="data seeds (synthetic set, split)"
+    )
+    parser.add_argument(
+        "--aggregate-only", action="store_true", help="aggregate the finished runs, train nothing"
+    )
+    return parser
+
+
+def run_folder(out: Path, data_seed: int, seed: int) -> Path:
+    return out / f"data{data_seed}_seed{seed}"
+
+
+def _run_config(run_flags: list[str]) -> RunConfig:
+    """The preset and flags every run shares (no folder is read)."""
+    args = run_args_parser().parse_args(run_flags)
+    given = {
+        k: v for k, v in vars(args).items() if v is not None and k in RunConfig.__annotations__
+    }
+    values = {**preset_values(given.get("preset") or "demo"), **given}
+    return RunConfig(**{k: v for k, v in values.items() if k in RunConfig.__annotations__})
+
+
+def data_for(out: Path, config: RunConfig) -> str:
+    """The data folder of one data seed: the shared generated set, or the user's folder."""
+    if config.data != "synthetic":
+        return config.data
+    return str(ensure_synthetic(config, out / "data"))
+
+
+def run_all(out: Path, seeds: list[int], data_seeds: list[int], run_flags: list[str]) -> None:
+    base = _run_config(run_flags)
+    for data_seed in data_seeds:
+        config = RunConfig(**{**base.__dict__, "data_seed": data_seed})
+        data = data_for(out, config)
+        for seed in seeds:
+            folder = run_folder(out, data_seed, seed)
+            flags = [*run_flags, "--out", str(folder), "--seed", str(seed)]
+            flags += ["--data-seed", str(data_seed), "--data", data]
+            if (folder / "config.json").is_file():
+                flags.append("--resume")
+            started = time.perf_counter()
+            print(f"== data seed {data_seed}, training seed {seed}: {folder}")
+            reproduce.main(run_args_parser().parse_args(flags))
+            print(f"== {folder}: {(time.perf_counter() - started) / 60:.1f} min")
+
+
+def load_runs(out: Path, seeds: list[int], data_seeds: list[int]) -> list[StudyRun]:
+    runs = []
+    for data_seed in data_seeds:
+        for seed in seeds:
+            folder = run_folder(out, data_seed, seed)
+            tests = {}
+            for model_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+                result = ModelResult.load(model_dir)
+                if result is not None:
+                    tests[model_dir.name] = result.test
+            if not tests:
+                raise RunError(f"{folder} holds no finished model; run the study first.")
+            runs.append(StudyRun(data_seed, seed, tests))
+    return runs
+
+
+def to_markdown(study: dict[str, Any], config: dict[str, Any]) -> str:
+    lines = [
+        "# Seed study",
+        "",
+        f"{config['runs']} runs: training seeds {config['seeds']} × data seeds "
+        f"{config['data_seeds']}; {config['resamples']} patient-level bootstrap resamples. Each "
+        "cell: the values per training seed, their mean ± sd (training noise), and the pooled "
+        "95 % interval of that mean (a two-level bootstrap: training seeds and test patients "
+        "drawn with replacement together, so it holds both noises). "
+        f"{MEASURABLE}: a difference whose pooled interval excludes 0.",
+    ]
+    for data_seed, block in study["data_seeds"].items():
+        lines += ["", f"## Data seed {data_seed}", ""]
+        rows = [
+            [owner, name, *_cells(row, section == "differences")]
+            for section in ("numbers", "differences")
+            for owner, numbers in block[section].items()
+            for name, row in numbers.items()
+        ]
+        lines.append(
+            table(["model / comparison", "number", "per seed", "mean ± sd", "pooled"], rows)
+        )
+    if len(study["data_seeds"]) > 1:
+        lines += ["", "## Across data seeds", ""]
+        rows = [
+            [owner, name, f"{number(r['mean'])} ± {number(r['sd'])}", str(r["data_seeds"])]
+            for owner, numbers in study["across_data_seeds"].items()
+            for name, r in numbers.items()
+        ]
+        lines.append(table(["model / comparison", "number", "mean ± sd", "data seeds"], rows))
+    return "\n".join(lines) + "\n"
+
+
+def _cells(row: dict[str, Any], difference: bool) -> list[str]:
+    return [
+        " / ".join(number(v) for v in row["values"]),
+        f"{number(row['mean'])} ± {number(row['sd'])}",
+        with_interval(row["pooled"], signed=difference),
+    ]
+
+
+def main(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
+    """Run (or continue) every seed's run, then aggregate; the study folder is held by one
+    study at a time (its runs, each in its own folder, by theirs)."""
+    with lock_on_main(args.out):
+        return study(args, run_flags)
+
+
+NOISE_FILE = "noise.json"
+
+
+def noise_summary(out: Path, run_flags: list[str], started: float) -> dict[str, Any]:
+    """Training noise over every finished run in ``out`` (all data and training seeds run so
+    far, :func:`cxr_paper.scoring.training_noise.summarize_runs`), with how and where it was
+    measured:
+    the file a preset's committed ``cxr_paper/noise/<preset>.json`` is a copy of."""
+    runs = sorted(p.parent for p in out.glob("data*_seed*/metrics.json"))
+    finished = [r for r in runs if (r / "report.md").is_file()]
+    summary = summarize_runs(finished)
+    first = json.loads((finished[0] / "metrics.json").read_text())
+    return {
+        "command": "python examples/seed_study.py --out OUT --seeds ... --data-seeds ... -- "
+        + " ".join(run_flags),
+        "runs": [r.name for r in finished],
+        "environment": next(iter(first.values()))["environment"],
+        "minutes_per_run": run_minutes(finished),
+        "aggregation_minutes": (time.perf_counter() - started) / 60,
+        **summary,
+    }
+
+
+def run_minutes(runs: list[Path]) -> dict[str, float]:
+    """Each run's wall time as its report states it."""
+    minutes = {}
+    for run in runs:
+        for line in (run / "report.md").read_text().splitlines():
+            if "wall time" in line:
+                minutes[run.name] = float(line.split("wall time ")[1].split(" min")[0])
+    return minutes
+
+
+def study(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
+    started = time.perf_counter()
+    if not args.aggregate_only:
+        run_all(args.out, args.seeds, args.data_seeds, run_flags)
+    runs = load_runs(args.out, args.seeds, args.data_seeds)
+    base = _run_config(run_flags)
+    models = sorted({m for r in runs for m in r.tests})
+    bootstrap_started = time.perf_counter()
+    result = aggregate(runs, model_pairs(models), base.bootstrap_resamples, base.bootstrap_seed)
+    config = {
+        "seeds": args.seeds,
+        "data_seeds": args.data_seeds,
+        "runs": len(runs),
+        "resamples": base.bootstrap_resamples,
+        "run_flags": run_flags,
+        "aggregation_seconds": time.perf_counter() - bootstrap_started,
+        "study_minutes": (time.perf_counter() - started) / 60,
+    }
+    if is_main_process():
+        write_json(noise_summary(args.out, run_flags, started), args.out / NOISE_FILE)
+        write_json({"config": config, **result}, args.out / "study.json")
+        atomic_text(args.out / "study.md", to_markdown(result, config))
+        print(f"Study: {(args.out / 'study.md').resolve()}")
+    return result
+
+
+def parse_command_line(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The study's own flags, and those after ``--`` that go to every run."""
+    split = argv.index("--") if "--" in argv else len(argv)
+    return get_args_parser().parse_args(argv[:split]), argv[split + 1 :]

@@ -1,0 +1,152 @@
+"""What a run writes over its finished models: ``metrics.json``, Figures 5-7 and the other
+figures, ``report.md`` and ``report.html``, rewritten as each model finishes."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+from cxr14_data import read_bbox_list
+from cxr_paper.configuration.config import RunConfig
+from cxr_paper.files.jsonio import write_json
+from cxr_paper.files.results import ModelResult
+from cxr_paper.inputs.data import Loaders
+from cxr_paper.inputs.models import standard_counterpart
+from cxr_paper.machine.distributed import DistContext
+from cxr_paper.reporting.decisions_report import plot_reliability
+from cxr_paper.reporting.figures import (
+    plot_heatmap_grid,
+    plot_losses,
+    plot_roc,
+    plot_threshold_curves,
+)
+from cxr_paper.reporting.html_report import write_html_report
+from cxr_paper.reporting.report import DataNotes, write_report
+from cxr_paper.scoring import training_noise
+from cxr_paper.scoring.uncertainty import paired_models
+from multires_backbone import is_multires
+
+PREFERRED_FIGURE_FINDINGS = ("Nodule", "Mass")
+
+
+def choose_figure_images(dataset, count: int) -> list[str]:
+    """Test images with boxes for Fig. 7, small findings (Nodule, Mass) first."""
+    in_split = {r.image_index for r in dataset.records}
+    boxes = [b for b in read_bbox_list(dataset.root) if b.image_index in in_split]
+    ordered = sorted(boxes, key=lambda b: (b.label not in PREFERRED_FIGURE_FINDINGS, b.image_index))
+    names: list[str] = []
+    for box in ordered:
+        if box.image_index not in names:
+            names.append(box.image_index)
+    return names[:count]
+
+
+def paired_across_models(
+    config: RunConfig, results: dict[str, ModelResult]
+) -> dict[str, dict[str, Any]]:
+    """``{multires model: {"<model> - <standard>": comparison}}``: MultiRes minus its standard
+    model on the same test images, for each such pair of the run."""
+    pairs = {}
+    for name in results:
+        standard = standard_counterpart(name, list(results))
+        if standard is not None:
+            comparison = paired_models(
+                results[name].test,
+                results[standard].test,
+                config.bootstrap_resamples,
+                config.bootstrap_seed,
+            )
+            pairs[name] = {f"{name} - {standard}": comparison}
+    return pairs
+
+
+def data_notes(loaders: Loaders, results: dict[str, ModelResult]) -> DataNotes:
+    """On what each table was computed, and what was left out (unreadable images, bad boxes)."""
+    test_set = loaders.dataset("test")
+    any_result = next(iter(results.values()))
+    splits = {
+        "train": any_result.history.get("skipped_train_images", []),
+        "val": any_result.history.get("skipped_val_images", []),
+        "test": any_result.test.skipped,
+    }
+    dropped = [
+        box.where for split in ("train", "val", "test") for box in loaders.dataset(split).bad_boxes
+    ]
+    return DataNotes(
+        test_images=len(any_result.test.labels),
+        test_images_listed=len(test_set),
+        box_images=any_result.test.box_images,
+        box_images_listed=test_set.box_images,
+        skipped_images=splits,
+        dropped_boxes=dropped,
+    )
+
+
+def write_outputs(
+    config: RunConfig,
+    out: Path,
+    results: dict[str, ModelResult],
+    figure_images: list[str],
+    loaders: Loaders,
+    started: float,
+    ctx: DistContext,
+) -> None:
+    """metrics.json, Figures 5-7 and report.md over the models finished so far (rank 0)."""
+    metrics = {name: result.metrics() for name, result in results.items()}
+    for model, comparisons in paired_across_models(config, results).items():
+        metrics[model]["paired"] = {**metrics[model].get("paired", {}), **comparisons}
+    training_noise.annotate(metrics, dataclasses.asdict(config))
+    write_json(metrics, out / "metrics.json")
+    histories = {name: result.history for name, result in results.items()}
+    figures = {"Figure 5 — loss curves": plot_losses(histories, out / "fig5_losses.png")}
+    roc_model = next((m for m in results if is_multires(m)), next(iter(results)))
+    roc = results[roc_model].test
+    figures["Figure 6 — ROC curves"] = plot_roc(
+        roc.labels, roc.probs, roc.auroc, roc_model, out / "fig6_roc.png"
+    )
+    figures["Accuracy over the heatmap threshold"] = plot_threshold_curves(
+        metrics, out / "fig_threshold_curves.png"
+    )
+    if any("calibration" in entry for entry in metrics.values()):
+        figures["Reliability diagrams (test split)"] = plot_reliability(
+            metrics, out / "fig_reliability.png"
+        )
+    columns = [(name, "cam", result.test.examples) for name, result in results.items()]
+    columns += [
+        (f"{name} + PCM", "pcm", result.test.examples)
+        for name, result in results.items()
+        if is_multires(name)
+    ]
+    figures["Figure 7 — heatmaps and boxes"] = plot_heatmap_grid(
+        columns, figure_images, out / "fig7_heatmaps.png"
+    )
+    device = str(ctx.device) + (f" × {ctx.world_size} processes" if ctx.distributed else "")
+    pending = [m for m in config.models if m not in results]
+    report = write_report(
+        out / "report.md",
+        metrics,
+        dataclasses.asdict(config),
+        loaders.source,
+        figures,
+        time.perf_counter() - started,
+        device,
+        data_notes(loaders, results),
+        pending,
+    )
+    patients = {
+        name: patient
+        for result in results.values()
+        for name, patient in zip(result.test.image_names, result.test.patients, strict=True)
+    }
+    write_html_report(
+        out / "report.html",
+        report.read_text(),
+        {name: result.test.viewer for name, result in results.items()},
+        patients,
+        f"{config.preset} run: {', '.join(results)}",
+        config.prob_threshold,
+        config.heatmap_threshold,
+        next(iter(results.values())).test.task,
+    )
