@@ -24,7 +24,7 @@ from _harness import utc_now, write_json
 
 from cxr_paper.configuration.paper_numbers import TABLE4
 from cxr_paper.machine.timing import interleaved_ratio, native_bf16, time_call
-from cxr_paper.reporting.markdown import table
+from cxr_paper.reporting.document import make_table
 from multires_backbone import (
     CAMClassifier,
     create_model,
@@ -153,7 +153,7 @@ def markdown(report: dict) -> str:
         f"{report['size']}x{report['size']}x3, batch 1 latency (median ms, {variant}); "
         f"paper: one P100.",
         "",
-        table(header, rows),
+        make_table(header, rows).to_markdown(),
     ]
     for variant_name, values in report["ratios"].items():
         lines += ["", f"Interleaved ratios, {variant_name}:"]
@@ -171,7 +171,7 @@ def markdown(report: dict) -> str:
             ]
             for name, result in report["models"].items()
         ]
-        lines += ["", table(["model", *report["variants"]], by_variant)]
+        lines += ["", make_table(["model", *report["variants"]], by_variant).to_markdown()]
     return "\n".join(lines)
 
 

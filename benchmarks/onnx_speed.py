@@ -28,7 +28,7 @@ from cxr14_data import CLASSES
 from cxr_paper.deploy.onnx_model import OPSET, OnnxLocalizer, export_onnx
 from cxr_paper.deploy.pretrained import CXRLocalizer
 from cxr_paper.machine.timing import time_call
-from cxr_paper.reporting.markdown import table
+from cxr_paper.reporting.document import make_table
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -97,7 +97,7 @@ def main(args: argparse.Namespace) -> dict:
         "rows": rows,
     }
     print(
-        table(
+        make_table(
             ["model", "batch", "PyTorch ms/image", "onnxruntime ms/image", "ratio [min, max]"],
             [
                 [
@@ -110,7 +110,7 @@ def main(args: argparse.Namespace) -> dict:
                 ]
                 for r in rows
             ],
-        )
+        ).to_markdown()
     )
     write_json(report, args.json)
     return report

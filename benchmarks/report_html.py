@@ -24,6 +24,7 @@ from browser import CHROMIUM_ARGS, chromium_path, unavailable_reason
 
 from cxr14_data import BOX_CLASSES
 from cxr_paper.configuration.task import chestxray14
+from cxr_paper.reporting.document import Document
 from cxr_paper.reporting.html_report import write_html_report
 
 SHOWN = "document.body.dataset.shown"
@@ -45,9 +46,9 @@ def viewer_records(images: int, models: int, seed: int = 0) -> dict[str, dict]:
     for m in range(models):
         viewer = {}
         for name, record in base.items():
-            variants = {}
-            for variant in ("cam", "pcm"):
-                variants[variant] = {
+            kinds = {}
+            for kind in ("cam", "pcm"):
+                kinds[kind] = {
                     klass: {
                         "prob": float(rng.random()),
                         "map": (rng.random((32, 32)) * 255).astype(np.uint8),
@@ -57,7 +58,7 @@ def viewer_records(images: int, models: int, seed: int = 0) -> dict[str, dict]:
                     }
                     for klass, boxes in record["gt"].items()
                 }
-            viewer[name] = {**record, "variants": variants}
+            viewer[name] = {**record, "kinds": kinds}
         viewers[f"model_{m}"] = viewer
     return viewers
 
@@ -85,7 +86,7 @@ def _time_steps(page, url: str, steps: dict[str, list[float]]) -> None:
     timed("next_image_s", lambda: page.keyboard.press("j"), f"{SHOWN} !== {before!r}")
     timed(
         "switch_map_kind_s",
-        lambda: page.select_option("#variant", "pcm"),
+        lambda: page.select_option("#kind", "pcm"),
         f"{SHOWN}.includes('|pcm|')",
     )
 
@@ -122,7 +123,16 @@ def main(args: argparse.Namespace) -> dict:
         page = Path(folder) / "report.html"
         started = time.perf_counter()
         viewers = viewer_records(args.images, args.models)
-        write_html_report(page, "# Benchmark\n", viewers, {}, "benchmark", 0.5, 0.7, chestxray14())
+        write_html_report(
+            page,
+            Document().heading("Benchmark", 1),
+            viewers,
+            {},
+            "benchmark",
+            0.5,
+            0.7,
+            chestxray14(),
+        )
         written = time.perf_counter() - started
         files = list((page.parent / "report_files").rglob("*"))
         size_mb = sum(f.stat().st_size for f in files if f.is_file()) / 2**20

@@ -1,7 +1,9 @@
 """The layer that combines this repository's packages into the paper's pipeline and its tools.
 
-One sub-package per responsibility; the scripts in ``examples/`` parse arguments and call them.
+One sub-package per responsibility; each script in ``examples/`` parses its arguments and calls
+one job of ``jobs``.
 
+- ``jobs``: the commands (reproduce, seed_study, score, ablation, predict, export), one module each.
 - ``configuration``: the settings of a run, its command line, the task, the paper's numbers.
 - ``inputs``: data loaders and models (this project's, timm's, torchxrayvision's).
 - ``learning``: stage 1 (classifier) and stage 2 (PCM with SEAM), resumable.

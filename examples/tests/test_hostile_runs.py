@@ -76,6 +76,21 @@ class TestDamagedResults:
         assert refused is None or "\n" not in refused
 
 
+def test_a_result_from_before_map_kinds_were_renamed_loads(smoke_run, tmp_path):
+    """Results written while the viewer called map kinds ``variants`` load, under ``kinds``."""
+    folder = _model_copy(smoke_run, tmp_path)
+    current = ModelResult.load(folder).test.viewer
+    tree = json.loads((folder / RESULT_JSON).read_text())
+    for record in tree["test"]["viewer"].values():
+        record["variants"] = record.pop("kinds")
+    (folder / RESULT_JSON).write_text(json.dumps(tree))
+    former = ModelResult.load(folder).test.viewer
+    assert list(former) == list(current)
+    for name, record in former.items():
+        assert "variants" not in record
+        assert list(record["kinds"]) == list(current[name]["kinds"]) == ["cam", "pcm"]
+
+
 def test_an_ablation_variant_that_cannot_work_is_refused_before_training(smoke_run, tmp_path):
     import ablate_pcm
 
@@ -118,6 +133,7 @@ def test_a_hostile_image_name_does_not_break_the_page(smoke_run, tmp_path, chrom
     result.json. The viewer still starts and shows them as text."""
     from browser import open_report
 
+    from cxr_paper.reporting.document import Document
     from cxr_paper.reporting.html_report import write_html_report
 
     out, _ = smoke_run
@@ -126,11 +142,11 @@ def test_a_hostile_image_name_does_not_break_the_page(smoke_run, tmp_path, chrom
     renamed = dict(zip(list(test.viewer)[:2], hostile, strict=True))
     viewer = {renamed.get(name, name): record for name, record in test.viewer.items()}
     for record in viewer.values():
-        record["variants"]["<b>kind</b>"] = record["variants"].pop("cam")
+        record["kinds"]["<b>kind</b>"] = record["kinds"].pop("cam")
     patients = {renamed.get(n, n): p for n, p in zip(test.image_names, test.patients, strict=True)}
     page_path = write_html_report(
         tmp_path / "report.html",
-        "# <i>title</i>",
+        Document().heading("<i>title</i>", 1).table(["a|b", "`x|y`"], [["<b>", "**c**"]]),
         {MODEL: viewer},
         patients,
         "<t>",
@@ -140,10 +156,13 @@ def test_a_hostile_image_name_does_not_break_the_page(smoke_run, tmp_path, chrom
     )
     with open_report(page_path, chromium) as (page, errors):
         names = [li.inner_text().split("\n")[0] for li in page.query_selector_all("#list li")]
-        page.select_option("#variant", "<b>kind</b>")
+        page.select_option("#kind", "<b>kind</b>")
         page.wait_for_function("document.body.dataset.shown.includes('<b>kind</b>')")
         captions = page.inner_text("#panels")
+        tables = page.inner_text("#tables")
+        bold = page.inner_text("#tables td strong")
     assert not errors, errors
+    assert all(text in tables for text in ("<i>title</i>", "a|b", "x|y", "<b>")) and bold == "c"
     assert set(hostile) <= set(names) and len(names) == len(viewer)
     assert page_path.read_text().count("<script") == page_path.read_text().count("</script>")
     assert "<b>kind</b>" in captions  # the map kind's name shown as text, not as markup

@@ -33,24 +33,24 @@ def shown_boxes(page):
     }
 
 
-def expected_boxes(records, name, variant, klass):
+def expected_boxes(records, name, kind, klass):
     result = {}
     for model, viewer in records.items():
-        entry = viewer[name]["variants"][variant].get(klass)
+        entry = viewer[name]["kinds"][kind].get(klass)
         gt = len(viewer[name]["gt"].get(klass, []))
         result[model] = (gt, 0 if entry is None else len(entry["boxes"]))
     return result
 
 
-def current(page, name=None, variant=None, klass=None):
+def current(page, name=None, kind=None, klass=None):
     """``(image name, class)`` drawn once the page has drawn what is expected (``None``: any)."""
     page.wait_for_function(
-        """([name, variant, klass]) => {
+        """([name, kind, klass]) => {
             const shown = (document.body.dataset.shown || "").split("|");
-            const wanted = [name, variant, klass];
+            const wanted = [name, kind, klass];
             return shown.length === 3 && wanted.every((v, i) => v === null || v === shown[i]);
         }""",
-        arg=[name, variant, klass],
+        arg=[name, kind, klass],
     )
     shown = page.evaluate("document.body.dataset.shown").split("|")
     return shown[0], shown[2]
@@ -78,7 +78,7 @@ def test_switches_change_what_is_shown(page):
     items[-1].click()
     name, klass = current(page, target, "cam")
     assert shown_boxes(page) == expected_boxes(records, name, "cam", klass)
-    page.select_option("#variant", "pcm")
+    page.select_option("#kind", "pcm")
     page.wait_for_function(
         "document.querySelector('#panels figcaption').textContent.includes('CAM + PCM')"
     )
@@ -95,20 +95,20 @@ def test_switches_change_what_is_shown(page):
 def test_class_filter_and_misses_only(page):
     page, out, errors = page
     records = viewers(out)
-    page.select_option("#variant", "cam")
+    page.select_option("#kind", "cam")
     page.select_option("#sort", "misses")
     first = next(iter(records.values()))
     klass = sorted({c for record in first.values() for c in record["gt"]})[0]
     page.select_option("#klass", klass)
     with_class = [n for n, r in first.items() if klass in r["gt"]]
     assert page.inner_text("#count").startswith(f"{len(with_class)} of ")
-    assert current(page, variant="cam", klass=klass)[0] in with_class
+    assert current(page, kind="cam", klass=klass)[0] in with_class
     page.select_option("#klass", "all")
     rank = page.eval_on_selector("#rank", "s => s.value")
     missed = [
         n
         for n, r in records[rank].items()
-        if sum(len(e["hits"]) - int(np.sum(e["hits"])) for e in r["variants"]["cam"].values())
+        if sum(len(e["hits"]) - int(np.sum(e["hits"])) for e in r["kinds"]["cam"].values())
     ]
     page.check("#misses-only")
     assert page.inner_text("#count").startswith(f"{len(missed)} of ")

@@ -49,6 +49,6 @@ def test_planted_scores_and_table():
     metrics = {
         "model_a": {"localization": {"cam": hit, "pcm": miss}, "cam_method_seconds": {"cam": 2.0}},
     }
-    table = methods_table(metrics)
+    table = methods_table(metrics).to_markdown()
     assert "| model_a | CAM | 1.000 |" in table and "| model_a | CAM + PCM | 0.000 |" in table
     assert table.count("\n") == 3

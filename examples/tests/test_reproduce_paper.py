@@ -48,8 +48,8 @@ class TestSmokeRun:
         assert set(metrics) == set(SMOKE_MODELS)
         for model, result in metrics.items():
             assert set(result["auroc"]) == {*CLASSES, "mean"}
-            for variant in ("cam", "pcm"):
-                localization = result["localization"][variant]
+            for kind in ("cam", "pcm"):
+                localization = result["localization"][kind]
                 assert set(localization) == {
                     "iobb",
                     "iou",
@@ -112,8 +112,8 @@ class TestSmokeRun:
 
         for model in SMOKE_MODELS:
             test = ModelResult.load(smoke_run[0] / model).test
-            for variant, scores in test.scores.items():
-                entries = [e for r in test.viewer.values() for e in r["variants"][variant].values()]
+            for kind, scores in test.scores.items():
+                entries = [e for r in test.viewer.values() for e in r["kinds"][kind].values()]
                 metric = scores.fixed["iobb"]  # thresholds (0.1, ...): column 0
                 assert sum(int(np.sum(e["hits"])) for e in entries) == metric.hits[:, 0].sum()
                 assert sum(len(e["hits"]) for e in entries) == metric.gt_boxes.sum() > 0

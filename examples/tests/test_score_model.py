@@ -22,13 +22,13 @@ def _score(tmp_path, *flags):
     return score_model.main(args), out
 
 
-def _check_outputs(entry, out, variants):
-    assert list(entry["localization"]) == variants
+def _check_outputs(entry, out, kinds):
+    assert list(entry["localization"]) == kinds
     assert set(entry["auroc"]) == {*CLASSES, "mean"}
-    for variant in variants:
-        accuracy = entry["localization"][variant]["iobb"]["0.1"]["mean"]["accuracy"]
+    for kind in kinds:
+        accuracy = entry["localization"][kind]["iobb"]["0.1"]["mean"]["accuracy"]
         assert accuracy is None or 0 <= accuracy <= 1
-        assert "max_box_acc_v2" in entry["intervals"]["localization"][variant]
+        assert "max_box_acc_v2" in entry["intervals"]["localization"][kind]
     text = (out / "score.md").read_text()
     assert "| mean AUROC, 14 classes |" in text and "## Accuracy at IoBB > 0.1 per class" in text
     assert json.loads((out / "score.json").read_text())["model"] == entry["model"]
@@ -58,10 +58,10 @@ def test_an_exported_onnx_model_scores_as_its_pytorch_model(smoke_run, tmp_path,
     assert "onnxruntime" in entry["description"]
     run = json.loads((out / "metrics.json").read_text())["multires_resnet10t"]
     assert entry["auroc"]["mean"] == pytest.approx(run["auroc"]["mean"], abs=1e-4)
-    for variant in ("cam", "pcm"):  # the PCM's maps are the graph's own output
-        ours = entry["localization"][variant]["iobb"]["0.1"]["mean"]["accuracy"]
+    for kind in ("cam", "pcm"):  # the PCM's maps are the graph's own output
+        ours = entry["localization"][kind]["iobb"]["0.1"]["mean"]["accuracy"]
         assert ours == pytest.approx(
-            run["localization"][variant]["iobb"]["0.1"]["mean"]["accuracy"], abs=0.02
+            run["localization"][kind]["iobb"]["0.1"]["mean"]["accuracy"], abs=0.02
         )
     with pytest.raises(RunError, match="no gradients"):
         _score(tmp_path / "again", "--model", str(graph), "--methods", "gradcam")

@@ -17,6 +17,7 @@ from cam_boxes_iobb.formats import write_coco
 from cxr_paper.configuration.task import Task
 from cxr_paper.files.records import RECORDS_FILE, save_records, save_test_maps
 from cxr_paper.machine.distributed import DistContext
+from cxr_paper.reporting.document import Document
 from cxr_paper.reporting.html_report import write_html_report
 from cxr_paper.scoring.evaluation import evaluate_test
 from cxr_paper.scoring.uncertainty import model_intervals
@@ -89,7 +90,14 @@ def scored(tmp_path_factory):
     save_records(test, tmp_path)
     (maps_file,) = save_test_maps(test, tmp_path)
     page = write_html_report(
-        tmp_path / "report.html", "# VinDr\n", {"m": test.viewer}, {}, "vindr", 0.5, 0.7, TASK
+        tmp_path / "report.html",
+        Document().heading("VinDr", 1),
+        {"m": test.viewer},
+        {},
+        "vindr",
+        0.5,
+        0.7,
+        TASK,
     )
     return tmp_path, test, gt_frame, maps_file, page
 

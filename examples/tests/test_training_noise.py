@@ -105,8 +105,10 @@ def test_the_report_marks_what_training_noise_could_make(tmp_path):
     metrics = {"m": _entry(0.8, 0.4, 0.1)}  # +0.1, interval [0.08, 0.12]: test noise excluded
     annotate(metrics, {"preset": "demo", "epochs": 5, "seed": 7}, folder)
     assert metrics["m"]["noise"]["study"]["runs"] == 3
-    assert "+0.100 [+0.080, +0.120] †" in paired_table(metrics)  # training sd 0.2: not a finding
-    section = training_noise_section(metrics)
+    assert (
+        "+0.100 [+0.080, +0.120] †" in paired_table(metrics).to_markdown()
+    )  # training sd 0.2: not a finding
+    section = training_noise_section(metrics).to_markdown()
     rows = [line for line in section.splitlines() if line.startswith("| m")]
     assert len(rows) == 3 and all("| 0 % |" in row for row in rows[:2])  # robust first
     assert (
@@ -116,8 +118,8 @@ def test_the_report_marks_what_training_noise_could_make(tmp_path):
     other = {"m": _entry(0.8, 0.4, 0.1)}
     annotate(other, {"preset": "demo", "epochs": 9}, folder)  # other settings: no study
     assert other["m"]["noise"]["study"] is None
-    assert "+0.100 [+0.080, +0.120] ✓" in paired_table(other)
-    assert "Not measured for these settings" in training_noise_section(other)
+    assert "+0.100 [+0.080, +0.120] ✓" in paired_table(other).to_markdown()
+    assert "Not measured for these settings" in training_noise_section(other).to_markdown()
     assert "test patients only" in other["m"]["noise"]["intervals_cover"]
 
 

@@ -6,7 +6,8 @@ from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.configuration.task import chestxray14
 from cxr_paper.scoring.auroc import weighted_auroc
 from cxr_paper.scoring.evaluation import TestResult as Result
-from cxr_paper.scoring.scores import HEADLINES, LocalizationScores
+from cxr_paper.scoring.headlines import HEADLINES
+from cxr_paper.scoring.scores import LocalizationScores
 from cxr_paper.scoring.study import StudyRun, aggregate
 from cxr_paper.scoring.uncertainty import (
     auroc_statistic,
@@ -99,6 +100,21 @@ class TestIntervals:
         for entry in cam["accuracy"].values():
             if entry["estimate"] is not None:
                 assert entry["low"] <= entry["high"]
+
+    def test_each_headline_is_read_where_its_estimate_comes_from(self):
+        """``Headline.read`` (a result's numbers) and ``LocalizationScores.headline`` (the
+        bootstrap's stack, by its own computation) agree for every headline and class."""
+        test = fake_test(5)
+        intervals = model_intervals(test, n_resamples=20, seed=0)["localization"]
+        for kind, scores in test.scores.items():
+            computed = scores.compute()
+            for headline in HEADLINES:
+                for name, entry in intervals[kind][headline].items():
+                    expected = headline.read(computed, name)
+                    if entry["estimate"] is None:
+                        assert np.isnan(expected), (kind, headline, name)
+                    else:
+                        assert entry["estimate"] == pytest.approx(expected), (kind, headline, name)
 
     def test_paired_difference_of_a_model_with_itself_is_zero(self):
         test = fake_test(1)

@@ -29,7 +29,9 @@ from cxr_paper.deploy.operating_points import Rule, check_thresholds
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import default_mode
 from cxr_paper.reporting.decisions_report import operating_table
-from cxr_paper.reporting.markdown import table, variant_label, with_interval
+from cxr_paper.reporting.document import Document, Table, make_table
+from cxr_paper.reporting.markdown import kind_label, with_interval
+from cxr_paper.scoring.headlines import Headline
 from multires_backbone import create_model, resolve_config
 from pcm_seam import PCM, refine
 
@@ -309,8 +311,10 @@ class CXRLocalizer(
             prob_threshold=self.prob_threshold,
             where=kwargs.get("where", "path/to/this/folder"),
             training_data=kwargs.get("training_data", "Not recorded."),
-            results=results_table(kwargs.get("metrics")),
-            operating=operating_text(kwargs.get("metrics"), self.prob_threshold),
+            results=results_section(kwargs.get("metrics")).to_markdown().rstrip(),
+            operating=operating_section(kwargs.get("metrics"), self.prob_threshold)
+            .to_markdown()
+            .rstrip(),
             data_limit=(
                 "Trained on synthetic phantoms in NIH's format, not on radiographs: a "
                 "demonstration of the pipeline, not a model of real chest X-rays."
@@ -334,47 +338,60 @@ def decision_thresholds(
     return {c: float(chosen.get(c, prob_threshold)) for c in classes}
 
 
-def results_table(metrics: Mapping[str, Any] | None) -> str:
-    """The headline numbers of a ``metrics.json`` entry with their intervals, as Markdown."""
+def results_section(metrics: Mapping[str, Any] | None) -> Document:
+    """The card's results: :func:`results_table`, or that none were recorded."""
+    table = results_table(metrics)
+    return Document().add(table) if table else Document().paragraph("Not recorded.")
+
+
+def results_table(metrics: Mapping[str, Any] | None) -> Table | None:
+    """The headline numbers of a ``metrics.json`` entry with their intervals."""
     if not metrics or "intervals" not in metrics:
-        return "Not recorded."
+        return None
     intervals = metrics["intervals"]
     rows = [["mean AUROC, 14 classes", with_interval(intervals["auroc"].get("mean"))]]
-    names = {
-        "accuracy": "accuracy IoBB > 0.1 (mean of 8 box classes)",
-        "afp": "false positives per image",
-        "max_box_acc_v2": "MaxBoxAccV2",
-        "pointing_game": "pointing game",
-    }
-    for variant, headlines in intervals["localization"].items():
-        for key, name in names.items():
-            entry = headlines.get(key, {}).get("mean")
-            rows.append([f"{name}, {variant_label(variant)}", with_interval(entry)])
-    return table(["number", "estimate [95 % interval]"], rows)
+    shown = (Headline.ACCURACY, Headline.AFP, Headline.MAX_BOX_ACC_V2, Headline.POINTING_GAME)
+    for kind, headlines in intervals["localization"].items():
+        for headline in shown:
+            entry = headlines.get(headline, {}).get("mean")
+            rows.append(
+                [
+                    f"{headline.label} (mean of the box classes), {kind_label(kind)}",
+                    with_interval(entry),
+                ]
+            )
+    return make_table(["number", "estimate [95 % interval]"], rows)
 
 
-def operating_text(metrics: Mapping[str, Any] | None, prob_threshold: float) -> str:
+def operating_section(metrics: Mapping[str, Any] | None, prob_threshold: float) -> Document:
     """The card's operating points: the thresholds ``predict.py`` uses and the test
     sensitivity/specificity at them, with the calibration error."""
     if not metrics or "operating_points" not in metrics:
-        return f"None chosen: a class is predicted above p = {prob_threshold}."
+        return Document().paragraph(
+            f"None chosen: a class is predicted above p = {prob_threshold}."
+        )
     points = metrics["operating_points"]
     calibration = metrics["calibration"]
     scaled = calibration["after"]
     return (
-        f"Chosen per class on the validation split by `{points['rule']}` and used by "
-        "`predict.py`; test sensitivity and specificity at them (95 % intervals, patients "
-        "resampled):\n\n"
-        + operating_table(dict(metrics))
-        + "\n\nExpected calibration error on the test split (15 bins, all classes pooled): "
-        + with_interval(calibration["before"]["ece"]["all"])
-        + (
-            f"; after temperature scaling (T = {calibration['temperature']:.3f}, the "
-            "probabilities `predict.py` reports): " + with_interval(scaled["ece"]["all"])
-            if scaled
-            else ""
+        Document()
+        .paragraph(
+            f"Chosen per class on the validation split by `{points['rule']}` and used by "
+            "`predict.py`; test sensitivity and specificity at them (95 % intervals, patients "
+            "resampled):"
         )
-        + "."
+        .add(operating_table(dict(metrics)))
+        .paragraph(
+            "Expected calibration error on the test split (15 bins, all classes pooled): "
+            + with_interval(calibration["before"]["ece"]["all"])
+            + (
+                f"; after temperature scaling (T = {calibration['temperature']:.3f}, the "
+                "probabilities `predict.py` reports): " + with_interval(scaled["ece"]["all"])
+                if scaled
+                else ""
+            )
+            + "."
+        )
     )
 
 

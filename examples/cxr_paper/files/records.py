@@ -40,11 +40,11 @@ def save_records(test: TestResult, folder: Path) -> Path:
         "labels": np.asarray(test.labels),
         "probs": np.asarray(test.probs),
     }
-    for variant, scores in test.scores.items():
-        arrays[f"{variant}.image_index"] = np.asarray(scores.image_names, dtype=str)
-        arrays[f"{variant}.patient_id"] = np.asarray(scores.patients, dtype=np.int64)
+    for kind, scores in test.scores.items():
+        arrays[f"{kind}.image_index"] = np.asarray(scores.image_names, dtype=str)
+        arrays[f"{kind}.patient_id"] = np.asarray(scores.patients, dtype=np.int64)
         for key, value in scores.records().items():
-            arrays[f"{variant}.{key}"] = value
+            arrays[f"{kind}.{key}"] = value
     return atomic_write(folder / RECORDS_FILE, lambda path: np.savez_compressed(path, **arrays))
 
 
@@ -53,11 +53,11 @@ def save_test_maps(test: TestResult, folder: Path) -> list[Path]:
     ``folder/maps/<kind>.npz``, the file contract ``python -m cam_boxes_iobb score`` reads
     (maps at the network's resolution, every class, with the classifier's probabilities)."""
     paths = []
-    for variant, saved in test.maps.items():
+    for kind, saved in test.maps.items():
         if saved["ids"]:
             paths.append(
                 save_maps(
-                    folder / MAPS_FOLDER / f"{variant}.npz",
+                    folder / MAPS_FOLDER / f"{kind}.npz",
                     saved["ids"],
                     test.task.classes,
                     np.stack(saved["maps"]),

@@ -86,15 +86,15 @@ class ModelResult:
                 "patients": test.patients,
                 "task": test.task.to_dict(),
                 "scores": {
-                    variant: {
+                    kind: {
                         "seed": scores.seed,
                         "pointing_tolerance": scores.scorer.settings.pointing_tolerance,
                         "prob_threshold": scores.scorer.settings.prob_threshold,
                         "q": scores.scorer.settings.heatmap_threshold,
                         "box_frame": list(scores.box_frame),
-                        "state": _to_ref(scores.state_dict(), f"scores/{variant}", arrays),
+                        "state": _to_ref(scores.state_dict(), f"scores/{kind}", arrays),
                     }
-                    for variant, scores in test.scores.items()
+                    for kind, scores in test.scores.items()
                 },
             },
         }
@@ -142,15 +142,15 @@ class ModelResult:
             if "task" in test  # results written before the task was stored: NIH's
             else chestxray14(tuple(next(iter(test["scores"].values()))["box_frame"]))
         )
-        for variant, saved in test["scores"].items():
-            scores[variant] = LocalizationScores(
+        for kind, saved in test["scores"].items():
+            scores[kind] = LocalizationScores(
                 task,
                 seed=saved["seed"],
                 pointing_tolerance=saved["pointing_tolerance"],
                 prob_threshold=saved.get("prob_threshold", 0.5),
                 q=saved.get("q", 0.7),
             )
-            scores[variant].load_state_dict(_from_ref(saved["state"], arrays))
+            scores[kind].load_state_dict(_from_ref(saved["state"], arrays))
         examples = _from_ref(test["examples"], arrays)
         for example in examples.values():
             example["image"] = torch.from_numpy(example["image"])
@@ -168,7 +168,7 @@ class ModelResult:
                 image_names=test["image_names"],
                 patients=test["patients"],
                 scores=scores,
-                viewer=_from_ref(test.get("viewer", {}), arrays),
+                viewer=_viewer_records(_from_ref(test.get("viewer", {}), arrays)),
             ),
             **{key: tree[key] for key in ("history", "params", "intervals", "paired")},
             latency_ms=tree["latency_ms"],
@@ -213,3 +213,12 @@ def _nan_for_null(value: Any) -> Any:
     if isinstance(value, list):
         return [_nan_for_null(v) for v in value]
     return value
+
+
+def _viewer_records(viewer: dict[str, Any]) -> dict[str, Any]:
+    """The viewer's records, with the map kinds of results written before they were called
+    ``kinds`` (``variants``) under their current key."""
+    for record in viewer.values():
+        if isinstance(record, dict) and "variants" in record:
+            record["kinds"] = record.pop("variants")
+    return viewer

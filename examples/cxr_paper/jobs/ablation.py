@@ -33,8 +33,9 @@ from cxr_paper.inputs.data import build_loaders
 from cxr_paper.learning.training import fit_pcm
 from cxr_paper.machine.distributed import init_distributed
 from cxr_paper.reporting.html_report import write_html_report
-from cxr_paper.reporting.markdown import MEASURABLE, number, table, with_interval
+from cxr_paper.reporting.study_reports import ablation_document, ablation_seeds_document
 from cxr_paper.scoring.evaluation import evaluate_run
+from cxr_paper.scoring.headlines import Headline
 from cxr_paper.scoring.study import StudyRun, aggregate
 from multires_backbone import is_multires
 from pcm_seam import PCM, SEAM_VARIANTS
@@ -108,10 +109,9 @@ def check_not_written(folder: Path, names: Sequence[str], overwrite: bool) -> No
 
 
 def _row(localization: dict, box_classes: Sequence[str]) -> dict[str, Any]:
-    at = localization["iobb"]["0.1"]
     return {
-        "accuracy": {c: at[c]["accuracy"] for c in [*box_classes, "mean"]},
-        "afp": {c: at[c]["afp"] for c in [*box_classes, "mean"]},
+        h: {c: h.read(localization, c) for c in [*box_classes, "mean"]}
+        for h in (Headline.ACCURACY, Headline.AFP)
     }
 
 
@@ -161,7 +161,7 @@ def ablate(
     if ctx.is_main:
         write_variants_page(run_dir, results, tests, run)
         write_json(results, run_dir / "ablation.json")
-        atomic_text(run_dir / "ablation.md", to_markdown(results))
+        atomic_text(run_dir / "ablation.md", ablation_document(results).to_markdown())
     return results
 
 
@@ -177,7 +177,7 @@ def write_variants_page(
     }
     write_html_report(
         run_dir / "ablation.html",
-        to_markdown(results),
+        ablation_document(results),
         {key: test.viewer for key, test in tests.items()},
         patients,
         f"PCM ablation of {run_dir.name}",
@@ -185,28 +185,6 @@ def write_variants_page(
         run.heatmap_threshold,
         next(iter(tests.values())).task,
     )
-
-
-def to_markdown(results: dict) -> str:
-    lines = [
-        "# PCM ablation",
-        "",
-        f"Run: `{results['run']}`; stage 1 kept, only the PCM retrained per variant. Accuracy at "
-        "IoBB > 0.1 (Q = 0.7) per class, its mean, and mean false positives per image (AFP).",
-    ]
-    for model, rows in results["variants"].items():
-        header = ["variant", *results["box_classes"], "mean", "AFP", "s"]
-        cells = [
-            [
-                variant,
-                *(number(row["accuracy"][c]) for c in [*results["box_classes"], "mean"]),
-                number(row["afp"]["mean"]),
-                f"{row['seconds']:.0f}" if "seconds" in row else "–",
-            ]
-            for variant, row in rows.items()
-        ]
-        lines += ["", f"## {model}", "", table(header, cells)]
-    return "\n".join(lines) + "\n"
 
 
 def ablate_runs(runs: list[Path], variants: list[str], models: list[str] | None, quick: bool):
@@ -223,33 +201,6 @@ def ablate_runs(runs: list[Path], variants: list[str], models: list[str] | None,
     return study
 
 
-def seeds_markdown(study: dict[str, Any], runs: list[Path]) -> str:
-    lines = [
-        "# PCM ablation over seeds",
-        "",
-        f"Runs: {', '.join(f'`{r}`' for r in runs)}. Each variant's PCM minus CAM only, on the "
-        "same test images: the value per run, mean ± sd over the runs and the pooled 95 % "
-        "interval (runs and test patients resampled together; "
-        f"{MEASURABLE}: the interval excludes 0).",
-    ]
-    for data_seed, block in study["data_seeds"].items():
-        rows = [
-            [
-                owner.split(": ")[0],
-                headline,
-                " / ".join(number(v) for v in row["values"]),
-                f"{number(row['mean'])} ± {number(row['sd'])}",
-                with_interval(row["pooled"], signed=True),
-            ]
-            for owner, headlines in block["differences"].items()
-            for headline, row in headlines.items()
-            if headline in ("accuracy", "afp", "max_box_acc_v2")
-        ]
-        lines += ["", f"## Data seed {data_seed}", ""]
-        lines.append(table(["model [variant]", "number", "per run", "mean ± sd", "pooled"], rows))
-    return "\n".join(lines) + "\n"
-
-
 def main(args: argparse.Namespace) -> dict:
     for run in args.run:
         config = RunConfig.load(run)  # each folder is a run, before any of them is ablated
@@ -262,7 +213,9 @@ def main(args: argparse.Namespace) -> dict:
         study = ablate_runs(args.run, args.variants, args.models, args.quick)
         if main_rank:
             write_json(study, folder / "ablation_seeds.json")
-            atomic_text(folder / "ablation_seeds.md", seeds_markdown(study, args.run))
+            atomic_text(
+                folder / "ablation_seeds.md", ablation_seeds_document(study, args.run).to_markdown()
+            )
             print(f"Ablation over seeds: {(folder / 'ablation_seeds.md').resolve()}")
         return study
     (run,) = args.run

@@ -19,7 +19,7 @@ from typing import Any
 
 from cxr_paper.configuration.config import PRESETS, RunConfig, preset_values
 from cxr_paper.deploy.onnx_model import GraphRefinement, OnnxClassifier, load_model
-from cxr_paper.deploy.pretrained import load_pretrained, results_table
+from cxr_paper.deploy.pretrained import load_pretrained, results_section
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json
@@ -28,10 +28,12 @@ from cxr_paper.files.records import save_records, save_test_maps
 from cxr_paper.inputs.data import build_loaders, config_task
 from cxr_paper.inputs.foreign_models import load_foreign
 from cxr_paper.machine.distributed import DistContext, init_distributed, shutdown
+from cxr_paper.reporting.document import Document
 from cxr_paper.reporting.html_report import write_html_report
-from cxr_paper.reporting.markdown import number, table, variant_label
+from cxr_paper.reporting.markdown import kind_label, number
 from cxr_paper.scoring.batched_cam import METHODS
 from cxr_paper.scoring.evaluation import TestResult, evaluate_test
+from cxr_paper.scoring.headlines import Headline
 from cxr_paper.scoring.training_noise import INTERVALS_COVER
 from cxr_paper.scoring.uncertainty import model_intervals
 
@@ -78,12 +80,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def rename_variant(test: TestResult, old: str, new: str) -> None:
+def rename_kind(test: TestResult, old: str, new: str) -> None:
     """Call a map kind by its method's name (a foreign model's maps are not its own CAM)."""
     test.localization[new] = test.localization.pop(old)
     test.scores[new] = test.scores.pop(old)
     for record in test.viewer.values():
-        record["variants"][new] = record["variants"].pop(old)
+        record["kinds"][new] = record["kinds"].pop(old)
 
 
 def score(args: argparse.Namespace) -> dict[str, Any]:
@@ -166,7 +168,7 @@ def _score(
     finally:
         shutdown(ctx)
     if foreign:
-        rename_variant(test, "cam", methods[0])
+        rename_kind(test, "cam", methods[0])
     entry = {
         "model": args.model,
         "description": description,
@@ -185,39 +187,41 @@ def _score(
     return entry
 
 
-def markdown(entry: dict[str, Any]) -> str:
-    lines = [
-        f"# {entry['model']} on ChestX-ray14's boxes",
-        "",
-        f"- Model: {entry['description']}; input {entry['image_size']} px",
-        f"- Data: {entry['data']}; {entry['localization_images']} test images with boxes",
-        "- Localization: the ChestX-ray8 protocol (IoBB > 0.1 at Q = 0.7, classes predicted "
-        "above 0.5), MaxBoxAccV2 and the pointing game; 95 % intervals resample the test "
-        "patients: they cover test-set noise, not how another training of the model would score.",
-    ]
-    if entry["missing_classes"]:
-        lines.append(f"- The model has no output for {entry['missing_classes']} (logit 0).")
-    lines += ["", "## Headline", "", results_table(entry)]
+def score_document(entry: dict[str, Any]) -> Document:
+    """``score.md`` and the tables of ``report.html``: what was scored, the headline numbers
+    with their intervals, the accuracy per class."""
+    doc = Document().heading(f"{entry['model']} on ChestX-ray14's boxes", 1)
+    doc.bullets(
+        [
+            f"Model: {entry['description']}; input {entry['image_size']} px",
+            f"Data: {entry['data']}; {entry['localization_images']} test images with boxes",
+            "Localization: the ChestX-ray8 protocol (IoBB > 0.1 at Q = 0.7, classes predicted "
+            "above 0.5), MaxBoxAccV2 and the pointing game; 95 % intervals resample the test "
+            "patients: they cover test-set noise, not how another training of the model would "
+            "score.",
+            f"The model has no output for {entry['missing_classes']} (logit 0)."
+            if entry["missing_classes"]
+            else "",
+        ]
+    )
+    doc.heading("Headline").add(results_section(entry))
     box_classes = [*entry["task"]["box_classes"], "mean"]
-    header = ["maps", *box_classes]
     rows = [
-        [variant_label(variant)]
-        + [number(scores["iobb"]["0.1"][c]["accuracy"]) for c in box_classes]
-        for variant, scores in entry["localization"].items()
+        [kind_label(kind)] + [number(Headline.ACCURACY.read(scores, c)) for c in box_classes]
+        for kind, scores in entry["localization"].items()
     ]
-    lines += ["", "## Accuracy at IoBB > 0.1 per class", "", table(header, rows)]
-    return "\n".join(lines) + "\n"
+    return doc.heading("Accuracy at IoBB > 0.1 per class").table(["maps", *box_classes], rows)
 
 
 def write_outputs(out: Path, entry: dict[str, Any], test: TestResult, config: RunConfig) -> None:
     save_records(test, out)
     save_test_maps(test, out)
-    text = markdown(entry)
-    atomic_text(out / "score.md", text)
+    document = score_document(entry)
+    atomic_text(out / "score.md", document.to_markdown())
     patients = dict(zip(test.image_names, test.patients, strict=True))
     write_html_report(
         out / "report.html",
-        text,
+        document,
         {entry["model"]: test.viewer},
         patients,
         f"{entry['model']} scored",

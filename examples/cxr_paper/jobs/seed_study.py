@@ -30,7 +30,7 @@ from cxr_paper.files.results import ModelResult
 from cxr_paper.inputs.data import ensure_synthetic
 from cxr_paper.inputs.models import model_pairs
 from cxr_paper.jobs import reproduce
-from cxr_paper.reporting.markdown import MEASURABLE, number, table, with_interval
+from cxr_paper.reporting.study_reports import study_document
 from cxr_paper.scoring.study import StudyRun, aggregate
 from cxr_paper.scoring.training_noise import summarize_runs
 
@@ -105,47 +105,6 @@ def load_runs(out: Path, seeds: list[int], data_seeds: list[int]) -> list[StudyR
     return runs
 
 
-def to_markdown(study: dict[str, Any], config: dict[str, Any]) -> str:
-    lines = [
-        "# Seed study",
-        "",
-        f"{config['runs']} runs: training seeds {config['seeds']} × data seeds "
-        f"{config['data_seeds']}; {config['resamples']} patient-level bootstrap resamples. Each "
-        "cell: the values per training seed, their mean ± sd (training noise), and the pooled "
-        "95 % interval of that mean (a two-level bootstrap: training seeds and test patients "
-        "drawn with replacement together, so it holds both noises). "
-        f"{MEASURABLE}: a difference whose pooled interval excludes 0.",
-    ]
-    for data_seed, block in study["data_seeds"].items():
-        lines += ["", f"## Data seed {data_seed}", ""]
-        rows = [
-            [owner, name, *_cells(row, section == "differences")]
-            for section in ("numbers", "differences")
-            for owner, numbers in block[section].items()
-            for name, row in numbers.items()
-        ]
-        lines.append(
-            table(["model / comparison", "number", "per seed", "mean ± sd", "pooled"], rows)
-        )
-    if len(study["data_seeds"]) > 1:
-        lines += ["", "## Across data seeds", ""]
-        rows = [
-            [owner, name, f"{number(r['mean'])} ± {number(r['sd'])}", str(r["data_seeds"])]
-            for owner, numbers in study["across_data_seeds"].items()
-            for name, r in numbers.items()
-        ]
-        lines.append(table(["model / comparison", "number", "mean ± sd", "data seeds"], rows))
-    return "\n".join(lines) + "\n"
-
-
-def _cells(row: dict[str, Any], difference: bool) -> list[str]:
-    return [
-        " / ".join(number(v) for v in row["values"]),
-        f"{number(row['mean'])} ± {number(row['sd'])}",
-        with_interval(row["pooled"], signed=difference),
-    ]
-
-
 def main(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
     """Run (or continue) every seed's run, then aggregate; the study folder is held by one
     study at a time (its runs, each in its own folder, by theirs)."""
@@ -207,7 +166,7 @@ def study(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
     if is_main_process():
         write_json(noise_summary(args.out, run_flags, started), args.out / NOISE_FILE)
         write_json({"config": config, **result}, args.out / "study.json")
-        atomic_text(args.out / "study.md", to_markdown(result, config))
+        atomic_text(args.out / "study.md", study_document(result, config).to_markdown())
         print(f"Study: {(args.out / 'study.md').resolve()}")
     return result
 

@@ -1,5 +1,5 @@
-"""Operating points and calibration as the report and the model card show them (Markdown), and
-the reliability diagram."""
+"""Operating points and calibration as the report and the model card show them (report
+blocks), and the reliability diagram."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 
 from cxr_paper.files.atomic import atomic_write
-from cxr_paper.reporting.markdown import number, table, with_interval
+from cxr_paper.reporting.document import Document, Table, make_table
+from cxr_paper.reporting.markdown import number, with_interval
 
 
-def operating_table(entry: dict[str, Any]) -> str:
-    """One model's thresholds and the test sensitivity/specificity at them (Markdown)."""
+def operating_table(entry: dict[str, Any]) -> Table:
+    """One model's thresholds and the test sensitivity/specificity at them."""
     points = entry["operating_points"]
     rows = [
         [
@@ -25,10 +26,10 @@ def operating_table(entry: dict[str, Any]) -> str:
         ]
         for name in points["thresholds"]
     ]
-    return table(["class", "threshold", "test sensitivity", "test specificity"], rows)
+    return make_table(["class", "threshold", "test sensitivity", "test specificity"], rows)
 
 
-def calibration_table(metrics: dict[str, dict[str, Any]]) -> str:
+def calibration_table(metrics: dict[str, dict[str, Any]]) -> Table:
     """ECE over all classes per model, before and (if fitted) after temperature scaling."""
     rows = []
     for model, entry in metrics.items():
@@ -44,15 +45,17 @@ def calibration_table(metrics: dict[str, dict[str, Any]]) -> str:
                 with_interval(after["ece"]["all"]) if after else "–",
             ]
         )
-    return table(["model", "ECE", "temperature T", "ECE after scaling"], rows)
+    return make_table(["model", "ECE", "temperature T", "ECE after scaling"], rows)
 
 
-def decisions_section(metrics: dict[str, dict[str, Any]], config: dict[str, Any]) -> str:
+def decisions_section(
+    metrics: dict[str, dict[str, Any]], config: dict[str, Any]
+) -> Document | None:
     """The report's section: per model its operating points, then calibration."""
     if not any("operating_points" in entry for entry in metrics.values()):
-        return ""
-    parts = [
-        "## Operating points and calibration (the saved model's decisions)\n\n"
+        return None
+    doc = Document().heading("Operating points and calibration (the saved model's decisions)")
+    doc.paragraph(
         f"Per class, the probability threshold chosen on the validation split by "
         f"`--operating-point {config['operating_point']}`, stored in each saved model's "
         "`config.json` and used by `predict.py`; sensitivity and specificity at it on the test "
@@ -60,17 +63,16 @@ def decisions_section(metrics: dict[str, dict[str, Any]], config: dict[str, Any]
         f"no positive or no negative on validation keeps p = {config['prob_threshold']} "
         "(fallback). The localization tables above keep the paper's p = "
         f"{config['prob_threshold']}."
-    ]
+    )
     for model, entry in metrics.items():
         if "operating_points" in entry:
-            parts.append(f"### {model}\n\n" + operating_table(entry))
-    parts.append(
-        "### Calibration\n\nExpected calibration error (15 equal-width bins, every image and "
-        "class pooled) on the test split, 95 % intervals with patients resampled; temperature "
-        "scaling (`--temperature-scaling`) fits one T on validation and changes no ranking.\n\n"
-        + calibration_table(metrics)
+            doc.heading(model, 3).add(operating_table(entry))
+    doc.heading("Calibration", 3).paragraph(
+        "Expected calibration error (15 equal-width bins, every image and class pooled) on the "
+        "test split, 95 % intervals with patients resampled; temperature scaling "
+        "(`--temperature-scaling`) fits one T on validation and changes no ranking."
     )
-    return "\n\n".join(parts)
+    return doc.add(calibration_table(metrics))
 
 
 def plot_reliability(metrics: dict[str, dict[str, Any]], path: Path) -> Path:

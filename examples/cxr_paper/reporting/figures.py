@@ -55,10 +55,10 @@ def plot_threshold_curves(metrics: dict[str, Any], path: Path) -> Path:
     """Mean accuracy at IoBB > 0.1 over the heatmap threshold, per model and map kind."""
     fig, axis = plt.subplots(figsize=(7, 4.5))
     for model, result in metrics.items():
-        for variant, scores in result["localization"].items():
+        for kind, scores in result["localization"].items():
             curve = scores["threshold_curve"]
             accuracy = [np.nan if v is None else v for v in curve["accuracy"]["mean"]]
-            axis.plot(curve["thresholds"], accuracy, marker=".", label=f"{model} {variant}")
+            axis.plot(curve["thresholds"], accuracy, marker=".", label=f"{model} {kind}")
     axis.axvline(0.7, color="k", lw=0.8, ls="--")
     axis.set(
         title="Accuracy at IoBB > 0.1 over the heatmap threshold (paper: Q = 0.7, dashed)",
@@ -98,7 +98,7 @@ def plot_roc(
 def plot_heatmap_grid(
     columns: list[tuple[str, str, dict[str, Any]]], names: list[str], path: Path
 ) -> Path:
-    """Fig. 7: per test image (rows), one model/variant per column: heatmap of the GT class,
+    """Fig. 7: per test image (rows), one model/kind per column: heatmap of the GT class,
     GT boxes green, predicted boxes red."""
     rows = [n for n in names if all(n in examples for _, _, examples in columns)]
     if not rows:
@@ -107,11 +107,11 @@ def plot_heatmap_grid(
         len(rows), len(columns), figsize=(3.2 * len(columns), 3.4 * len(rows)), squeeze=False
     )
     for r, name in enumerate(rows):
-        for c, (title, variant, examples) in enumerate(columns):
+        for c, (title, kind, examples) in enumerate(columns):
             example = examples[name]
             image = (denormalize(example["image"]).mean(0).numpy() * 255).astype(np.uint8)
             finding = next(iter(example["gt"]))
-            result = example[variant]
+            result = example[kind]
             panel = overlay(
                 image,
                 result["heatmaps"][finding],

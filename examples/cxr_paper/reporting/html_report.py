@@ -26,8 +26,8 @@ from PIL import Image
 
 from cxr_paper.configuration.task import Task
 from cxr_paper.files.atomic import atomic_text, default_mode
-from cxr_paper.reporting.markdown import variant_label
-from cxr_paper.reporting.markdown_html import markdown_to_html
+from cxr_paper.reporting.document import Document
+from cxr_paper.reporting.markdown import kind_label
 
 TEMPLATE = Path(__file__).with_name("templates") / "report.html"
 #: The page's viewer, copied into the files folder beside it (no JavaScript inside the template).
@@ -55,8 +55,8 @@ def _per_entry(
     scored it."""
     return {
         model: {
-            variant: {c: entry(e) for c, e in entries.items()}
-            for variant, entries in viewer[name]["variants"].items()
+            kind: {c: entry(e) for c, e in entries.items()}
+            for kind, entries in viewer[name]["kinds"].items()
         }
         for model, viewer in viewers.items()
         if name in viewer
@@ -78,10 +78,10 @@ def build_index(
     ``[GT boxes hit, GT boxes, false positives]``."""
     models = list(viewers)
     names = sorted({name for viewer in viewers.values() for name in viewer})
-    variants: list[str] = []
+    kinds: list[str] = []
     for viewer in viewers.values():
         for record in viewer.values():
-            variants += [v for v in record["variants"] if v not in variants]
+            kinds += [v for v in record["kinds"] if v not in kinds]
     images = []
     for position, name in enumerate(names):
         first = next(viewer[name] for viewer in viewers.values() if name in viewer)
@@ -112,8 +112,8 @@ def build_index(
     return {
         "folder": folder,
         "models": models,
-        "variants": variants,
-        "variant_labels": {v: variant_label(v) for v in variants},
+        "kinds": kinds,
+        "kind_labels": {v: kind_label(v) for v in kinds},
         "classes": list(task.box_classes),
         "frame": f"{task.name}'s {task.box_frame[0]} × {task.box_frame[1]} frame",
         "viridis": viridis_hex(),
@@ -154,7 +154,7 @@ def script_json(value: Any) -> str:
 
 def write_html_report(
     path: Path,
-    report_markdown: str,
+    document: Document,
     viewers: Mapping[str, Mapping[str, Any]],
     patients: Mapping[str, int],
     title: str,
@@ -165,7 +165,8 @@ def write_html_report(
     """Write ``path`` (e.g. ``report.html``) and its files folder (``report_files/``) beside it.
 
     Args:
-        report_markdown: ``report.md``'s text (its figures are linked relatively, as there).
+        document: the report whose tables and figures the page shows (figures linked
+            relatively, as in its Markdown).
         viewers: per model, the test result's ``viewer`` records
         (:mod:`cxr_paper.scoring.viewer_data`).
         patients: image name -> patient id.
@@ -192,7 +193,7 @@ def write_html_report(
     page = environment.from_string(TEMPLATE.read_text(encoding="utf-8")).render(
         title=title,
         files=folder.name,
-        tables=Markup(markdown_to_html(report_markdown)),  # escaped by the converter
+        tables=document.to_html(),
         index=Markup(script_json(index)),
         prob_threshold=prob_threshold,
         heatmap_threshold=heatmap_threshold,

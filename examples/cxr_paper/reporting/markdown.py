@@ -1,9 +1,10 @@
-"""Markdown for reports: numbers, numbers with their intervals, tables."""
+"""How reports write a cell: numbers, numbers with their intervals, map kinds (the blocks that
+hold them are :mod:`cxr_paper.reporting.document`'s)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from cxr_paper.scoring.map_kinds import MapKind
@@ -45,26 +46,12 @@ def with_interval(entry: Mapping[str, Any] | None, signed: bool = False) -> str:
     return text + (f" {MEASURABLE}" if entry.get("excludes_zero") else "")
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table.
-
-    Example:
-        >>> print(table(["a", "b"], [["1", "2"]]))
-        | a | b |
-        |---|---|
-        | 1 | 2 |
-    """
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def variant_label(variant: str) -> str:
+def kind_label(kind: str) -> str:
     """How a map kind (``TestResult.localization``'s keys) is named in tables and switches
     (:attr:`cxr_paper.scoring.map_kinds.MapKind.label`).
 
     Example:
-        >>> variant_label("pcm"), variant_label("gradcam++"), variant_label("hirescam+pcm")
+        >>> kind_label("pcm"), kind_label("gradcam++"), kind_label("hirescam+pcm")
         ('CAM + PCM', 'gradcam++', 'hirescam + PCM')
     """
-    return MapKind.parse(variant).label
+    return MapKind.parse(kind).label

@@ -1,4 +1,5 @@
-"""``report.md``: Tables 1-4 with the paper's numbers beside ours, the figures, the run's facts."""
+"""The run's report (``report.md``, and the tables of ``report.html``): Tables 1-4 with the
+paper's numbers beside ours, the figures, the run's facts."""
 
 from __future__ import annotations
 
@@ -16,21 +17,13 @@ from cxr_paper.configuration.paper_numbers import (
     paper_row,
 )
 from cxr_paper.configuration.task import Task
-from cxr_paper.files.atomic import atomic_text
 from cxr_paper.reporting.decisions_report import decisions_section
-from cxr_paper.reporting.markdown import MEASURABLE, number, table, variant_label, with_interval
+from cxr_paper.reporting.document import Document, Table, make_table
+from cxr_paper.reporting.markdown import MEASURABLE, kind_label, number, with_interval
+from cxr_paper.scoring.headlines import HEADLINES, Headline, fixed_protocol
 from cxr_paper.scoring.map_kinds import MapKind
-from cxr_paper.scoring.scores import HEADLINES
 from cxr_paper.scoring.training_noise import SEP, flatten, judge
 
-#: Names of the headline numbers in the report.
-HEADLINE_NAMES = {
-    "accuracy": "accuracy IoBB > 0.1",
-    "afp": "false positives / image",
-    "max_box_acc_v2": "MaxBoxAccV2",
-    "pointing_game": "pointing game",
-    "calibrated_accuracy": "calibrated accuracy",
-}
 INTERVAL_NOTE = (
     "Brackets: 95 % intervals over the **test patients only** (percentile bootstrap, {resamples} "
     "resamples of the test patients, seed {seed}): how far a number would move on another draw "
@@ -53,11 +46,12 @@ class DataNotes:
     dropped_boxes: list[str]
 
     def lines(self) -> list[str]:
+        """Bullet items: what was left out of the tables."""
         lines = []
         skipped = {split: names for split, names in self.skipped_images.items() if names}
         if skipped:
             lines.append(
-                "- **Unreadable images skipped** (`--skip-unreadable`): "
+                "**Unreadable images skipped** (`--skip-unreadable`): "
                 + "; ".join(
                     f"{split} {len(names)} ({', '.join(names[:10])}"
                     + (", …" if len(names) > 10 else "")
@@ -67,7 +61,7 @@ class DataNotes:
             )
         if self.dropped_boxes:
             lines.append(
-                f"- **GT boxes dropped** (outside the box frame, `--skip-bad-boxes`): "
+                f"**GT boxes dropped** (outside the box frame, `--skip-bad-boxes`): "
                 f"{len(self.dropped_boxes)} ({'; '.join(self.dropped_boxes[:5])})"
             )
         return lines
@@ -89,7 +83,7 @@ def metrics_task(metrics: dict[str, Any]) -> Task:
     return Task.from_dict(next(iter(metrics.values()))["task"], "metrics.json")
 
 
-def table1(metrics: dict[str, Any]) -> str:
+def table1(metrics: dict[str, Any]) -> Table:
     task = metrics_task(metrics)
     paper_models = list(metrics) if paper_applies(task.classes, task.box_classes) else []
     header = [
@@ -102,7 +96,7 @@ def table1(metrics: dict[str, Any]) -> str:
         ours = [_ours(metrics[m], ("auroc", name), metrics[m]["auroc"][name]) for m in metrics]
         paper = [number(TABLE1_AUROC[paper_row(m)][i]) for m in paper_models]
         rows.append([name, *ours, *paper])
-    return table(header, rows)
+    return make_table(header, rows)
 
 
 def _ours(result: dict[str, Any], path: tuple[str, ...], value: float) -> str:
@@ -113,7 +107,7 @@ def _ours(result: dict[str, Any], path: tuple[str, ...], value: float) -> str:
     return with_interval(entry) if entry else number(value)
 
 
-def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> str:
+def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> Table:
     task = metrics_task(metrics)
     box_classes = list(task.box_classes)
     if not paper_applies(task.classes, task.box_classes):
@@ -121,18 +115,18 @@ def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> 
     header = ["Method", *box_classes, "mean"]
     rows = []
     for model, result in metrics.items():
-        for variant, label in (("cam", ""), ("pcm", " (with PCM)")):
-            values = result["localization"][variant]["iobb"]["0.1"]
+        for kind, label in (("cam", ""), ("pcm", " (with PCM)")):
+            values = fixed_protocol(result["localization"][kind])
             rows.append(
                 [
                     f"{model}{label} — ours",
                     *(
-                        _ours(result, ("localization", variant, stat, c), values[c][stat])
+                        _ours(result, ("localization", kind, stat, c), values[c][stat])
                         for c in [*box_classes, "mean"]
                     ),
                 ]
             )
-            key = (paper_row(model), variant == "pcm")
+            key = (paper_row(model), kind == "pcm")
             if key in published:
                 paper = published[key]
                 rows.append(
@@ -142,10 +136,10 @@ def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> 
                         number(sum(paper) / len(paper)),
                     ]
                 )
-    return table(header, rows)
+    return make_table(header, rows)
 
 
-def paired_table(metrics: dict[str, Any]) -> str:
+def paired_table(metrics: dict[str, Any]) -> Table | None:
     """Every paired difference of the run: rows comparison x map kind, columns the headlines;
     each marked by :func:`~cxr_paper.scoring.training_noise.judge` against the test set's noise and,
     where a study measured it, the training noise."""
@@ -171,16 +165,16 @@ def paired_table(metrics: dict[str, Any]) -> str:
                             cell(headlines.get(h), SEP.join((comparison, kind, h)))
                             for h in HEADLINES
                         ]
-                        rows.append([comparison, variant_label(kind), *cells])
+                        rows.append([comparison, kind_label(kind), *cells])
             else:  # a map kind against the model's CAM
                 kind = comparison.removesuffix(" - cam")
                 cells = [cell(by_kind.get(h), SEP.join((model, comparison, h))) for h in HEADLINES]
-                rows.append([model, f"{variant_label(kind)} − CAM", *cells])
-    header = ["models", "maps", *(HEADLINE_NAMES[h] for h in HEADLINES)]
-    return table(header, rows) if rows else ""
+                rows.append([model, f"{kind_label(kind)} − CAM", *cells])
+    header = ["models", "maps", *(h.label for h in HEADLINES)]
+    return make_table(header, rows) if rows else None
 
 
-def table4(metrics: dict[str, Any], device: str) -> str:
+def table4(metrics: dict[str, Any], device: str) -> Table:
     header = [
         "Model",
         f"ms ({device})",
@@ -204,13 +198,13 @@ def table4(metrics: dict[str, Any], device: str) -> str:
                 f"{paper_params:,}" if paper_params else "–",
             ]
         )
-    return table(header, rows)
+    return make_table(header, rows)
 
 
-def _paired_section(metrics: dict[str, Any]) -> str:
+def _paired_section(metrics: dict[str, Any]) -> Document | None:
     rows = paired_table(metrics)
-    if not rows:
-        return ""
+    if rows is None:
+        return None
     studied = any(result.get("noise", {}).get("study") for result in metrics.values())
     training = (
         f"{MEASURABLE}: the difference stands out of the test set's noise and of the training "
@@ -223,15 +217,18 @@ def _paired_section(metrics: dict[str, Any]) -> str:
         "another machine may not repeat it"
     )
     return (
-        "## Paired differences\n\n"
-        + rows
-        + "\n\nDifferences on the same test images (the same patient resamples for both sides). "
-        + training
-        + "; unmarked: not measurable at this test-set size. False positives: lower is better."
+        Document()
+        .heading("Paired differences")
+        .add(rows)
+        .paragraph(
+            "Differences on the same test images (the same patient resamples for both sides). "
+            + training
+            + "; unmarked: not measurable at this test-set size. False positives: lower is better."
+        )
     )
 
 
-def training_noise_section(metrics: dict[str, Any]) -> str:
+def training_noise_section(metrics: dict[str, Any]) -> Document:
     """What retraining would move: per number, the study's training sd, the range a rerun is
     expected in, and whether this run's value lies there; robust numbers (small training share)
     first. Without a study for these settings, says so."""
@@ -239,10 +236,14 @@ def training_noise_section(metrics: dict[str, Any]) -> str:
     study = first.get("noise", {}).get("study")
     if not study:
         return (
-            "## Training noise\n\nNot measured for these settings: no committed seed study ran "
-            "them. The intervals above cover the test patients only; a rerun with another "
-            "training seed or on another machine can move a number by more than its interval "
-            "(the README's seed study measures by how much for the demo preset)."
+            Document()
+            .heading("Training noise")
+            .paragraph(
+                "Not measured for these settings: no committed seed study ran them. The "
+                "intervals above cover the test patients only; a rerun with another training "
+                "seed or on another machine can move a number by more than its interval (the "
+                "README's seed study measures by how much for the demo preset)."
+            )
         )
     rows = []
     for model, result in metrics.items():
@@ -269,17 +270,20 @@ def training_noise_section(metrics: dict[str, Any]) -> str:
     rows.sort(key=lambda row: row[0])
     header = ["number", "this run", "training sd", "a rerun: 95 % range", "training share", "in it"]
     return (
-        "## Training noise\n\n"
-        f"From the committed seed study of these settings (`{study['file']}`, {study['runs']} "
-        "runs over training and data seeds): each number's sd across training seeds, the range "
-        "a rerun with another seed or machine is expected to fall in (the study's mean ± 1.96 "
-        "training sd) and the share of the number's variance that training contributes (the "
-        "rest is test-set noise). Robust numbers first.\n\n" + table(header, [r for _, r in rows])
+        Document()
+        .heading("Training noise")
+        .paragraph(
+            f"From the committed seed study of these settings (`{study['file']}`, "
+            f"{study['runs']} runs over training and data seeds): each number's sd across "
+            "training seeds, the range a rerun with another seed or machine is expected to fall "
+            "in (the study's mean ± 1.96 training sd) and the share of the number's variance "
+            "that training contributes (the rest is test-set noise). Robust numbers first."
+        )
+        .table(header, [r for _, r in rows])
     )
 
 
-def write_report(
-    path: Path,
+def run_report(
     metrics: dict[str, Any],
     config: dict[str, Any],
     source: str,
@@ -288,114 +292,107 @@ def write_report(
     device: str,
     notes: DataNotes,
     pending: list[str] | None = None,
-) -> Path:
-    same_models = all(m == paper_row(m) for m in metrics)
-    caveat = (
-        ""
-        if same_models
-        else (
-            "\nOur models are smaller stand-ins for the paper's (named in the paper columns), "
-            "trained on a different data source; compare the pattern across models, not the "
-            "absolute values.\n"
-        )
-    )
-    sections = [
-        "# Reproduction of D'Souza, Reddy & Manjunath (2022)",
-        f"- Data: {source}\n- Preset: `{config['preset']}`; models: {', '.join(metrics)}; input "
-        f"{config['image_size']} px; stage 1 {config['epochs']} epochs; stage 2 (PCM) "
-        f"{config['pcm_epochs']} epochs\n- Device: {device}; wall time {seconds / 60:.1f} min\n"
-        "- Localization: the ChestX-ray8 protocol (IoBB > T, false positives per evaluated image) "
-        "on the test images that have GT boxes; `metrics.json` also holds T ∈ {0.1, …, 0.9}, "
-        "IoU matching and the seed authors' protocol (IoU > 0.1, false positives / 880).",
-        *notes.lines(),
-        (
-            f"- **Not finished yet**: {', '.join(pending)} (this report covers the models done)."
+) -> Document:
+    """The run's report: its facts, Tables 1-4 beside the paper's, the methods compared, the
+    paired differences, the decisions, the training noise and the figures."""
+    doc = Document().heading("Reproduction of D'Souza, Reddy & Manjunath (2022)", 1)
+    doc.bullets(
+        [
+            f"Data: {source}",
+            f"Preset: `{config['preset']}`; models: {', '.join(metrics)}; input "
+            f"{config['image_size']} px; stage 1 {config['epochs']} epochs; stage 2 (PCM) "
+            f"{config['pcm_epochs']} epochs",
+            f"Device: {device}; wall time {seconds / 60:.1f} min",
+            "Localization: the ChestX-ray8 protocol (IoBB > T, false positives per evaluated "
+            "image) on the test images that have GT boxes; `metrics.json` also holds T ∈ {0.1, "
+            "…, 0.9}, IoU matching and the seed authors' protocol (IoU > 0.1, false positives / "
+            "880).",
+            *notes.lines(),
+            f"**Not finished yet**: {', '.join(pending)} (this report covers the models done)."
             if pending
-            else ""
-        ),
-        caveat,
-        INTERVAL_NOTE.format(
-            resamples=config["bootstrap_resamples"], seed=config["bootstrap_seed"]
-        ),
-        "## Table 1 — test AUROC\n\n" + table1(metrics) + "\n\n" + notes.auroc_caption,
-        "## Table 2 — localization accuracy, IoBB > 0.1\n\n"
-        + _localization_table(metrics, "accuracy", TABLE2_ACCURACY)
-        + "\n\n"
-        + notes.localization_caption,
-        "## Table 3 — average false positives, IoBB 0.1\n\n"
-        + _localization_table(metrics, "afp", TABLE3_AFP)
-        + "\n\n"
-        + notes.localization_caption,
-        "## Localization methods compared\n\n"
-        + methods_table(metrics)
-        + "\n\n"
-        + methods_caption(config["pointing_tolerance"], config["box_frame"])
+            else "",
+        ]
+    )
+    if not all(m == paper_row(m) for m in metrics):
+        doc.paragraph(
+            "Our models are smaller stand-ins for the paper's (named in the paper columns), "
+            "trained on a different data source; compare the pattern across models, not the "
+            "absolute values."
+        )
+    doc.paragraph(
+        INTERVAL_NOTE.format(resamples=config["bootstrap_resamples"], seed=config["bootstrap_seed"])
+    )
+    doc.heading("Table 1 — test AUROC").add(table1(metrics)).paragraph(notes.auroc_caption)
+    doc.heading("Table 2 — localization accuracy, IoBB > 0.1")
+    doc.add(_localization_table(metrics, "accuracy", TABLE2_ACCURACY))
+    doc.paragraph(notes.localization_caption)
+    doc.heading("Table 3 — average false positives, IoBB 0.1")
+    doc.add(_localization_table(metrics, "afp", TABLE3_AFP))
+    doc.paragraph(notes.localization_caption)
+    doc.heading("Localization methods compared").add(methods_table(metrics))
+    doc.paragraph(
+        methods_caption(config["pointing_tolerance"], config["box_frame"])
         + " "
-        + notes.localization_caption,
-        _paired_section(metrics),
-        decisions_section(metrics, config),
-        training_noise_section(metrics),
-        "## Table 4 — inference time at 256×256×3 (batch 1) and parameters\n\n"
-        + table4(metrics, device)
-        + "\n\nPublished configuration: 15 classifier outputs plus the PCM embedding for MultiRes "
-        "models, 14 outputs for the standard ones, as the authors counted.",
-    ]
+        + notes.localization_caption
+    )
+    doc.add(_paired_section(metrics), decisions_section(metrics, config))
+    doc.add(training_noise_section(metrics))
+    doc.heading("Table 4 — inference time at 256×256×3 (batch 1) and parameters")
+    doc.add(table4(metrics, device))
+    doc.paragraph(
+        "Published configuration: 15 classifier outputs plus the PCM embedding for MultiRes "
+        "models, 14 outputs for the standard ones, as the authors counted."
+    )
     for title, figure in figures.items():
         if figure.is_file():
-            sections.append(f"## {title}\n\n![{title}]({figure.name})")
-    atomic_text(path, "\n\n".join(section for section in sections if section) + "\n")
-    return path
+            doc.heading(title).figure(title, figure.name)
+    return doc
 
 
 # The comparison of localization methods: every map kind of every model, scored by the fixed
 # protocol, the calibrated threshold and the threshold-free metrics.
 
 
-def _cell(intervals: dict[str, Any], headline: str, value: float) -> str:
+def _cell(intervals: dict[str, Any], headline: Headline, scores: dict[str, Any]) -> str:
+    """A headline's mean over the box classes, with its interval when the run computed one."""
     entry = intervals.get(headline, {}).get("mean")
-    return with_interval(entry) if entry else number(value)
+    return with_interval(entry) if entry else number(headline.read(scores))
 
 
-def methods_table(metrics: dict[str, Any]) -> str:
+#: The methods table's headline columns, in order.
+METHOD_COLUMNS = (
+    Headline.ACCURACY,
+    Headline.CALIBRATED_ACCURACY,
+    Headline.MAX_BOX_ACC_V2,
+    Headline.POINTING_GAME,
+    Headline.AFP,
+)
+
+
+def methods_table(metrics: dict[str, Any]) -> Table:
     """Rows model × map kind; means over the 8 box classes."""
-    header = [
-        "model",
-        "maps",
-        "accuracy IoBB > 0.1 (Q = 0.7)",
-        "calibrated accuracy (threshold)",
-        "MaxBoxAccV2",
-        "pointing game",
-        "false positives / image",
-        "s (test split)",
-    ]
+    names = {
+        Headline.ACCURACY: f"{Headline.ACCURACY.label} (Q = 0.7)",
+        Headline.CALIBRATED_ACCURACY: f"{Headline.CALIBRATED_ACCURACY.label} (threshold)",
+    }
+    header = ["model", "maps", *(names.get(h, h.label) for h in METHOD_COLUMNS), "s (test split)"]
     rows = []
     for model, result in metrics.items():
         seconds = result.get("cam_method_seconds", {})
-        for variant, scores in result["localization"].items():
-            intervals = result.get("intervals", {}).get("localization", {}).get(variant, {})
-            fixed = scores["iobb"]["0.1"]["mean"]
-            calibrated = scores["calibrated"]
-            method = MapKind.parse(variant).method
-            calibrated_cell = _cell(
-                intervals, "calibrated_accuracy", calibrated["accuracy"]["mean"]
-            )
+        for kind, scores in result["localization"].items():
+            intervals = result.get("intervals", {}).get("localization", {}).get(kind, {})
+            method = MapKind.parse(kind).method
+            cells = {h: _cell(intervals, h, scores) for h in METHOD_COLUMNS}
+            cells[Headline.CALIBRATED_ACCURACY] += f" ({scores['calibrated']['threshold']:.2f})"
             rows.append(
                 [
                     model,
-                    variant_label(variant),
-                    _cell(intervals, "accuracy", fixed["accuracy"]),
-                    f"{calibrated_cell} ({calibrated['threshold']:.2f})",
-                    _cell(
-                        intervals,
-                        "max_box_acc_v2",
-                        scores["max_box_acc_v2"]["mean"]["max_box_acc"],
-                    ),
-                    _cell(intervals, "pointing_game", scores["pointing_game"]["mean"]["accuracy"]),
-                    _cell(intervals, "afp", fixed["afp"]),
+                    kind_label(kind),
+                    *(cells[h] for h in METHOD_COLUMNS),
                     f"{seconds[method]:.0f}" if method in seconds else "–",
                 ]
             )
-    return table(header, rows)
+    return make_table(header, rows)
 
 
 def methods_caption(pointing_tolerance: float, box_frame: list[int]) -> str:

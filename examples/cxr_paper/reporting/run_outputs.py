@@ -10,6 +10,7 @@ from typing import Any
 
 from cxr14_data import read_bbox_list
 from cxr_paper.configuration.config import RunConfig
+from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json
 from cxr_paper.files.results import ModelResult
 from cxr_paper.inputs.data import Loaders
@@ -23,7 +24,7 @@ from cxr_paper.reporting.figures import (
     plot_threshold_curves,
 )
 from cxr_paper.reporting.html_report import write_html_report
-from cxr_paper.reporting.report import DataNotes, write_report
+from cxr_paper.reporting.report import DataNotes, run_report
 from cxr_paper.scoring import training_noise
 from cxr_paper.scoring.uncertainty import paired_models
 from multires_backbone import is_multires
@@ -124,8 +125,7 @@ def write_outputs(
     )
     device = str(ctx.device) + (f" × {ctx.world_size} processes" if ctx.distributed else "")
     pending = [m for m in config.models if m not in results]
-    report = write_report(
-        out / "report.md",
+    report = run_report(
         metrics,
         dataclasses.asdict(config),
         loaders.source,
@@ -135,6 +135,7 @@ def write_outputs(
         data_notes(loaders, results),
         pending,
     )
+    atomic_text(out / "report.md", report.to_markdown())
     patients = {
         name: patient
         for result in results.values()
@@ -142,7 +143,7 @@ def write_outputs(
     }
     write_html_report(
         out / "report.html",
-        report.read_text(),
+        report,
         {name: result.test.viewer for name, result in results.items()},
         patients,
         f"{config.preset} run: {', '.join(results)}",

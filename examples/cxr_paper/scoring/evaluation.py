@@ -21,14 +21,9 @@ from cxr_paper.scoring.auroc import macro_auroc
 from cxr_paper.scoring.cam_methods import at_map_size, gradient_cam
 from cxr_paper.scoring.map_kinds import MapKind
 from cxr_paper.scoring.scores import LocalizationScores
-from cxr_paper.scoring.viewer_data import add_variant, new_record
+from cxr_paper.scoring.viewer_data import add_kind, new_record
 from multires_backbone import CAMClassifier, published_parameter_count
 from pcm_seam import PCM, refine
-
-
-def variant_name(method: str, with_pcm: bool) -> str:
-    """Keys of ``TestResult.localization`` (:attr:`cxr_paper.scoring.map_kinds.MapKind.key`)."""
-    return MapKind(method, with_pcm).key
 
 
 @dataclass
@@ -85,16 +80,16 @@ def evaluate_test(
     device = ctx.device
     model.eval()
     explainers = {m: gradient_cam(m, model, task) for m in methods if m != "cam"}
-    variants = [
-        variant_name(m, p) for m in methods for p in (False, True) if p <= (pcm is not None)
+    map_kinds = [
+        MapKind(m, p).key for m in methods for p in (False, True) if p <= (pcm is not None)
     ]
     scores = {
-        v: LocalizationScores(task, seed, pointing_tolerance, prob_threshold, q) for v in variants
+        k: LocalizationScores(task, seed, pointing_tolerance, prob_threshold, q) for k in map_kinds
     }
     seconds = dict.fromkeys(methods, 0.0)
     all_probs, all_labels, examples, viewer, box_images, skipped = [], [], {}, {}, 0, []
     saved_maps: dict[str, dict[str, list]] = {
-        v: {"ids": [], "maps": [], "probs": []} for v in variants
+        k: {"ids": [], "maps": [], "probs": []} for k in map_kinds
     }
     names, patients = [], []
     for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=not ctx.is_main):
@@ -120,31 +115,29 @@ def evaluate_test(
             started = time.perf_counter()
             maps[method] = at_map_size(explain(boxed), out.cams.shape[-2:]).to(device)
             seconds[method] += time.perf_counter() - started
-        kinds = {}
+        by_kind = {}
         for method, class_maps in maps.items():
-            kinds[variant_name(method, False)] = class_maps.cpu().numpy()
+            by_kind[MapKind(method, False).key] = class_maps.cpu().numpy()
             if pcm is not None:
                 refined = refine(pcm.eval(), features, class_maps, boxed)
-                kinds[variant_name(method, True)] = refined.cpu().numpy()
+                by_kind[MapKind(method, True).key] = refined.cpu().numpy()
         size = tuple(images.shape[-2:])
         for row, i in enumerate(has_boxes):
             box_images += 1
             gt_boxes = {name: rows.numpy() for name, rows in batch["boxes"][i].items()}
             name = batch["image_index"][i]
             record = viewer[name] = new_record(images[i], size, gt_boxes)
-            for variant, class_maps in kinds.items():
+            for kind, class_maps in by_kind.items():
                 for key, value in zip(
                     ("ids", "maps", "probs"), (name, class_maps[row], probs[i]), strict=True
                 ):
-                    saved_maps[variant][key].append(value)
-                boxes, heatmaps = scores[variant].update(
+                    saved_maps[kind][key].append(value)
+                boxes, heatmaps = scores[kind].update(
                     class_maps[row], probs[i], size, gt_boxes, batch["patient_id"][i], name
                 )
-                add_variant(record, variant, class_maps[row], probs[i], boxes, task)
+                add_kind(record, kind, class_maps[row], probs[i], boxes, task)
                 if name in keep_examples:
-                    examples.setdefault(name, {"image": images[i].cpu(), "gt": gt_boxes})[
-                        variant
-                    ] = {
+                    examples.setdefault(name, {"image": images[i].cpu(), "gt": gt_boxes})[kind] = {
                         "heatmaps": heatmaps,
                         "boxes": boxes,
                         "probs": {c: float(probs[i][task.index(c)]) for c in gt_boxes},
@@ -168,10 +161,10 @@ def evaluate_test(
     for part in parts[1:]:
         examples.update(part["examples"])
         viewer.update(part["viewer"])
-        for variant, variant_scores in part["scores"].items():
-            scores[variant].merge(variant_scores)
-            for key, values in part["maps"][variant].items():
-                saved_maps[variant][key] += values
+        for kind, kind_scores in part["scores"].items():
+            scores[kind].merge(kind_scores)
+            for key, values in part["maps"][kind].items():
+                saved_maps[kind][key] += values
     if not any(part["labels"] for part in parts):
         raise ValueError(
             "The test split holds no image to evaluate: test_list.txt lists none, or every listed "
@@ -181,7 +174,7 @@ def evaluate_test(
     probs = np.concatenate([a for part in parts for a in part["probs"]])
     return TestResult(
         auroc=macro_auroc(labels, probs, task.classes),
-        localization={variant: s.compute() for variant, s in scores.items()},
+        localization={kind: s.compute() for kind, s in scores.items()},
         labels=labels,
         probs=probs,
         box_images=sum(part["box_images"] for part in parts),

@@ -21,19 +21,10 @@ import numpy as np
 from cam_boxes_iobb import PAPER_THRESHOLDS, LocalizationMetric, ThresholdCurve, normalize_heatmap
 from cam_boxes_iobb.scoring import MapScorer, ScoreSettings
 from cxr_paper.configuration.task import Task
+from cxr_paper.scoring.headlines import FIXED_OVERLAP, HEADLINES, Headline, overlap_key
 
 #: Share of the box images (whole patients) that chooses the calibrated heatmap threshold.
 CALIBRATION_SHARE = 0.2
-#: The numbers :meth:`LocalizationScores.headline` resamples, in its order (means over classes,
-#: fixed protocol at IoBB > 0.1).
-HEADLINES: tuple[str, ...] = (
-    "accuracy",
-    "afp",
-    "max_box_acc_v2",
-    "pointing_game",
-    "calibrated_accuracy",
-)
-FIXED_OVERLAP = 0.1
 
 
 def in_calibration_part(patient_id: int, seed: int, share: float = CALIBRATION_SHARE) -> bool:
@@ -191,16 +182,18 @@ class LocalizationScores:
             calibrated = curve.resampled(weights[:, held_out])["accuracy"][:, :, index]
         else:
             calibrated = np.full((len(weights), len(self.classes) + 1), np.nan)
-        return np.stack(
-            [
-                fixed["accuracy"][:, :, t],
-                fixed["afp"][:, :, t],
-                self.scorer.metrics["max_box_acc_v2"].resampled(weights)["max_box_acc"],
-                self.scorer.metrics["pointing_game"].resampled(weights)["accuracy"],
-                calibrated,
+        values = {
+            Headline.ACCURACY: fixed["accuracy"][:, :, t],
+            Headline.AFP: fixed["afp"][:, :, t],
+            Headline.MAX_BOX_ACC_V2: self.scorer.metrics["max_box_acc_v2"].resampled(weights)[
+                "max_box_acc"
             ],
-            axis=1,
-        )
+            Headline.POINTING_GAME: self.scorer.metrics["pointing_game"].resampled(weights)[
+                "accuracy"
+            ],
+            Headline.CALIBRATED_ACCURACY: calibrated,
+        }
+        return np.stack([values[h] for h in HEADLINES], axis=1)
 
     def records(self) -> dict[str, np.ndarray]:
         """Per (image, class) results for the run's records file (see ``records.py``)."""
@@ -218,7 +211,7 @@ class LocalizationScores:
 
     def compute(self) -> dict[str, Any]:
         result: dict[str, Any] = {
-            mode: {str(t): v for t, v in _by_threshold(metric.compute()).items()}
+            mode: {overlap_key(t): v for t, v in _by_threshold(metric.compute()).items()}
             for mode, metric in self.fixed.items()
         }
         result["max_box_acc_v2"] = self.scorer.metrics["max_box_acc_v2"].compute()

@@ -29,7 +29,7 @@ import numpy as np
 
 from cam_boxes_iobb import Intervals, resample_weights
 from cxr_paper.scoring.evaluation import TestResult
-from cxr_paper.scoring.scores import HEADLINES
+from cxr_paper.scoring.headlines import HEADLINES
 from cxr_paper.scoring.uncertainty import auroc_statistic, reindex
 
 Statistic = Callable[[np.ndarray], np.ndarray]
@@ -51,12 +51,12 @@ def _statistics(test: TestResult, reference: list[str], box_reference: dict[str,
     to_run = reindex(reference, test.image_names)
     auroc = auroc_statistic(test.labels, test.probs)
     stats: dict[str, Statistic] = {AUROC: lambda w: auroc(to_run(w))[:, -1]}
-    for variant, scores in test.scores.items():
-        to_scores = reindex(box_reference[variant], scores.image_names)
+    for kind, scores in test.scores.items():
+        to_scores = reindex(box_reference[kind], scores.image_names)
         for h, headline in enumerate(HEADLINES):
-            stats[f"{variant}: {headline}"] = lambda w, s=scores, m=to_scores, h=h: s.headline(
-                m(w)
-            )[:, h, -1]
+            stats[f"{kind}: {headline}"] = lambda w, s=scores, m=to_scores, h=h: s.headline(m(w))[
+                :, h, -1
+            ]
     return stats
 
 

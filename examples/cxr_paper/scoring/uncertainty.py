@@ -29,7 +29,8 @@ import numpy as np
 from cam_boxes_iobb import Intervals, bootstrap
 from cxr_paper.scoring.auroc import weighted_auroc
 from cxr_paper.scoring.evaluation import TestResult
-from cxr_paper.scoring.scores import HEADLINES, LocalizationScores
+from cxr_paper.scoring.headlines import HEADLINES
+from cxr_paper.scoring.scores import LocalizationScores
 
 Statistic = Callable[[np.ndarray], np.ndarray]
 
@@ -67,11 +68,11 @@ def model_intervals(test: TestResult, n_resamples: int, seed: int) -> dict[str, 
     classes = [*test.task.classes, "mean"]
     result: dict[str, Any] = {"auroc": _entries(auroc, classes), "localization": {}}
     box_names = [*test.task.box_classes, "mean"]
-    for variant, scores in test.scores.items():
+    for kind, scores in test.scores.items():
         if not scores.patients:
             continue
         intervals = bootstrap(scores.headline, scores.patients, n_resamples, seed=seed)
-        result["localization"][variant] = {
+        result["localization"][kind] = {
             headline: _entries(intervals, box_names, (h,)) for h, headline in enumerate(HEADLINES)
         }
     return result
@@ -126,9 +127,9 @@ def paired_maps(test: TestResult, n_resamples: int, seed: int) -> dict[str, Any]
     if "cam" not in test.scores:
         return {}
     return {
-        f"{variant} - cam": _headline_difference(scores, test.scores["cam"], n_resamples, seed)
-        for variant, scores in test.scores.items()
-        if variant != "cam"
+        f"{kind} - cam": _headline_difference(scores, test.scores["cam"], n_resamples, seed)
+        for kind, scores in test.scores.items()
+        if kind != "cam"
     }
 
 
@@ -148,7 +149,7 @@ def paired_models(
         seed=seed,
     )
     result: dict[str, dict[str, Any]] = {"auroc": {"mean": _difference(auroc)}}
-    for variant, scores in a.scores.items():
-        if variant in b.scores:
-            result[variant] = _headline_difference(scores, b.scores[variant], n_resamples, seed)
+    for kind, scores in a.scores.items():
+        if kind in b.scores:
+            result[kind] = _headline_difference(scores, b.scores[kind], n_resamples, seed)
     return result

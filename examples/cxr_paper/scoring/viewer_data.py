@@ -76,13 +76,13 @@ def new_record(image: torch.Tensor, size: tuple[int, int], gt_boxes: dict[str, A
         "pixels": gray_thumbnail(image),
         "size": [int(size[0]), int(size[1])],
         "gt": {c: np.asarray(b, dtype=np.float32).reshape(-1, 4) for c, b in gt_boxes.items()},
-        "variants": {},
+        "kinds": {},
     }
 
 
-def add_variant(
+def add_kind(
     record: dict,
-    variant: str,
+    kind: str,
     class_maps: np.ndarray,
     probs: np.ndarray,
     boxes: dict[str, np.ndarray],
@@ -102,4 +102,4 @@ def add_variant(
             "hits": np.asarray(hits(pred, gt), dtype=bool),
             "box_hits": np.asarray(box_hits(pred, gt), dtype=bool),
         }
-    record["variants"][variant] = entry
+    record["kinds"][kind] = entry

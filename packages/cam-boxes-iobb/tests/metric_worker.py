@@ -86,6 +86,10 @@ def rank_main(rank, world, init_file, images, out):
         "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world
     )
     mine = images[rank::world]
-    result = torch_results(mine)  # compute() syncs the states across both processes
+    recording = LocalizationAccuracy(CLASSES, (0.1, 0.5), keep_records=True)
+    metrics = (recording, *torch_metrics()[1:])
+    result = torch_results(mine, metrics=metrics)  # compute() syncs the states across both
+    records = recording.records()  # synced as compute() is: every process's images
+    result["records"] = {key: value.tolist() for key, value in records.items()}
     torch.save(result, out.format(rank=rank))
     torch.distributed.destroy_process_group()

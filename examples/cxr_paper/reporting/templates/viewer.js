@@ -1,7 +1,7 @@
 "use strict";
 const INDEX = JSON.parse(document.getElementById("index").textContent);
 const VIRIDIS = INDEX.viridis.match(/.{6}/g).map(h => [0, 2, 4].map(i => parseInt(h.slice(i, i + 2), 16)));
-const state = { variant: INDEX.variants[0], klass: "all", rank: INDEX.models[INDEX.models.length - 1],
+const state = { kind: INDEX.kinds[0], klass: "all", rank: INDEX.models[INDEX.models.length - 1],
                 sort: "misses", missesOnly: false, opacity: 0.55, order: [], position: 0, shown: null };
 const cache = new Map(), waiting = new Map(), thumbs = new Map();
 window.cxrViewer = {
@@ -32,8 +32,8 @@ function thumb(image) {
   }
   return thumbs.get(image.id);
 }
-function outcome(image, model, variant, klass) {
-  const per = ((image.out[model] || {})[variant]) || {};
+function outcome(image, model, kind, klass) {
+  const per = ((image.out[model] || {})[kind]) || {};
   let hits = 0, gt = 0, fp = 0;
   for (const [name, counts] of Object.entries(per)) {
     if (klass !== "all" && name !== klass) continue;
@@ -49,13 +49,13 @@ function option(select, value, label) {
   const o = document.createElement("option"); o.value = value; o.textContent = label; select.appendChild(o);
 }
 function setup() {
-  const variant = document.getElementById("variant"), klass = document.getElementById("klass"), rank = document.getElementById("rank");
-  INDEX.variants.forEach(v => option(variant, v, INDEX.variant_labels[v] || v));
+  const kind = document.getElementById("kind"), klass = document.getElementById("klass"), rank = document.getElementById("rank");
+  INDEX.kinds.forEach(v => option(kind, v, INDEX.kind_labels[v] || v));
   option(klass, "all", "all box classes");
   INDEX.classes.forEach(c => option(klass, c, c));
   INDEX.models.forEach(m => option(rank, m, m));
   rank.value = state.rank;
-  variant.onchange = () => { state.variant = variant.value; refresh(true); };
+  kind.onchange = () => { state.kind = kind.value; refresh(true); };
   klass.onchange = () => { state.klass = klass.value; state.shown = null; refresh(false); };
   rank.onchange = () => { state.rank = rank.value; refresh(false); };
   document.getElementById("sort").onchange = e => { state.sort = e.target.value; refresh(false); };
@@ -69,9 +69,9 @@ function setup() {
 function refresh(keepPosition) {
   const current = state.order[state.position];
   let images = INDEX.images.filter(im => state.klass === "all" || state.klass in im.sizes);
-  if (state.missesOnly) images = images.filter(im => outcome(im, state.rank, state.variant, state.klass).misses > 0);
+  if (state.missesOnly) images = images.filter(im => outcome(im, state.rank, state.kind, state.klass).misses > 0);
   const by = {
-    misses: (a, b) => outcome(b, state.rank, state.variant, state.klass).misses - outcome(a, state.rank, state.variant, state.klass).misses || a.name.localeCompare(b.name),
+    misses: (a, b) => outcome(b, state.rank, state.kind, state.klass).misses - outcome(a, state.rank, state.kind, state.klass).misses || a.name.localeCompare(b.name),
     size: (a, b) => smallest(a, state.klass) - smallest(b, state.klass) || a.name.localeCompare(b.name),
     name: (a, b) => a.name.localeCompare(b.name),
   }[state.sort];
@@ -82,7 +82,7 @@ function refresh(keepPosition) {
     `${state.order.length} of ${INDEX.images.length} test images with GT boxes`;
   const list = document.getElementById("list");
   list.replaceChildren(...state.order.map((image, position) => {
-    const li = document.createElement("li"), o = outcome(image, state.rank, state.variant, state.klass);
+    const li = document.createElement("li"), o = outcome(image, state.rank, state.kind, state.klass);
     li.dataset.id = image.id;
     li.innerHTML = `<img loading="lazy" alt=""><span><div class="name"></div><div class="classes"></div></span>` +
       `<span class="badge ${o.misses ? "miss" : "hit"}">${o.misses ? `${Number(o.misses)} missed` : `${Number(o.hits)}/${Number(o.gt)}`}</span>`;
@@ -107,7 +107,7 @@ function select(position) {
 function classesOf(image) {
   const names = {};
   Object.keys(image.sizes).forEach(c => names[c] = true);
-  for (const model of INDEX.models) for (const c of Object.keys(((image.out[model] || {})[state.variant]) || {})) names[c] = true;
+  for (const model of INDEX.models) for (const c of Object.keys(((image.out[model] || {})[state.kind]) || {})) names[c] = true;
   return names;
 }
 async function show() {
@@ -127,7 +127,7 @@ async function show() {
     return b;
   }));
   document.getElementById("panels").replaceChildren(...INDEX.models.map(model => panel(model, image, data, picture, shown)));
-  document.body.dataset.shown = [image.name, state.variant, shown].join("|");  // what is drawn now
+  document.body.dataset.shown = [image.name, state.kind, shown].join("|");  // what is drawn now
 }
 function panel(model, image, data, picture, shown) {
   const figure = document.createElement("figure"), canvas = document.createElement("canvas"), caption = document.createElement("figcaption");
@@ -137,7 +137,7 @@ function panel(model, image, data, picture, shown) {
   const g = canvas.getContext("2d");
   g.imageSmoothingEnabled = true;
   g.drawImage(picture, 0, 0, canvas.width, canvas.height);
-  const entry = ((data.models[model] || {})[state.variant] || {})[shown];
+  const entry = ((data.models[model] || {})[state.kind] || {})[shown];
   if (entry) {
     const [h, w] = entry.shape, bytes = atob(entry.map), heat = document.createElement("canvas");
     heat.width = w; heat.height = h;
@@ -161,7 +161,7 @@ function panel(model, image, data, picture, shown) {
     (gt.length ? ` · GT ${gt.length}, <span class="badge ${hits < gt.length ? "miss" : "hit"}">${hits < gt.length ? `${gt.length - hits} missed` : "all hit"}</span>` : " · no GT box") +
     ` · predicted ${predicted.length}${fps ? ` (${fps} false positive${fps > 1 ? "s" : ""})` : ""}`;
   caption.querySelector("b").textContent = model;
-  caption.querySelector(".kind").textContent = INDEX.variant_labels[state.variant] || state.variant;
+  caption.querySelector(".kind").textContent = INDEX.kind_labels[state.kind] || state.kind;
   caption.querySelector(".klass").textContent = shown;
   figure.append(canvas, caption);
   return figure;
@@ -177,9 +177,9 @@ function key(event) {
     state.shown = chips[(now + (event.key === "ArrowRight" ? 1 : chips.length - 1)) % chips.length];
     show(); event.preventDefault();
   } else if (event.key === "v") {
-    const select = document.getElementById("variant");
-    state.variant = INDEX.variants[(INDEX.variants.indexOf(state.variant) + 1) % INDEX.variants.length];
-    select.value = state.variant; refresh(true);
+    const select = document.getElementById("kind");
+    state.kind = INDEX.kinds[(INDEX.kinds.indexOf(state.kind) + 1) % INDEX.kinds.length];
+    select.value = state.kind; refresh(true);
   }
 }
 setup();

@@ -216,6 +216,7 @@ class LocalizationMetric(ArrayState):
     """
 
     _COUNTERS = ("hits", "false_positives", "gt_boxes", "images")
+    _SETTINGS = ("classes", "thresholds", "mode", "afp_denominator")
 
     def __init__(
         self,
@@ -273,21 +274,6 @@ class LocalizationMetric(ArrayState):
         if self.keep_records:
             for key, value in zip(("hits", "gt_boxes", "fp"), (hits, n_gt, false_pos), strict=True):
                 self._records[key].append(value)
-
-    def merge(self, other: LocalizationMetric) -> None:
-        """Add another metric's counts (e.g. from another process) to this one."""
-        if (other.classes, other.thresholds, other.mode) != (
-            self.classes,
-            self.thresholds,
-            self.mode,
-        ):
-            raise ValueError("Cannot merge metrics with different classes, thresholds or mode.")
-        self.hits += other.hits
-        self.gt_boxes += other.gt_boxes
-        self.false_positives += other.false_positives
-        self.images += other.images
-        for key, values in other._records.items():
-            self._records[key].extend(values)
 
     def records(self) -> dict[str, np.ndarray]:
         """Each image's counters, in ``update`` order (then merged metrics' images):

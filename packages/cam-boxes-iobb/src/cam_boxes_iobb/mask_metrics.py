@@ -144,6 +144,7 @@ class MaskMetrics(ArrayState):
     """
 
     _COUNTERS = ("iou_sum", "iou_pairs", "hits", "pairs", "foreground", "background")
+    _SETTINGS = ("classes", "threshold", "true_positives_only", "edges")
 
     def __init__(
         self,
@@ -220,18 +221,6 @@ class MaskMetrics(ArrayState):
                 self._records, (iou, hits, pairs, foreground, background), strict=True
             ):
                 self._records[key].append(value)
-
-    def merge(self, other: MaskMetrics) -> None:
-        if (other.classes, other.threshold, other.true_positives_only) != (
-            self.classes,
-            self.threshold,
-            self.true_positives_only,
-        ) or not np.array_equal(other.edges, self.edges):
-            raise ValueError("Cannot merge mask metrics with different settings.")
-        for name in self._COUNTERS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for key, values in other._records.items():
-            self._records[key].extend(values)
 
     def records(self) -> dict[str, np.ndarray]:
         """Each image's ``iou`` ``(N, K)`` (NaN: left out), ``hits``, ``pairs`` ``(N, K)`` and

@@ -206,6 +206,15 @@ class MaxBoxAcc(ArrayState):
     """
 
     _COUNTERS = ("correct", "pairs")
+    _SETTINGS = (
+        "classes",
+        "thresholds",
+        "iou_thresholds",
+        "largest_only",
+        "normalization",
+        "interpolation",
+        "convention",
+    )
 
     def __init__(
         self,
@@ -283,17 +292,6 @@ class MaxBoxAcc(ArrayState):
         if self.keep_records:
             self._records["correct"].append(correct)
             self._records["pairs"].append(pairs)
-
-    def merge(self, other: MaxBoxAcc) -> None:
-        settings = ("classes", "iou_thresholds", "largest_only", "normalization", "convention")
-        if any(getattr(other, a) != getattr(self, a) for a in settings) or not np.array_equal(
-            other.thresholds, self.thresholds
-        ):
-            raise ValueError("Cannot merge MaxBoxAcc metrics with different settings.")
-        self.correct += other.correct
-        self.pairs += other.pairs
-        for key, values in other._records.items():
-            self._records[key].extend(values)
 
     def records(self) -> dict[str, np.ndarray]:
         """Each image's results in ``update`` order: ``correct`` ``(N, K, T, D)`` (bool: its box
@@ -376,6 +374,7 @@ class PointingGame(ArrayState):
     """
 
     _COUNTERS = ("hits", "pairs")
+    _SETTINGS = ("classes", "tolerance", "interpolation")
 
     def __init__(
         self,
@@ -423,14 +422,6 @@ class PointingGame(ArrayState):
         if self.keep_records:
             self._records["hits"].append(hits)
             self._records["pairs"].append(pairs)
-
-    def merge(self, other: PointingGame) -> None:
-        if (other.classes, other.tolerance) != (self.classes, self.tolerance):
-            raise ValueError("Cannot merge pointing games with different settings.")
-        self.hits += other.hits
-        self.pairs += other.pairs
-        for key, values in other._records.items():
-            self._records[key].extend(values)
 
     def records(self) -> dict[str, np.ndarray]:
         """Each image's ``hits`` and ``pairs``, ``(N, K)`` each, in ``update`` order; empty

@@ -1,12 +1,14 @@
 """``torchmetrics.Metric`` versions of the localization metrics (the optional ``[torchmetrics]``
-extra): log them from Lightning, and under DDP their states sync as sums (``add_state`` with
-``dist_reduce_fx="sum"``), with no object gathering.
+extra): log them from Lightning, and under DDP their states sync with no object gathering.
 
-Each wraps the numpy metric of the same protocol: ``update`` takes a batch (one entry per image)
-and adds the numpy metric's integer counters to the states; ``compute`` restores the counters into
-a numpy metric (:meth:`~cam_boxes_iobb.LocalizationMetric.load_state_dict`) and returns its
-numbers as a flat ``{name: scalar tensor}`` dict, ready for ``self.log_dict``. Per-image records
-(and so the bootstrap) stay with the numpy metrics.
+Each wraps the numpy metric of the same protocol and keeps the same state (one way,
+:mod:`cam_boxes_iobb._state`): ``update`` takes a batch (one entry per image) and adds the numpy
+metric's integer counters to states reduced by sum; with ``keep_records=True`` each image's
+records are list states reduced by concatenation, so after a sync (or ``merge_state``) the
+metric holds every image's records and :meth:`resampled` gives the patient or image bootstrap
+(:mod:`cam_boxes_iobb.bootstrap`) over all processes. ``compute`` restores the state into a
+numpy metric (:meth:`~cam_boxes_iobb.LocalizationMetric.load_state_dict`) and returns its
+numbers as a flat ``{name: scalar tensor}`` dict, ready for ``self.log_dict``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torchmetrics import Metric
 
+from cam_boxes_iobb._state import RECORDS_PREFIX
 from cam_boxes_iobb.localization import PAPER_THRESHOLDS, LocalizationMetric, Mode
 from cam_boxes_iobb.threshold_free import MaxBoxAcc, PointingGame
 
@@ -28,23 +32,80 @@ def _check_batch(name: str, batch: Sequence[Any], length: int) -> None:
         raise ValueError(f"`{name}` has {len(batch)} images; the batch has {length}.")
 
 
+#: Prefix of the list states that hold per-image records.
+RECORD_STATE = "records_"
+
+
 class _CountingMetric(Metric):
-    """States are the numpy metric's counters, summed across processes."""
+    """States are the numpy metric's counters, summed across processes, and (``keep_records``)
+    its per-image records, concatenated across processes."""
 
     full_state_update = False
     higher_is_better = True
 
+    def __init__(self, keep_records: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.keep_records = bool(keep_records)
+
+    def _core(self) -> Any:
+        raise NotImplementedError
+
     def _add_counters(self, core: Any) -> None:
-        for name, value in core.state_dict().items():
-            self.add_state(name, default=torch.as_tensor(value), dist_reduce_fx="sum")
+        for name in core._COUNTERS:
+            value = torch.as_tensor(np.asarray(getattr(core, name)))
+            self.add_state(name, default=value, dist_reduce_fx="sum")
+        if self.keep_records:
+            for key in core._records:
+                self.add_state(RECORD_STATE + key, default=[], dist_reduce_fx="cat")
 
     def _accumulate(self, core: Any) -> None:
-        for name, value in core.state_dict().items():
-            setattr(self, name, getattr(self, name) + torch.as_tensor(value, device=self.device))
+        for name in core._COUNTERS:
+            value = torch.as_tensor(np.asarray(getattr(core, name)), device=self.device)
+            setattr(self, name, getattr(self, name) + value)
+        if self.keep_records:
+            for key, values in core._records.items():
+                if values:
+                    stacked = torch.as_tensor(np.stack(values), device=self.device)
+                    getattr(self, RECORD_STATE + key).append(stacked)
 
     def _restored(self, core: Any) -> Any:
-        core.load_state_dict({name: getattr(self, name).cpu().numpy() for name in core._COUNTERS})
+        state = {name: getattr(self, name).cpu().numpy() for name in core._COUNTERS}
+        if self.keep_records:
+            for key in core._records:
+                parts = getattr(self, RECORD_STATE + key)  # one tensor once synced, else a list
+                parts = [parts] if isinstance(parts, torch.Tensor) else parts
+                if len(parts):
+                    state[RECORDS_PREFIX + key] = torch.cat(list(parts)).cpu().numpy()
+        core.load_state_dict(state)
         return core
+
+    def records(self) -> dict[str, np.ndarray]:
+        """Every image's records, all processes synced as ``compute`` syncs them (rank order,
+        each in update order; ``merge_state`` puts the incoming images first), as the numpy
+        metric's ``records()`` gives them; needs ``keep_records=True``."""
+        return self._synced_core().records()
+
+    def resampled(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """The metric under per-image ``weights`` ``(R, N)`` (rows of
+        :func:`cam_boxes_iobb.bootstrap.resample_weights`, images as :meth:`records` orders
+        them), as the numpy metric's ``resampled``; needs ``keep_records=True``."""
+        return self._synced_core().resampled(weights)
+
+    def _synced_core(self) -> Any:
+        self._require_records()
+        with self.sync_context(
+            dist_sync_fn=self.dist_sync_fn,
+            should_sync=self._to_sync,
+            should_unsync=self._should_unsync,
+        ):
+            return self._restored(self._core())
+
+    def _require_records(self) -> None:
+        if not self.keep_records:
+            raise ValueError(
+                f"{type(self).__name__} keeps no per-image records: create it with "
+                "keep_records=True."
+            )
 
 
 class _MapMetric(_CountingMetric):
@@ -99,7 +160,7 @@ class LocalizationAccuracy(_CountingMetric):
         self._add_counters(self._core())
 
     def _core(self) -> LocalizationMetric:
-        return LocalizationMetric(**self.settings)
+        return LocalizationMetric(**self.settings, keep_records=self.keep_records)
 
     def update(self, pred_boxes: Sequence[Boxes], gt_boxes: Sequence[Boxes]) -> None:
         """One batch: per image, ``{class: (N, 4) xywh}`` predictions and ground truth."""
@@ -159,8 +220,8 @@ class MaxBoxAccuracy(_MapMetric):
 
     def _core(self) -> MaxBoxAcc:
         if self.version == 2:
-            return MaxBoxAcc.v2(self.classes, **self.settings)
-        return MaxBoxAcc(self.classes, **self.settings)
+            return MaxBoxAcc.v2(self.classes, keep_records=self.keep_records, **self.settings)
+        return MaxBoxAcc(self.classes, keep_records=self.keep_records, **self.settings)
 
     def compute(self) -> dict[str, torch.Tensor]:
         result = self._restored(self._core()).compute()
@@ -195,7 +256,7 @@ class PointingGameAccuracy(_MapMetric):
         self._add_counters(self._core())
 
     def _core(self) -> PointingGame:
-        return PointingGame(**self.settings)
+        return PointingGame(**self.settings, keep_records=self.keep_records)
 
     def compute(self) -> dict[str, torch.Tensor]:
         result = self._restored(self._core()).compute()

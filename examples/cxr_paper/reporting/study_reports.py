@@ -1,0 +1,107 @@
+"""The reports of work over several runs: a seed study (``study.md``), a PCM ablation
+(``ablation.md``, and the tables of ``ablation.html``) and an ablation over seeds
+(``ablation_seeds.md``), as report documents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cxr_paper.reporting.document import Document
+from cxr_paper.reporting.markdown import MEASURABLE, number, with_interval
+from cxr_paper.scoring.headlines import Headline
+
+#: The headline numbers an ablation over seeds shows.
+ABLATION_HEADLINES = (Headline.ACCURACY, Headline.AFP, Headline.MAX_BOX_ACC_V2)
+
+
+def seed_cells(row: dict[str, Any], signed: bool) -> list[str]:
+    """A number across runs: the value per run, mean ± sd, and the pooled interval.
+
+    Example:
+        >>> row = {"values": [0.5, 0.7], "mean": 0.6, "sd": 0.141,
+        ...        "pooled": {"estimate": 0.6, "low": 0.45, "high": 0.75}}
+        >>> seed_cells(row, signed=False)
+        ['0.500 / 0.700', '0.600 ± 0.141', '0.600 [0.450, 0.750]']
+    """
+    return [
+        " / ".join(number(v) for v in row["values"]),
+        f"{number(row['mean'])} ± {number(row['sd'])}",
+        with_interval(row["pooled"], signed=signed),
+    ]
+
+
+def study_document(study: dict[str, Any], config: dict[str, Any]) -> Document:
+    """``study.md``: per data seed every number and paired difference across training seeds;
+    with several data seeds, their spread too."""
+    doc = Document().heading("Seed study", 1)
+    doc.paragraph(
+        f"{config['runs']} runs: training seeds {config['seeds']} × data seeds "
+        f"{config['data_seeds']}; {config['resamples']} patient-level bootstrap resamples. Each "
+        "cell: the values per training seed, their mean ± sd (training noise), and the pooled "
+        "95 % interval of that mean (a two-level bootstrap: training seeds and test patients "
+        "drawn with replacement together, so it holds both noises). "
+        f"{MEASURABLE}: a difference whose pooled interval excludes 0."
+    )
+    for data_seed, block in study["data_seeds"].items():
+        rows = [
+            [owner, name, *seed_cells(row, signed=section == "differences")]
+            for section in ("numbers", "differences")
+            for owner, numbers in block[section].items()
+            for name, row in numbers.items()
+        ]
+        doc.heading(f"Data seed {data_seed}")
+        doc.table(["model / comparison", "number", "per seed", "mean ± sd", "pooled"], rows)
+    if len(study["data_seeds"]) > 1:
+        rows = [
+            [owner, name, f"{number(r['mean'])} ± {number(r['sd'])}", str(r["data_seeds"])]
+            for owner, numbers in study["across_data_seeds"].items()
+            for name, r in numbers.items()
+        ]
+        doc.heading("Across data seeds")
+        doc.table(["model / comparison", "number", "mean ± sd", "data seeds"], rows)
+    return doc
+
+
+def ablation_document(results: dict[str, Any]) -> Document:
+    """``ablation.md``: per model, each variant's accuracy per class, its mean, AFP and time."""
+    doc = Document().heading("PCM ablation", 1)
+    doc.paragraph(
+        f"Run: `{results['run']}`; stage 1 kept, only the PCM retrained per variant. Accuracy at "
+        "IoBB > 0.1 (Q = 0.7) per class, its mean, and mean false positives per image (AFP)."
+    )
+    classes = [*results["box_classes"], "mean"]
+    for model, rows in results["variants"].items():
+        cells = [
+            [
+                variant,
+                *(number(row["accuracy"][c]) for c in classes),
+                number(row["afp"]["mean"]),
+                f"{row['seconds']:.0f}" if "seconds" in row else "–",
+            ]
+            for variant, row in rows.items()
+        ]
+        doc.heading(model).table(["variant", *classes, "AFP", "s"], cells)
+    return doc
+
+
+def ablation_seeds_document(study: dict[str, Any], runs: Sequence[Path]) -> Document:
+    """``ablation_seeds.md``: each variant's PCM minus CAM only, pooled over the runs."""
+    doc = Document().heading("PCM ablation over seeds", 1)
+    doc.paragraph(
+        f"Runs: {', '.join(f'`{r}`' for r in runs)}. Each variant's PCM minus CAM only, on the "
+        "same test images: the value per run, mean ± sd over the runs and the pooled 95 % "
+        "interval (runs and test patients resampled together; "
+        f"{MEASURABLE}: the interval excludes 0)."
+    )
+    for data_seed, block in study["data_seeds"].items():
+        rows = [
+            [owner.split(": ")[0], headline, *seed_cells(row, signed=True)]
+            for owner, headlines in block["differences"].items()
+            for headline, row in headlines.items()
+            if headline in ABLATION_HEADLINES
+        ]
+        doc.heading(f"Data seed {data_seed}")
+        doc.table(["model [variant]", "number", "per run", "mean ± sd", "pooled"], rows)
+    return doc
