@@ -20,6 +20,7 @@ from cxr_paper.configuration.task import Task
 from cxr_paper.reporting.decisions_report import decisions_section
 from cxr_paper.reporting.document import Document, Table, make_table
 from cxr_paper.reporting.markdown import MEASURABLE, kind_label, number, with_interval
+from cxr_paper.scoring.comparisons import Comparison, is_comparison
 from cxr_paper.scoring.headlines import HEADLINES, Headline, fixed_protocol
 from cxr_paper.scoring.map_kinds import MapKind
 from cxr_paper.scoring.training_noise import SEP, flatten, judge
@@ -155,7 +156,7 @@ def paired_table(metrics: dict[str, Any]) -> Table | None:
             )
 
         for comparison, by_kind in result.get("paired", {}).items():
-            if " - " in comparison and comparison.split(" - ")[0] == model:  # across models
+            if Comparison.parse(comparison).minuend == model:  # across models
                 auroc = by_kind.get("auroc", {}).get("mean")
                 key = f"{comparison}{SEP}AUROC"
                 rows.append([comparison, "mean AUROC", cell(auroc, key), *[""] * 4])
@@ -167,9 +168,8 @@ def paired_table(metrics: dict[str, Any]) -> Table | None:
                         ]
                         rows.append([comparison, kind_label(kind), *cells])
             else:  # a map kind against the model's CAM
-                kind = comparison.removesuffix(" - cam")
                 cells = [cell(by_kind.get(h), SEP.join((model, comparison, h))) for h in HEADLINES]
-                rows.append([model, f"{kind_label(kind)} − CAM", *cells])
+                rows.append([model, Comparison.parse(comparison).kind_label, *cells])
     header = ["models", "maps", *(h.label for h in HEADLINES)]
     return make_table(header, rows) if rows else None
 
@@ -252,16 +252,15 @@ def training_noise_section(metrics: dict[str, Any]) -> Document:
             value = numbers.get(key, {}).get("estimate")
             low, high = known["rerun_range"]
             inside = value is not None and low <= value <= high
+            signed = any(is_comparison(part) for part in key.split(SEP))
             rows.append(
                 (
                     known["training_share"],
                     [
                         key,
-                        f"{value:+.3f}" if " - " in key and value is not None else number(value),
+                        f"{value:+.3f}" if signed and value is not None else number(value),
                         f"{number(known['training_sd'])}",
-                        f"[{low:+.3f}, {high:+.3f}]"
-                        if " - " in key
-                        else f"[{low:.3f}, {high:.3f}]",
+                        f"[{low:+.3f}, {high:+.3f}]" if signed else f"[{low:.3f}, {high:.3f}]",
                         f"{100 * known['training_share']:.0f} %",
                         "yes" if inside else "**no**",
                     ],

@@ -26,6 +26,7 @@ from cxr_paper.reporting.figures import (
 from cxr_paper.reporting.html_report import write_html_report
 from cxr_paper.reporting.report import DataNotes, run_report
 from cxr_paper.scoring import training_noise
+from cxr_paper.scoring.comparisons import Comparison
 from cxr_paper.scoring.uncertainty import paired_models
 from multires_backbone import is_multires
 
@@ -59,7 +60,7 @@ def paired_across_models(
                 config.bootstrap_resamples,
                 config.bootstrap_seed,
             )
-            pairs[name] = {f"{name} - {standard}": comparison}
+            pairs[name] = {Comparison(name, standard).key: comparison}
     return pairs
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from cxr_paper.reporting.document import Document
 from cxr_paper.reporting.markdown import MEASURABLE, number, with_interval
 from cxr_paper.scoring.headlines import Headline
+from cxr_paper.scoring.study import owner_of
 
 #: The headline numbers an ablation over seeds shows.
 ABLATION_HEADLINES = (Headline.ACCURACY, Headline.AFP, Headline.MAX_BOX_ACC_V2)
@@ -97,7 +98,7 @@ def ablation_seeds_document(study: dict[str, Any], runs: Sequence[Path]) -> Docu
     )
     for data_seed, block in study["data_seeds"].items():
         rows = [
-            [owner.split(": ")[0], headline, *seed_cells(row, signed=True)]
+            [owner_of(owner), headline, *seed_cells(row, signed=True)]
             for owner, headlines in block["differences"].items()
             for headline, row in headlines.items()
             if headline in ABLATION_HEADLINES

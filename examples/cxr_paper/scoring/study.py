@@ -23,6 +23,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -30,11 +31,33 @@ import numpy as np
 from cam_boxes_iobb import Intervals, resample_weights
 from cxr_paper.scoring.evaluation import TestResult
 from cxr_paper.scoring.headlines import HEADLINES
+from cxr_paper.scoring.map_kinds import OWN_CAM, MapKind
 from cxr_paper.scoring.uncertainty import auroc_statistic, reindex
 
 Statistic = Callable[[np.ndarray], np.ndarray]
 #: The numbers a study aggregates: the mean AUROC and, per map kind, the localization headlines.
 AUROC = "mean AUROC"
+
+
+#: Joins an owner (a map kind, a model) and what it owns in a study's keys:
+#: ``"pcm: accuracy"``, ``"multires_resnet10t: CAM + PCM − CAM"``.
+OWNER_SEP = ": "
+PCM_DIFFERENCE = "CAM + PCM − CAM"
+
+
+def study_key(owner: str, name: str) -> str:
+    """A study's key for ``name`` of ``owner``.
+
+    Example:
+        >>> study_key("pcm", "accuracy"), owner_of(study_key("pcm", "accuracy"))
+        ('pcm: accuracy', 'pcm')
+    """
+    return f"{owner}{OWNER_SEP}{name}"
+
+
+def owner_of(key: str) -> str:
+    """The owner a :func:`study_key` names (a key without one is its own owner)."""
+    return key.split(OWNER_SEP, 1)[0]
 
 
 @dataclass(frozen=True)
@@ -54,10 +77,13 @@ def _statistics(test: TestResult, reference: list[str], box_reference: dict[str,
     for kind, scores in test.scores.items():
         to_scores = reindex(box_reference[kind], scores.image_names)
         for h, headline in enumerate(HEADLINES):
-            stats[f"{kind}: {headline}"] = lambda w, s=scores, m=to_scores, h=h: s.headline(m(w))[
-                :, h, -1
-            ]
+            stats[study_key(kind, headline)] = partial(_headline_of, scores, to_scores, h)
     return stats
+
+
+def _headline_of(scores, to_scores, h: int, weights):
+    """Headline ``h``'s mean over the box classes, under weights on the reference images."""
+    return scores.headline(to_scores(weights))[:, h, -1]
 
 
 def _patients(test: TestResult, names: list[str]) -> list[int]:
@@ -93,7 +119,7 @@ def aggregate(
             patients = {AUROC: _patients(first[model], reference)}
             patients.update(
                 {
-                    f"{v}: {h}": _patients(first[model], names)
+                    study_key(v, h): _patients(first[model], names)
                     for v, names in boxes.items()
                     for h in HEADLINES
                 }
@@ -102,11 +128,12 @@ def aggregate(
                 name: _row([s[name] for s in per_run], patients[name], group, n_resamples, seed)
                 for name in per_run[0]
             }
-            if "pcm" in boxes and "cam" in boxes:
-                differences[f"{model}: CAM + PCM − CAM"] = {
+            pcm, cam = MapKind(OWN_CAM, True).key, OWN_CAM
+            if pcm in boxes and cam in boxes:
+                differences[study_key(model, PCM_DIFFERENCE)] = {
                     h: _row(
-                        [_minus(s[f"pcm: {h}"], s[f"cam: {h}"]) for s in per_run],
-                        patients[f"cam: {h}"],
+                        [_minus(s[study_key(pcm, h)], s[study_key(cam, h)]) for s in per_run],
+                        patients[study_key(cam, h)],
                         group,
                         n_resamples,
                         seed,
@@ -124,7 +151,7 @@ def aggregate(
             differences[f"{a} − {b}"] = {
                 name: _row(
                     [_minus(sa[name], sb[name]) for sa, sb in zip(stats_a, stats_b, strict=True)],
-                    _patients(first[a], reference if name == AUROC else boxes[name.split(":")[0]]),
+                    _patients(first[a], reference if name == AUROC else boxes[owner_of(name)]),
                     group,
                     n_resamples,
                     seed,

@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from cxr_paper.scoring.comparisons import Comparison
+
 NOISE_FOLDER = Path(__file__).parents[1] / "noise"  # data beside the code, not in it
 Z = 1.959963984540054
 SEP = " · "
@@ -72,7 +74,8 @@ def flatten(entry: Mapping[str, Any], model: str) -> dict[str, Mapping[str, Any]
             if "mean" in by_class:
                 numbers[SEP.join((model, kind, headline))] = by_class["mean"]
     for comparison, body in entry.get("paired", {}).items():
-        if comparison.split(" - ")[0] == model:  # across models: {auroc: {mean}, kind: {...}}
+        # across models: {auroc: {mean}, kind: {...}}; else a map kind's {headline: interval}
+        if Comparison.parse(comparison).minuend == model:
             if "mean" in body.get("auroc", {}):
                 numbers[f"{comparison}{SEP}AUROC"] = body["auroc"]["mean"]
             for kind, headlines in body.items():

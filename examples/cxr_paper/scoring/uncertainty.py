@@ -28,8 +28,10 @@ import numpy as np
 
 from cam_boxes_iobb import Intervals, bootstrap
 from cxr_paper.scoring.auroc import weighted_auroc
+from cxr_paper.scoring.comparisons import Comparison
 from cxr_paper.scoring.evaluation import TestResult
 from cxr_paper.scoring.headlines import HEADLINES
+from cxr_paper.scoring.map_kinds import OWN_CAM
 from cxr_paper.scoring.scores import LocalizationScores
 
 Statistic = Callable[[np.ndarray], np.ndarray]
@@ -123,13 +125,16 @@ def _headline_difference(
 
 
 def paired_maps(test: TestResult, n_resamples: int, seed: int) -> dict[str, Any]:
-    """Each map kind minus the model's own CAM, on the same images: ``{"pcm - cam": {...}}``."""
-    if "cam" not in test.scores:
+    """Each map kind minus the model's own CAM, on the same images: ``{"pcm - cam": {...}}``
+    (keys: :class:`~cxr_paper.scoring.comparisons.Comparison`)."""
+    if OWN_CAM not in test.scores:
         return {}
     return {
-        f"{kind} - cam": _headline_difference(scores, test.scores["cam"], n_resamples, seed)
+        Comparison.of_kind(kind).key: _headline_difference(
+            scores, test.scores[OWN_CAM], n_resamples, seed
+        )
         for kind, scores in test.scores.items()
-        if kind != "cam"
+        if kind != OWN_CAM
     }
 
 

@@ -1,0 +1,59 @@
+"""A paired difference as a type: ``minuend`` minus ``subtrahend`` on the same test images, either
+two models of a run (MultiRes − standard) or a map kind against the model's own CAM
+(CAM + PCM − CAM), with its key in results (``"pcm - cam"``, ``"multires_resnet10t -
+resnet10t"``) written and parsed here alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cxr_paper.scoring.map_kinds import OWN_CAM, MapKind
+
+SEPARATOR = " - "
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``minuend − subtrahend``.
+
+    Example:
+        >>> Comparison.of_kind("pcm").key, Comparison.parse("pcm - cam").kind_label
+        ('pcm - cam', 'CAM + PCM − CAM')
+        >>> Comparison.parse("multires_resnet10t - resnet10t").subtrahend
+        'resnet10t'
+    """
+
+    minuend: str
+    subtrahend: str
+
+    @property
+    def key(self) -> str:
+        """How results name it."""
+        return f"{self.minuend}{SEPARATOR}{self.subtrahend}"
+
+    @classmethod
+    def parse(cls, key: str) -> Comparison:
+        minuend, separator, subtrahend = key.partition(SEPARATOR)
+        if not separator or not minuend or not subtrahend:
+            raise ValueError(f"{key!r} is not a comparison ('<a>{SEPARATOR}<b>').")
+        return cls(minuend, subtrahend)
+
+    @classmethod
+    def of_kind(cls, kind: str) -> Comparison:
+        """A map kind against the model's own CAM."""
+        return cls(kind, OWN_CAM)
+
+    @property
+    def kind_label(self) -> str:
+        """A map-kind comparison as tables name it."""
+        return f"{MapKind.parse(self.minuend).label} − {MapKind.parse(self.subtrahend).label}"
+
+
+def is_comparison(key: str) -> bool:
+    """Whether a result key names a paired difference.
+
+    Example:
+        >>> is_comparison("pcm - cam"), is_comparison("gradcam++")
+        (True, False)
+    """
+    return SEPARATOR in key
