@@ -1,11 +1,14 @@
 """A DDP rank for the 2-process test (spawned; importable by name)."""
 
+import numpy as np
 import torch
 import torch.distributed as dist
+from planted_task import TASK, planted_batches
 
 from cxr_paper.learning.stage_loop import StageState, run_epoch
 from cxr_paper.machine.distributed import DistContext
 from cxr_paper.machine.runtime import wrap_for_training
+from cxr_paper.scoring.evaluation import evaluate_test
 from multires_backbone import create_model
 from weighted_bce import DynamicWeightedBCEWithLogitsLoss
 
@@ -77,5 +80,39 @@ def fit_rank(
                 "m", model, ListLoaders(batches[rank::world_size]), config, Path(folder), ctx, False
             )
         torch.save({"final": model.state_dict(), "epochs": snapshots}, f"{folder}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def planted_split():
+    """The planted task's batches and model, the same in every process."""
+    torch.manual_seed(0)
+    batches, model, _ = planted_batches(np.random.default_rng(0))
+    return batches, model
+
+
+def evaluation_summary(test) -> dict:
+    """What a rank's test result holds, as plain values to compare across processes."""
+    return {
+        "localization": test.localization,
+        "auroc": test.auroc,
+        "image_names": test.image_names,
+        "box_images": test.box_images,
+        "maps": {kind: saved["ids"] for kind, saved in test.maps.items()},
+        "viewer": sorted(test.viewer),
+        "scores": {kind: s.state_dict() for kind, s in test.scores.items()},
+    }
+
+
+def evaluate_rank(rank: int, world_size: int, init_file: str, out_pattern: str) -> None:
+    """Score this rank's shard of the planted split; save what the whole gather gave it."""
+    dist.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size
+    )
+    try:
+        ctx = DistContext(rank, world_size, 0, torch.device("cpu"))
+        batches, model = planted_split()
+        test = evaluate_test(model, None, batches[rank::world_size], ctx, task=TASK)
+        torch.save(evaluation_summary(test), out_pattern.format(rank=rank))
     finally:
         dist.destroy_process_group()

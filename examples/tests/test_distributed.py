@@ -1,12 +1,17 @@
 """Several processes (gloo ranks on the CPU) give what one process gives."""
 
+import json
+
 import ddp_worker
+import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from planted_task import TASK
 from training_batches import CPU, random_batches
 
 from cxr_paper.learning.stage_loop import StageState, run_epoch
+from cxr_paper.scoring.evaluation import evaluate_test
 
 pytestmark = pytest.mark.slow  # spawns two gloo ranks
 
@@ -53,3 +58,27 @@ class TestBestCheckpointUnderDDP:
         for saved in ranks:
             for name, value in last_epoch.items():
                 assert torch.equal(saved["final"][name], value), name
+
+
+class TestEvaluationUnderDDP:
+    def test_every_rank_holds_the_whole_split_in_rank_order(self, tmp_path):
+        """Two gloo ranks each score their shard; after the gather both hold what one process
+        scoring rank 0's images, then rank 1's, holds: scores, records, maps and names."""
+        pattern = str(tmp_path / "rank{rank}.pt")
+        mp.spawn(ddp_worker.evaluate_rank, args=(2, str(tmp_path / "init"), pattern), nprocs=2)
+        batches, model = ddp_worker.planted_split()
+        whole = evaluate_test(model, None, batches[0::2] + batches[1::2], CPU, task=TASK)
+        expected = ddp_worker.evaluation_summary(whole)
+        for rank in (0, 1):
+            got = torch.load(pattern.format(rank=rank), weights_only=False)
+            assert got["image_names"] == expected["image_names"], rank
+            assert (got["box_images"], got["maps"], got["viewer"]) == (
+                expected["box_images"],
+                expected["maps"],
+                expected["viewer"],
+            ), rank
+            assert json.dumps(got["localization"]) == json.dumps(expected["localization"]), rank
+            assert got["auroc"] == pytest.approx(expected["auroc"], nan_ok=True), rank
+            for kind, state in expected["scores"].items():
+                for key, value in state.items():
+                    np.testing.assert_array_equal(got["scores"][kind][key], value, f"{rank} {key}")

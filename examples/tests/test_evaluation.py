@@ -71,7 +71,7 @@ def root(tmp_path_factory):
 
 def _evaluate(dataset, shift=0):
     loader = DataLoader(dataset, batch_size=5, collate_fn=collate_skipping(collate))
-    return evaluate_test(OracleModel(dataset, shift), None, loader, CPU, 0.5, 0.7, set(), "t")
+    return evaluate_test(OracleModel(dataset, shift), None, loader, CPU, desc="t")
 
 
 @pytest.mark.parametrize("source", ["png", "prepared"])

@@ -10,83 +10,27 @@ import numpy as np
 import pytest
 import torch
 from browser import open_report
+from planted_task import SIZE, TASK, planted_batches
 
 from cam_boxes_iobb.annotations import Annotations, ImageAnnotation
 from cam_boxes_iobb.cli import main as score_command
 from cam_boxes_iobb.formats import write_coco
-from cxr_paper.configuration.task import Task
 from cxr_paper.files.records import RECORDS_FILE, save_records, save_test_maps
 from cxr_paper.machine.distributed import DistContext
 from cxr_paper.reporting.document import Document
 from cxr_paper.reporting.html_report import write_html_report
 from cxr_paper.scoring.evaluation import evaluate_test
 from cxr_paper.scoring.uncertainty import model_intervals
-from multires_backbone import CAMOutput
 
 CPU = DistContext(0, 1, 0, torch.device("cpu"))
-TASK = Task(
-    "VinDr-CXR-style",
-    ("Aortic enlargement", "ILD", "Nodule/Mass"),
-    ("Aortic enlargement", "Nodule/Mass"),
-    (2048, 1536),
-)
-SIZE = 32  # network input; the maps are at 1/4
-
-
-class PlantedModel(torch.nn.Module):
-    """CAMs with one blob per image and class (near the first GT box where there is one)."""
-
-    def __init__(self, maps: dict[str, torch.Tensor], logits: dict[str, torch.Tensor]) -> None:
-        super().__init__()
-        self.maps, self.logits = maps, logits
-
-    def forward(self, images: torch.Tensor) -> CAMOutput:
-        keys = [f"{float(image[0, 0, 0]):.6f}" for image in images]
-        cams = torch.stack([self.maps[k] for k in keys])
-        return CAMOutput(
-            torch.stack([self.logits[k] for k in keys]), cams, torch.ones(len(images), 4, 8, 8)
-        )
-
-
-def _batches(rng):
-    batches, maps, logits, gt_frame = [], {}, {}, {}
-    for b in range(3):
-        images = torch.rand(4, 3, SIZE, SIZE)
-        batch = {
-            "image": images,
-            "labels": torch.zeros(4, 3),
-            "image_index": [],
-            "patient_id": [],
-            "boxes": [],
-        }
-        for i in range(4):
-            name, key = f"img{b}{i}", f"{float(images[i, 0, 0, 0]):.6f}"
-            batch["image_index"].append(name)
-            batch["patient_id"].append(b * 2 + i // 2)
-            cam = torch.from_numpy(rng.normal(scale=0.2, size=(3, 8, 8)).astype(np.float32))
-            boxes, boxes_frame = {}, {}
-            for label in TASK.box_classes if (b + i) % 3 else ():
-                k = TASK.index(label)
-                x, y = rng.integers(0, 20, size=2)
-                readers = np.array([[x, y, 10, 9], [x + 1, y, 9, 10]], np.float32)  # two readers
-                boxes[label] = torch.from_numpy(readers)
-                boxes_frame[label] = readers * np.array([1536 / SIZE, 2048 / SIZE] * 2)
-                batch["labels"][i, k] = 1
-                if rng.random() < 0.7:
-                    cam[k, (y + 4) // 4, (x + 4) // 4] += 3
-            batch["boxes"].append(boxes)
-            maps[key], logits[key] = cam, torch.from_numpy(rng.normal(size=3).astype(np.float32))
-            gt_frame[name] = (b * 2 + i // 2, boxes_frame)
-        batches.append(batch)
-    return batches, PlantedModel(maps, logits), gt_frame
 
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     """The planted model evaluated on the second task, its records, maps and report.html."""
     tmp_path = tmp_path_factory.mktemp("second_task")
-    batches, model, gt_frame = _batches(np.random.default_rng(0))
-    test = evaluate_test(model, None, batches, CPU, 0.5, 0.7, set(), "vindr", task=TASK)
+    batches, model, gt_frame = planted_batches(np.random.default_rng(0))
+    test = evaluate_test(model, None, batches, CPU, desc="vindr", task=TASK)
     save_records(test, tmp_path)
     (maps_file,) = save_test_maps(test, tmp_path)
     page = write_html_report(

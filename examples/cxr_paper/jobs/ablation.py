@@ -63,6 +63,7 @@ def variant_config(run: RunConfig, name: str) -> RunConfig:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
+    """The command line of ``examples/ablate_pcm.py``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--run",
@@ -202,6 +203,7 @@ def ablate_runs(runs: list[Path], variants: list[str], models: list[str] | None,
 
 
 def main(args: argparse.Namespace) -> dict:
+    """Ablate each ``--run`` (checked before any is trained); with several runs, pool them."""
     for run in args.run:
         config = RunConfig.load(run)  # each folder is a run, before any of them is ablated
         check_not_written(run, ABLATION_FILES, args.overwrite)

@@ -24,6 +24,7 @@ TOLERANCE = 1e-4
 
 
 def get_args_parser() -> argparse.ArgumentParser:
+    """The command line of ``examples/export_onnx.py``."""
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
@@ -59,6 +60,7 @@ def largest_differences(
 
 
 def main(args: argparse.Namespace) -> dict[str, float]:
+    """Export ``--model`` to ``--out`` and return the largest difference per output."""
     if args.out.suffix != ".onnx":
         raise RunError(f"--out {args.out}: expected a .onnx file name.")
     if args.out.exists() and not args.overwrite:

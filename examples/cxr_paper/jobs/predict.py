@@ -45,6 +45,7 @@ Localizer = CXRLocalizer | OnnxLocalizer
 
 
 def get_args_parser() -> argparse.ArgumentParser:
+    """The command line of ``examples/predict.py``."""
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
@@ -203,6 +204,7 @@ def predict_all(
 
 
 def main(args: argparse.Namespace) -> int:
+    """Predict every image; the exit status: 1 if some image could not be read, else 0."""
     if args.dicom:
         require("highdicom", "--dicom")
     model = load_model(args.model, torch.device(args.device))

@@ -51,6 +51,7 @@ def unreadable_message(error: BaseException) -> str:
 
 
 def main(args: argparse.Namespace) -> Path:
+    """Run the paper end to end with ``reproduce_paper.py``'s arguments; the report's path."""
     started = time.perf_counter()
     config = resolve_config(args)
     if config.reproducible:

@@ -32,7 +32,7 @@ from cxr_paper.reporting.document import Document
 from cxr_paper.reporting.html_report import write_html_report
 from cxr_paper.reporting.markdown import kind_label, number
 from cxr_paper.scoring.batched_cam import METHODS
-from cxr_paper.scoring.evaluation import TestResult, evaluate_test
+from cxr_paper.scoring.evaluation import EvaluationSettings, TestResult, evaluate_test
 from cxr_paper.scoring.headlines import Headline
 from cxr_paper.scoring.training_noise import INTERVALS_COVER
 from cxr_paper.scoring.uncertainty import model_intervals
@@ -41,6 +41,7 @@ SCORE_FILE = "score.json"
 
 
 def get_args_parser() -> argparse.ArgumentParser:
+    """The command line of ``examples/score_model.py``."""
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
@@ -89,6 +90,7 @@ def rename_kind(test: TestResult, old: str, new: str) -> None:
 
 
 def score(args: argparse.Namespace) -> dict[str, Any]:
+    """Score ``--model``'s maps on the test split into ``--out`` (held by one writer)."""
     foreign = ":" in args.model and not Path(args.model).exists()  # timm:NAME, xrv:WEIGHTS
     methods = args.methods or (["gradcam"] if foreign else ["cam"])
     unknown = [m for m in methods if m not in (*METHODS, "cam")]
@@ -152,18 +154,9 @@ def _score(
             }
         )
         loaders = build_loaders(config, ctx, normalization)
+        settings = EvaluationSettings.of_run(config, evaluated)
         test = evaluate_test(
-            model.to(ctx.device),
-            pcm,
-            loaders.test,
-            ctx,
-            config.prob_threshold,
-            config.heatmap_threshold,
-            set(),
-            f"scoring {args.model}",
-            methods=evaluated,
-            seed=config.data_seed,
-            pointing_tolerance=config.pointing_tolerance,
+            model.to(ctx.device), pcm, loaders.test, ctx, settings, desc=f"scoring {args.model}"
         )
     finally:
         shutdown(ctx)
@@ -214,6 +207,7 @@ def score_document(entry: dict[str, Any]) -> Document:
 
 
 def write_outputs(out: Path, entry: dict[str, Any], test: TestResult, config: RunConfig) -> None:
+    """``score.md``, ``report.html``, the records and maps, then ``score.json`` (rank 0)."""
     save_records(test, out)
     save_test_maps(test, out)
     document = score_document(entry)
@@ -234,4 +228,5 @@ def write_outputs(out: Path, entry: dict[str, Any], test: TestResult, config: Ru
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
+    """Score a model with ``score_model.py``'s arguments; the entry written to ``score.json``."""
     return score(args)

@@ -36,6 +36,7 @@ from cxr_paper.scoring.training_noise import summarize_runs
 
 
 def get_args_parser() -> argparse.ArgumentParser:
+    """The command line of ``examples/seed_study.py`` (run flags follow ``--``)."""
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="Flags after -- go to every reproduce_paper.py run (e.g. -- --preset smoke).",
@@ -52,6 +53,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def run_folder(out: Path, data_seed: int, seed: int) -> Path:
+    """The folder of one (data seed, training seed) run."""
     return out / f"data{data_seed}_seed{seed}"
 
 
@@ -73,6 +75,7 @@ def data_for(out: Path, config: RunConfig) -> str:
 
 
 def run_all(out: Path, seeds: list[int], data_seeds: list[int], run_flags: list[str]) -> None:
+    """Run, or resume, every (data seed, training seed) run of the study."""
     base = _run_config(run_flags)
     for data_seed in data_seeds:
         config = RunConfig(**{**base.__dict__, "data_seed": data_seed})
@@ -90,6 +93,7 @@ def run_all(out: Path, seeds: list[int], data_seeds: list[int], run_flags: list[
 
 
 def load_runs(out: Path, seeds: list[int], data_seeds: list[int]) -> list[StudyRun]:
+    """Every run's finished models' test results (a run with none is refused)."""
     runs = []
     for data_seed in data_seeds:
         for seed in seeds:
@@ -146,6 +150,7 @@ def run_minutes(runs: list[Path]) -> dict[str, float]:
 
 
 def study(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
+    """Run what is missing, aggregate, and write ``study.json``, ``study.md`` and the noise file."""
     started = time.perf_counter()
     if not args.aggregate_only:
         run_all(args.out, args.seeds, args.data_seeds, run_flags)

@@ -22,6 +22,8 @@ TEMPLATE = Path(__file__).with_name("templates") / "document.html"
 
 @dataclass(frozen=True)
 class Heading:
+    """A heading, ``level`` 1 to 6."""
+
     text: str
     level: int = 2
     kind: Literal["heading"] = "heading"
@@ -32,6 +34,8 @@ class Heading:
 
 @dataclass(frozen=True)
 class Paragraph:
+    """A paragraph of inline Markdown."""
+
     text: str
     kind: Literal["paragraph"] = "paragraph"
 
@@ -41,6 +45,8 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class Bullets:
+    """A bullet list, one inline-Markdown item each."""
+
     items: tuple[str, ...]
     kind: Literal["bullets"] = "bullets"
 
@@ -50,6 +56,8 @@ class Bullets:
 
 @dataclass(frozen=True)
 class Table:
+    """A table: a header and rows of cells as long as it (inline Markdown each)."""
+
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     kind: Literal["table"] = "table"
@@ -83,6 +91,8 @@ class Table:
 
 @dataclass(frozen=True)
 class Figure:
+    """An image of the report's folder, with its title as alternative text."""
+
     title: str
     source: str  # relative to the document
     kind: Literal["figure"] = "figure"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,142 +52,208 @@ class TestResult:
     maps: dict[str, dict[str, list]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How the test split is scored: the paper's probability and heatmap thresholds, the map
+    methods (:data:`~cxr_paper.scoring.cam_methods.CAM_METHODS`, each also PCM-refined when
+    there is a PCM), the seed of the calibration split and the pointing game's tolerance."""
+
+    prob_threshold: float = 0.5
+    heatmap_threshold: float = 0.7
+    methods: tuple[str, ...] = ("cam",)
+    seed: int = 0
+    pointing_tolerance: float = 15.0
+
+    @classmethod
+    def of_run(cls, config: RunConfig, methods: Sequence[str] | None = None) -> EvaluationSettings:
+        """A run's settings (its ``--cam-methods`` unless ``methods`` is given)."""
+        return cls(
+            prob_threshold=config.prob_threshold,
+            heatmap_threshold=config.heatmap_threshold,
+            methods=tuple(config.cam_methods if methods is None else methods),
+            seed=config.data_seed,
+            pointing_tolerance=config.pointing_tolerance,
+        )
+
+    def map_kinds(self, with_pcm: bool) -> list[str]:
+        """The kinds of map scored: each method's, then (with a PCM) refined."""
+        return [MapKind(m, p).key for m in self.methods for p in (False, True) if p <= with_pcm]
+
+
+class ShardScores:
+    """What one process gathers while scoring its shard of the test split: the outputs AUROC
+    is computed on, per map kind the localization scores and the saved maps, the viewer's
+    records, the Fig. 7 examples, and each method's seconds. Shards merge in rank order."""
+
+    def __init__(self, task: Task, settings: EvaluationSettings, kinds: Sequence[str]) -> None:
+        self.task, self.settings = task, settings
+        self.scores = {
+            kind: LocalizationScores(
+                task,
+                settings.seed,
+                settings.pointing_tolerance,
+                settings.prob_threshold,
+                settings.heatmap_threshold,
+            )
+            for kind in kinds
+        }
+        self.maps: dict[str, dict[str, list]] = {
+            kind: {"ids": [], "maps": [], "probs": []} for kind in kinds
+        }
+        self.labels: list[np.ndarray] = []
+        self.probs: list[np.ndarray] = []
+        self.names: list[str] = []
+        self.patients: list[int] = []
+        self.examples: dict[str, dict[str, Any]] = {}
+        self.viewer: dict[str, dict[str, Any]] = {}
+        self.box_images = 0
+        self.skipped: list[str] = []
+        self.seconds = dict.fromkeys(settings.methods, 0.0)
+
+    def add_outputs(self, batch: dict[str, Any], probs: np.ndarray) -> None:
+        """A batch's probabilities and labels (AUROC) and its images' names and patients."""
+        self.probs.append(probs)
+        self.labels.append(batch["labels"].numpy())
+        self.names += list(batch["image_index"])
+        self.patients += [int(p) for p in batch["patient_id"]]
+
+    def add_box_image(
+        self,
+        image: torch.Tensor,
+        name: str,
+        patient: int,
+        gt_boxes: dict[str, np.ndarray],
+        probs: np.ndarray,
+        maps_by_kind: dict[str, np.ndarray],
+        keep_example: bool,
+    ) -> None:
+        """One image with GT boxes: every kind of its class maps ``(K, h, w)`` scored."""
+        self.box_images += 1
+        size = tuple(image.shape[-2:])
+        record = self.viewer[name] = new_record(image, size, gt_boxes)
+        for kind, class_maps in maps_by_kind.items():
+            saved = self.maps[kind]
+            saved["ids"].append(name)
+            saved["maps"].append(class_maps)
+            saved["probs"].append(probs)
+            boxes, heatmaps = self.scores[kind].update(
+                class_maps, probs, size, gt_boxes, patient, name
+            )
+            add_kind(record, kind, class_maps, probs, boxes, self.task)
+            if keep_example:
+                self.examples.setdefault(name, {"image": image.cpu(), "gt": gt_boxes})[kind] = {
+                    "heatmaps": heatmaps,
+                    "boxes": boxes,
+                    "probs": {c: float(probs[self.task.index(c)]) for c in gt_boxes},
+                }
+
+    def merge(self, other: ShardScores) -> None:
+        """Another shard's images after this one's (its method seconds: the slower shard's)."""
+        for kind, scores in other.scores.items():
+            self.scores[kind].merge(scores)
+            for key, values in other.maps[kind].items():
+                self.maps[kind][key] += values
+        self.labels += other.labels
+        self.probs += other.probs
+        self.names += other.names
+        self.patients += other.patients
+        self.examples.update(other.examples)
+        self.viewer.update(other.viewer)
+        self.box_images += other.box_images
+        self.skipped += other.skipped
+        self.seconds = {m: max(t, other.seconds[m]) for m, t in self.seconds.items()}
+
+    def result(self) -> TestResult:
+        if not self.labels:
+            raise ValueError(
+                "The test split holds no image to evaluate: test_list.txt lists none, or every "
+                "listed image was skipped as unreadable."
+            )
+        labels, probs = np.concatenate(self.labels), np.concatenate(self.probs)
+        return TestResult(
+            auroc=macro_auroc(labels, probs, self.task.classes),
+            localization={kind: s.compute() for kind, s in self.scores.items()},
+            labels=labels,
+            probs=probs,
+            box_images=self.box_images,
+            task=self.task,
+            examples=self.examples,
+            skipped=sorted(set(self.skipped)),
+            seconds=self.seconds,
+            image_names=self.names,
+            patients=self.patients,
+            scores=self.scores,
+            viewer=self.viewer,
+            maps=self.maps,
+        )
+
+
 @torch.no_grad()
 def evaluate_test(
     model: CAMClassifier,
     pcm: PCM | None,
     loader: DataLoader,
     ctx: DistContext,
-    prob_threshold: float,
-    q: float,
-    keep_examples: set[str],
-    desc: str,
-    methods: Sequence[str] = ("cam",),
-    seed: int = 0,
-    pointing_tolerance: float = 15.0,
+    settings: EvaluationSettings = EvaluationSettings(),
+    keep_examples: Collection[str] = (),
+    desc: str = "test",
     task: Task | None = None,
 ) -> TestResult:
     """AUROC over the whole test split; localization over its images that have GT boxes, for
-    each of ``methods`` (:data:`CAM_METHODS`), each also refined by the PCM (unless ``pcm`` is
-    ``None``): the fixed protocol, MaxBoxAccV2, the pointing game, the accuracy-vs-threshold
-    curve and the calibrated accuracy (:class:`~cxr_paper.scoring.scores.LocalizationScores`).
+    each of the settings' methods, each also refined by the PCM (unless ``pcm`` is ``None``):
+    the fixed protocol, MaxBoxAccV2, the pointing game, the accuracy-vs-threshold curve and the
+    calibrated accuracy (:class:`~cxr_paper.scoring.scores.LocalizationScores`).
 
-    Under torchrun each rank scores its shard; the outputs and metric counters of all ranks are
-    gathered, so every number covers the whole split. ``task`` (the data set's classes, box
-    classes and box frame) defaults to the loader's data set's.
+    Under torchrun each rank scores its shard; the shards are gathered and merged in rank order,
+    so every rank holds the same result over the whole split. ``task`` (the data set's classes,
+    box classes and box frame) defaults to the loader's data set's.
     """
     task = task or loader_task(loader)
     device = ctx.device
     model.eval()
-    explainers = {m: gradient_cam(m, model, task) for m in methods if m != "cam"}
-    map_kinds = [
-        MapKind(m, p).key for m in methods for p in (False, True) if p <= (pcm is not None)
-    ]
-    scores = {
-        k: LocalizationScores(task, seed, pointing_tolerance, prob_threshold, q) for k in map_kinds
-    }
-    seconds = dict.fromkeys(methods, 0.0)
-    all_probs, all_labels, examples, viewer, box_images, skipped = [], [], {}, {}, 0, []
-    saved_maps: dict[str, dict[str, list]] = {
-        k: {"ids": [], "maps": [], "probs": []} for k in map_kinds
-    }
-    names, patients = [], []
+    explainers = {m: gradient_cam(m, model, task) for m in settings.methods if m != "cam"}
+    shard = ShardScores(task, settings, settings.map_kinds(pcm is not None))
     for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=not ctx.is_main):
-        skipped += batch.get("skipped_names", [])
+        shard.skipped += batch.get("skipped_names", [])
         if "image" not in batch:
             continue
         images = batch["image"].to(device)
         started = time.perf_counter()
         out = model(images)
         probs = torch.sigmoid(out.logits).cpu().numpy()
-        all_probs.append(probs)
-        all_labels.append(batch["labels"].numpy())
-        names += list(batch["image_index"])
-        patients += [int(p) for p in batch["patient_id"]]
+        shard.add_outputs(batch, probs)
         has_boxes = [i for i, gt in enumerate(batch["boxes"]) if gt]
         if not has_boxes:
-            seconds["cam"] += time.perf_counter() - started
+            shard.seconds["cam"] += time.perf_counter() - started
             continue
         boxed, features = images[has_boxes], out.features[has_boxes]
         maps = {"cam": out.cams[has_boxes].float()}
-        seconds["cam"] += time.perf_counter() - started
+        shard.seconds["cam"] += time.perf_counter() - started
         for method, explain in explainers.items():
             started = time.perf_counter()
             maps[method] = at_map_size(explain(boxed), out.cams.shape[-2:]).to(device)
-            seconds[method] += time.perf_counter() - started
+            shard.seconds[method] += time.perf_counter() - started
         by_kind = {}
         for method, class_maps in maps.items():
             by_kind[MapKind(method, False).key] = class_maps.cpu().numpy()
             if pcm is not None:
                 refined = refine(pcm.eval(), features, class_maps, boxed)
                 by_kind[MapKind(method, True).key] = refined.cpu().numpy()
-        size = tuple(images.shape[-2:])
         for row, i in enumerate(has_boxes):
-            box_images += 1
-            gt_boxes = {name: rows.numpy() for name, rows in batch["boxes"][i].items()}
             name = batch["image_index"][i]
-            record = viewer[name] = new_record(images[i], size, gt_boxes)
-            for kind, class_maps in by_kind.items():
-                for key, value in zip(
-                    ("ids", "maps", "probs"), (name, class_maps[row], probs[i]), strict=True
-                ):
-                    saved_maps[kind][key].append(value)
-                boxes, heatmaps = scores[kind].update(
-                    class_maps[row], probs[i], size, gt_boxes, batch["patient_id"][i], name
-                )
-                add_kind(record, kind, class_maps[row], probs[i], boxes, task)
-                if name in keep_examples:
-                    examples.setdefault(name, {"image": images[i].cpu(), "gt": gt_boxes})[kind] = {
-                        "heatmaps": heatmaps,
-                        "boxes": boxes,
-                        "probs": {c: float(probs[i][task.index(c)]) for c in gt_boxes},
-                    }
-    parts = gather(
-        {
-            "labels": all_labels,
-            "probs": all_probs,
-            "scores": scores,
-            "examples": examples,
-            "viewer": viewer,
-            "maps": saved_maps,
-            "box_images": box_images,
-            "skipped": skipped,
-            "seconds": seconds,
-            "names": names,
-            "patients": patients,
-        },
-        ctx,
-    )
-    for part in parts[1:]:
-        examples.update(part["examples"])
-        viewer.update(part["viewer"])
-        for kind, kind_scores in part["scores"].items():
-            scores[kind].merge(kind_scores)
-            for key, values in part["maps"][kind].items():
-                saved_maps[kind][key] += values
-    if not any(part["labels"] for part in parts):
-        raise ValueError(
-            "The test split holds no image to evaluate: test_list.txt lists none, or every listed "
-            "image was skipped as unreadable."
-        )
-    labels = np.concatenate([a for part in parts for a in part["labels"]])
-    probs = np.concatenate([a for part in parts for a in part["probs"]])
-    return TestResult(
-        auroc=macro_auroc(labels, probs, task.classes),
-        localization={kind: s.compute() for kind, s in scores.items()},
-        labels=labels,
-        probs=probs,
-        box_images=sum(part["box_images"] for part in parts),
-        task=task,
-        examples=examples,
-        skipped=sorted({name for part in parts for name in part["skipped"]}),
-        seconds={m: max(part["seconds"][m] for part in parts) for m in methods},
-        image_names=[n for part in parts for n in part["names"]],
-        patients=[p for part in parts for p in part["patients"]],
-        scores=scores,
-        viewer=viewer,
-        maps=saved_maps,
-    )
+            shard.add_box_image(
+                images[i],
+                name,
+                batch["patient_id"][i],
+                {label: rows.numpy() for label, rows in batch["boxes"][i].items()},
+                probs[i],
+                {kind: class_maps[row] for kind, class_maps in by_kind.items()},
+                name in keep_examples,
+            )
+    first, *others = gather(shard, ctx)
+    for other in others:
+        first.merge(other)
+    return first.result()
 
 
 def evaluate_run(
@@ -196,25 +262,13 @@ def evaluate_run(
     loader: DataLoader,
     config: RunConfig,
     ctx: DistContext,
-    keep_examples: set[str],
+    keep_examples: Collection[str],
     desc: str,
     methods: Sequence[str] | None = None,
 ) -> TestResult:
-    """:func:`evaluate_test` with a run's settings (thresholds, seed, pointing tolerance, and its
-    ``--cam-methods`` unless ``methods`` is given)."""
-    return evaluate_test(
-        model,
-        pcm,
-        loader,
-        ctx,
-        config.prob_threshold,
-        config.heatmap_threshold,
-        keep_examples,
-        desc,
-        methods=config.cam_methods if methods is None else methods,
-        seed=config.data_seed,
-        pointing_tolerance=config.pointing_tolerance,
-    )
+    """:func:`evaluate_test` with a run's settings (:meth:`EvaluationSettings.of_run`)."""
+    settings = EvaluationSettings.of_run(config, methods)
+    return evaluate_test(model, pcm, loader, ctx, settings, keep_examples, desc)
 
 
 @torch.no_grad()
