@@ -8,7 +8,7 @@ one job of ``jobs``.
 - ``inputs``: data loaders and models (this project's, timm's, torchxrayvision's).
 - ``learning``: stage 1 (classifier) and stage 2 (PCM with SEAM), resumable.
 - ``scoring``: the test split's metrics, map kinds, intervals and training noise.
-- ``reporting``: report.md, report.html and the figures.
+- ``reporting``: every report as one document (Markdown and HTML), report.html, the figures.
 - ``deploy``: the shared model, ONNX, DICOM, operating points and calibration.
 - ``files``: atomic writes, checkpoints, results read back, one writer per folder.
 - ``machine``: devices, ranks, the reproducible mode, the recorded environment, timing.

@@ -354,13 +354,9 @@ def results_table(metrics: Mapping[str, Any] | None) -> Table | None:
     for kind, headlines in intervals["localization"].items():
         for headline in shown:
             entry = headlines.get(headline, {}).get("mean")
-            rows.append(
-                [
-                    f"{headline.label} (mean of the box classes), {kind_label(kind)}",
-                    with_interval(entry),
-                ]
-            )
-    return make_table(["number", "estimate [95 % interval]"], rows)
+            rows.append([f"{headline.label}, {kind_label(kind)}", with_interval(entry)])
+    header = ["number (localization: mean over the box classes)", "estimate [95 % interval]"]
+    return make_table(header, rows)
 
 
 def operating_section(metrics: Mapping[str, Any] | None, prob_threshold: float) -> Document:
