@@ -140,6 +140,15 @@ class LocalizationAccuracy(_CountingMetric):
         >>> metric.update([{"Nodule": [[10, 10, 10, 10]]}], [{"Nodule": [[12, 12, 20, 20]]}])
         >>> float(metric.compute()["accuracy/0.1/Nodule"])
         1.0
+
+        With ``keep_records=True`` it also resamples, e.g. under bootstrap weights:
+
+        >>> recorded = LocalizationAccuracy(["Nodule"], thresholds=(0.1,), keep_records=True)
+        >>> hit, miss = {"Nodule": [[10, 10, 10, 10]]}, {"Nodule": [[60, 60, 5, 5]]}
+        >>> recorded.update([hit, {}], [{"Nodule": [[12, 12, 20, 20]]}, miss])
+        >>> accuracy = recorded.resampled(np.array([[1.0, 1.0], [2.0, 0.0]]))["accuracy"]
+        >>> accuracy[:, -1, 0].tolist()  # per resample: the mean over classes at T = 0.1
+        [0.5, 1.0]
     """
 
     def __init__(
