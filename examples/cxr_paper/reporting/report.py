@@ -20,7 +20,7 @@ from cxr_paper.configuration.task import Task
 from cxr_paper.reporting.decisions_report import decisions_section
 from cxr_paper.reporting.document import Document, Table, make_table
 from cxr_paper.reporting.markdown import MEASURABLE, kind_label, number, with_interval
-from cxr_paper.scoring.comparisons import Comparison, is_comparison
+from cxr_paper.scoring.comparisons import Comparison, is_across_models, is_comparison
 from cxr_paper.scoring.headlines import HEADLINES, Headline, fixed_protocol
 from cxr_paper.scoring.map_kinds import MapKind
 from cxr_paper.scoring.training_noise import SEP, flatten, judge
@@ -157,7 +157,7 @@ def paired_table(metrics: dict[str, Any]) -> Table | None:
             )
 
         for comparison, by_kind in result.get("paired", {}).items():
-            if Comparison.parse(comparison).minuend == model:  # across models
+            if is_across_models(comparison, model):
                 auroc = by_kind.get("auroc", {}).get("mean")
                 key = f"{comparison}{SEP}AUROC"
                 rows.append([comparison, "mean AUROC", cell(auroc, key), *[""] * 4])
@@ -170,7 +170,12 @@ def paired_table(metrics: dict[str, Any]) -> Table | None:
                         rows.append([comparison, kind_label(kind), *cells])
             else:  # a map kind against the model's CAM
                 cells = [cell(by_kind.get(h), SEP.join((model, comparison, h))) for h in HEADLINES]
-                rows.append([model, Comparison.parse(comparison).kind_label, *cells])
+                label = (
+                    Comparison.parse(comparison).kind_label
+                    if is_comparison(comparison)
+                    else comparison
+                )
+                rows.append([model, label, *cells])
     header = ["models", "maps", *(h.label for h in HEADLINES)]
     return make_table(header, rows) if rows else None
 

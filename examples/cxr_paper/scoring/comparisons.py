@@ -49,6 +49,17 @@ class Comparison:
         return f"{MapKind.parse(self.minuend).label} − {MapKind.parse(self.subtrahend).label}"
 
 
+def is_across_models(key: str, model: str) -> bool:
+    """Whether ``key`` (one of ``model``'s paired results) compares ``model`` with another model,
+    rather than one of its map kinds with its CAM; a key that is no comparison is neither.
+
+    Example:
+        >>> [is_across_models(key, "m") for key in ("m - s", "pcm - cam", "x")]
+        [True, False, False]
+    """
+    return is_comparison(key) and Comparison.parse(key).minuend == model
+
+
 def is_comparison(key: str) -> bool:
     """Whether a result key names a paired difference.
 

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cxr_paper.scoring.comparisons import Comparison
+from cxr_paper.scoring.comparisons import is_across_models
 
 NOISE_FOLDER = Path(__file__).parents[1] / "noise"  # data beside the code, not in it
 Z = 1.959963984540054
@@ -75,7 +75,7 @@ def flatten(entry: Mapping[str, Any], model: str) -> dict[str, Mapping[str, Any]
                 numbers[SEP.join((model, kind, headline))] = by_class["mean"]
     for comparison, body in entry.get("paired", {}).items():
         # across models: {auroc: {mean}, kind: {...}}; else a map kind's {headline: interval}
-        if Comparison.parse(comparison).minuend == model:
+        if is_across_models(comparison, model):
             if "mean" in body.get("auroc", {}):
                 numbers[f"{comparison}{SEP}AUROC"] = body["auroc"]["mean"]
             for kind, headlines in body.items():
