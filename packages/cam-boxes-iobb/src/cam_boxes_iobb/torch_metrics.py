@@ -13,6 +13,7 @@ numbers as a flat ``{name: scalar tensor}`` dict, ready for ``self.log_dict``.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,8 +48,9 @@ class _CountingMetric(Metric):
         super().__init__(**kwargs)
         self.keep_records = bool(keep_records)
 
+    @abstractmethod
     def _core(self) -> Any:
-        raise NotImplementedError
+        """A fresh numpy metric of this metric's settings (the protocol it wraps)."""
 
     def _add_counters(self, core: Any) -> None:
         for name in core._COUNTERS:
