@@ -24,12 +24,16 @@ def smoke_run(tmp_path_factory):
     """One smoke-preset run shared by every test that reads it (copy it before changing it):
     ``(run folder, report.md)``."""
     import reproduce_paper
+    import write_audit
 
     from cxr_paper.configuration.cli import get_args_parser
 
     out = tmp_path_factory.mktemp("smoke")
     args = get_args_parser().parse_args(["--preset", "smoke", "--out", str(out)])
-    return out, reproduce_paper.main(args)
+    with write_audit.audited_writes() as writes:  # read by test_output_folders.py
+        report = reproduce_paper.main(args)
+    write_audit.SMOKE_RUN_WRITES[:] = writes
+    return out, report
 
 
 #: Set by ``nox -s tests`` (and so by CI), which installs every test dependency: a missing one

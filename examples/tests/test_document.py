@@ -3,6 +3,7 @@ tables), says what its HTML says; every text is escaped in the HTML; bad tables 
 
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
 
@@ -110,3 +111,26 @@ def test_markdown_and_html_agree_on_every_cell(rows):
 def test_a_row_of_the_wrong_length_is_refused_naming_it():
     with pytest.raises(ValueError, match=r"rows \[1\].*header's 2"):
         make_table(["a", "b"], [["1", "2"], ["3"]])
+
+
+@pytest.mark.parametrize(
+    "name", ["![t](https:evil.example).png", "[click me](https:evil.example).png", "<b>x</b>.png"]
+)
+def test_a_skipped_image_name_is_text_in_the_report(name):
+    """A skipped image's name became a live <img>/<a> in report.html and report.md."""
+    from markdown_it import MarkdownIt
+
+    from cxr_paper.reporting.report import DataNotes
+
+    notes = DataNotes(10, 11, 2, 2, {"test": [name]}, [])
+    doc = Document().bullets(notes.lines())
+    page = str(doc.to_html())
+    full_markdown = MarkdownIt("commonmark").render(doc.to_markdown())
+    for rendered in (page, full_markdown):
+        assert "<img" not in rendered and "<a " not in rendered and "<b>" not in rendered
+        assert html.escape(name, quote=False) in rendered
+
+
+def test_links_typed_into_a_report_text_are_not_made_live():
+    page = str(Document().paragraph("see [x](https:evil.example) ![i](https:evil.example)").to_html())
+    assert "<a" not in page and "<img" not in page

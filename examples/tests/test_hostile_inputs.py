@@ -207,17 +207,11 @@ class TestOutputFolders:
 
     def test_an_out_with_files_needs_resume_or_overwrite(self, tmp_path):
         out = tmp_path / "out"
-        check_out(out, resume=False, overwrite=False, marker=CONFIG_FILE)  # absent: fine
+        check_out(out, resume=False, overwrite=False, job="reproduce")  # absent: fine
         out.mkdir()
         (out / "notes.txt").write_text("mine")
         with pytest.raises(RunError, match="already holds files"):
-            check_out(out, resume=False, overwrite=False, marker=CONFIG_FILE)
-        with pytest.raises(RunError, match="no config.json: not this kind of output"):
-            claim(out, resume=False, overwrite=True, marker=CONFIG_FILE)
-        assert (out / "notes.txt").read_text() == "mine"  # --overwrite deleted nothing
-        (out / CONFIG_FILE).write_text("{}")
-        claim(out, resume=False, overwrite=True, marker=CONFIG_FILE).release()
-        assert [p.name for p in out.iterdir()] == [".lock"]
+            check_out(out, resume=False, overwrite=False, job="reproduce")
 
 
 class TestPredictNames:
@@ -251,7 +245,7 @@ class TestPredictNames:
     def test_the_same_file_twice_and_deep_clashes(self):
         from pathlib import Path
 
-        from cxr_paper.jobs.predict import output_names
+        from cxr_paper.files.file_names import output_names
 
         names = output_names(
             [Path("a/x/s.png"), Path("b/x/s.png"), Path("a/x/s.png"), Path("t.dcm")]

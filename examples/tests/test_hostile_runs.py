@@ -168,17 +168,18 @@ def test_a_hostile_image_name_does_not_break_the_page(smoke_run, tmp_path, chrom
     assert "<b>kind</b>" in captions  # the map kind's name shown as text, not as markup
 
 
-def test_overwrite_starts_afresh_and_keeps_nothing_of_the_old_run(smoke_run, tmp_path):
+def test_overwrite_removes_what_the_run_wrote_and_nothing_else(smoke_run, tmp_path):
     import reproduce_paper
 
     from cxr_paper.configuration.cli import get_args_parser
 
     out = shutil.copytree(smoke_run[0], tmp_path / "run")
-    (out / "stale.txt").write_text("from the earlier run")
+    (out / "notes.txt").write_text("the user's, not the run's")
     flags = ["--preset", "smoke", "--out", str(out), "--models", "resnet10t"]
     with pytest.raises(RunError, match="already holds files"):
         reproduce_paper.main(get_args_parser().parse_args(flags))
-    assert (out / "stale.txt").is_file() and (out / MODEL).is_dir()  # refused: untouched
+    assert (out / MODEL).is_dir()  # refused: untouched
     reproduce_paper.main(get_args_parser().parse_args([*flags, "--overwrite"]))
-    assert not (out / "stale.txt").exists() and not (out / MODEL).exists()
+    assert (out / "notes.txt").read_text() == "the user's, not the run's"
+    assert not (out / MODEL).exists()  # the earlier run's model, listed in its manifest
     assert set(json.loads((out / "metrics.json").read_text())) == {"resnet10t"}

@@ -26,6 +26,7 @@ from cxr_paper.configuration.config import (
 )
 from cxr_paper.deploy.operating_points import Rule
 from cxr_paper.errors import RunError
+from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import check_out
 from cxr_paper.scoring.cam_methods import CAM_METHODS
 from multires_backbone import MIN_INPUT_SIZE
@@ -135,7 +136,7 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     else:
         values = {**preset_values(preset), **given}
         check_out(
-            out, resume=False, overwrite=getattr(args, "overwrite", False), marker=CONFIG_FILE
+            out, resume=False, overwrite=getattr(args, "overwrite", False), job=JobKind.REPRODUCE
         )
     known = {f.name for f in dataclasses.fields(RunConfig)}
     config = RunConfig(**{k: v for k, v in values.items() if k in known})

@@ -14,8 +14,6 @@ Kept apart from training and evaluation so that predicting imports neither.
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -27,7 +25,7 @@ from torch import nn
 
 from cxr_paper.deploy.operating_points import Rule, check_thresholds
 from cxr_paper.errors import RunError
-from cxr_paper.files.atomic import default_mode
+from cxr_paper.files.atomic import staged_folder
 from cxr_paper.reporting.decisions_report import operating_table
 from cxr_paper.reporting.document import Document, Table, make_table
 from cxr_paper.reporting.markdown import kind_label, with_interval
@@ -459,15 +457,6 @@ def save_run_model(
     localizer.classifier.load_state_dict(model.state_dict())
     localizer.pcm.load_state_dict(pcm.state_dict())
     target = folder / PRETRAINED_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{PRETRAINED_DIR}.", suffix=".tmp", dir=folder))
-    temporary.chmod(default_mode(folder=True))
-    localizer.save_pretrained(temporary, model_card_kwargs=dict(card))
-    for written in temporary.iterdir():  # safetensors writes 0600 whatever the umask
-        written.chmod(default_mode())
-    previous = temporary.with_suffix(".old")
-    if target.exists():
-        target.rename(previous)
-    temporary.rename(target)
-    shutil.rmtree(previous, ignore_errors=True)
+    with staged_folder(target) as staging:
+        localizer.save_pretrained(staging, model_card_kwargs=dict(card))
     return target

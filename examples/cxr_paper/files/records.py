@@ -24,6 +24,7 @@ import numpy as np
 
 from cam_boxes_iobb import save_maps
 from cxr_paper.files.atomic import atomic_write
+from cxr_paper.files.manifest import record_output
 from cxr_paper.scoring.evaluation import TestResult
 
 RECORDS_FILE = "test_records.npz"
@@ -55,6 +56,7 @@ def save_test_maps(test: TestResult, folder: Path) -> list[Path]:
     paths = []
     for kind, saved in test.maps.items():
         if saved["ids"]:
+            record_output(folder / MAPS_FOLDER / f"{kind}.npz")
             paths.append(
                 save_maps(
                     folder / MAPS_FOLDER / f"{kind}.npz",

@@ -22,6 +22,7 @@ from cxr14_data import (
 from cxr_paper.configuration.config import RunConfig
 from cxr_paper.configuration.task import Task, chestxray14
 from cxr_paper.errors import RunError
+from cxr_paper.files.manifest import record_output
 from cxr_paper.inputs.sampling import EpochSampler, SeededItems, collate_skipping
 from cxr_paper.machine.distributed import DistContext, barrier
 
@@ -84,6 +85,7 @@ def ensure_synthetic(config: RunConfig, parent: Path) -> Path:
 def resolve_data_root(config: RunConfig) -> tuple[Path, str]:
     """The data folder and a description of it; generates the synthetic set when asked."""
     if config.data == "synthetic":
+        record_output(Path(config.out) / "data", folder=True)
         root = ensure_synthetic(config, Path(config.out) / "data")
         description = (
             f"synthetic NIH-format set ({config.synthetic_patients} patients, "

@@ -28,6 +28,7 @@ from cxr_paper.deploy.pretrained import load_pretrained
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json
+from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import is_main_process, lock_on_main
 from cxr_paper.inputs.data import build_loaders
 from cxr_paper.learning.training import fit_pcm
@@ -193,7 +194,7 @@ def ablate_runs(runs: list[Path], variants: list[str], models: list[str] | None,
     study_runs = []
     for run_dir in runs:
         tests: dict[str, Any] = {}
-        with lock_on_main(run_dir):
+        with lock_on_main(run_dir, JobKind.ABLATION):
             ablate(run_dir, variants, models, quick, tests)
         saved = RunConfig.load(run_dir)
         study_runs.append(StudyRun(saved.data_seed, saved.seed, tests))
@@ -221,7 +222,7 @@ def main(args: argparse.Namespace) -> dict:
             print(f"Ablation over seeds: {(folder / 'ablation_seeds.md').resolve()}")
         return study
     (run,) = args.run
-    with lock_on_main(run):
+    with lock_on_main(run, JobKind.ABLATION):
         results = ablate(run, args.variants, args.models, args.quick)
     if main_rank:
         print(f"Ablation: {(run / 'ablation.md').resolve()}")

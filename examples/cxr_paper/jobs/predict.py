@@ -4,8 +4,11 @@ Hugging Face Hub id or an exported ``.onnx`` file (onnxruntime, no PyTorch model
 Per image it writes ``<name>.json`` (probability per class, the predicted classes, their boxes as
 ``xywh`` in the input image's pixels) and ``<name>_<class>.png`` overlays (heatmap, boxes in red).
 ``<name>`` is the file's stem, with as many parent folders as it takes to tell apart inputs that
-share a stem (``pa/IM1.png pb/IM1.png`` -> ``pa__IM1``, ``pb__IM1``). An ``--out`` that already
-holds files is refused unless ``--overwrite``.
+share a stem (``pa/IM1.png pb/IM1.png`` -> ``pa__IM1``, ``pb__IM1``), then ``_2``, ``_3`` where a
+file would still clash; characters other than letters, digits, ``.``, ``_`` and ``-`` become
+``_`` (:func:`cxr_paper.files.file_names.output_names`), so every output stays in ``--out``.
+An ``--out`` that already holds files is refused unless ``--overwrite`` (which removes only what
+an earlier ``predict.py`` listed there).
 A class is predicted above its operating point (chosen on validation, in the model's
 ``config.json``; the model's ``prob_threshold`` for a class without one) unless
 ``--prob-threshold`` gives one threshold for all. A model with a fitted temperature also reports
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,9 @@ from cxr_paper.deploy.predicted_boxes import localize
 from cxr_paper.deploy.pretrained import CXRLocalizer
 from cxr_paper.deploy.probability_calibration import to_logits
 from cxr_paper.files.atomic import atomic_write
+from cxr_paper.files.file_names import output_names, safe_part
 from cxr_paper.files.jsonio import write_json
+from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import claim
 
 Localizer = CXRLocalizer | OnnxLocalizer
@@ -88,37 +92,6 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="write into an --out that already holds files (same-named outputs are replaced)",
     )
     return parser
-
-
-def output_names(paths: Sequence[Path]) -> list[str]:
-    """A distinct output name per input: its stem, prefixed by as many parent folders as it
-    takes to tell it from the other inputs (``__`` between them); the same file given twice
-    gets ``_2``, ``_3``.
-
-    Example:
-        >>> output_names([Path("pa/IM1.png"), Path("pb/IM1.dcm"), Path("x/IM2.png")])
-        ['pa__IM1', 'pb__IM1', 'IM2']
-    """
-    parts = [[*Path(p).parent.parts, Path(p).stem] for p in paths]
-
-    def name(index: int, depth: int) -> str:
-        return "__".join(parts[index][-depth:]).replace(":", "_")
-
-    depths = [1] * len(paths)
-    while True:
-        names = [name(i, d) for i, d in enumerate(depths)]
-        clashes = {n for n in names if names.count(n) > 1}
-        deeper = [i for i, n in enumerate(names) if n in clashes and depths[i] < len(parts[i])]
-        if not deeper:
-            break
-        for i in deeper:
-            depths[i] += 1
-    seen: dict[str, int] = {}
-    unique = []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        unique.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
-    return unique
 
 
 def predict_image(
@@ -174,7 +147,8 @@ def predict_all(
 ) -> int:
     """Predict every image into ``args.out``; the number that could not be read."""
     failures = 0
-    for path, stem in zip(args.images, output_names(args.images), strict=True):
+    tails = [".json", "_sr.dcm", "_heatmaps.dcm", *(f"_{safe_part(c)}.png" for c in model.classes)]
+    for path, stem in zip(args.images, output_names(args.images, tails), strict=True):
         try:
             gray = read_image(path)
         except OSError as error:
@@ -196,7 +170,7 @@ def predict_all(
                 print(f"error: {error}", file=sys.stderr)
         for name, heatmap in prediction["heatmaps"].items():
             picture = overlay(gray, heatmap, pred_boxes=result["boxes"][name])
-            target = args.out / f"{stem}_{name}.png"
+            target = args.out / f"{stem}_{safe_part(name)}.png"
             atomic_write(target, lambda temporary, p=picture: Image.fromarray(p).save(temporary))
         write_json(result, args.out / f"{stem}.json")
         print(f"{path}: {', '.join(result['predicted']) or 'no finding predicted'}")
@@ -216,7 +190,7 @@ def main(args: argparse.Namespace) -> int:
     heatmap_threshold = (
         model.heatmap_threshold if args.heatmap_threshold is None else args.heatmap_threshold
     )
-    with claim(args.out, resume=False, overwrite=args.overwrite):
+    with claim(args.out, resume=False, overwrite=args.overwrite, job=JobKind.PREDICT):
         failures = predict_all(args, model, thresholds, heatmap_threshold, operating_point)
     if failures:
         print(f"{failures} of {len(args.images)} images could not be read.", file=sys.stderr)

@@ -19,10 +19,11 @@ import torch
 
 from cxr14_data import IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError
 from cxr_paper.configuration.cli import resolve_config
-from cxr_paper.configuration.config import CONFIG_FILE, RunConfig
+from cxr_paper.configuration.config import RunConfig
 from cxr_paper.deploy.decisions import decision_quality, saved_operating_points
 from cxr_paper.deploy.pretrained import save_run_model
 from cxr_paper.errors import RunError
+from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import claim
 from cxr_paper.files.records import save_records, save_test_maps
 from cxr_paper.files.results import ModelResult
@@ -90,7 +91,7 @@ def run(
         normalization.update(check_weights(config, len(config_task(config).classes)))
     # one writer per run folder, taken before anything is written; the other ranks compute
     held = (
-        claim(Path(config.out), resume=resume, overwrite=overwrite, marker=CONFIG_FILE)
+        claim(Path(config.out), resume=resume, overwrite=overwrite, job=JobKind.REPRODUCE)
         if ctx.is_main
         else contextlib.nullcontext()
     )

@@ -23,6 +23,7 @@ from cxr_paper.deploy.pretrained import load_pretrained, results_section
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json
+from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import check_out, claim
 from cxr_paper.files.records import save_records, save_test_maps
 from cxr_paper.inputs.data import build_loaders, config_task
@@ -100,10 +101,10 @@ def score(args: argparse.Namespace) -> dict[str, Any]:
         raise RunError(f"--model {args.model}: give one of {list(METHODS)} in --methods.")
     base = preset_values(args.preset)
     overwrite = getattr(args, "overwrite", False)
-    check_out(args.out, resume=False, overwrite=overwrite, marker=SCORE_FILE)
+    check_out(args.out, resume=False, overwrite=overwrite, job=JobKind.SCORE)
     ctx = init_distributed(args.device)
     held = (
-        claim(args.out, resume=False, overwrite=overwrite, marker=SCORE_FILE)
+        claim(args.out, resume=False, overwrite=overwrite, job=JobKind.SCORE)
         if ctx.is_main
         else contextlib.nullcontext()
     )

@@ -25,6 +25,7 @@ from cxr_paper.configuration.config import RunConfig
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json
+from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import is_main_process, lock_on_main
 from cxr_paper.files.results import ModelResult
 from cxr_paper.inputs.data import ensure_synthetic
@@ -112,7 +113,7 @@ def load_runs(out: Path, seeds: list[int], data_seeds: list[int]) -> list[StudyR
 def main(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
     """Run (or continue) every seed's run, then aggregate; the study folder is held by one
     study at a time (its runs, each in its own folder, by theirs)."""
-    with lock_on_main(args.out):
+    with lock_on_main(args.out, JobKind.SEED_STUDY):
         return study(args, run_flags)
 
 

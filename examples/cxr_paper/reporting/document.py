@@ -9,6 +9,7 @@ markup rendered by markdown-it-py (CommonMark, raw HTML off), so a name like ``<
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -105,10 +106,29 @@ Block = Heading | Paragraph | Bullets | Table | Figure
 
 
 @cache
+def literal(text: object) -> str:
+    """``text`` (a file name, a path, a label from a data set) as a Markdown code span, shown as
+    it is in every renderer: never a link, an image, emphasis or HTML. Line breaks become spaces.
+
+    Example:
+        >>> literal("[click](https:evil.example).png"), literal("a`b"), literal("`x")
+        ('`[click](https:evil.example).png`', '``a`b``', '`` `x ``')
+    """
+    text = str(text).replace("\r", " ").replace("\n", " ")
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    if not text.strip(" "):
+        return f"`{text}`" if text else "` `"  # a span of spaces alone is kept as it is
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def _inline_parser():
     from markdown_it import MarkdownIt  # here: writing Markdown alone (the model card) needs none
 
-    return MarkdownIt("commonmark", {"html": False})
+    # data (names, paths) is escaped where it enters a text (:func:`literal`); links, images and
+    # raw HTML are off besides, so that no text can make the page load or point anywhere
+    return MarkdownIt("commonmark", {"html": False}).disable(["link", "image", "autolink"])
 
 
 def inline_html(text: str) -> Markup:

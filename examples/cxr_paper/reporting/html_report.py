@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from cxr_paper.configuration.task import Task
-from cxr_paper.files.atomic import atomic_text, default_mode
+from cxr_paper.files.atomic import atomic_text, staged_folder
 from cxr_paper.reporting.document import Document
 from cxr_paper.reporting.markdown import kind_label
 
@@ -173,22 +172,21 @@ def write_html_report(
         task: the data set's box classes and box frame.
     """
     folder = path.parent / files_folder(path)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=path.parent))
-    staging.chmod(default_mode(folder=True))
-    (staging / "img").mkdir()
-    (staging / "data").mkdir()
-    shutil.copyfile(VIEWER_SCRIPT, staging / VIEWER_SCRIPT.name)
     index = build_index(viewers, patients, folder.name, task)
-    for image in index["images"]:
-        name, image_id = image["name"], image["id"]
-        first = next(viewer[name] for viewer in viewers.values() if name in viewer)
-        Image.fromarray(np.asarray(first["pixels"], np.uint8)).save(
-            staging / "img" / f"{image_id}.png", optimize=True
-        )
-        payload = script_json(_image_data(name, viewers))
-        (staging / "data" / f"{image_id}.js").write_text(
-            f"window.cxrViewer.receive({image_id},{payload});\n"
-        )
+    with staged_folder(folder) as staging:
+        (staging / "img").mkdir()
+        (staging / "data").mkdir()
+        shutil.copyfile(VIEWER_SCRIPT, staging / VIEWER_SCRIPT.name)
+        for image in index["images"]:
+            name, image_id = image["name"], image["id"]
+            first = next(viewer[name] for viewer in viewers.values() if name in viewer)
+            Image.fromarray(np.asarray(first["pixels"], np.uint8)).save(
+                staging / "img" / f"{image_id}.png", optimize=True
+            )
+            payload = script_json(_image_data(name, viewers))
+            (staging / "data" / f"{image_id}.js").write_text(
+                f"window.cxrViewer.receive({image_id},{payload});\n"
+            )
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     page = environment.from_string(TEMPLATE.read_text(encoding="utf-8")).render(
         title=title,
@@ -198,10 +196,5 @@ def write_html_report(
         prob_threshold=prob_threshold,
         heatmap_threshold=heatmap_threshold,
     )
-    previous = folder.with_name(f"{staging.name}.old")
-    if folder.exists():
-        folder.rename(previous)
-    staging.rename(folder)
-    shutil.rmtree(previous, ignore_errors=True)
     atomic_text(path, page)
     return path

@@ -18,7 +18,7 @@ from cxr_paper.configuration.paper_numbers import (
 )
 from cxr_paper.configuration.task import Task
 from cxr_paper.reporting.decisions_report import decisions_section
-from cxr_paper.reporting.document import Document, Table, make_table
+from cxr_paper.reporting.document import Document, Table, literal, make_table
 from cxr_paper.reporting.markdown import MEASURABLE, kind_label, number, with_interval
 from cxr_paper.scoring.comparisons import Comparison, is_across_models, is_comparison
 from cxr_paper.scoring.headlines import HEADLINES, Headline, fixed_protocol
@@ -54,7 +54,7 @@ class DataNotes:
             lines.append(
                 "**Unreadable images skipped** (`--skip-unreadable`): "
                 + "; ".join(
-                    f"{split} {len(names)} ({', '.join(names[:10])}"
+                    f"{split} {len(names)} ({', '.join(map(literal, names[:10]))}"
                     + (", …" if len(names) > 10 else "")
                     + ")"
                     for split, names in skipped.items()
@@ -63,7 +63,7 @@ class DataNotes:
         if self.dropped_boxes:
             lines.append(
                 f"**GT boxes dropped** (outside the box frame, `--skip-bad-boxes`): "
-                f"{len(self.dropped_boxes)} ({'; '.join(self.dropped_boxes[:5])})"
+                f"{len(self.dropped_boxes)} ({'; '.join(map(literal, self.dropped_boxes[:5]))})"
             )
         return lines
 
@@ -304,7 +304,7 @@ def run_report(
     doc = Document().heading("Reproduction of D'Souza, Reddy & Manjunath (2022)", 1)
     doc.bullets(
         [
-            f"Data: {source}",
+            f"Data: {literal(source)}",
             f"Preset: `{config['preset']}`; models: {', '.join(metrics)}; input "
             f"{config['image_size']} px; stage 1 {config['epochs']} epochs; stage 2 (PCM) "
             f"{config['pcm_epochs']} epochs",

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from cam_boxes_iobb._atomic import write_atomically
+from cam_boxes_iobb._markdown import literal
 from cam_boxes_iobb.annotations import Annotations
 from cam_boxes_iobb.bootstrap import Intervals
 from cam_boxes_iobb.scoring import (
@@ -171,7 +172,7 @@ def render_markdown(score: dict[str, Any]) -> str:
     lines = [
         "# Localization score",
         "",
-        f"Annotations: `{ann['source']}` ({ann['format']}), {ann['images']} images of "
+        f"Annotations: {literal(ann['source'])} ({ann['format']}), {ann['images']} images of "
         f"{ann['patients']} patients. Heatmap threshold Q = {settings['heatmap_threshold']}, "
         f"probability threshold {settings['prob_threshold']} (where the maps carry "
         f"probabilities), pointing tolerance {settings['pointing_tolerance']} px of the "
@@ -203,17 +204,18 @@ def render_markdown(score: dict[str, Any]) -> str:
         ]
         for k in keys
     ]
-    lines += _table(["metric", *names], rows)
+    lines += _table(["metric", *map(literal, names)], rows)
     for name, entry in score["maps"].items():
         lines += [
             "",
-            f"## {name}",
+            f"## {literal(name)}",
             "",
-            f"`{entry['source']}`: {entry['images']} images of {entry['patients']} patients "
+            f"{literal(entry['source'])}: {entry['images']} images of {entry['patients']} patients "
             f"scored, {entry['ignored_images']} maps without annotations ignored; "
             f"probabilities: {'yes' if entry['probabilities'] else 'no (every class gets boxes)'}."
             + (
-                f" Localized classes the maps lack (not scored): {entry['classes_not_in_maps']}."
+                " Localized classes the maps lack (not scored): "
+                f"{', '.join(map(literal, entry['classes_not_in_maps']))}."
                 if entry["classes_not_in_maps"]
                 else ""
             ),
@@ -227,12 +229,15 @@ def render_markdown(score: dict[str, Any]) -> str:
             if not classes or not group_keys:
                 continue
             rows = [
-                [c, *(_cell(_headline(entry["results"], k, overlap, c)) for k in group_keys)]
+                [
+                    literal(c) if c != "mean" else c,
+                    *(_cell(_headline(entry["results"], k, overlap, c)) for k in group_keys),
+                ]
                 for c in [*classes, "mean"]
             ]
             lines += ["", *_table(["class", *(_label(k, overlap) for k in group_keys)], rows)]
     for comparison, results in score["paired"].items():
-        lines += ["", f"## Paired difference: {comparison}", ""]
+        lines += ["", f"## Paired difference: {literal(comparison)}", ""]
         rows = [
             [_label(k, overlap), _cell(_headline(results, k, overlap), signed=True)]
             for k in keys
