@@ -26,6 +26,7 @@ HOSTILE = [
     "   ",
     "",
 ]
+LITERALS = [package_literal, examples_literal]
 RENDERER = MarkdownIt("commonmark")  # links, images and autolinks on: the worst reader
 
 
@@ -37,14 +38,14 @@ def _rendered_text(markdown: str) -> str:
     return html.unescape(spans[0])
 
 
-@pytest.mark.parametrize("literal", [package_literal, examples_literal], ids=["package", "examples"])
+@pytest.mark.parametrize("literal", LITERALS, ids=["package", "examples"])
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_names_render_as_themselves(literal, text):
     shown = _rendered_text(literal(text))
     assert shown == (text or " ")
 
 
-@pytest.mark.parametrize("literal", [package_literal, examples_literal], ids=["package", "examples"])
+@pytest.mark.parametrize("literal", LITERALS, ids=["package", "examples"])
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1))
 def test_any_text_renders_as_itself(literal, text):

@@ -16,7 +16,7 @@ from PIL import Image
 from cxr_paper.configuration.config import CONFIG_FILE, RunConfig, preset_values
 from cxr_paper.deploy.pretrained import CXRLocalizer, load_pretrained
 from cxr_paper.errors import RunError
-from cxr_paper.files.out_folder import FolderLock, check_out, claim
+from cxr_paper.files.out_folder import FolderLock, check_out
 
 FUZZ = settings(
     max_examples=60,

@@ -167,9 +167,11 @@ class TestLockAndManifest:
 
     def test_a_crash_leaves_no_unlisted_file(self, tmp_path):
         out = tmp_path / "out"
-        with claim(out, resume=False, overwrite=False, job="score"):
-            with pytest.raises(ZeroDivisionError):
-                atomic_write(out / "half.json", lambda p: (p.write_text("half"), 1 / 0))
+        with (
+            claim(out, resume=False, overwrite=False, job="score"),
+            pytest.raises(ZeroDivisionError),
+        ):
+            atomic_write(out / "half.json", lambda p: (p.write_text("half"), 1 / 0))
         assert OutputManifest.read(out).entries == ["half.json"]
         assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_FILE, MANIFEST_FILE])
 
