@@ -107,7 +107,7 @@ def test_every_finding_and_box_is_in_the_sr_with_its_code(predicted):
         assert abs(x - columns.start * cell_w) < cell_w and abs(y - rows.start * cell_h) < cell_h
         assert abs(x + w - columns.stop * cell_w) < cell_w
         assert abs(y + h - rows.stop * cell_h) < cell_h
-    for name in result["predicted"]:
+    for name in CLASSES:  # every class, predicted or not, with its probability
         assert probabilities[codes[name]] == {round(result["probabilities"][name], 5)}
     evidence = sr.CurrentRequestedProcedureEvidenceSequence[0]
     assert evidence.StudyInstanceUID == source.StudyInstanceUID
@@ -123,8 +123,25 @@ def test_highdicom_reads_the_same_report(predicted):
     assert sum(len(result["boxes"][c]) for c in result["predicted"]) == len(rois)
     images = report.content.get_image_measurement_groups()
     assert [g.finding_type.meaning for g in images] == [
-        hd.sr.CodedConcept(*_as_tuple(c)).meaning for c in result["predicted"]
+        hd.sr.CodedConcept(*_as_tuple(c)).meaning for c in CLASSES
     ]
+    assert _presence(images) == {c: c in result["predicted"] for c in CLASSES}
+
+
+def _presence(groups):
+    """Class meaning -> whether the group says Present (Absent otherwise), from its
+    qualitative evaluation."""
+    from pydicom.sr.codedict import codes
+
+    from cxr_paper.deploy.dicom_out import finding_code
+
+    names = {finding_code(c).meaning: c for c in CLASSES}
+    found = {}
+    for group in groups:
+        (evaluation,) = group.get_qualitative_evaluations(name=codes.DCM.PresenceOfProperty)
+        assert evaluation.value in (codes.SCT.Present, codes.SCT.Absent)
+        found[names[group.finding_type.meaning]] = evaluation.value == codes.SCT.Present
+    return found
 
 
 def _as_tuple(name):
@@ -195,3 +212,52 @@ def test_a_source_without_uids_is_named_and_the_others_still_run(tmp_path, highd
     assert (tmp_path / "p" / "good_sr.dcm").is_file()
     assert (tmp_path / "p" / "anonymous.json").is_file()  # the prediction itself is kept
     assert not (tmp_path / "p" / "anonymous_sr.dcm").exists()
+
+
+class NothingFound(CraftedModel):
+    """A normal study: every probability below its threshold."""
+
+    def __call__(self, images):
+        prediction = super().__call__(images)
+        return type(prediction)(torch.full_like(prediction.probs, 0.05), *prediction[1:])
+
+
+def test_a_normal_study_gets_a_report_that_says_every_class_is_absent(tmp_path, highdicom):
+    """The normal case crashed in highdicom (no measurement group), wrote nothing, and the
+    inputs after it never ran."""
+    gray, _ = render_image(0, 7, 0, [], 96)
+    for name in ("normal.dcm", "next.dcm"):
+        write_dicom(tmp_path / name, gray.astype(np.uint16))
+    argv = [str(tmp_path / "normal.dcm"), str(tmp_path / "next.dcm"), "--model", "unused"]
+    args = predict.get_args_parser().parse_args([*argv, "--out", str(tmp_path / "p"), "--dicom"])
+    (tmp_path / "p").mkdir()
+    assert predict.predict_all(args, NothingFound(), dict.fromkeys(CLASSES, 0.5), 0.7, None) == 0
+    for stem in ("normal", "next"):
+        result = json.loads((tmp_path / "p" / f"{stem}.json").read_text())
+        assert result["predicted"] == [] and result["dicom"] == {"sr": f"{stem}_sr.dcm"}
+        report = highdicom.sr.srread(tmp_path / "p" / f"{stem}_sr.dcm")
+        groups = report.content.get_image_measurement_groups()
+        assert _presence(groups) == dict.fromkeys(CLASSES, False)
+        assert report.content.get_planar_roi_measurement_groups() == []
+    assert not list((tmp_path / "p").glob("*_heatmaps.dcm"))  # nothing to overlay
+
+
+def test_a_source_without_patient_attributes_gets_them_empty(tmp_path, highdicom):
+    """De-identified research data often lacks the type-2 patient and study attributes: the
+    outputs leave them empty (PatientBirthDate ended predict.py --dicom with AttributeError)."""
+    import pydicom
+
+    from cxr_paper.deploy.dicom_out import COPIED_EMPTY_IF_ABSENT
+
+    gray, _ = render_image(0, 8, 0, ["Nodule", "Effusion"], 96)
+    keep_only_identity = [*COPIED_EMPTY_IF_ABSENT, "SeriesNumber", "InstanceNumber"]
+    write_dicom(tmp_path / "bare.dcm", gray.astype(np.uint16), drop=keep_only_identity)
+    args = predict.get_args_parser().parse_args(
+        [str(tmp_path / "bare.dcm"), "--model", "unused", "--out", str(tmp_path / "p"), "--dicom"]
+    )
+    (tmp_path / "p").mkdir()
+    assert predict.predict_all(args, CraftedModel(), dict.fromkeys(CLASSES, 0.5), 0.7, None) == 0
+    for name in ("bare_sr.dcm", "bare_heatmaps.dcm"):
+        written = pydicom.dcmread(tmp_path / "p" / name)
+        for keyword in COPIED_EMPTY_IF_ABSENT:
+            assert keyword in written and not written.data_element(keyword).value, keyword

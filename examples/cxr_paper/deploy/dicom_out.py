@@ -2,11 +2,14 @@
 findings and boxes, and a Segmentation of the heatmaps, both referencing the source image.
 
 - ``<name>_sr.dcm``: a Comprehensive 3D SR holding an Imaging Measurement Report (TID 1500,
-  DICOM PS3.16). Per predicted finding, one image-level measurement group (TID 1501) with its
-  probability (``(122157, DCM, "Probability")``, unit ``(1, UCUM, "no units")``), and per box one
-  planar ROI group (TID 1410) whose region is a closed ``POLYLINE`` SCOORD of the box's four
-  corners in the source image's pixels (PS3.3 C.18.6.1.2: ``(0, 0)`` is the top-left corner of
-  the top-left pixel, ``(column, row)``), with the finding and its probability. The device that
+  DICOM PS3.16). Per class of the model, one image-level measurement group (TID 1501) with its
+  probability (``(122157, DCM, "Probability")``, unit ``(1, UCUM, "no units")``) and whether it is
+  predicted (``(121052, DCM, "Presence of property")`` = ``(52101004, SCT, "Present")`` or
+  ``(272519000, SCT, "Absent")``), so a study with no finding says so; and per box of a
+  predicted finding one planar ROI group (TID 1410) whose region is a closed ``POLYLINE`` SCOORD of
+  the box's four corners in the source image's pixels (PS3.3 C.18.6.1.2: ``(0, 0)`` is the
+  top-left corner of the top-left pixel, ``(column, row)``), with the finding and its
+  probability. Patient and study attributes the source lacks are left empty. The device that
   observed it is the model (its architecture; a UID derived from its name and classes).
 - ``<name>_heatmaps.dcm``: a Segmentation, ``FRACTIONAL`` with one segment per predicted finding,
   the heatmap at the source image's size stored in 8 bits (error at most 1/510). A Segmentation
@@ -60,6 +63,19 @@ REQUIRED = (
     "Rows",
     "Columns",
 )
+#: Patient and study attributes the outputs copy from the source: type 2 there (present, maybe
+#: empty), often absent from de-identified research data; an absent one is copied as empty.
+COPIED_EMPTY_IF_ABSENT = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+)
 HEATMAP_NOTE = "CAM heatmaps, max-normalised: relative evidence, not probabilities"
 
 
@@ -109,6 +125,9 @@ def read_source(path: Path) -> Any:
         raise DicomOutputError(
             f"{path}: cannot be referenced from a DICOM output: no {', '.join(missing)}."
         )
+    for keyword in COPIED_EMPTY_IF_ABSENT:
+        if keyword not in dataset:
+            setattr(dataset, keyword, None)  # an empty value of the attribute's VR
     return dataset
 
 
@@ -134,6 +153,13 @@ def _new_series(number: int) -> dict[str, Any]:
     }
 
 
+def _probability(value: float) -> Any:
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    return hd.sr.Measurement(name=codes.DCM.Probability, value=value, unit=codes.UCUM.NoUnits)
+
+
 def structured_report(source: Any, result: Mapping[str, Any], model: Any) -> Any:
     """The TID 1500 report of one prediction (``predict.py``'s JSON ``result``)."""
     import highdicom as hd
@@ -144,12 +170,13 @@ def structured_report(source: Any, result: Mapping[str, Any], model: Any) -> Any
     algorithm = hd.sr.AlgorithmIdentification(name=device["name"], version=device["version"])
     image = hd.sr.SourceImageForRegion(source.SOPClassUID, source.SOPInstanceUID)
     groups: list[Any] = []
-    for finding in result["predicted"]:
+    predicted = set(result["predicted"])
+    for finding in model.classes:
         code = finding_code(finding)
-        probability = hd.sr.Measurement(
-            name=codes.DCM.Probability,
-            value=result["probabilities"][finding],
-            unit=codes.UCUM.NoUnits,
+        probability = _probability(result["probabilities"][finding])
+        presence = hd.sr.QualitativeEvaluation(
+            name=codes.DCM.PresenceOfProperty,
+            value=codes.SCT.Present if finding in predicted else codes.SCT.Absent,
         )
         groups.append(
             hd.sr.MeasurementsAndQualitativeEvaluations(
@@ -159,9 +186,12 @@ def structured_report(source: Any, result: Mapping[str, Any], model: Any) -> Any
                 finding_type=code,
                 algorithm_id=algorithm,
                 measurements=[probability],
+                qualitative_evaluations=[presence],
                 source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)],
             )
         )
+    for finding in result["predicted"]:
+        code, probability = finding_code(finding), _probability(result["probabilities"][finding])
         for number, box in enumerate(result["boxes"].get(finding, []), start=1):
             region = hd.sr.ImageRegion(
                 graphic_type=hd.sr.GraphicTypeValues.POLYLINE,
