@@ -363,6 +363,38 @@ BAD_FILES = [
         "annotations[0]",
         id="coco-short-rle",
     ),
+    pytest.param(
+        "coco",
+        "c.json",
+        '{"images": [{"id": 1, "file_name": "a", "height": 1e999, "width": 5}], '
+        '"annotations": [], "categories": [{"id": 1, "name": "A"}]}',
+        "images[0]",
+        id="coco-infinite-height",
+    ),
+    pytest.param(
+        "coco",
+        "c.json",
+        '{"images": [{"id": 1, "file_name": "a", "height": 10, "width": 10}], "annotations": '
+        '[{"image_id": 1, "category_id": 1, "bbox": [' + "9" * 400 + ", 1, 2, 2]}], "
+        '"categories": [{"id": 1, "name": "A"}]}',
+        "annotations[0]",
+        id="coco-400-digit-box",
+    ),
+    pytest.param(
+        "coco",
+        "c.json",
+        '{"images": [{"id": [1], "file_name": "a", "height": 10, "width": 10}], '
+        '"annotations": [], "categories": [{"id": 1, "name": "A"}]}',
+        "images[0]",
+        id="coco-list-id",
+    ),
+    pytest.param(
+        "chexlocalize",
+        "g.json",
+        '{"p1_study1": {"Edema": {"size": [1e999, 10], "counts": ""}}}',
+        "'Edema'",
+        id="chexlocalize-infinite-size",
+    ),
 ]
 
 
@@ -372,6 +404,14 @@ def test_malformed_files_are_refused_by_name(tmp_path, format, name, text, where
     with pytest.raises(AnnotationError) as error:
         read_annotations(path, format)
     assert str(path) in str(error.value) and where in str(error.value)
+
+
+@pytest.mark.parametrize("row", ["img1,inf,100", "img1,1e999,100", "img1,nan,100"])
+def test_vindr_sizes_that_are_not_sizes_are_refused_by_line(tmp_path, row):
+    sizes = _write(tmp_path, "sizes.csv", "image_id,height,width\n" + row + "\n")
+    with pytest.raises(AnnotationError) as error:
+        read_vindr(_write(tmp_path, "a.csv", VINDR), sizes=sizes)
+    assert f"{sizes}, line 2" in str(error.value)
 
 
 def test_vindr_without_sizes_says_what_it_needs(tmp_path):

@@ -134,6 +134,41 @@ GOOD = {"image_ids": _npy(np.array(IDS)), "classes": _npy(np.array(CLASSES))}
             "shape",
             id="probs-shape",
         ),
+        pytest.param(
+            {**GOOD, "maps": _header_only((3, 14, -1, -1))}, "negative size", id="negative-sizes"
+        ),
+        pytest.param(
+            {
+                **GOOD,
+                "image_ids": _header_only((2**40, 2**40), "<U8"),
+                "maps": _npy(np.zeros((3, 2, 4, 4))),
+            },
+            "declares",
+            id="ids-overflowing-int64",
+        ),
+        pytest.param(
+            {**GOOD, "classes": _header_only((2,), "<U0"), "maps": _npy(np.zeros((3, 2, 4, 4)))},
+            "zero bytes",
+            id="classes-U0",
+        ),
+        pytest.param(
+            {
+                **GOOD,
+                "maps": _npy(np.zeros((3, 2, 4, 4))),
+                "probs": _npy(np.array([["0.1", "0.2"]] * 3)),
+            },
+            "expected numbers",
+            id="probs-strings",
+        ),
+        pytest.param(
+            {
+                **GOOD,
+                "image_ids": _npy(np.array([1.0, 2.0, 3.0])),
+                "maps": _npy(np.zeros((3, 2, 4, 4))),
+            },
+            "expected strings",
+            id="ids-numbers",
+        ),
     ],
 )
 def test_bad_npz_is_refused_by_name(tmp_path, members, message):
@@ -202,3 +237,32 @@ def test_mutated_maps_files_give_only_maps_errors(tmp_path_factory, data):
         refused = str(error)
     assert refused is None or str(folder) in refused
     assert all(np.isfinite(item.maps).all() for item in items)
+
+
+def test_a_zip_bomb_of_image_ids_is_refused_before_it_is_inflated(tmp_path):
+    """300 KB that inflate to 660 MB of ``image_ids`` reached 660 MB of memory."""
+    import tracemalloc
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("classes.npy", _npy(np.array(CLASSES)))
+        archive.writestr("maps.npy", _npy(np.zeros((3, 2, 4, 4), np.float32)))
+        with archive.open("image_ids.npy", "w", force_zip64=True) as member:
+            count = 2_600_000  # 64-character ids: 666 MB inflated
+            member.write(_header_only((count,), "<U64"))
+            zeros = bytes(1 << 20)
+            for _ in range(count * 256 // len(zeros)):
+                member.write(zeros)
+    assert path.stat().st_size < 2_000_000
+    tracemalloc.start()
+    with pytest.raises(MapsError, match="bytes, more than") as error:
+        open_maps(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert str(path) in str(error.value) and peak < 16 * 2**20
+
+
+def test_a_folder_with_too_many_classes_is_refused(tmp_path):
+    (tmp_path / "maps.json").write_text(json.dumps({"classes": [f"c{i}" for i in range(100_000)]}))
+    with pytest.raises(MapsError, match="100000 classes, more than 1024"):
+        open_maps(tmp_path)

@@ -176,8 +176,9 @@ def check_box(values: Sequence[float], height: int, width: int, where: str) -> l
     frame (to within half a pixel, for coordinates rounded by the annotation tool)."""
     try:
         x, y, w, h = (float(v) for v in values)
-    except (TypeError, ValueError):
-        raise AnnotationError(f"{where}: a box needs 4 numbers, got {list(values)!r}.") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float's range
+        shown = repr(list(values)) if isinstance(values, Sequence) else repr(values)
+        raise AnnotationError(f"{where}: a box needs 4 numbers, got {shown[:80]}.") from None
     if not all(math.isfinite(v) for v in (x, y, w, h)):
         raise AnnotationError(f"{where}: box {[x, y, w, h]} has a non-finite value.")
     if w <= 0 or h <= 0:
@@ -200,9 +201,9 @@ def check_frame(
     """An image size that is a positive integer pair no larger than ``limit`` per side."""
     try:
         h, w = int(height), int(width)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf), int(1e999)
         raise AnnotationError(
-            f"{where}: image size {height!r} x {width!r} is not two integers."
+            f"{where}: image size {str(height)[:40]!r} x {str(width)[:40]!r} is not two integers."
         ) from None
     if not (0 < h <= limit and 0 < w <= limit) or (h, w) != (height, width):
         raise AnnotationError(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,12 @@ from cam_boxes_iobb._atomic import write_atomically
 MAX_CLASSES = 1024
 MAX_MAP_PIXELS = 4096 * 4096
 MAX_IMAGES = 10_000_000
+#: The most bytes the names (``image_ids``, ``classes``) and ``probs`` may decompress to: a
+#: 300 KB zip bomb can declare gigabytes of names. 256 MiB holds 1.6 M ids of 40 characters
+#: (numpy stores 4 bytes a character), 15 times the NIH set.
+MAX_ARRAY_BYTES = 256 * 2**20
+#: The longest image id or class name (characters).
+MAX_NAME_LENGTH = 1024
 FOLDER_META = "maps.json"
 
 
@@ -69,7 +76,19 @@ def _header(handle: IO[bytes], where: str) -> tuple[tuple[int, ...], np.dtype]:
         raise MapsError(f"{where}: holds Python objects; the contract is numbers and strings.")
     if fortran and len(shape) > 1:
         raise MapsError(f"{where}: Fortran order; save it C-contiguous (np.ascontiguousarray).")
+    if any(s < 0 for s in shape):
+        raise MapsError(f"{where}: declares a negative size {tuple(shape)}.")
+    if dtype.itemsize == 0:
+        raise MapsError(f"{where}: dtype {dtype.str} holds nothing (zero bytes per entry).")
     return tuple(int(s) for s in shape), dtype
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    """Entries of ``shape`` as a Python integer (no int64 overflow)."""
+    count = 1
+    for size in shape:
+        count *= size
+    return count
 
 
 def _read_exact(handle: IO[bytes], size: int, where: str) -> bytes:
@@ -79,11 +98,30 @@ def _read_exact(handle: IO[bytes], size: int, where: str) -> bytes:
     return data
 
 
-def _read_small(handle: IO[bytes], where: str, limit: int) -> np.ndarray:
+def _read_small(
+    handle: IO[bytes], where: str, limit: int, kinds: str, expected: tuple[int, ...] | None = None
+) -> np.ndarray:
+    """A small array (names or probabilities), its declaration checked before it is read:
+    at most ``limit`` entries and :data:`MAX_ARRAY_BYTES` bytes, of a dtype kind in ``kinds``,
+    of the ``expected`` shape if given."""
     shape, dtype = _header(handle, where)
-    count = int(np.prod(shape, dtype=np.int64))
+    count = _count(shape)
     if count > limit:
         raise MapsError(f"{where}: declares {count} entries, more than {limit}.")
+    if dtype.kind not in kinds:
+        wanted = "strings" if kinds == "U" else "numbers"
+        raise MapsError(f"{where}: expected {wanted}, got dtype {dtype.str}.")
+    if dtype.kind == "U" and dtype.itemsize // 4 > MAX_NAME_LENGTH:
+        raise MapsError(
+            f"{where}: names of up to {dtype.itemsize // 4} characters, more than "
+            f"{MAX_NAME_LENGTH}."
+        )
+    if count * dtype.itemsize > MAX_ARRAY_BYTES:
+        raise MapsError(
+            f"{where}: declares {count * dtype.itemsize:,} bytes, more than {MAX_ARRAY_BYTES:,}."
+        )
+    if expected is not None and shape != expected:
+        raise MapsError(f"{where}: shape {shape}, expected {expected}.")
     return np.frombuffer(_read_exact(handle, count * dtype.itemsize, where), dtype).reshape(shape)
 
 
@@ -101,7 +139,7 @@ def _names(array: np.ndarray, where: str) -> list[str]:
 def _check_maps_shape(shape: tuple[int, ...], dtype: np.dtype, classes: int, where: str) -> None:
     if dtype.kind != "f":
         raise MapsError(f"{where}: maps must be floating point, got {dtype}.")
-    if len(shape) != 3 or shape[0] != classes or shape[1] * shape[2] > MAX_MAP_PIXELS:
+    if len(shape) != 3 or shape[0] != classes or _count(shape[1:]) > MAX_MAP_PIXELS:
         raise MapsError(
             f"{where}: expected maps of shape ({classes}, h, w) with h*w <= {MAX_MAP_PIXELS}, "
             f"got {shape}."
@@ -155,26 +193,23 @@ class NpzMaps(MapSet):
                         "(N, K, h, w), image_ids (N,), classes (K,) and optionally probs (N, K)."
                     )
                 with archive.open("classes.npy") as handle:
-                    classes = _names(
-                        _read_small(handle, f"{path}: classes", MAX_CLASSES), f"{path}: classes"
-                    )
+                    where = f"{path}: classes"
+                    classes = _names(_read_small(handle, where, MAX_CLASSES, "U"), where)
                 with archive.open("image_ids.npy") as handle:
                     where = f"{path}: image_ids"
-                    self.image_ids = _names(_read_small(handle, where, MAX_IMAGES), where)
+                    self.image_ids = _names(_read_small(handle, where, MAX_IMAGES, "U"), where)
                 with archive.open("maps.npy") as handle:
                     shape, dtype = _header(handle, f"{path}: maps")
                 self.probs = None
                 if "probs.npy" in members:
                     with archive.open("probs.npy") as handle:
                         where = f"{path}: probs"
-                        probs = _read_small(handle, where, MAX_IMAGES * MAX_CLASSES)
-                    if probs.shape != (len(self.image_ids), len(classes)):
-                        raise MapsError(
-                            f"{where}: shape {probs.shape}, expected "
-                            f"({len(self.image_ids)}, {len(classes)})."
+                        expected = (len(self.image_ids), len(classes))
+                        probs = _read_small(
+                            handle, where, MAX_IMAGES * MAX_CLASSES, "fiu", expected
                         )
                     self.probs = probs.astype(np.float64)
-        except (zipfile.BadZipFile, OSError, EOFError, KeyError) as error:
+        except (zipfile.BadZipFile, OSError, EOFError, KeyError, zlib.error) as error:
             raise MapsError(f"{path}: not a readable .npz archive ({error}).") from None
         self.classes = tuple(classes)
         self.has_probs = self.probs is not None
@@ -198,7 +233,7 @@ class NpzMaps(MapSet):
                     probs = None if self.probs is None else self.probs[i]
                     _check_values(maps, probs, where)
                     yield ImageMaps(image_id, maps.astype(np.float32), probs)
-        except (zipfile.BadZipFile, OSError, EOFError) as error:
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
             raise MapsError(f"{self.path}: damaged archive ({error}).") from None
 
 
@@ -210,20 +245,35 @@ class FolderMaps(MapSet):
         meta_file = path / FOLDER_META
         if not meta_file.is_file():
             raise MapsError(f"{path}: a maps folder needs {FOLDER_META} with its 'classes'.")
+        if meta_file.stat().st_size > MAX_ARRAY_BYTES:
+            raise MapsError(f"{meta_file}: larger than {MAX_ARRAY_BYTES:,} bytes.")
         try:
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise MapsError(f"{meta_file}: not valid JSON ({error}).") from None
         if not isinstance(meta, Mapping) or not isinstance(meta.get("classes"), list):
             raise MapsError(f"{meta_file}: expected an object with a list of 'classes'.")
+        if len(meta["classes"]) > MAX_CLASSES:
+            raise MapsError(
+                f"{meta_file}: {len(meta['classes'])} classes, more than {MAX_CLASSES}."
+            )
+        if not all(isinstance(c, str) and len(c) <= MAX_NAME_LENGTH for c in meta["classes"]):
+            raise MapsError(
+                f"{meta_file}: 'classes' must be strings of up to {MAX_NAME_LENGTH} characters."
+            )
         self.classes = tuple(
             _names(np.asarray(meta["classes"], dtype=str), f"{meta_file}: classes")
         )
         ids = meta.get("image_ids")
         if ids is None:
             ids = sorted(p.relative_to(path).as_posix()[:-4] for p in path.rglob("*.npy"))
-        elif not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise MapsError(f"{meta_file}: 'image_ids' must be a list of strings.")
+        elif not isinstance(ids, list) or not all(
+            isinstance(i, str) and len(i) <= MAX_NAME_LENGTH for i in ids
+        ):
+            raise MapsError(
+                f"{meta_file}: 'image_ids' must be a list of strings of up to "
+                f"{MAX_NAME_LENGTH} characters."
+            )
         self.image_ids = (
             _names(np.asarray(ids, dtype=str), f"{meta_file}: image_ids") if ids else []
         )

@@ -75,10 +75,13 @@ def from_coco(data: Any, source: str) -> Annotations:
         where = f"{source}, images[{i}]"
         if (
             not isinstance(image, Mapping)
-            or "id" not in image
+            or not isinstance(image.get("id"), int | str)
+            or isinstance(image.get("id"), bool)
             or not isinstance(image.get("file_name"), str)
         ):
-            raise AnnotationError(f"{where}: expected an object with 'id' and 'file_name'.")
+            raise AnnotationError(
+                f"{where}: expected an object with an 'id' (integer or string) and a 'file_name'."
+            )
         height, width = check_frame(image.get("height"), image.get("width"), where)
         name = image["file_name"]
         entry = ImageAnnotation(name, str(image.get("patient_id", name)), height, width)
