@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -183,3 +184,86 @@ def test_overwrite_removes_what_the_run_wrote_and_nothing_else(smoke_run, tmp_pa
     assert (out / "notes.txt").read_text() == "the user's, not the run's"
     assert not (out / MODEL).exists()  # the earlier run's model, listed in its manifest
     assert set(json.loads((out / "metrics.json").read_text())) == {"resnet10t"}
+
+
+class TestHandEditedRunFiles:
+    @pytest.mark.parametrize(
+        ("edit", "named"),
+        [
+            (lambda tree: tree.update(latency_ms="fast"), "latency_ms is 'fast'"),
+            (lambda tree: tree["test"]["auroc"].update(mean="high"), "test.auroc.mean is 'high'"),
+            (lambda tree: tree["intervals"].update(x=[1, "2"]), r"intervals.x\[1\] is '2'"),
+        ],
+        ids=["latency", "auroc", "interval"],
+    )
+    def test_a_value_of_the_wrong_type_is_named(self, smoke_run, tmp_path, edit, named):
+        folder = _model_copy(smoke_run, tmp_path)
+        tree = json.loads((folder / RESULT_JSON).read_text())
+        edit(tree)
+        (folder / RESULT_JSON).write_text(json.dumps(tree))
+        with pytest.raises(RunError, match=named) as refused:
+            ModelResult.load(folder)
+        assert str(folder / RESULT_JSON) in str(refused.value)
+
+    def test_resume_refuses_an_edited_result_before_writing_anything(self, smoke_run, tmp_path):
+        """The report and figures raised tracebacks after metrics.json and some figures were
+        already rewritten while report.md stayed old."""
+        import reproduce_paper
+
+        from cxr_paper.configuration.cli import get_args_parser
+
+        out = shutil.copytree(smoke_run[0], tmp_path / "run")
+        tree = json.loads((out / MODEL / RESULT_JSON).read_text())
+        tree["latency_ms"] = "fast"
+        (out / MODEL / RESULT_JSON).write_text(json.dumps(tree))
+        before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        with pytest.raises(RunError, match="latency_ms is 'fast'"):
+            reproduce_paper.main(get_args_parser().parse_args(["--out", str(out), "--resume"]))
+        after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        changed = [p for p in before if after.get(p) != before[p] and p.name != ".lock"]
+        assert changed == [] and set(after) == set(before)
+
+    def test_a_checkpoint_resaved_with_a_wrong_field_is_named(self, smoke_run, tmp_path):
+        from cxr_paper.files.checkpoint import load, save_atomic
+        from cxr_paper.learning.stage_loop import load_stage
+        from cxr_paper.machine.distributed import DistContext
+
+        path = tmp_path / "stage1_last.pt"
+        saved = load(smoke_run[0] / MODEL / "stage1_last.pt", "cpu")
+        saved["state"]["epoch"] = "one"
+        save_atomic(saved, path)  # a valid checksum over the edited content
+        with pytest.raises(RunError, match=r"epoch is 'one', expected a count") as refused:
+            load_stage(path, DistContext(0, 1, 0, torch.device("cpu")))
+        assert str(path) in str(refused.value)
+
+
+class TestResumeAfterDeletions:
+    def _resume(self, out):
+        import reproduce_paper
+
+        from cxr_paper.configuration.cli import get_args_parser
+
+        return reproduce_paper.main(get_args_parser().parse_args(["--out", str(out), "--resume"]))
+
+    def test_missing_outputs_of_a_finished_model_are_named_then_rebuilt(self, smoke_run, tmp_path):
+        """With pretrained/ and maps/ gone, --resume said "finished, kept" and rebuilt neither."""
+        out = shutil.copytree(smoke_run[0], tmp_path / "run")
+        shutil.rmtree(out / MODEL / "pretrained")
+        shutil.rmtree(out / MODEL / "maps")
+        with pytest.raises(RunError, match=r"pretrained/config.json, maps/cam.npz, maps/pcm.npz"):
+            self._resume(out)
+        history = ModelResult.load(out / MODEL).history
+        (out / MODEL / RESULT_JSON).unlink()
+        self._resume(out)
+        assert (out / MODEL / "pretrained" / "config.json").is_file()
+        assert sorted(p.name for p in (out / MODEL / "maps").iterdir()) == ["cam.npz", "pcm.npz"]
+        assert ModelResult.load(out / MODEL).history == history  # rebuilt, not retrained
+
+    def test_a_missing_best_checkpoint_is_refused_not_replaced_by_the_last(
+        self, smoke_run, tmp_path
+    ):
+        out = shutil.copytree(smoke_run[0], tmp_path / "run")
+        (out / MODEL / "stage1_best.pt").unlink()
+        (out / MODEL / RESULT_JSON).unlink()
+        with pytest.raises(RunError, match="stage1_best.pt is missing, though stage 1 recorded"):
+            self._resume(out)

@@ -136,6 +136,11 @@ class ModelResult:
         if not isinstance(tree, dict) or not isinstance(tree.get("test"), dict):
             raise KeyError("test")
         test = tree["test"]
+        for key in NUMBER_FIELDS:
+            _check_numbers(tree.get(key), key)
+        for key in TEST_NUMBER_FIELDS:
+            _check_numbers(test.get(key), f"test.{key}")
+        _check_numbers(tree.get("decisions", {}), "decisions", text_keys=("rule",))
         scores = {}
         task = (
             Task.from_dict(test["task"], str(path))
@@ -176,6 +181,26 @@ class ModelResult:
             environment=tree["environment"],
             decisions=tree.get("decisions", {}),  # results written before operating points
         )
+
+
+#: Fields whose every value is a number (``null`` read as NaN; booleans for flags).
+NUMBER_FIELDS = ("history", "params", "latency_ms", "latency_ms_pcm", "intervals", "paired")
+TEST_NUMBER_FIELDS = ("auroc", "localization", "box_images", "seconds")
+
+
+def _check_numbers(value: Any, where: str, text_keys: tuple[str, ...] = ()) -> None:
+    """Refuse (``TypeError`` naming the key) a leaf of ``value`` that is not a number, except
+    under ``text_keys``, which hold strings."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in text_keys and isinstance(item, str | None):
+                continue
+            _check_numbers(item, f"{where}.{key}", text_keys)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_numbers(item, f"{where}[{index}]", text_keys)
+    elif not isinstance(value, int | float):
+        raise TypeError(f"{where} is {value!r}, not a number")
 
 
 def _first_line(error: BaseException) -> str:

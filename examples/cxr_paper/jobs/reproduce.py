@@ -21,12 +21,12 @@ from cxr14_data import IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError
 from cxr_paper.configuration.cli import resolve_config
 from cxr_paper.configuration.config import RunConfig
 from cxr_paper.deploy.decisions import decision_quality, saved_operating_points
-from cxr_paper.deploy.pretrained import save_run_model
+from cxr_paper.deploy.pretrained import PRETRAINED_DIR, save_run_model
 from cxr_paper.errors import RunError
 from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import claim
-from cxr_paper.files.records import save_records, save_test_maps
-from cxr_paper.files.results import ModelResult
+from cxr_paper.files.records import MAPS_FOLDER, RECORDS_FILE, save_records, save_test_maps
+from cxr_paper.files.results import RESULT_ARRAYS, RESULT_JSON, ModelResult
 from cxr_paper.inputs.data import Loaders, build_loaders, config_task
 from cxr_paper.inputs.models import build_model, check_weights
 from cxr_paper.learning.training import fit_classifier, fit_pcm
@@ -116,13 +116,15 @@ def run_models(
             loaders[norm] = build_loaders(config, ctx, norm)
         return loaders[norm]
 
+    # every finished model read (and refused, naming the file) before anything is written
+    finished = {name: finished_model(out / name) for name in config.models} if resume else {}
     first = loaders_for(normalization[config.models[0]])
     figure_images = choose_figure_images(first.dataset("test"), config.figure_images)
     if ctx.is_main:  # the data is there and fits: the folder now holds this run
         config.save(out)
     results: dict[str, ModelResult] = {}
     for position, name in enumerate(config.models, start=1):
-        saved = ModelResult.load(out / name) if resume else None
+        saved = finished.get(name)
         if saved is not None:
             results[name] = saved
             print(f"{name}: finished in an earlier session, kept")
@@ -146,6 +148,26 @@ def run_models(
     if ctx.is_main:
         print(f"Report: {report.resolve()}")
     return report
+
+
+def finished_model(folder: Path) -> ModelResult | None:
+    """The saved result of a model a resumed run keeps, ``None`` if it has not finished; a
+    finished model whose other outputs were deleted is refused, naming them (they are rebuilt
+    from its checkpoints, without training, once its ``result.json`` is removed)."""
+    result = ModelResult.load(folder)
+    if result is None:
+        return None
+    expected = [RESULT_ARRAYS, RECORDS_FILE, f"{PRETRAINED_DIR}/config.json"]
+    if result.test.box_images:
+        expected += [f"{MAPS_FOLDER}/{kind}.npz" for kind in result.test.scores]
+    missing = [name for name in expected if not (folder / name).is_file()]
+    if missing:
+        raise RunError(
+            f"{folder}: finished in an earlier session, but {', '.join(missing)} are missing; "
+            f"delete {folder / RESULT_JSON} to rebuild them from the checkpoints there (no "
+            "training), or put them back."
+        )
+    return result
 
 
 def train_and_evaluate(

@@ -45,6 +45,48 @@ class StageState:
     def add(self, key: str, value: float) -> None:
         self.totals[key] = self.totals.get(key, 0.0) + value
 
+    @classmethod
+    def from_saved(cls, saved: Any, where: Path) -> StageState:
+        """The state a checkpoint holds, each field checked (a checkpoint re-saved by hand with
+        a recomputed checksum passes the byte check, not this one); a :class:`RunError` names
+        the field.
+
+        Example:
+            >>> StageState.from_saved({"epoch": "one"}, Path("stage1_last.pt"))
+            Traceback (most recent call last):
+            cxr_paper.errors.RunError: stage1_last.pt: its stage state's epoch is 'one', ...
+        """
+        if not isinstance(saved, dict) or set(saved) - {f.name for f in dataclasses.fields(cls)}:
+            raise RunError(f"{where}: its stage state is not this project's; delete the file.")
+        state = cls(**saved)
+
+        def refuse(name: str, expected: str) -> RunError:
+            return RunError(
+                f"{where}: its stage state's {name} is {getattr(state, name)!r}, expected "
+                f"{expected}; the file was edited or is another program's. Delete it to redo "
+                "the stage from its start."
+            )
+
+        for name in ("epoch", "batch", "optimizer_steps"):
+            value = getattr(state, name)
+            if not _is_int(value) or value < 0:
+                raise refuse(name, "a count (an integer >= 0)")
+        if not _is_number(state.best_score) or math.isnan(state.best_score):
+            raise refuse("best_score", "a number")
+        if not isinstance(state.totals, dict) or not all(
+            isinstance(k, str) and _is_number(v) for k, v in state.totals.items()
+        ):
+            raise refuse("totals", "names and numbers")
+        if not isinstance(state.history, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) for k, v in state.history.items()
+        ):
+            raise refuse("history", "names and lists")
+        if not isinstance(state.skipped_names, list) or not all(
+            isinstance(n, str) for n in state.skipped_names
+        ):
+            raise refuse("skipped_names", "a list of image names")
+        return state
+
     def end_epoch(self, ctx: DistContext) -> dict[str, float]:
         """The epoch's totals summed over ranks; resets them for the next epoch."""
         parts = gather(self.totals, ctx)
@@ -57,6 +99,14 @@ class StageState:
     def record(self, **values: Any) -> None:
         for key, value in values.items():
             self.history.setdefault(key, []).append(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def check_finite(loss: torch.Tensor, ctx: DistContext, where: str) -> None:
@@ -146,9 +196,10 @@ def load_stage(path: Path, ctx: DistContext, **parts: Any) -> tuple[StageState, 
         return None
     saved = load(path, ctx.device)
     try:
+        state = StageState.from_saved(saved.get("state"), path)
         for name, part in parts.items():
             part.load_state_dict(saved[name])
-        return StageState(**saved["state"]), saved
+        return state, saved
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         detail = str(error).splitlines()[0][:200] if str(error) else repr(error)
         raise RunError(

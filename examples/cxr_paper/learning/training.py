@@ -173,14 +173,23 @@ def fit_classifier(
         save()
         bar.update()
     bar.close()
-    restore_best(model, best, ctx)
+    restore_best(model, best, ctx, recorded=state.best_score > -math.inf)
     return {**state.history, "skipped_train_images": state.skipped_names}
 
 
-def restore_best(model: torch.nn.Module, best: Path, ctx: DistContext) -> None:
+def restore_best(
+    model: torch.nn.Module, best: Path, ctx: DistContext, recorded: bool = True
+) -> None:
     """Rank 0 loads the best epoch's weights (it wrote them), then every rank receives them, so
     each rank holds that one model without reading a file rank 0 may still be writing (or that
-    another node cannot see)."""
+    another node cannot see). ``recorded``: the stage's state says a best epoch was saved; its
+    file missing then is refused (the last epoch's weights are not the best's)."""
+    if ctx.is_main and recorded and not best.is_file():
+        raise RunError(
+            f"{best} is missing, though stage 1 recorded a best epoch; its weights cannot be "
+            f"rebuilt: put the file back, or delete {best.with_name('stage1_last.pt')} to train "
+            "stage 1 again."
+        )
     if ctx.is_main and best.is_file():
         saved = load(best, ctx.device)
         try:
