@@ -1,7 +1,9 @@
 import json
+import shutil
 
 import pytest
 
+from cxr_paper.errors import RunError
 from cxr_paper.jobs import seed_study
 
 pytestmark = pytest.mark.slow  # trains two seeds end to end
@@ -9,9 +11,15 @@ pytestmark = pytest.mark.slow  # trains two seeds end to end
 FLAGS = ["--preset", "smoke", "--bootstrap-resamples", "100"]
 
 
-def test_two_seeds_one_data_set_aggregated_and_resumable(tmp_path):
-    args = seed_study.get_args_parser().parse_args(["--out", str(tmp_path), "--seeds", "0", "1"])
-    study = seed_study.main(args, FLAGS)
+@pytest.fixture(scope="module")
+def two_seed_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    args = seed_study.get_args_parser().parse_args(["--out", str(out), "--seeds", "0", "1"])
+    return out, args, seed_study.main(args, FLAGS)
+
+
+def test_two_seeds_one_data_set_aggregated_and_resumable(two_seed_study):
+    tmp_path, args, study = two_seed_study
     runs = [seed_study.run_folder(tmp_path, 0, s) for s in (0, 1)]
     configs = [json.loads((run / "config.json").read_text()) for run in runs]
     assert [c["seed"] for c in configs] == [0, 1]
@@ -35,3 +43,38 @@ def test_two_seeds_one_data_set_aggregated_and_resumable(tmp_path):
     again = seed_study.main(args, FLAGS)  # finished runs are kept, not retrained
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert again["data_seeds"][0]["numbers"] == block["numbers"]
+
+
+def _aggregate(out, seeds=("0", "1")):
+    args = seed_study.get_args_parser().parse_args(
+        ["--out", str(out), "--seeds", *seeds, "--aggregate-only"]
+    )
+    return seed_study.main(args, FLAGS)
+
+
+def test_aggregating_a_missing_run_is_named(two_seed_study, tmp_path):
+    out = shutil.copytree(two_seed_study[0], tmp_path / "study")
+    with pytest.raises(RunError, match=r"data0_seed2: no such run"):
+        _aggregate(out, ("0", "1", "2"))
+
+
+def test_damaged_or_edited_study_files_are_named(two_seed_study, tmp_path):
+    out = shutil.copytree(two_seed_study[0], tmp_path / "study")
+    run = seed_study.run_folder(out, 0, 1)
+    (run / "metrics.json").write_text('{"resnet10t": {"au')  # not read: results are
+    assert _aggregate(out)["data_seeds"][0]["numbers"]
+    report = run / "report.md"
+    report.write_text(report.read_text().replace("wall time", "time on the wall"))
+    with pytest.raises(RunError, match=f"{report}: no 'wall time N min' line"):
+        _aggregate(out)
+    (run / "multires_resnet10t" / "result.json").write_text('{"test": ')
+    with pytest.raises(RunError, match="multires_resnet10t: its saved result cannot be read"):
+        _aggregate(out)
+
+
+@pytest.mark.parametrize("flags", [["--seeds", "-1"], ["--data-seeds", "4294967296"]])
+def test_seed_flags_out_of_range_are_refused_before_anything_is_written(tmp_path, flags):
+    argv = ["--out", str(tmp_path / "s"), "--seeds", "0", *flags]
+    with pytest.raises(RunError, match="expected an integer"):
+        seed_study.main(seed_study.get_args_parser().parse_args(argv), FLAGS)
+    assert not (tmp_path / "s").exists()

@@ -27,16 +27,11 @@ def _entry(auroc, accuracy, difference, half_width=0.02):
 
 def _runs(tmp_path, values):
     """One run folder per ``(data_seed, seed, auroc, accuracy, difference)``."""
-    folders = []
+    runs = []
     for data_seed, seed, auroc, accuracy, difference in values:
-        folder = tmp_path / f"d{data_seed}s{seed}"
-        folder.mkdir()
         config = {"preset": "demo", "epochs": 5, "seed": seed, "data_seed": data_seed}
-        (folder / "config.json").write_text(json.dumps(config))
-        metrics = {"m": _entry(auroc, accuracy, difference)}
-        (folder / "metrics.json").write_text(json.dumps(metrics))
-        folders.append(folder)
-    return folders
+        runs.append((f"d{data_seed}s{seed}", config, {"m": _entry(auroc, accuracy, difference)}))
+    return runs
 
 
 def test_flatten_names_every_headline():
@@ -73,8 +68,8 @@ def test_summary_by_hand(tmp_path):
 
 def test_runs_of_other_settings_are_refused(tmp_path):
     runs = _runs(tmp_path, [(0, 0, 0.8, 0.3, 0.1), (0, 1, 0.8, 0.4, 0.1)])
-    config = json.loads((runs[1] / "config.json").read_text())
-    (runs[1] / "config.json").write_text(json.dumps({**config, "epochs": 6}))
+    name, config, metrics = runs[1]
+    runs[1] = (name, {**config, "epochs": 6}, metrics)
     with pytest.raises(ValueError, match="other settings"):
         summarize_runs(runs)
 

@@ -15,12 +15,19 @@ from pathlib import Path
 
 import torch
 
+from cxr_paper.configuration.cli import COUNT, POSITIVE, check_flags
 from cxr_paper.deploy.onnx_model import OPSET, OUTPUTS, OnnxLocalizer, export_onnx, require
 from cxr_paper.deploy.pretrained import load_pretrained
 from cxr_paper.errors import RunError
 
 #: Largest absolute difference accepted between onnxruntime and PyTorch (float32, any output).
 TOLERANCE = 1e-4
+#: Number flags and their ranges (:func:`cxr_paper.configuration.cli.check_flags`).
+NUMBER_FLAGS = {
+    "batch_size": (COUNT, True),
+    "opset": ((7, 30, True, True), True),
+    "tolerance": (POSITIVE, False),
+}
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -61,12 +68,11 @@ def largest_differences(
 
 def main(args: argparse.Namespace) -> dict[str, float]:
     """Export ``--model`` to ``--out`` and return the largest difference per output."""
+    check_flags(args, NUMBER_FLAGS)
     if args.out.suffix != ".onnx":
         raise RunError(f"--out {args.out}: expected a .onnx file name.")
     if args.out.exists() and not args.overwrite:
         raise RunError(f"--out {args.out} exists; pass --overwrite to replace it.")
-    if args.batch_size is not None and args.batch_size < 1:
-        raise RunError(f"--batch-size {args.batch_size}: expected an int >= 1.")
     for module in ("onnx", "onnxscript", "onnxruntime"):
         require(module, "export_onnx.py")
     model = load_pretrained(args.model, "cpu")

@@ -34,6 +34,7 @@ from torchvision import tv_tensors
 
 from cam_boxes_iobb import overlay
 from cxr14_data import paper_transforms, read_image
+from cxr_paper.configuration.cli import FRACTION, check_flags
 from cxr_paper.deploy.dicom_out import DicomOutputError, is_dicom, write_dicom_outputs
 from cxr_paper.deploy.onnx_model import OnnxLocalizer, load_model, require
 from cxr_paper.deploy.predicted_boxes import localize
@@ -177,8 +178,13 @@ def predict_all(
     return failures
 
 
+#: Number flags and their ranges (:func:`cxr_paper.configuration.cli.check_flags`).
+NUMBER_FLAGS = {"prob_threshold": (FRACTION, False), "heatmap_threshold": (FRACTION, False)}
+
+
 def main(args: argparse.Namespace) -> int:
     """Predict every image; the exit status: 1 if some image could not be read, else 0."""
+    check_flags(args, NUMBER_FLAGS)
     if args.dicom:
         require("highdicom", "--dicom")
     model = load_model(args.model, torch.device(args.device))

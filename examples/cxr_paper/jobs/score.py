@@ -17,6 +17,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+from cxr_paper.configuration.cli import COUNT, NUMBER_RANGES, check_flags
 from cxr_paper.configuration.config import PRESETS, RunConfig, preset_values
 from cxr_paper.deploy.onnx_model import GraphRefinement, OnnxClassifier, load_model
 from cxr_paper.deploy.pretrained import load_pretrained, results_section
@@ -90,8 +91,17 @@ def rename_kind(test: TestResult, old: str, new: str) -> None:
         record["kinds"][new] = record["kinds"].pop(old)
 
 
+#: Number flags and their ranges (:func:`cxr_paper.configuration.cli.check_flags`).
+NUMBER_FLAGS = {
+    "image_size": (NUMBER_RANGES["image_size"], True),
+    "batch_size": (COUNT, True),
+    "bootstrap_resamples": (NUMBER_RANGES["bootstrap_resamples"], True),
+}
+
+
 def score(args: argparse.Namespace) -> dict[str, Any]:
     """Score ``--model``'s maps on the test split into ``--out`` (held by one writer)."""
+    check_flags(args, NUMBER_FLAGS)
     foreign = ":" in args.model and not Path(args.model).exists()  # timm:NAME, xrv:WEIGHTS
     methods = args.methods or (["gradcam"] if foreign else ["cam"])
     unknown = [m for m in methods if m not in (*METHODS, "cam")]

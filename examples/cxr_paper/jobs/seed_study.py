@@ -14,13 +14,14 @@ Run it with ``examples/seed_study.py``.
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
+import re
 import time
 from pathlib import Path
 from typing import Any
 
+from cxr_paper.configuration.cli import SEED, check_flags, preset_values, validate
 from cxr_paper.configuration.cli import get_args_parser as run_args_parser
-from cxr_paper.configuration.cli import preset_values
 from cxr_paper.configuration.config import RunConfig
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import atomic_text
@@ -51,6 +52,10 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--aggregate-only", action="store_true", help="aggregate the finished runs, train nothing"
     )
     return parser
+
+
+#: Number flags and their ranges (:func:`cxr_paper.configuration.cli.check_flags`).
+NUMBER_FLAGS = {"seeds": (SEED, True), "data_seeds": (SEED, True)}
 
 
 def run_folder(out: Path, data_seed: int, seed: int) -> Path:
@@ -99,6 +104,8 @@ def load_runs(out: Path, seeds: list[int], data_seeds: list[int]) -> list[StudyR
     for data_seed in data_seeds:
         for seed in seeds:
             folder = run_folder(out, data_seed, seed)
+            if not folder.is_dir():
+                raise RunError(f"{folder}: no such run; run the study without --aggregate-only.")
             tests = {}
             for model_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
                 result = ModelResult.load(model_dir)
@@ -113,6 +120,8 @@ def load_runs(out: Path, seeds: list[int], data_seeds: list[int]) -> list[StudyR
 def main(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
     """Run (or continue) every seed's run, then aggregate; the study folder is held by one
     study at a time (its runs, each in its own folder, by theirs)."""
+    check_flags(args, NUMBER_FLAGS)
+    validate(_run_config(run_flags))  # every run's flags, before the study folder is made
     with lock_on_main(args.out, JobKind.SEED_STUDY):
         return study(args, run_flags)
 
@@ -120,33 +129,63 @@ def main(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
 NOISE_FILE = "noise.json"
 
 
+def finished_run(folder: Path) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """A study run read through the validating loaders (:meth:`RunConfig.load`,
+    :meth:`ModelResult.load`): ``(name, config, metrics)``, ``None`` if a model is unfinished."""
+    config = RunConfig.load(folder)
+    metrics = {}
+    for model in config.models:
+        result = ModelResult.load(folder / model)
+        if result is None:
+            return None
+        metrics[model] = result.metrics()
+    return folder.name, dataclasses.asdict(config), metrics
+
+
 def noise_summary(out: Path, run_flags: list[str], started: float) -> dict[str, Any]:
     """Training noise over every finished run in ``out`` (all data and training seeds run so
     far, :func:`cxr_paper.scoring.training_noise.summarize_runs`), with how and where it was
     measured:
     the file a preset's committed ``cxr_paper/noise/<preset>.json`` is a copy of."""
-    runs = sorted(p.parent for p in out.glob("data*_seed*/metrics.json"))
-    finished = [r for r in runs if (r / "report.md").is_file()]
-    summary = summarize_runs(finished)
-    first = json.loads((finished[0] / "metrics.json").read_text())
+    folders = sorted(p.parent for p in out.glob("data*_seed*/report.md"))
+    loaded = [(folder, finished_run(folder)) for folder in folders]
+    finished = [(folder, run) for folder, run in loaded if run is not None]
+    if not finished:
+        raise RunError(f"{out} holds no finished run; run the study first.")
+    try:
+        summary = summarize_runs(run for _, run in finished)
+    except ValueError as error:
+        raise RunError(str(error)) from None
+    first_metrics = finished[0][1][2]
     return {
         "command": "python examples/seed_study.py --out OUT --seeds ... --data-seeds ... -- "
         + " ".join(run_flags),
-        "runs": [r.name for r in finished],
-        "environment": next(iter(first.values()))["environment"],
-        "minutes_per_run": run_minutes(finished),
+        "runs": [folder.name for folder, _ in finished],
+        "environment": next(iter(first_metrics.values()))["environment"],
+        "minutes_per_run": run_minutes([folder for folder, _ in finished]),
         "aggregation_minutes": (time.perf_counter() - started) / 60,
         **summary,
     }
 
 
+WALL_TIME = re.compile(r"wall time (\d+(?:\.\d+)?) min")
+
+
 def run_minutes(runs: list[Path]) -> dict[str, float]:
-    """Each run's wall time as its report states it."""
+    """Each run's wall time as its report states it (a report without one is refused)."""
     minutes = {}
     for run in runs:
-        for line in (run / "report.md").read_text().splitlines():
-            if "wall time" in line:
-                minutes[run.name] = float(line.split("wall time ")[1].split(" min")[0])
+        report = run / "report.md"
+        try:
+            found = WALL_TIME.search(report.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            raise RunError(f"{report}: cannot be read ({error}).") from None
+        if found is None:
+            raise RunError(
+                f"{report}: no 'wall time N min' line (edited by hand?); rerun that run's "
+                "report with reproduce_paper.py --resume."
+            )
+        minutes[run.name] = float(found.group(1))
     return minutes
 
 

@@ -100,16 +100,17 @@ def interval_sd(entry: Mapping[str, Any]) -> float:
     return (float(high) - float(low)) / (2 * Z)
 
 
-def summarize_runs(runs: Iterable[Path]) -> dict[str, Any]:
-    """The noise summary of a seed study's finished runs (folders with ``metrics.json`` and
-    ``config.json``): per number, mean, training sd, test-set sd, data-seed sd, training share."""
+def summarize_runs(
+    runs: Iterable[tuple[str, Mapping[str, Any], Mapping[str, Any]]],
+) -> dict[str, Any]:
+    """The noise summary of a seed study's finished runs, each ``(name, config, metrics)`` (its
+    ``config.json`` and ``metrics.json`` values, read by their validating loaders): per number,
+    mean, training sd, test-set sd, data-seed sd, training share."""
     values: dict[str, dict[int, list[float]]] = {}
     test_variances: dict[str, list[float]] = {}
     seeds: dict[int, list[int]] = {}
     settings: dict[str, Any] | None = None
-    for run in runs:
-        config = json.loads((run / "config.json").read_text())
-        metrics = json.loads((run / "metrics.json").read_text())
+    for run, config, metrics in runs:
         shared = shared_settings(config)
         if settings is not None and shared != settings:
             raise ValueError(f"{run}: other settings than the study's other runs.")
