@@ -111,3 +111,56 @@ def test_written_files_and_saved_models_get_the_umask_permissions(tmp_path):
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640
     assert folder.stat().st_mode & 0o777 == 0o750
     assert (folder / "model.safetensors").stat().st_mode & 0o777 == 0o640
+
+
+class TestFullDisk:
+    """A full disk is one line naming the folder and its free space, and leaves no temporary
+    file (torch.save's zip writer said ``unexpected pos``, predict.py ``OSError: [Errno 28]``)."""
+
+    @staticmethod
+    def _full(*args, **kwargs):
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def test_the_atomic_writer_names_the_folder(self, tmp_path):
+        from cxr_paper.errors import RunError
+        from cxr_paper.files.atomic import atomic_write
+
+        with pytest.raises(RunError, match=rf"{tmp_path}: no space left on the device \(\d+ MiB"):
+            atomic_write(tmp_path / "a.json", self._full)
+        assert list(tmp_path.iterdir()) == []
+
+    def test_a_checkpoint_on_a_full_disk(self, tmp_path, monkeypatch):
+        from pathlib import Path
+
+        from cxr_paper.errors import RunError
+        from cxr_paper.files.checkpoint import save_atomic
+
+        save_atomic({"w": torch.ones(3)}, tmp_path / "stage1_last.pt")
+        before = (tmp_path / "stage1_last.pt").read_bytes()
+        monkeypatch.setattr(Path, "write_bytes", self._full)
+        with pytest.raises(RunError, match="no space left on the device"):
+            save_atomic({"w": torch.zeros(3)}, tmp_path / "stage1_last.pt")
+        assert (tmp_path / "stage1_last.pt").read_bytes() == before  # the old one kept
+        assert [p.name for p in tmp_path.iterdir()] == ["stage1_last.pt"]
+
+    def test_predict_on_a_full_disk_is_one_line(self, tmp_path, monkeypatch, capsys):
+        import numpy as np
+        import predict
+        from PIL import Image
+
+        from cxr_paper.deploy.pretrained import CXRLocalizer
+        from cxr_paper.errors import run_main
+
+        CXRLocalizer("resnet10t", ["A"], image_size=64).save_pretrained(tmp_path / "model")
+        Image.fromarray(np.full((40, 40), 9, np.uint8)).save(tmp_path / "x.png")
+        argv = [str(tmp_path / "x.png"), "--model", str(tmp_path / "model")]
+        argv += ["--prob-threshold", "0", "--out", str(tmp_path / "p")]
+        args = predict.get_args_parser().parse_args(argv)
+        monkeypatch.setattr(Image.Image, "save", self._full)
+        with pytest.raises(SystemExit) as ended:
+            run_main(lambda: predict.main(args))
+        error = capsys.readouterr().err.strip()
+        assert ended.value.code == 2 and "\n" not in error
+        assert f"{tmp_path / 'p'}: no space left on the device" in error

@@ -15,7 +15,7 @@ from PIL import Image
 
 from cxr_paper.configuration.config import CONFIG_FILE, RunConfig, preset_values
 from cxr_paper.deploy.pretrained import CXRLocalizer, load_pretrained
-from cxr_paper.errors import RunError
+from cxr_paper.errors import USER_ERRORS, RunError
 from cxr_paper.files.out_folder import FolderLock, check_out
 
 FUZZ = settings(
@@ -251,3 +251,29 @@ class TestPredictNames:
             [Path("a/x/s.png"), Path("b/x/s.png"), Path("a/x/s.png"), Path("t.dcm")]
         )
         assert names == ["a__x__s", "b__x__s", "a__x__s_2", "t"]
+
+
+@pytest.mark.parametrize(
+    "kind", ["RunError", *(e.__name__ for e in __import__("cxr_paper.errors").errors.USER_ERRORS)]
+)
+def test_every_error_a_user_can_fix_ends_a_script_in_one_line(kind, capsys):
+    """A truncated prepared store ended in a traceback whose last line was a good
+    StaleStoreError: every package's error for bad input now ends a script as a RunError does."""
+    from cxr_paper.errors import run_main
+
+    error = {e.__name__: e for e in (RunError, *USER_ERRORS)}[kind]
+
+    def main():
+        raise error("/data/x.npy: truncated")
+
+    with pytest.raises(SystemExit) as ended:
+        run_main(main)
+    assert ended.value.code == 2
+    assert capsys.readouterr().err == "error: /data/x.npy: truncated\n"
+
+
+def test_an_error_of_the_code_itself_is_still_a_traceback():
+    from cxr_paper.errors import run_main
+
+    with pytest.raises(ZeroDivisionError):
+        run_main(lambda: 1 / 0)

@@ -13,6 +13,7 @@ anything else is refused in one line naming it.
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,11 @@ def save_atomic(state: dict[str, Any], path: Path) -> None:
     """``torch.save`` of ``state`` and its checksum that leaves either the old file or the new
     one, never a torn one."""
     stamped = {**state, CHECKSUM: digest(state)}
-    atomic_write(path, lambda temporary: torch.save(stamped, temporary))
+    # serialised in memory, then written by Python: a full disk is then an OSError (ENOSPC),
+    # which the writer names, not torch's zip writer's "unexpected pos"
+    buffer = io.BytesIO()
+    torch.save(stamped, buffer)
+    atomic_write(path, lambda temporary: temporary.write_bytes(buffer.getbuffer()))
 
 
 def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:

@@ -277,3 +277,23 @@ class TestPreparedStoreMatchesItsImages:
         store = PreparedStore(folder)
         with pytest.raises(StaleStoreError, match=r"images\.npy: cannot be read"):
             store.read(store.names[0])
+
+
+class TestPrepareFailures:
+    @pytest.mark.parametrize("workers", [0, 2])
+    def test_a_failed_prepare_leaves_no_temporary_store(self, writable_root, workers):
+        """Each failed ``python -m cxr14_data prepare`` left a new ``.prepared_*.tmp/``."""
+        victim = ChestXray14(writable_root, "test").records[0].image_index
+        (writable_root / "images" / victim).write_bytes(b"not a png")
+        with pytest.raises(OSError, match=victim):
+            prepare(writable_root, size=32, workers=workers, progress=False)
+        assert [p.name for p in writable_root.iterdir() if "prepared" in p.name] == []
+
+    def test_a_truncated_store_is_a_stale_store_error(self, writable_root):
+        from cxr14_data import StaleStoreError
+
+        folder = prepare(writable_root, size=32, progress=False)
+        array = folder / "images.npy"
+        array.write_bytes(array.read_bytes()[: array.stat().st_size // 2])
+        with pytest.raises(StaleStoreError, match=str(folder)):
+            ChestXray14(writable_root, "test", prepared_size=32)[0]

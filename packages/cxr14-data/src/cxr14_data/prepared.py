@@ -69,38 +69,16 @@ class _InProcess:
         return map(fn, items)
 
 
-def prepare(
+def _fill(
+    temporary: Path,
+    paths: dict[str, Path],
+    selected: list[str],
+    size: int,
+    workers: int,
+    progress: bool,
     root: str | os.PathLike,
-    size: int = 256,
-    names: Iterable[str] | None = None,
-    workers: int = 0,
-    progress: bool = True,
-    cache: str | os.PathLike | None = None,
-) -> Path:
-    """Resize every image under ``root`` (or only ``names``) into a prepared store.
-
-    Args:
-        root: the data-set folder (either NIH image layout).
-        size: side of the stored square images.
-        names: image file names to include (default: all found).
-        workers: decoding processes (0: in this process).
-        progress: show a tqdm bar.
-        cache: write the store under this folder instead of ``root``.
-
-    Returns:
-        The store's folder, ``ROOT/prepared_<size>`` (or ``CACHE/prepared_<size>``).
-    """
-    paths = find_images(root)
-    selected = sorted(paths) if names is None else sorted(set(names))
-    missing = [n for n in selected if n not in paths]
-    if missing:
-        raise FileNotFoundError(
-            f"{len(missing)} images not found under {root}, e.g. {missing[:3]}."
-        )
-    final = prepared_dir(root, size, cache)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    # unique: two prepares of one folder never write into each other's temporary store
-    temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+) -> None:
+    """Write the store's array and index into ``temporary``, both fsync-ed."""
     mask = os.umask(0o022)
     os.umask(mask)
     temporary.chmod(0o777 & ~mask)  # mkdtemp's 0700 would hide a shared cache from the group
@@ -134,6 +112,45 @@ def prepare(
         os.fsync(handle.fileno())
     with open(temporary / ARRAY_FILE, "rb+") as handle:
         os.fsync(handle.fileno())
+
+
+def prepare(
+    root: str | os.PathLike,
+    size: int = 256,
+    names: Iterable[str] | None = None,
+    workers: int = 0,
+    progress: bool = True,
+    cache: str | os.PathLike | None = None,
+) -> Path:
+    """Resize every image under ``root`` (or only ``names``) into a prepared store.
+
+    Args:
+        root: the data-set folder (either NIH image layout).
+        size: side of the stored square images.
+        names: image file names to include (default: all found).
+        workers: decoding processes (0: in this process).
+        progress: show a tqdm bar.
+        cache: write the store under this folder instead of ``root``.
+
+    Returns:
+        The store's folder, ``ROOT/prepared_<size>`` (or ``CACHE/prepared_<size>``).
+    """
+    paths = find_images(root)
+    selected = sorted(paths) if names is None else sorted(set(names))
+    missing = [n for n in selected if n not in paths]
+    if missing:
+        raise FileNotFoundError(
+            f"{len(missing)} images not found under {root}, e.g. {missing[:3]}."
+        )
+    final = prepared_dir(root, size, cache)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # unique: two prepares of one folder never write into each other's temporary store
+    temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        _fill(temporary, paths, selected, size, workers, progress, root)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)  # a failed prepare leaves nothing behind
+        raise
     previous = temporary.with_suffix(".old")
     if final.exists():
         final.rename(previous)
