@@ -97,7 +97,7 @@ def read_dicom(path: str | os.PathLike, max_pixels: int | None = None) -> np.nda
         raise
     except Exception as error:  # pydicom raises many kinds for a damaged file
         raise ImageDecodeError(f"{path}: cannot read DICOM ({error}).") from error
-    pixels = np.asarray(pixels, dtype=np.float64)
+    pixels = np.asarray(pixels, dtype=np.float32)  # float32 at most (the LUTs give float64)
     if pixels.ndim != 2 or not np.isfinite(pixels).all():
         raise ImageDecodeError(f"{path}: DICOM pixels of shape {pixels.shape} are not one image.")
     if photometric == "MONOCHROME1":
