@@ -2,7 +2,9 @@
 
 The ``_chexlocalize_*`` functions transcribe rajpurkarlab/cheXlocalize (``heatmap_to_segmentation.py``
 ``cam_to_segmentation`` lines 29-81 and ``pkl_to_mask``'s resize, lines 84-110; ``eval.py``
-``calculate_iou`` lines 16-41, ``get_hitrates`` lines 177-228 and ``get_map`` lines 168-174), and
+``calculate_iou`` lines 16-41, ``get_ious`` lines 44-102, ``get_hitrates`` lines 177-228 and
+``get_map`` lines 168-174; at commit 2a79492 — an older ``get_ious`` returned NaN whenever the
+GT mask was empty), and
 ``_WsolMaskEvaluator`` clovaai/wsolevaluation's ``evaluation.py`` ``MaskEvaluator`` (lines
 339-416), statement by statement: torch's ``interpolate``, PIL's polygon fill, numpy's
 ``histogram``, as they use them. Only file I/O and pickles are left out.
@@ -76,6 +78,34 @@ def _chexlocalize_calculate_iou(pred_mask, gt_mask, true_pos_only):
         else:
             iou_score = np.sum(intersection) / (np.sum(union))
     return iou_score
+
+
+def _chexlocalize_get_ious(gt_dict, pred_dict, true_pos_only, tasks):
+    """``eval.py`` ``get_ious`` (2a79492), its masks decoded already: ``gt_dict`` and
+    ``pred_dict`` map a CXR id to ``{task: binary mask}``."""
+    ious = {}
+    for task in sorted(tasks):
+        cxr_ids = sorted(gt_dict.keys())
+        ious[task] = []
+        for cxr_id in cxr_ids:
+            gt_mask = gt_dict[cxr_id][task]
+            if cxr_id not in pred_dict:
+                pred_mask = np.zeros(gt_mask.shape)
+            else:
+                pred_mask = pred_dict[cxr_id][task]
+            assert gt_mask.shape == pred_mask.shape
+            ious[task].append(_chexlocalize_calculate_iou(pred_mask, gt_mask, true_pos_only))
+        if not true_pos_only:
+            for cxr_id in sorted(pred_dict.keys()):
+                if cxr_id not in gt_dict:
+                    pred_mask = pred_dict[cxr_id][task]
+                    gt_mask = np.zeros(pred_mask.shape)
+                    ious[task].append(
+                        _chexlocalize_calculate_iou(pred_mask, gt_mask, true_pos_only)
+                    )
+        else:
+            assert len(ious[task]) == len(gt_dict.keys())
+    return ious
 
 
 def _chexlocalize_hit(sal_map, gt_mask):
@@ -159,13 +189,14 @@ def test_segmentation_and_iou_equal_chexlocalize(seed, threshold):
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_metric_equals_chexlocalize_and_wsolevaluation_on_a_data_set(seed):
+@pytest.mark.parametrize("step", [0.001, 0.01], ids=["evaluate_wsol", "evaluation.py"])
+def test_metric_equals_chexlocalize_and_wsolevaluation_on_a_data_set(seed, step):
     rng = np.random.default_rng(100 + seed)
     classes = ["Edema", "Cardiomegaly"]
-    metric = MaskMetrics(classes, keep_records=True)
+    metric = MaskMetrics(classes, pxap_step=step, keep_records=True)
     ious = {c: [] for c in classes}
     hits = {c: [] for c in classes}
-    wsol = {c: _WsolMaskEvaluator(threshold_grid(0.01)) for c in classes}
+    wsol = {c: _WsolMaskEvaluator(threshold_grid(step)) for c in classes}
     for _ in range(6):
         height, width = (int(v) for v in rng.integers(40, 90, size=2))
         maps = {c: _smooth_map(rng, 12, 10) for c in classes}
@@ -229,3 +260,71 @@ def test_edges():
     restored = MaskMetrics(["A", "B"])
     restored.load_state_dict(metric.state_dict())
     assert restored.compute()["A"]["pairs"] == 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_pairs_scored_are_chexlocalizes_get_ious(tmp_path, seed):
+    """Both settings of ``true_pos_only`` through the whole scorer (the CheXlocalize reader,
+    a maps file, ``score_maps``) equal ``get_ious`` over the same segmentations: GT-negative
+    pairs, constant maps (an empty segmentation) and CXRs found only in the maps included.
+    (A check of 6 CXRs gave mIoU 0.35 for GT-positive pairs only, 0.08 for all of them.)"""
+    import json
+
+    from cam_boxes_iobb import read_annotations, save_maps
+    from cam_boxes_iobb.maps import open_maps
+    from cam_boxes_iobb.rle import encode
+    from cam_boxes_iobb.scoring import ScoreSettings, score_maps
+
+    rng = np.random.default_rng(300 + seed)
+    tasks = ["Airspace Opacity", "Edema", "Lung Lesion"]
+    gt_ids = [f"patient{i}_study1_view1_frontal" for i in range(6)]
+    pred_only = [f"patient{i}_study1_view1_frontal" for i in range(90, 92)]
+    gt_masks, gt_file = {}, {}
+    for cxr in gt_ids:
+        height, width = (int(v) for v in rng.integers(40, 80, size=2))
+        gt_masks[cxr] = {t: _blob_mask(rng, height, width) * (rng.random() < 0.5) for t in tasks}
+        gt_masks[cxr][tasks[0]] = _blob_mask(rng, height, width)  # every task has some mask
+        gt_file[cxr] = {}
+        for t in tasks:
+            rle = encode(gt_masks[cxr][t])
+            gt_file[cxr][t] = {"size": rle["size"], "counts": rle["counts"].decode()}
+    (tmp_path / "gt.json").write_text(json.dumps(gt_file))
+    ids = [*gt_ids, *pred_only]
+    maps = np.stack([np.stack([_smooth_map(rng, 12, 10) for _ in tasks]) for _ in ids])
+    maps[1, 1] = 0.5  # a constant map: an empty segmentation
+    save_maps(tmp_path / "maps.npz", ids, tasks, maps)
+
+    pred = {}
+    for i, cxr in enumerate(ids):
+        height, width = gt_masks[cxr][tasks[0]].shape if cxr in gt_masks else maps.shape[-2:]
+        with np.errstate(invalid="ignore"):  # the constant map, below
+            pred[cxr] = {
+                t: _chexlocalize_cam_to_segmentation(
+                    _chexlocalize_resize(maps[i, k], (width, height))
+                )
+                for k, t in enumerate(tasks)
+            }
+    # a constant map: CheXlocalize divides 0 by 0 and casts NaN to uint8, which numpy leaves
+    # undefined; here it has no foreground (the module's convention)
+    pred[ids[1]][tasks[1]] = np.zeros(gt_masks[ids[1]][tasks[1]].shape, int)
+    annotations = read_annotations(tmp_path / "gt.json", "chexlocalize")
+    for true_pos_only in (True, False):
+        expected = _chexlocalize_get_ious(gt_masks, pred, true_pos_only, tasks)
+        settings = ScoreSettings(true_positives_only=true_pos_only, resamples=0)
+        score = score_maps(open_maps(tmp_path / "maps.npz"), annotations, settings)
+        result = score.scorer.metrics["masks"].compute()
+        assert score.prediction_only_images == (0 if true_pos_only else len(pred_only))
+        for task in tasks:
+            want = np.nanmean(expected[task]) if not np.isnan(expected[task]).all() else math.nan
+            got = result[task]["miou"]
+            assert (math.isnan(want) and math.isnan(got)) or got == pytest.approx(want), task
+
+
+def test_the_default_pxap_step_is_wsolevaluations_evaluate_wsol_default():
+    """wsolevaluation (96f4b88): ``evaluation.py`` ``evaluate_wsol(cam_curve_interval=.001)`` and
+    ``config.py`` ``--cam_curve_interval default=.001``; its ``__main__`` parser has 0.01."""
+    from cam_boxes_iobb.mask_metrics import PXAP_STEP
+    from cam_boxes_iobb.scoring import ScoreSettings
+
+    assert PXAP_STEP == 0.001 == ScoreSettings().pxap_step
+    assert len(MaskMetrics(["A"]).edges) == 1000 + 3

@@ -294,6 +294,16 @@ def test_command_on_vindr_boxes_with_two_readers_and_chexlocalize_masks(tmp_path
         and results["miou"]["Edema"]["estimate"] > 0.7
     )
     assert set(results) == {"miou", "hit_rate", "pxap"}
+    text = (out / "score.md").read_text()
+    assert "PxAP bins of 0.001 (wsolevaluation's `evaluate_wsol`" in text
+    coarse = tmp_path / "chex_coarse"
+    flags = ["--annotations", str(tmp_path / "gt_segmentations_test.json"), "--resamples", "0"]
+    flags += ["--format", "chexlocalize", "--pxap-step", "0.01", "--all-mask-pairs"]
+    assert main(["score", "--maps", str(chex), *flags, "--out", str(coarse)]) == 0
+    saved = json.loads((coarse / "score.json").read_text())
+    assert saved["settings"]["pxap_step"] == 0.01 and not saved["settings"]["true_positives_only"]
+    assert "PxAP bins of 0.01" in (coarse / "score.md").read_text()
+    assert "`true_pos_only=False`" in (coarse / "score.md").read_text()
 
 
 def test_command_errors_are_one_line(tmp_path, capsys):

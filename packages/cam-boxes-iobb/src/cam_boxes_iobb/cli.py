@@ -22,6 +22,7 @@ from cam_boxes_iobb.annotations import AnnotationError, Annotations
 from cam_boxes_iobb.formats import FORMATS, read_annotations, write_coco
 from cam_boxes_iobb.localization import PAPER_THRESHOLDS
 from cam_boxes_iobb.maps import MapsError, open_maps
+from cam_boxes_iobb.mask_metrics import PXAP_STEP
 from cam_boxes_iobb.score_report import build_score, write_score
 from cam_boxes_iobb.scoring import ScoreError, ScoreSettings, score_maps
 
@@ -125,7 +126,17 @@ def get_args_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--all-mask-pairs",
         action="store_true",
-        help="mIoU over every pair with a GT mask (CheXlocalize's true_pos_only=False)",
+        help="mIoU over CheXlocalize's pairs with true_pos_only=False (eval.py get_ious, at "
+        "2a79492): every (image, class) of the annotations, GT-negative ones too (IoU 0 when "
+        "the map's segmentation is not empty), and images found only in the maps against "
+        "empty masks; a pair whose union is empty is left out",
+    )
+    score.add_argument(
+        "--pxap-step",
+        type=float,
+        default=PXAP_STEP,
+        help="PxAP's bin width (wsolevaluation's evaluate_wsol and config.py default; its "
+        "standalone evaluation.py uses 0.01)",
     )
     score.add_argument(
         "--resamples", type=int, default=1000, help="patient bootstrap resamples (0: no intervals)"
@@ -174,6 +185,7 @@ def run_score(args: argparse.Namespace) -> Path:
         score_size=tuple(args.score_size) if args.score_size else None,
         mask_threshold=_mask_threshold(args.mask_threshold),
         true_positives_only=not args.all_mask_pairs,
+        pxap_step=args.pxap_step,
         resamples=args.resamples,
         seed=args.seed,
     )

@@ -7,20 +7,25 @@ wsolevaluation defines it, streaming with per-image records for the bootstrap.
   ``uint8(255 x)`` values (or ``> threshold`` when one is given); every contour of the binary
   map (``RETR_TREE``) is filled as a polygon (holes therefore filled); IoU with the GT mask. With
   ``true_positives_only`` (CheXlocalize's default) a pair whose predicted or GT mask is empty is
-  left out; otherwise only pairs whose union is empty are.
+  left out. Without it, the pairs are those of CheXlocalize's ``eval.py`` ``get_ious`` with
+  ``true_pos_only=False`` (rajpurkarlab/cheXlocalize at 2a79492): every (image, class) given in
+  ``masks``, a GT-negative one (an empty mask) included, scores IoU 0 when the prediction is not
+  empty, and only pairs whose union is empty are left out. (The scorer passes every mask class
+  of every image then, and also scores images found only in the maps against empty masks.)
 - **Hit rate** (the same ``eval.py``, ``get_hitrates``): a hit when the resized map's first
   maximum (row-major) lies inside the GT mask.
 - **PxAP** (Choe et al. 2020, clovaai/wsolevaluation ``evaluation.py`` ``MaskEvaluator``): the
   map resized (cubic) and min-max normalised; histograms of the score at GT-foreground and
-  GT-background pixels over the bins ``[0, s), [s, 2s), ..., [1 - s, 1), [1, 2), [2, 3)``;
+  GT-background pixels over the bins ``[0, s), [s, 2s), ..., [1 - s, 1), [1, 2), [2, 3)``
+  (``s`` = 0.001 by default, :data:`PXAP_STEP`);
   precision and recall at each bin edge, and the area under the precision-recall curve. It is
   reported in ``[0, 1]`` (wsolevaluation prints it x 100), per class over the images that have
   the class, and their mean.
 
 Convention:
-    Every metric scores the (image, class) pairs whose GT mask is non-empty ("localization given
-    the class", as CheXlocalize's hit rate and, by default, its mIoU do); means are over classes
-    with pairs. A constant map has no Otsu foreground and no hit.
+    Hit rate and PxAP score the (image, class) pairs whose GT mask is non-empty ("localization
+    given the class", as CheXlocalize's hit rate does), and so does mIoU by default; means are
+    over classes with pairs. A constant map has no Otsu foreground and no hit.
 """
 
 from __future__ import annotations
@@ -96,7 +101,13 @@ def mask_iou(pred: np.ndarray, gt: np.ndarray, true_positives_only: bool = True)
     return int(np.logical_and(pred, gt).sum()) / union
 
 
-def pxap_bin_edges(step: float = 0.01) -> np.ndarray:
+#: PxAP's bin width by default: wsolevaluation's ``evaluate_wsol`` and training ``config.py``
+#: (``cam_curve_interval=.001``; its standalone ``evaluation.py`` command line uses 0.01, and
+#: PxAP moves by up to half a point between the two).
+PXAP_STEP = 0.001
+
+
+def pxap_bin_edges(step: float = PXAP_STEP) -> np.ndarray:
     """wsolevaluation's histogram edges: the threshold grid, then 1, 2, 3."""
     return np.append(threshold_grid(step), [1.0, 2.0, 3.0])
 
@@ -130,7 +141,7 @@ class MaskMetrics(ArrayState):
         threshold: ``"otsu"`` (CheXlocalize's default) or a number in ``[0, 1)``: the mIoU's
             binarisation of the min-max-normalised map.
         true_positives_only: CheXlocalize's ``true_pos_only`` (default ``True``).
-        pxap_step: the PxAP bin width (wsolevaluation: 0.01).
+        pxap_step: the PxAP bin width (:data:`PXAP_STEP`, wsolevaluation's 0.001).
         keep_records: keep each image's results for :meth:`resampled` (the bootstrap).
 
     Example:
@@ -151,7 +162,7 @@ class MaskMetrics(ArrayState):
         classes: Sequence[str],
         threshold: MaskThreshold = "otsu",
         true_positives_only: bool = True,
-        pxap_step: float = 0.01,
+        pxap_step: float = PXAP_STEP,
         keep_records: bool = False,
     ) -> None:
         self.classes = _check_classes(classes)
@@ -181,7 +192,8 @@ class MaskMetrics(ArrayState):
 
     def update(self, saliency: Mapping[str, Any], masks: Mapping[str, Any]) -> None:
         """Add one image: raw maps (class -> ``(h, w)``, any real values) for every class in
-        ``masks`` (class -> ``(H, W)`` GT mask in the image's pixels; empty masks are skipped)."""
+        ``masks`` (class -> ``(H, W)`` GT mask in the image's pixels). An empty mask counts only
+        for mIoU without ``true_positives_only`` (a GT-negative pair); else it is skipped."""
         k, bins = len(self.classes), len(self.edges) - 1
         iou = np.full(k, np.nan)
         hits, pairs = np.zeros(k, np.int64), np.zeros(k, np.int64)
@@ -192,7 +204,7 @@ class MaskMetrics(ArrayState):
                     f"Unknown class {name!r} in `masks`; expected {list(self.classes)}."
                 )
             gt = np.asarray(mask) > 0
-            if gt.ndim != 2 or not gt.any():
+            if gt.ndim != 2 or (not gt.any() and self.true_positives_only):
                 continue
             if name not in saliency:
                 raise ValueError(f"`saliency` lacks {name!r}, a class with a GT mask here.")
@@ -200,12 +212,14 @@ class MaskMetrics(ArrayState):
             resized = resize_bilinear(saliency[name], gt.shape)
             if not np.isfinite(resized).all():
                 raise ValueError(f"`saliency[{name!r}]` holds NaN or inf.")
-            pairs[c] = 1
-            row, col = np.unravel_index(int(np.argmax(resized)), resized.shape)
-            hits[c] = int(gt[row, col] and resized.max() > resized.min())
             iou[c] = mask_iou(
                 chexlocalize_segmentation(resized, self.threshold), gt, self.true_positives_only
             )
+            if not gt.any():  # a GT-negative pair: mIoU's alone
+                continue
+            pairs[c] = 1
+            row, col = np.unravel_index(int(np.argmax(resized)), resized.shape)
+            hits[c] = int(gt[row, col] and resized.max() > resized.min())
             score = scoremap(saliency[name], gt.shape, "minmax", "cubic", f"saliency[{name!r}]")
             foreground[c] = np.histogram(score[gt], bins=self.edges)[0]
             background[c] = np.histogram(score[~gt], bins=self.edges)[0]

@@ -81,6 +81,7 @@ def build_score(
             "images": len(score.scorer.image_ids),
             "patients": len(set(score.scorer.patients)),
             "ignored_images": score.ignored_images,
+            "prediction_only_images": score.prediction_only_images,
             "box_classes": list(score.scorer.box_classes),
             "mask_classes": list(score.scorer.mask_classes),
             "classes_not_in_maps": list(score.missing_classes),
@@ -164,6 +165,15 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
+def _mask_pairs(settings: dict[str, Any]) -> str:
+    if settings.get("true_positives_only", True):
+        return "the pairs with a GT mask and a non-empty segmentation (CheXlocalize's default)"
+    return (
+        "every (image, class) pair, GT-negative ones and images found only in the maps included "
+        "(CheXlocalize's `true_pos_only=False`)"
+    )
+
+
 def render_markdown(score: dict[str, Any]) -> str:
     """``score.md``: the headline (class means), per-class tables, paired differences."""
     overlap = str(score["settings"]["headline_overlap"])
@@ -180,6 +190,16 @@ def render_markdown(score: dict[str, Any]) -> str:
         f"{settings['score_size'] or 'each image’s annotation frame'}.",
         "",
         f"Intervals: {score['intervals']}.",
+        *(
+            [
+                "",
+                f"Mask metrics: mIoU over {_mask_pairs(settings)}; PxAP bins of "
+                f"{settings.get('pxap_step', 0.01)} (wsolevaluation's `evaluate_wsol` and "
+                "`config.py` default 0.001; its standalone `evaluation.py` uses 0.01).",
+            ]
+            if any(m["mask_classes"] for m in score["maps"].values())
+            else []
+        ),
         "",
         "## Headline (means over classes)",
         "",
@@ -211,7 +231,14 @@ def render_markdown(score: dict[str, Any]) -> str:
             f"## {literal(name)}",
             "",
             f"{literal(entry['source'])}: {entry['images']} images of {entry['patients']} patients "
-            f"scored, {entry['ignored_images']} maps without annotations ignored; "
+            f"scored, {entry['ignored_images']} maps without annotations ignored"
+            + (
+                f", {entry['prediction_only_images']} found only in the maps scored against "
+                "empty masks (all mask pairs)"
+                if entry.get("prediction_only_images")
+                else ""
+            )
+            + "; "
             f"probabilities: {'yes' if entry['probabilities'] else 'no (every class gets boxes)'}."
             + (
                 " Localized classes the maps lack (not scored): "

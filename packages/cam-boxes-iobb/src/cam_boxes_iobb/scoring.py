@@ -37,7 +37,7 @@ from cam_boxes_iobb.bootstrap import Intervals, bootstrap
 from cam_boxes_iobb.heatmap import heatmap_to_boxes, normalize_heatmap
 from cam_boxes_iobb.localization import PAPER_THRESHOLDS, LocalizationMetric
 from cam_boxes_iobb.maps import ImageMaps, MapsError, MapSet
-from cam_boxes_iobb.mask_metrics import MaskMetrics, MaskThreshold
+from cam_boxes_iobb.mask_metrics import PXAP_STEP, MaskMetrics, MaskThreshold
 from cam_boxes_iobb.threshold_free import MaxBoxAcc, PointingGame
 
 #: Metric names of a score, with what each means (the report's legend).
@@ -84,6 +84,7 @@ class ScoreSettings:
         score_size: ``(height, width)`` to score boxes at, or ``None`` (each image's frame).
         mask_threshold: ``"otsu"`` or a number (mIoU's binarisation).
         true_positives_only: CheXlocalize's mIoU setting.
+        pxap_step: PxAP's bin width (wsolevaluation's ``evaluate_wsol`` default, 0.001).
         max_box_acc_v1: also MaxBoxAccV1 (a second pass of 100 thresholds per box pair).
         resamples, confidence, seed: the patient bootstrap (``resamples=0``: no intervals, and
             no per-image records kept: memory stays flat).
@@ -97,6 +98,7 @@ class ScoreSettings:
     score_size: tuple[int, int] | None = None
     mask_threshold: MaskThreshold = "otsu"
     true_positives_only: bool = True
+    pxap_step: float = PXAP_STEP
     max_box_acc_v1: bool = True
     resamples: int = 1000
     confidence: float = 0.95
@@ -121,6 +123,8 @@ class ScoreSettings:
             raise ScoreError(
                 f"mask_threshold must be 'otsu' or in [0, 1), got {self.mask_threshold!r}."
             )
+        if not (isinstance(self.pxap_step, int | float) and 0 < self.pxap_step <= 0.5):
+            raise ScoreError(f"pxap_step must lie in (0, 0.5], got {self.pxap_step!r}.")
         if self.resamples < 0 or not 0 < self.confidence < 1:
             raise ScoreError("resamples must be >= 0 and confidence in (0, 1).")
 
@@ -173,7 +177,11 @@ class MapScorer:
             )
         if self.mask_classes:
             self.metrics["masks"] = MaskMetrics(
-                self.mask_classes, s.mask_threshold, s.true_positives_only, keep_records=keep
+                self.mask_classes,
+                s.mask_threshold,
+                s.true_positives_only,
+                s.pxap_step,
+                keep_records=keep,
             )
         self._index = {c: i for i, c in enumerate(self.map_classes)}
 
@@ -224,7 +232,8 @@ class MapScorer:
             gt = {c: _scale(b, image, size) for c, b in gt_frame.items()}
             self.update_boxes(maps, item.probs, gt, size, gt_frame, frame)
         if self.mask_classes:
-            masks = {c: image.mask(c) for c in self.mask_classes if c in image.masks}
+            every_pair = not self.settings.true_positives_only  # GT-negative pairs too
+            masks = {c: image.mask(c) for c in self.mask_classes if every_pair or c in image.masks}
             self.metrics["masks"].update({c: maps[self._index[c]] for c in masks}, masks)
         self.image_ids.append(image.name)
         self.patients.append(image.patient)
@@ -300,6 +309,8 @@ class MapScore:
     ignored_images: int
     missing_classes: tuple[str, ...]
     has_probs: bool
+    #: images found only in the maps, scored against empty masks (all mask pairs)
+    prediction_only_images: int = 0
 
     def intervals(self, settings: ScoreSettings) -> dict[str, Intervals]:
         """Every metric's estimate and patient-bootstrap interval (one set of resamples)."""
@@ -391,20 +402,40 @@ def score_maps(
             f"{maps.path if hasattr(maps, 'path') else name}: no maps for {len(absent)} of the "
             f"{len(annotations)} annotated images (first: {absent[:3]})."
         )
-    ignored = 0
+    ignored = prediction_only = 0
+    every_pair = not settings.true_positives_only
     items = maps if progress is None else progress(maps)
     for item in items:
-        if item.image_id not in annotations:
+        if item.image_id in annotations:
+            image = annotations[item.image_id]
+        elif every_pair and masks:
+            if boxes:
+                raise ScoreError(
+                    f"{name}: maps of {item.image_id!r}, an image the annotations do not hold: "
+                    "all mask pairs score such images against empty masks, which annotations "
+                    "with boxes too cannot do (their box metrics would count it); drop it."
+                )
+            # CheXlocalize's get_ious: a CXR found only in the predictions, against an
+            # all-zero mask; its size is the maps' (the file holds no other)
+            image = ImageAnnotation(item.image_id, item.image_id, *item.maps.shape[-2:])
+            prediction_only += 1
+        else:
             ignored += 1
             continue
         try:
-            scorer.update(annotations[item.image_id], item)
+            scorer.update(image, item)
         except ValueError as error:
             if isinstance(error, MapsError | ScoreError):
                 raise
             raise ScoreError(f"{name}, image {item.image_id!r}: {error}") from None
     return MapScore(
-        name, str(getattr(maps, "path", name)), scorer, ignored, missing, maps.has_probs
+        name,
+        str(getattr(maps, "path", name)),
+        scorer,
+        ignored,
+        missing,
+        maps.has_probs,
+        prediction_only,
     )
 
 
