@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cxr_paper.configuration.protocol import PAPER_PROTOCOL
 from cxr_paper.errors import RunError
 from cxr_paper.files.jsonio import write_json
 from pcm_seam import SEAMLoss
@@ -88,7 +89,9 @@ class RunConfig:
     pcm_reads_image: bool = _field(
         False, "the PCM embeds the image with the features (SEAM's PCM; the paper's: no)"
     )
-    heatmap_threshold: float = _field(0.7, "Q: heatmap threshold for boxes")
+    heatmap_threshold: float = _field(
+        PAPER_PROTOCOL.heatmap_threshold, "Q: heatmap threshold for boxes"
+    )
     cam_methods: list[str] = _field(
         ["cam"],
         "maps to localize with, each also PCM-refined: the model's 'cam' and (opt-in; all box "
@@ -101,7 +104,8 @@ class RunConfig:
         "(Zhang et al.: 15); the map is resized to it",
     )
     prob_threshold: float = _field(
-        0.5, "boxes only for classes predicted above this probability (the paper's protocol)"
+        PAPER_PROTOCOL.prob_threshold,
+        "boxes only for classes predicted above this probability (the paper's protocol)",
     )
     operating_point: str = _field(
         "youden",

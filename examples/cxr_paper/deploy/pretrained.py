@@ -23,6 +23,7 @@ from huggingface_hub import ModelCard, ModelCardData, PyTorchModelHubMixin, hf_h
 from safetensors import SafetensorError
 from torch import nn
 
+from cxr_paper.configuration.protocol import PAPER_PROTOCOL
 from cxr_paper.deploy.operating_points import Rule, check_thresholds
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import staged_folder
@@ -205,8 +206,8 @@ class CXRLocalizer(
         std: Sequence[float] = (0.229, 0.224, 0.225),
         gamma: float = 10.0,
         pcm_image_channels: int = 0,
-        prob_threshold: float = 0.5,
-        heatmap_threshold: float = 0.7,
+        prob_threshold: float = PAPER_PROTOCOL.prob_threshold,
+        heatmap_threshold: float = PAPER_PROTOCOL.heatmap_threshold,
         operating_points: dict[str, Any] | None = None,
         temperature: float = 1.0,
     ) -> None:

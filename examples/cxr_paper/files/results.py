@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cxr_paper.configuration.protocol import PAPER_PROTOCOL
 from cxr_paper.configuration.task import Task, TaskError, chestxray14
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import atomic_write
@@ -152,8 +153,8 @@ class ModelResult:
                 task,
                 seed=saved["seed"],
                 pointing_tolerance=saved["pointing_tolerance"],
-                prob_threshold=saved.get("prob_threshold", 0.5),
-                q=saved.get("q", 0.7),
+                prob_threshold=saved.get("prob_threshold", PAPER_PROTOCOL.prob_threshold),
+                q=saved.get("q", PAPER_PROTOCOL.heatmap_threshold),
             )
             scores[kind].load_state_dict(_from_ref(saved["state"], arrays))
         examples = _from_ref(test["examples"], arrays)

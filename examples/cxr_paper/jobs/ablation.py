@@ -24,6 +24,7 @@ import torch
 
 from cxr_paper.configuration.cli import validate
 from cxr_paper.configuration.config import RunConfig
+from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.deploy.pretrained import load_pretrained
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import atomic_text
@@ -163,7 +164,8 @@ def ablate(
     if ctx.is_main:
         write_variants_page(run_dir, results, tests, run)
         write_json(results, run_dir / "ablation.json")
-        atomic_text(run_dir / "ablation.md", ablation_document(results).to_markdown())
+        document = ablation_document(results, LocalizationProtocol.of(run))
+        atomic_text(run_dir / "ablation.md", document.to_markdown())
     return results
 
 
@@ -179,7 +181,7 @@ def write_variants_page(
     }
     write_html_report(
         run_dir / "ablation.html",
-        ablation_document(results),
+        ablation_document(results, LocalizationProtocol.of(run)),
         {key: test.viewer for key, test in tests.items()},
         patients,
         f"PCM ablation of {run_dir.name}",

@@ -3,11 +3,11 @@ this project's models (PyTorch or exported ONNX), a timm model or a torchxrayvis
 with any CAM method.
 
 The test split is scored as :mod:`cxr_paper.jobs.reproduce` scores it (AUROC, accuracy at IoBB >
-0.1 and false positives at Q = 0.7, MaxBoxAccV2, the pointing game, each with its
-patient-bootstrap 95 % interval) into ``score.md``, ``score.json``, ``test_records.npz`` and
-``report.html`` in ``--out``. A saved model of this project is also scored with its PCM; other
-models with one Grad-CAM-family method at their last feature stage, all classes in one batched
-backward pass. Run it with ``examples/score_model.py``.
+0.1 and false positives at the preset's Q (the paper's 0.7), MaxBoxAccV2, the pointing game,
+each with its patient-bootstrap 95 % interval) into ``score.md``, ``score.json``,
+``test_records.npz`` and ``report.html`` in ``--out``. A saved model of this project is also
+scored with its PCM; other models with one Grad-CAM-family method at their last feature stage,
+all classes in one batched backward pass. Run it with ``examples/score_model.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from cxr_paper.configuration.cli import COUNT, NUMBER_RANGES, check_flags
 from cxr_paper.configuration.config import PRESETS, RunConfig, preset_values
+from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.deploy.onnx_model import GraphRefinement, OnnxClassifier, load_model
 from cxr_paper.deploy.pretrained import load_pretrained, results_section
 from cxr_paper.errors import RunError
@@ -191,7 +192,7 @@ def _score(
     return entry
 
 
-def score_document(entry: dict[str, Any]) -> Document:
+def score_document(entry: dict[str, Any], protocol: LocalizationProtocol) -> Document:
     """``score.md`` and the tables of ``report.html``: what was scored, the headline numbers
     with their intervals, the accuracy per class."""
     doc = Document().heading(f"{entry['model']} on ChestX-ray14's boxes", 1)
@@ -199,8 +200,8 @@ def score_document(entry: dict[str, Any]) -> Document:
         [
             f"Model: {entry['description']}; input {entry['image_size']} px",
             f"Data: {entry['data']}; {entry['localization_images']} test images with boxes",
-            "Localization: the ChestX-ray8 protocol (IoBB > 0.1 at Q = 0.7, classes predicted "
-            "above 0.5), MaxBoxAccV2 and the pointing game; 95 % intervals resample the test "
+            f"Localization: the ChestX-ray8 protocol ({protocol.caption()}), MaxBoxAccV2 and "
+            "the pointing game; 95 % intervals resample the test "
             "patients: they cover test-set noise, not how another training of the model would "
             "score.",
             f"The model has no output for {entry['missing_classes']} (logit 0)."
@@ -214,14 +215,15 @@ def score_document(entry: dict[str, Any]) -> Document:
         [kind_label(kind)] + [number(Headline.ACCURACY.read(scores, c)) for c in box_classes]
         for kind, scores in entry["localization"].items()
     ]
-    return doc.heading("Accuracy at IoBB > 0.1 per class").table(["maps", *box_classes], rows)
+    heading = f"Accuracy at IoBB > {protocol.overlap:g} per class"
+    return doc.heading(heading).table(["maps", *box_classes], rows)
 
 
 def write_outputs(out: Path, entry: dict[str, Any], test: TestResult, config: RunConfig) -> None:
     """``score.md``, ``report.html``, the records and maps, then ``score.json`` (rank 0)."""
     save_records(test, out)
     save_test_maps(test, out)
-    document = score_document(entry)
+    document = score_document(entry, LocalizationProtocol.of(config))
     atomic_text(out / "score.md", document.to_markdown())
     patients = dict(zip(test.image_names, test.patients, strict=True))
     write_html_report(

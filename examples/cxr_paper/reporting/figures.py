@@ -15,6 +15,7 @@ from sklearn.metrics import roc_curve
 
 from cam_boxes_iobb import overlay
 from cxr14_data import denormalize
+from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.files.atomic import atomic_write
 
 
@@ -51,17 +52,21 @@ def plot_losses(histories: dict[str, dict[str, list[float]]], path: Path) -> Pat
     return path
 
 
-def plot_threshold_curves(metrics: dict[str, Any], path: Path) -> Path:
-    """Mean accuracy at IoBB > 0.1 over the heatmap threshold, per model and map kind."""
+def plot_threshold_curves(
+    metrics: dict[str, Any], path: Path, protocol: LocalizationProtocol
+) -> Path:
+    """Mean accuracy at the headline overlap over the heatmap threshold, per model and map kind
+    (the run's Q dashed)."""
     fig, axis = plt.subplots(figsize=(7, 4.5))
     for model, result in metrics.items():
         for kind, scores in result["localization"].items():
             curve = scores["threshold_curve"]
             accuracy = [np.nan if v is None else v for v in curve["accuracy"]["mean"]]
             axis.plot(curve["thresholds"], accuracy, marker=".", label=f"{model} {kind}")
-    axis.axvline(0.7, color="k", lw=0.8, ls="--")
+    axis.axvline(protocol.heatmap_threshold, color="k", lw=0.8, ls="--")
     axis.set(
-        title="Accuracy at IoBB > 0.1 over the heatmap threshold (paper: Q = 0.7, dashed)",
+        title=f"Accuracy at IoBB > {protocol.overlap:g} over the heatmap threshold "
+        f"(this run's Q = {protocol.heatmap_threshold:g}, dashed)",
         xlabel="heatmap threshold",
         ylabel="mean accuracy, 8 box classes",
     )

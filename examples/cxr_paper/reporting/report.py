@@ -16,6 +16,7 @@ from cxr_paper.configuration.paper_numbers import (
     paper_applies,
     paper_row,
 )
+from cxr_paper.configuration.protocol import PAPER_PROTOCOL, LocalizationProtocol
 from cxr_paper.configuration.task import Task
 from cxr_paper.reporting.decisions_report import decisions_section
 from cxr_paper.reporting.document import Document, Table, literal, make_table
@@ -335,9 +336,10 @@ def run_report(
     doc.heading("Table 3 — average false positives, IoBB 0.1")
     doc.add(_localization_table(metrics, "afp", TABLE3_AFP))
     doc.paragraph(notes.localization_caption)
-    doc.heading("Localization methods compared").add(methods_table(metrics))
+    protocol = LocalizationProtocol.of(config)
+    doc.heading("Localization methods compared").add(methods_table(metrics, protocol))
     doc.paragraph(
-        methods_caption(config["pointing_tolerance"], config["box_frame"])
+        methods_caption(config["pointing_tolerance"], config["box_frame"], protocol)
         + " "
         + notes.localization_caption
     )
@@ -375,10 +377,10 @@ METHOD_COLUMNS = (
 )
 
 
-def methods_table(metrics: dict[str, Any]) -> Table:
+def methods_table(metrics: dict[str, Any], protocol: LocalizationProtocol) -> Table:
     """Rows model × map kind; means over the 8 box classes."""
     names = {
-        Headline.ACCURACY: f"{Headline.ACCURACY.label} (Q = 0.7)",
+        Headline.ACCURACY: f"{Headline.ACCURACY.label} (Q = {protocol.heatmap_threshold:g})",
         Headline.CALIBRATED_ACCURACY: f"{Headline.CALIBRATED_ACCURACY.label} (threshold)",
     }
     header = ["model", "maps", *(names.get(h, h.label) for h in METHOD_COLUMNS), "s (test split)"]
@@ -401,17 +403,24 @@ def methods_table(metrics: dict[str, Any]) -> Table:
     return make_table(header, rows)
 
 
-def methods_caption(pointing_tolerance: float, box_frame: list[int]) -> str:
-    """What the methods table's columns mean, with the run's pointing-game tolerance."""
+def methods_caption(
+    pointing_tolerance: float, box_frame: list[int], protocol: LocalizationProtocol
+) -> str:
+    """What the methods table's columns mean, with the run's thresholds and tolerance."""
     height, width = box_frame
+    paper = (
+        " (the paper's)"
+        if protocol == PAPER_PROTOCOL
+        else f" (the paper's: {PAPER_PROTOCOL.caption()})"
+    )
     return (
-        "Fixed protocol: the paper's (heatmap ≥ Q = 0.7, classes predicted above p = 0.5, IoBB > "
-        "0.1). Calibrated: the heatmap threshold that maximises accuracy (fewest false positives "
-        "among ties) on a seeded 20 % of the box images (split by patient), scored on the other "
-        "80 %. MaxBoxAccV2 (Choe et al. 2020; IoU ∈ {0.3, 0.5, 0.7}, best of 100 thresholds; each "
-        "map resized to the input with cubic interpolation and min-max normalised, as "
-        "wsolevaluation does) and the pointing game (Zhang et al. 2018; the map resized to the "
-        f"original image, the {height} × {width} box frame, a hit within {pointing_tolerance:g} px "
-        "of it) score every image's GT classes whatever the classifier predicted. Seconds: "
-        "computing that method's maps over the test split (PCM refinement not included)."
+        f"Fixed protocol: {protocol.caption()}{paper}. Calibrated: the heatmap threshold that "
+        "maximises accuracy (fewest false positives among ties) on a seeded 20 % of the box "
+        "images (split by patient), scored on the other 80 %. MaxBoxAccV2 (Choe et al. 2020; "
+        "IoU ∈ {0.3, 0.5, 0.7}, best of 100 thresholds; each map resized to the input with "
+        "cubic interpolation and min-max normalised, as wsolevaluation does) and the pointing "
+        "game (Zhang et al. 2018; the map resized to the original image, the "
+        f"{height} × {width} box frame, a hit within {pointing_tolerance:g} px of it) score "
+        "every image's GT classes whatever the classifier predicted. Seconds: computing that "
+        "method's maps over the test split (PCM refinement not included)."
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from cxr14_data import read_bbox_list
 from cxr_paper.configuration.config import RunConfig
+from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json
 from cxr_paper.files.results import ModelResult
@@ -109,7 +110,7 @@ def write_outputs(
         roc.labels, roc.probs, roc.auroc, roc_model, out / "fig6_roc.png"
     )
     figures["Accuracy over the heatmap threshold"] = plot_threshold_curves(
-        metrics, out / "fig_threshold_curves.png"
+        metrics, out / "fig_threshold_curves.png", LocalizationProtocol.of(config)
     )
     if any("calibration" in entry for entry in metrics.values()):
         figures["Reliability diagrams (test split)"] = plot_reliability(

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cxr_paper.reporting.document import Document
+from cxr_paper.configuration.protocol import LocalizationProtocol
+from cxr_paper.reporting.document import Document, literal
 from cxr_paper.reporting.markdown import MEASURABLE, number, with_interval
 from cxr_paper.scoring.headlines import Headline
 from cxr_paper.scoring.study import owner_of
@@ -65,12 +66,13 @@ def study_document(study: dict[str, Any], config: dict[str, Any]) -> Document:
     return doc
 
 
-def ablation_document(results: dict[str, Any]) -> Document:
+def ablation_document(results: dict[str, Any], protocol: LocalizationProtocol) -> Document:
     """``ablation.md``: per model, each variant's accuracy per class, its mean, AFP and time."""
     doc = Document().heading("PCM ablation", 1)
     doc.paragraph(
-        f"Run: `{results['run']}`; stage 1 kept, only the PCM retrained per variant. Accuracy at "
-        "IoBB > 0.1 (Q = 0.7) per class, its mean, and mean false positives per image (AFP)."
+        f"Run: {literal(results['run'])}; stage 1 kept, only the PCM retrained per variant. "
+        f"Accuracy ({protocol.caption()}) per class, its mean, and mean false positives per "
+        "image (AFP)."
     )
     classes = [*results["box_classes"], "mean"]
     for model, rows in results["variants"].items():

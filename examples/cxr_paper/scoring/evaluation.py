@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from cxr_paper.configuration.config import RunConfig
+from cxr_paper.configuration.protocol import PAPER_PROTOCOL
 from cxr_paper.configuration.task import Task
 from cxr_paper.inputs.data import loader_task
 from cxr_paper.machine.distributed import DistContext, gather
@@ -58,8 +59,8 @@ class EvaluationSettings:
     methods (:data:`~cxr_paper.scoring.cam_methods.CAM_METHODS`, each also PCM-refined when
     there is a PCM), the seed of the calibration split and the pointing game's tolerance."""
 
-    prob_threshold: float = 0.5
-    heatmap_threshold: float = 0.7
+    prob_threshold: float = PAPER_PROTOCOL.prob_threshold
+    heatmap_threshold: float = PAPER_PROTOCOL.heatmap_threshold
     methods: tuple[str, ...] = ("cam",)
     seed: int = 0
     pointing_tolerance: float = 15.0

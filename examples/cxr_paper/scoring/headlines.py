@@ -10,8 +10,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from cxr_paper.configuration.protocol import PAPER_PROTOCOL
+
 #: The fixed protocol's overlap (IoBB > 0.1, the paper's Tables 2-3) and its key in results.
-FIXED_OVERLAP = 0.1
+FIXED_OVERLAP = PAPER_PROTOCOL.overlap
 
 
 def overlap_key(overlap: float) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 
 from cam_boxes_iobb import PAPER_THRESHOLDS, LocalizationMetric, ThresholdCurve, normalize_heatmap
 from cam_boxes_iobb.scoring import MapScorer, ScoreSettings
+from cxr_paper.configuration.protocol import PAPER_PROTOCOL
 from cxr_paper.configuration.task import Task
 from cxr_paper.scoring.headlines import FIXED_OVERLAP, HEADLINES, Headline, overlap_key
 
@@ -52,8 +53,8 @@ class LocalizationScores:
         task: Task,
         seed: int = 0,
         pointing_tolerance: float = 15.0,
-        prob_threshold: float = 0.5,
-        q: float = 0.7,
+        prob_threshold: float = PAPER_PROTOCOL.prob_threshold,
+        q: float = PAPER_PROTOCOL.heatmap_threshold,
     ) -> None:
         self.seed = seed
         self.task = task
