@@ -35,7 +35,8 @@ def _rates(labels: np.ndarray, scores: np.ndarray, t: float) -> tuple[float, flo
 
 def _candidates(scores: np.ndarray) -> list[float]:
     values = np.unique(scores)
-    return [0.0, *((values[1:] + values[:-1]) / 2), 1.0]
+    below_all = math.nextafter(float(values[0]), -math.inf)  # every image positive
+    return [below_all, *((values[1:] + values[:-1]) / 2), 1.0]
 
 
 def _random_class(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +81,37 @@ def test_hand_worked_thresholds_and_edges() -> None:
     assert choose_threshold([1, 0, 1], [0.1, 0.5, 0.9], "sensitivity:1.0") == 0.0
     assert choose_threshold([1, 1], [0.2, 0.3], "youden") is None
     assert choose_threshold([0, 0], [0.2, 0.3], "youden") is None
+
+
+def test_a_threshold_chosen_at_a_score_of_zero_reproduces_its_rates() -> None:
+    """``sensitivity:1.0`` on scores [0, .8, .3], labels [1, 1, 0] stored t = 0.0, and
+    ``p > t`` then gave sensitivity 0.5 (float32's sigmoid is 0.0 below about -104)."""
+    labels, scores = np.array([True, True, False]), np.array([0.0, 0.8, 0.3])
+    chosen = choose_threshold(labels, scores, "sensitivity:1.0")
+    assert _rates(labels, scores, chosen) == (1.0, 0.0) and chosen < 0
+    logits = torch.tensor([-200.0, -104.0, -50.0, 3.0, 20.0])
+    probs = torch.sigmoid(logits).numpy().astype(np.float64)  # 0.0, 0.0, 2e-22, ...
+    truth = np.array([True, True, False, True, False])
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(truth, probs, drop_intermediate=False)
+    points = {(round(float(a), 12), round(float(1 - b), 12)) for a, b in zip(tpr, fpr, strict=True)}
+    for rule in ("sensitivity:1.0", "youden", "specificity:0.5"):
+        rates = _rates(truth, probs, choose_threshold(truth, probs, rule))
+        assert tuple(round(r, 12) for r in rates) in points  # p > t gives an ROC point
+    assert _rates(truth, probs, choose_threshold(truth, probs, "sensitivity:1.0"))[0] == 1.0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_adjacent_scores_are_told_apart(seed: int) -> None:
+    """Two scores one float apart: their midpoint rounds to one of them, and the threshold must
+    still call the higher one positive."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0.1, 0.9)
+    scores = np.array([base, np.nextafter(base, 1.0), rng.uniform(0, 1)])
+    labels = np.array([False, True, bool(rng.integers(2))])
+    chosen = choose_threshold(labels, scores, "youden")
+    assert scores[1] > chosen >= scores[0]
 
 
 @pytest.mark.parametrize("text", ["recall:0.9", "sensitivity", "sensitivity:0", "youden:1", ""])
@@ -129,8 +161,9 @@ def test_operating_points_fall_back_and_give_intervals() -> None:
 def test_saved_thresholds_are_checked() -> None:
     assert check_thresholds({"A": 0.2}, ["A", "B"]) is None
     assert "not the model's" in check_thresholds({"C": 0.2}, ["A"])
-    assert "[0, 1]" in check_thresholds({"A": 1.5}, ["A"])
-    assert "[0, 1]" in check_thresholds({"A": float("nan")}, ["A"])
+    assert "[-1, 1]" in check_thresholds({"A": 1.5}, ["A"])
+    assert "[-1, 1]" in check_thresholds({"A": float("nan")}, ["A"])
+    assert check_thresholds({"A": -5e-324}, ["A"]) is None  # every image positive
     assert "mapping" in check_thresholds([0.2], ["A"])
 
 

@@ -33,6 +33,9 @@ def _check_outputs(entry, out, kinds):
     assert "| mean AUROC, 14 classes |" in text and "## Accuracy at IoBB > 0.1 per class" in text
     assert json.loads((out / "score.json").read_text())["model"] == entry["model"]
     assert (out / "report.html").is_file() and (out / "test_records.npz").is_file()
+    # each kind's maps file is named as the scores name it (a foreign model's maps were
+    # written as maps/cam.npz beside a score that calls them hirescam)
+    assert {p.stem for p in (out / "maps").glob("*.npz")} == set(entry["localization"])
 
 
 def test_a_saved_model_with_its_pcm_and_a_gradient_method(smoke_run, tmp_path):

@@ -10,7 +10,8 @@ Convention:
     - Candidates are scikit-learn's ``roc_curve`` points; the threshold stored for a point lies
       halfway between the lowest score it calls positive and the next lower score, so ``>`` and
       ``>=`` agree on the validation data and new scores between them fall on the safe side of
-      neither. Calling every image positive stores 0.0; calling none stores 1.0.
+      neither. Calling every image positive stores 0.0 (or, when the lowest score is 0.0, the
+      largest float below it: ``-5e-324``); calling none stores 1.0.
     - Ties between candidates of equal J go to the higher threshold (fewer positives).
     - A class without positives or without negatives on validation has no threshold (``None``);
       :func:`thresholds_or` fills it with a fallback (the model's ``prob_threshold``).
@@ -102,13 +103,15 @@ def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: Rule | str) -
 
 
 def _between(cuts: np.ndarray, index: int, scores: np.ndarray) -> float:
-    """Halfway between the lowest score called positive at ``cuts[index]`` and the next lower."""
+    """Halfway between the lowest score called positive at ``cuts[index]`` and the next lower;
+    always below that score, so that ``p > t`` calls it positive (the midpoint of two adjacent
+    floats can round up to the higher one, and a lowest score of 0.0 needs ``t < 0``)."""
     if not np.isfinite(cuts[index]):
         return 1.0
-    lower = scores[scores < cuts[index]]
-    if lower.size == 0:
-        return 0.0
-    return float((cuts[index] + lower.max()) / 2)
+    cut = float(cuts[index])
+    lower = scores[scores < cut]
+    threshold = float((cut + lower.max()) / 2) if lower.size else 0.0
+    return threshold if threshold < cut else math.nextafter(cut, -math.inf)
 
 
 def thresholds_or(chosen: Sequence[float | None], fallback: float) -> np.ndarray:
@@ -199,6 +202,6 @@ def check_thresholds(thresholds: Any, classes: Sequence[str]) -> str | None:
         c
         for c, t in thresholds.items()
         if not (isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t))
-        or not 0 <= t <= 1
+        or not -1 <= t <= 1
     ]
-    return f"thresholds of {bad} are not numbers in [0, 1]" if bad else None
+    return f"thresholds of {bad} are not numbers in [-1, 1]" if bad else None

@@ -88,6 +88,8 @@ def rename_kind(test: TestResult, old: str, new: str) -> None:
     """Call a map kind by its method's name (a foreign model's maps are not its own CAM)."""
     test.localization[new] = test.localization.pop(old)
     test.scores[new] = test.scores.pop(old)
+    if old in test.maps:  # maps/<kind>.npz is named by the kind too
+        test.maps[new] = test.maps.pop(old)
     for record in test.viewer.values():
         record["kinds"][new] = record["kinds"].pop(old)
 
