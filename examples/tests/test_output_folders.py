@@ -3,9 +3,11 @@ job nor a link inside ``--out`` can make it write elsewhere (links in the path t
 followed as the user meant). Checked with Python's audit hooks (``write_audit``): every
 open-for-write, rename, removal and mkdir a job makes."""
 
+import getpass
 import json
 import os
 import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -196,3 +198,47 @@ def test_score_model_writes_only_under_out(smoke_run, tmp_path):
     data = smoke_run[0] / "data"
     assert outside(writes, out, data) == []  # the prepared store lives beside the data
     assert unlisted(writes, out) == []
+
+
+def test_ablation_writes_only_into_its_run_and_lists_it(smoke_run, tmp_path):
+    import ablate_pcm
+
+    run = shutil.copytree(smoke_run[0], tmp_path / "run")
+    args = ablate_pcm.get_args_parser().parse_args(
+        ["--run", str(run), "--variants", "untrained", "--quick"]
+    )
+    with audited_writes() as writes:
+        ablate_pcm.main(args)
+    assert outside(writes, run) == []
+    assert unlisted(writes, run) == []
+    assert "ablation.json" in OutputManifest.read(run).entries
+
+
+def test_scoring_maps_writes_only_under_out(smoke_run, tmp_path):
+    from cam_boxes_iobb.cli import main
+
+    maps = smoke_run[0] / "multires_resnet10t" / "maps" / "cam.npz"
+    (data,) = (smoke_run[0] / "data").iterdir()
+    out = tmp_path / "score"
+    argv = ["score", "--maps", str(maps), "--annotations", str(data), "--format", "nih"]
+    with audited_writes() as writes:
+        assert main([*argv, "--score-size", "64", "64", "--out", str(out)]) == 0
+    assert outside(writes, out) == [] and (out / "score.json").is_file()
+
+
+def test_export_writes_only_its_file(smoke_run, tmp_path):
+    import export_onnx
+
+    pytest.importorskip("onnxruntime")
+    target = tmp_path / "out" / "model.onnx"
+    args = export_onnx.get_args_parser().parse_args(
+        ["--model", str(smoke_run[0] / "resnet10t"), "--out", str(target)]
+    )
+    with audited_writes() as writes:
+        export_onnx.main(args)
+    # torch.export's own compile cache (TORCHINDUCTOR_CACHE_DIR, by default in the system's
+    # temporary folder) is PyTorch's, not an output
+    cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or os.path.join(
+        tempfile.gettempdir(), f"torchinductor_{getpass.getuser()}"
+    )
+    assert outside(writes, target.parent, cache) == [] and target.is_file()

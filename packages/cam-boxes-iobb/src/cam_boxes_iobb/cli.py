@@ -170,14 +170,9 @@ def _named_maps(specs: Sequence[str]) -> list[tuple[str, Path]]:
     return named
 
 
-def run_score(args: argparse.Namespace) -> Path:
-    if args.out.exists() and not args.out.is_dir():
-        raise ScoreError(f"--out {args.out} is a file, not a folder.")
-    if (args.out / "score.json").exists() and not args.overwrite:
-        raise ScoreError(
-            f"{args.out} already holds a score.json: choose another --out or --overwrite."
-        )
-    settings = ScoreSettings(
+def settings_from_args(args: argparse.Namespace) -> ScoreSettings:
+    """The score's settings from its flags, every value checked (:class:`ScoreError`)."""
+    return ScoreSettings(
         heatmap_threshold=args.heatmap_threshold,
         prob_threshold=None if args.no_prob_gating else args.prob_threshold,
         headline_overlap=args.overlap,
@@ -189,6 +184,16 @@ def run_score(args: argparse.Namespace) -> Path:
         resamples=args.resamples,
         seed=args.seed,
     )
+
+
+def run_score(args: argparse.Namespace) -> Path:
+    settings = settings_from_args(args)
+    if args.out.exists() and not args.out.is_dir():
+        raise ScoreError(f"--out {args.out} is a file, not a folder.")
+    if (args.out / "score.json").exists() and not args.overwrite:
+        raise ScoreError(
+            f"{args.out} already holds a score.json: choose another --out or --overwrite."
+        )
     annotations = read_annotations(args.annotations, args.format, **_reader_options(args))
     scores = []
     for name, path in _named_maps(args.maps):

@@ -26,6 +26,7 @@ Convention:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -68,6 +69,10 @@ MASK_METRICS = ("miou", "hit_rate", "pxap")
 
 class ScoreError(ValueError):
     """Maps and annotations that cannot be scored together; the message says why."""
+
+
+#: The most bootstrap resamples a score takes (each holds a row per image and metric).
+MAX_RESAMPLES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -125,8 +130,18 @@ class ScoreSettings:
             )
         if not (isinstance(self.pxap_step, int | float) and 0 < self.pxap_step <= 0.5):
             raise ScoreError(f"pxap_step must lie in (0, 0.5], got {self.pxap_step!r}.")
-        if self.resamples < 0 or not 0 < self.confidence < 1:
-            raise ScoreError("resamples must be >= 0 and confidence in (0, 1).")
+        if not (isinstance(self.resamples, int) and 0 <= self.resamples <= MAX_RESAMPLES):
+            raise ScoreError(
+                f"resamples must be an integer in [0, {MAX_RESAMPLES}], got {self.resamples!r}."
+            )
+        if not 0 < self.confidence < 1:
+            raise ScoreError(f"confidence must lie in (0, 1), got {self.confidence!r}.")
+        if not (math.isfinite(self.pointing_tolerance) and self.pointing_tolerance >= 0):
+            raise ScoreError(
+                f"pointing_tolerance must be a finite number >= 0, got {self.pointing_tolerance}."
+            )
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**32):
+            raise ScoreError(f"seed must be an integer in [0, 2**32), got {self.seed!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
