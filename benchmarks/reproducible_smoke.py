@@ -2,7 +2,10 @@
 checked by ``examples/tests/test_reproducible.py`` on every machine the tests run on), whether
 an emulated AVX2-only machine gets the same, and what the mode costs.
 
-    python benchmarks/reproducible_smoke.py --json benchmarks/results/reproducible_smoke_cpu.json
+    python benchmarks/reproducible_smoke.py --json benchmarks/results/reproducible_smoke_cpu_X.json
+
+(one file per machine: the test compares this machine's weights with the file of the same CPU
+model and instruction-set flags.)
 
 Four fresh processes: the default run, ``--reproducible`` twice, and ``--reproducible`` with
 every library limited as on an AVX2-only machine (``kernel_choice.AVX2_MACHINE``). Times are
@@ -20,9 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
 from _harness import utc_now, write_json
 from kernel_choice import AVX2_MACHINE
 
+from cxr_paper.machine.environment import environment
 from cxr_paper.machine.reproducible import ENVIRONMENT, fingerprint
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "reproduce_paper.py"
@@ -56,7 +61,11 @@ def main(args: argparse.Namespace) -> dict:
         "date": utc_now(),
         "command": "python examples/reproduce_paper.py --preset smoke --reproducible",
         "mode_environment": ENVIRONMENT,
-        "machine": {"processor": platform.processor(), "cpu_count": os.cpu_count()},
+        "machine": {
+            "processor": platform.processor(),
+            "cpu_count": os.cpu_count(),
+            "cpu": environment(torch.device("cpu"))["cpu"],
+        },
         "runs": {},
     }
     for name, (flags, env) in RUNS.items():

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from cxr14_data import BOX_CLASSES, CLASSES
+from cxr_paper.configuration.protocol import PAPER_PROTOCOL
 from cxr_paper.configuration.task import chestxray14
 from cxr_paper.reporting.report import methods_table
 from cxr_paper.scoring.cam_methods import CAM_METHODS, at_map_size, gradient_cam
@@ -49,6 +50,6 @@ def test_planted_scores_and_table():
     metrics = {
         "model_a": {"localization": {"cam": hit, "pcm": miss}, "cam_method_seconds": {"cam": 2.0}},
     }
-    table = methods_table(metrics).to_markdown()
+    table = methods_table(metrics, PAPER_PROTOCOL).to_markdown()
     assert "| model_a | CAM | 1.000 |" in table and "| model_a | CAM + PCM | 0.000 |" in table
     assert table.count("\n") == 3

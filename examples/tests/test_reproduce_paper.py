@@ -305,8 +305,14 @@ class TestConfiguration:
             (["--pretrained", "imagenet"], "neither one of.*torchvision"),
             (["--pretrained", "resnet10t=timm"], r"no value for \['multires_resnet10t'\]"),
             (["--pcm-overrides", '{"resnet10t": [0.1]}'], r"\[lr > 0, epochs: an int >= 1\]"),
-            (["--pcm-overrides", '{"resnet10t": ["a", 1]}'], r"\[lr > 0, epochs: an int >= 1\]"),
-            (["--pcm-overrides", '{"resnet10t": [0.1, 1.5]}'], r"\[lr > 0, epochs: an int >= 1\]"),
+            (
+                ["--pcm-overrides", '{"resnet10t": ["a", 1]}'],
+                r"resnet10t lr 'a': expected",
+            ),
+            (
+                ["--pcm-overrides", '{"resnet10t": [0.1, 1.5]}'],
+                r"resnet10t epochs 1.5: expect",
+            ),
             (["--pcm-overrides", '{"efficientnet-b4": [0.1, 1]}'], "Unknown model"),
             (["--head-dropout", "1.5"], r"not in \[0, 1\)"),
             (["--pcm-overrides", "[0.1, 1]"], "expected a JSON object MODEL"),

@@ -1,6 +1,7 @@
 """A long run loses nothing: bad losses stop it, torn writes and SIGKILL are survived, and
 loader workers do not change the result."""
 
+import errno
 import math
 import signal
 from pathlib import Path
@@ -11,6 +12,7 @@ import torch
 from script_runs import run_reproduce_paper
 from training_batches import CPU, random_batches
 
+from cxr_paper.errors import RunError
 from cxr_paper.files.checkpoint import load, save_atomic
 from cxr_paper.learning.stage_loop import StageState, run_epoch
 from cxr_paper.machine.runtime import KILL_AT_STEP_ENV
@@ -56,12 +58,13 @@ class TestResilience:
         path = tmp_path / "last.pt"
         save_atomic({"step": 1, "weights": torch.ones(3)}, path)
 
-        def torn_save(obj, target):
-            Path(target).write_bytes(b"half a checkpoint")
-            raise OSError("disk full")
+        def torn_write(self, data):
+            with open(self, "wb") as handle:  # half the bytes, then the disk is full
+                handle.write(bytes(data)[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(torch, "save", torn_save)
-        with pytest.raises(OSError, match="disk full"):
+        monkeypatch.setattr(Path, "write_bytes", torn_write)
+        with pytest.raises(RunError, match="no space left on the device"):
             save_atomic({"step": 2, "weights": torch.zeros(3)}, path)
         monkeypatch.undo()
         assert load(path)["step"] == 1
