@@ -6,6 +6,7 @@ environment.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -156,7 +157,12 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check over the whole repo."""
-    _install(session, "ruff")
+    """ruff check, ruff format --check, and the import contracts (import-linter, from
+    pyproject.toml: cxr_paper's layers, the packages' independence, no import cycles)."""
+    _install(session, "ruff", "import-linter")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # the contracts read the source files; nothing is imported, so nothing need be installed
+    sources = [str(ROOT / "packages" / dist / "src") for dist in PACKAGES]
+    sources.append(str(ROOT / "examples"))
+    session.run("lint-imports", env={"PYTHONPATH": os.pathsep.join(sources)})

@@ -133,7 +133,7 @@ class TestSavedModel:
 class TestForeignModels:
     def test_xrv_without_torchxrayvision_says_what_to_install(self, monkeypatch):
         from cxr_paper.configuration.task import chestxray14
-        from cxr_paper.inputs.foreign_models import load_foreign
+        from cxr_paper.scoring.foreign_models import load_foreign
 
         monkeypatch.setitem(sys.modules, "torchxrayvision", None)
         with pytest.raises(RunError, match="needs torchxrayvision: pip install torchxrayvision"):
@@ -142,7 +142,7 @@ class TestForeignModels:
     @pytest.mark.parametrize("content", [b"not weights at all\n", b"", b"PK\x03\x04garbage"])
     def test_weights_that_are_not_weights_are_one_line(self, tmp_path, content):
         from cxr_paper.configuration.task import chestxray14
-        from cxr_paper.inputs.foreign_models import load_foreign
+        from cxr_paper.scoring.foreign_models import load_foreign
 
         path = tmp_path / "w.pth"
         path.write_bytes(content)

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxr_paper.errors import RunError
-from cxr_paper.files.results import RESULT_ARRAYS, RESULT_JSON, ModelResult
+from cxr_paper.scoring.results import RESULT_ARRAYS, RESULT_JSON, ModelResult
 
 MODEL = "multires_resnet10t"
 FUZZ = settings(

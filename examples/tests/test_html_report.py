@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from browser import open_report
 
-from cxr_paper.files.results import ModelResult
+from cxr_paper.scoring.results import ModelResult
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from cxr14_data import BOX_CLASSES, CLASSES, find_images
 from cxr_paper.configuration.cli import get_args_parser, resolve_config
 from cxr_paper.configuration.config import PRESETS
 from cxr_paper.errors import RunError
-from cxr_paper.files.results import ModelResult
+from cxr_paper.scoring.results import ModelResult
 
 SMOKE_MODELS = PRESETS["smoke"]["models"]
 
@@ -108,7 +108,7 @@ class TestSmokeRun:
     def test_the_browser_counts_hits_as_the_metric_does(self, smoke_run):
         """report.html's hit/miss and false positives (viewer records) add up to the fixed
         protocol's counts at IoBB > 0.1, for every model and map kind."""
-        from cxr_paper.files.results import ModelResult
+        from cxr_paper.scoring.results import ModelResult
 
         for model in SMOKE_MODELS:
             test = ModelResult.load(smoke_run[0] / model).test
@@ -123,7 +123,7 @@ class TestSmokeRun:
     def test_an_unreadable_saved_result_is_one_line(self, smoke_run, tmp_path):
         import shutil
 
-        from cxr_paper.files.results import ModelResult
+        from cxr_paper.scoring.results import ModelResult
 
         out = shutil.copytree(smoke_run[0], tmp_path / "run")
         (out / SMOKE_MODELS[0] / "result.json").write_text("{torn")

@@ -9,9 +9,9 @@ import reproduce_paper
 
 from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.configuration.cli import get_args_parser, resolve_config
-from cxr_paper.files.records import RECORDS_FILE
 from cxr_paper.inputs.data import synthetic_folder_name
 from cxr_paper.scoring.headlines import HEADLINES
+from cxr_paper.scoring.records import RECORDS_FILE
 
 MODELS = ["resnet10t", "multires_resnet10t"]
 #: Keys of a model's metrics.json entry that are timings (they move between runs).

@@ -11,7 +11,7 @@ from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.configuration.task import chestxray14
 from cxr_paper.errors import RunError
 from cxr_paper.files.jsonio import strict
-from cxr_paper.inputs.foreign_models import load_foreign
+from cxr_paper.scoring.foreign_models import load_foreign
 
 
 def _score(tmp_path, *flags):

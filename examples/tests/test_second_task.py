@@ -15,11 +15,11 @@ from planted_task import SIZE, TASK, planted_batches
 from cam_boxes_iobb.annotations import Annotations, ImageAnnotation
 from cam_boxes_iobb.cli import main as score_command
 from cam_boxes_iobb.formats import write_coco
-from cxr_paper.files.records import RECORDS_FILE, save_records, save_test_maps
 from cxr_paper.machine.distributed import DistContext
 from cxr_paper.reporting.document import Document
 from cxr_paper.reporting.html_report import write_html_report
 from cxr_paper.scoring.evaluation import evaluate_test
+from cxr_paper.scoring.records import RECORDS_FILE, save_records, save_test_maps
 from cxr_paper.scoring.uncertainty import model_intervals
 
 CPU = DistContext(0, 1, 0, torch.device("cpu"))

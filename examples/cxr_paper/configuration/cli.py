@@ -25,11 +25,11 @@ from cxr_paper.configuration.config import (
     saved_values,
     seam_loss,
 )
-from cxr_paper.deploy.operating_points import Rule
+from cxr_paper.configuration.map_methods import CAM_METHODS
+from cxr_paper.configuration.operating_point_rule import Rule
 from cxr_paper.errors import RunError
 from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import check_out
-from cxr_paper.scoring.cam_methods import CAM_METHODS
 from multires_backbone import MIN_INPUT_SIZE
 from multires_backbone import resolve_config as resolve_model
 from pcm_seam import RENAMED_OBJECTIVES, SEAM_VARIANTS

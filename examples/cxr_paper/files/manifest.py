@@ -21,6 +21,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from cxr_paper.errors import RunError
+from cxr_paper.files.durable import replace_atomically
 
 MANIFEST_FILE = (
     ".cxr-outputs.manifest"  # JSON; no .json suffix, so that globs of a job's JSON outputs skip it
@@ -111,8 +112,6 @@ class OutputManifest:
 
     def save(self) -> None:
         """Write the list atomically (a temporary file renamed over it, both fsync-ed)."""
-        from cxr_paper.files.atomic import replace_atomically
-
         text = json.dumps({"version": FORMAT_VERSION, "job": self.job, "entries": self.entries})
         replace_atomically(self.path, lambda p: p.write_text(text, encoding="utf-8"))
 

@@ -25,8 +25,6 @@ from cxr_paper.deploy.pretrained import PRETRAINED_DIR, save_run_model
 from cxr_paper.errors import RunError
 from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import claim
-from cxr_paper.files.records import MAPS_FOLDER, RECORDS_FILE, save_records, save_test_maps
-from cxr_paper.files.results import RESULT_ARRAYS, RESULT_JSON, ModelResult
 from cxr_paper.inputs.data import Loaders, build_loaders, config_task
 from cxr_paper.inputs.models import build_model, check_weights
 from cxr_paper.learning.training import fit_classifier, fit_pcm
@@ -36,6 +34,8 @@ from cxr_paper.machine.environment import environment
 from cxr_paper.machine.runtime import KILL_AFTER_MODELS_ENV, maybe_kill
 from cxr_paper.reporting.run_outputs import choose_figure_images, write_outputs
 from cxr_paper.scoring.evaluation import evaluate_run, inference_ms, parameter_counts, split_logits
+from cxr_paper.scoring.records import MAPS_FOLDER, RECORDS_FILE, save_records, save_test_maps
+from cxr_paper.scoring.results import RESULT_ARRAYS, RESULT_JSON, ModelResult
 from cxr_paper.scoring.uncertainty import model_intervals, paired_maps
 
 Normalization = tuple[tuple[float, ...], tuple[float, ...]]

@@ -27,16 +27,16 @@ from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json
 from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import check_out, claim
-from cxr_paper.files.records import save_records, save_test_maps
 from cxr_paper.inputs.data import build_loaders, config_task
-from cxr_paper.inputs.foreign_models import load_foreign
 from cxr_paper.machine.distributed import DistContext, init_distributed, shutdown
 from cxr_paper.reporting.document import Document
 from cxr_paper.reporting.html_report import write_html_report
 from cxr_paper.reporting.markdown import kind_label, number
 from cxr_paper.scoring.batched_cam import METHODS
 from cxr_paper.scoring.evaluation import EvaluationSettings, TestResult, evaluate_test
+from cxr_paper.scoring.foreign_models import load_foreign
 from cxr_paper.scoring.headlines import Headline
+from cxr_paper.scoring.records import save_records, save_test_maps
 from cxr_paper.scoring.training_noise import INTERVALS_COVER
 from cxr_paper.scoring.uncertainty import model_intervals
 

@@ -28,11 +28,11 @@ from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json
 from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import is_main_process, lock_on_main
-from cxr_paper.files.results import ModelResult
 from cxr_paper.inputs.data import ensure_synthetic
 from cxr_paper.inputs.models import model_pairs
 from cxr_paper.jobs import reproduce
 from cxr_paper.reporting.study_reports import study_document
+from cxr_paper.scoring.results import ModelResult
 from cxr_paper.scoring.study import StudyRun, aggregate
 from cxr_paper.scoring.training_noise import summarize_runs
 

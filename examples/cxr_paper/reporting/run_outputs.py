@@ -13,7 +13,6 @@ from cxr_paper.configuration.config import RunConfig
 from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json
-from cxr_paper.files.results import ModelResult
 from cxr_paper.inputs.data import Loaders
 from cxr_paper.inputs.models import standard_counterpart
 from cxr_paper.machine.distributed import DistContext
@@ -28,6 +27,7 @@ from cxr_paper.reporting.html_report import write_html_report
 from cxr_paper.reporting.report import DataNotes, run_report
 from cxr_paper.scoring import training_noise
 from cxr_paper.scoring.comparisons import Comparison
+from cxr_paper.scoring.results import ModelResult
 from cxr_paper.scoring.uncertainty import paired_models
 from multires_backbone import is_multires
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "xgradcam")
+from cxr_paper.configuration.map_methods import GRADIENT_METHODS as METHODS
 
 
 def activations_and_gradients(

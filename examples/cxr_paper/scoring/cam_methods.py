@@ -20,8 +20,6 @@ from cxr_paper.configuration.task import Task
 from cxr_paper.scoring.batched_cam import batched_cams, library_scaling
 from multires_backbone import CAMClassifier
 
-#: --cam-methods: the model's CAM and the grad-cam package's methods (imported on use).
-CAM_METHODS = ("cam", "gradcam", "gradcam++", "hirescam", "layercam", "xgradcam")
 _LIBRARY_NAMES = {
     "gradcam": "GradCAM",
     "gradcam++": "GradCAMPlusPlus",

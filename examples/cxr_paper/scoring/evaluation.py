@@ -56,7 +56,7 @@ class TestResult:
 @dataclass(frozen=True)
 class EvaluationSettings:
     """How the test split is scored: the paper's probability and heatmap thresholds, the map
-    methods (:data:`~cxr_paper.scoring.cam_methods.CAM_METHODS`, each also PCM-refined when
+    methods (:data:`~cxr_paper.configuration.map_methods.CAM_METHODS`, each also PCM-refined when
     there is a PCM), the seed of the calibration split and the pointing game's tolerance."""
 
     prob_threshold: float = PAPER_PROTOCOL.prob_threshold

@@ -29,15 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from cam_boxes_iobb._annotation_error import RLE, AnnotationError
+from cam_boxes_iobb.rle import decode
+
+
 #: pycocotools' run-length encoding: ``{"size": [h, w], "counts": str}``.
-RLE = dict[str, Any]
-
-
-class AnnotationError(ValueError):
-    """An annotation file (or the neutral form built from it) is malformed; the message names the
-    file and, where there is one, the line or entry."""
-
-
 @dataclass
 class ImageAnnotation:
     """The ground truth of one image.
@@ -68,8 +64,6 @@ class ImageAnnotation:
         """The decoded ``(height, width)`` uint8 mask of ``label`` (zeros if it has none)."""
         if label not in self.masks:
             return np.zeros((self.height, self.width), dtype=np.uint8)
-        from cam_boxes_iobb.rle import decode
-
         return decode(self.masks[label])
 
 

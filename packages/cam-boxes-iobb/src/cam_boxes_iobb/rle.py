@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from cam_boxes_iobb.annotations import RLE, AnnotationError
+from cam_boxes_iobb._annotation_error import RLE, AnnotationError
 
 
 def _coco():
