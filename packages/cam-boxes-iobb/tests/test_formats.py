@@ -495,3 +495,21 @@ def test_written_files_get_the_umask_permissions(tmp_path):
     finally:
         os.umask(previous)
     assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_the_writer_fsyncs_the_file_and_its_folder(tmp_path, monkeypatch):
+    """A rename survives a power cut only once its folder is fsync-ed too."""
+    import os
+
+    from cam_boxes_iobb._atomic import write_atomically
+
+    synced = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    write_atomically(tmp_path / "score.json", lambda handle: handle.write("{}"))
+    assert synced[-1] == str(tmp_path) and len(synced) == 2

@@ -1,6 +1,7 @@
 """The package's one file writer: a uniquely named temporary file beside the target, flushed and
-``fsync``-ed, then renamed over it (a reader never sees half a file; two writers never share a
-temporary name); a failure removes the temporary file and leaves the target as it was."""
+``fsync``-ed, then renamed over it, and the folder ``fsync``-ed so that the rename survives a power
+cut (a reader never sees half a file; two writers never share a temporary name); a failure
+removes the temporary file and leaves the target as it was."""
 
 from __future__ import annotations
 
@@ -37,4 +38,18 @@ def write_atomically(path: Path, write: Callable[[IO], object], mode: str = "w")
         with contextlib.suppress(OSError):
             os.unlink(name)
         raise
+    _fsync_folder(path.parent)
     return path
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # folders cannot be opened on Windows
+        return
+    try:
+        os.fsync(handle)
+    except OSError:  # some file systems refuse to fsync a folder
+        pass
+    finally:
+        os.close(handle)
