@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from cxr14_data import is_dicom
+from cxr14_data import ImageDecodeError, is_dicom, read_dicom_header
 from cxr_paper.files.atomic import atomic_write
 
 __all__ = ["FINDING_CODES", "LOCAL_SCHEME", "DicomOutputError", "finding_code", "is_dicom"]
@@ -117,9 +117,10 @@ def box_polyline(box: list[float]) -> np.ndarray:
 
 def read_source(path: Path) -> Any:
     """The source image's header, refused (naming the file) if it cannot be referenced."""
-    import pydicom
-
-    dataset = pydicom.dcmread(path, stop_before_pixels=True)
+    try:
+        dataset = read_dicom_header(path)
+    except ImageDecodeError as error:
+        raise DicomOutputError(str(error)) from None
     missing = [k for k in REQUIRED if not str(dataset.get(k, "")).strip()]
     if missing:
         raise DicomOutputError(

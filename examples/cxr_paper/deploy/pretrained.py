@@ -289,8 +289,8 @@ class CXRLocalizer(
         """The model card; ``save_pretrained(model_card_kwargs=...)`` gives it the run's
         ``metrics`` (a ``metrics.json`` entry), ``training_data``, ``synthetic`` (trained on the
         synthetic set) and ``where``."""
-        backbone = self.architecture.removeprefix("multires_")
-        multires = backbone != self.architecture
+        parsed = resolve_config(self.architecture)
+        backbone, multires = parsed.backbone, parsed.multires
         synthetic = bool(kwargs.get("synthetic", False))
         card_data = ModelCardData(
             license="apache-2.0",

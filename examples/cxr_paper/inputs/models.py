@@ -9,7 +9,7 @@ from multires_backbone import (
     PretrainedWeightsError,
     apply_finetune_policy,
     create_model,
-    is_multires,
+    resolve_config,
 )
 
 
@@ -56,10 +56,10 @@ def standard_counterpart(model: str, models: list[str]) -> str | None:
         >>> standard_counterpart("resnet10t", ["resnet10t", "multires_resnet10t"]) is None
         True
     """
-    if not is_multires(model):
+    parsed = resolve_config(model)
+    if not parsed.multires:
         return None
-    standard = model.removeprefix("multires_")
-    return standard if standard in models else None
+    return parsed.backbone if parsed.backbone in models else None
 
 
 def model_pairs(models: list[str]) -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ from cxr14_data.metadata import (
 )
 from cxr14_data.nih_statistics import nih_boxes, nih_label_sets
 from cxr14_data.prepared import PreparedStore, StaleStoreError, prepare
-from cxr14_data.reading import is_dicom, read_dicom, read_image
+from cxr14_data.reading import is_dicom, read_dicom, read_dicom_header, read_image
 from cxr14_data.splits import select_train_val
 from cxr14_data.stats import dataset_stats
 from cxr14_data.synthetic import (
@@ -73,6 +73,7 @@ __all__ = [
     "read_bbox_list",
     "read_data_entry",
     "read_dicom",
+    "read_dicom_header",
     "read_image",
     "read_split_list",
     "rescale_boxes",

@@ -66,16 +66,35 @@ def _header_int(dataset, keyword: str, path: Path) -> int:
         raise ImageDecodeError(f"{path}: DICOM {keyword} {value!r} is not a number.") from None
 
 
-def read_dicom(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
-    """A single-frame gray DICOM as uint8: modality and VOI LUTs applied, MONOCHROME1 inverted."""
+def read_dicom_header(path: str | os.PathLike):
+    """A DICOM file's header (``pydicom.Dataset``, no pixel data read); a file pydicom cannot
+    read is an :class:`ImageDecodeError` naming it.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> read_dicom_header(pathlib.Path(tempfile.mkdtemp()) / "no.dcm")
+        Traceback (most recent call last):
+        cxr14_data.images.ImageDecodeError: ...no.dcm: cannot read DICOM ...
+    """
     path = Path(path)
     try:
         import pydicom
-        from pydicom.pixels import apply_modality_lut, apply_voi_lut
     except ImportError:
         raise ImageDecodeError(f"{path}: reading DICOM needs pydicom: {INSTALL_DICOM}.") from None
     try:
-        header = pydicom.dcmread(path, stop_before_pixels=True)
+        return pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as error:  # pydicom raises many kinds for a damaged file
+        raise ImageDecodeError(f"{path}: cannot read DICOM ({error}).") from None
+
+
+def read_dicom(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
+    """A single-frame gray DICOM as uint8: modality and VOI LUTs applied, MONOCHROME1 inverted."""
+    path = Path(path)
+    header = read_dicom_header(path)
+    import pydicom
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    try:
         sizes = [_header_int(header, k, path) for k in ("Rows", "Columns")]
         frames = _header_int(header, "NumberOfFrames", path)
         samples = _header_int(header, "SamplesPerPixel", path)
