@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from cam_boxes_iobb.cli import get_args_parser as score_maps_parser
 from cam_boxes_iobb.cli import settings_from_args
 from cam_boxes_iobb.scoring import ScoreError
-from cxr_paper.configuration.cli import check_flags, resolve_config
 from cxr_paper.configuration.cli import get_args_parser as run_parser
+from cxr_paper.configuration.cli import resolve_config
+from cxr_paper.configuration.ranges import check_flags
 from cxr_paper.errors import RunError
 from cxr_paper.jobs import export, predict, score, seed_study
 
@@ -177,8 +178,8 @@ def test_every_number_setting_has_a_range():
     """A number setting added without a range would reach training unchecked."""
     import dataclasses
 
-    from cxr_paper.configuration.cli import NUMBER_RANGES
     from cxr_paper.configuration.config import RunConfig
+    from cxr_paper.configuration.ranges import NUMBER_RANGES
 
     numeric = {
         f.name

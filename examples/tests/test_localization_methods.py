@@ -8,7 +8,7 @@ from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.configuration.map_methods import CAM_METHODS
 from cxr_paper.configuration.protocol import PAPER_PROTOCOL
 from cxr_paper.configuration.task import chestxray14
-from cxr_paper.reporting.report import methods_table
+from cxr_paper.reporting.methods_table import methods_table
 from cxr_paper.scoring.cam_methods import at_map_size, gradient_cam
 from cxr_paper.scoring.scores import LocalizationScores
 from multires_backbone import create_model

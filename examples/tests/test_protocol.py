@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cxr_paper.configuration.config import RunConfig, preset_values
 from cxr_paper.configuration.protocol import PAPER_PROTOCOL, LocalizationProtocol
-from cxr_paper.reporting.report import methods_caption, methods_table
+from cxr_paper.reporting.methods_table import methods_caption, methods_table
 from cxr_paper.reporting.study_reports import ablation_document
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cxr_paper"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from cxr_paper.reporting.report import paired_table, training_noise_section
+from cxr_paper.reporting.noise_report import paired_table, training_noise_section
 from cxr_paper.scoring.training_noise import Z, annotate, flatten, judge, summarize_runs
 
 

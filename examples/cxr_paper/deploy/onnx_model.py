@@ -23,12 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from cxr_paper.deploy.pretrained import (
-    CXRLocalizer,
-    Prediction,
-    check_model_config,
-    decision_thresholds,
-)
+from cxr_paper.deploy.model_config import check_model_config
+from cxr_paper.deploy.pretrained import CXRLocalizer, Prediction, decision_thresholds
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import atomic_write
 from multires_backbone import CAMOutput

@@ -13,157 +13,25 @@ Kept apart from training and evaluation so that predicting imports neither.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
-from huggingface_hub import ModelCard, ModelCardData, PyTorchModelHubMixin, hf_hub_download
+from huggingface_hub import ModelCard, PyTorchModelHubMixin, hf_hub_download
 from safetensors import SafetensorError
 from torch import nn
 
 from cxr_paper.configuration.protocol import PAPER_PROTOCOL
-from cxr_paper.deploy.operating_points import Rule, check_thresholds
+from cxr_paper.deploy.model_card import CARD_TEMPLATE, model_card
+from cxr_paper.deploy.model_config import check_model_config
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import staged_folder
-from cxr_paper.reporting.decisions_report import operating_table
-from cxr_paper.reporting.document import Document, Table, make_table
-from cxr_paper.reporting.markdown import kind_label, with_interval
-from cxr_paper.scoring.headlines import Headline
-from multires_backbone import create_model, resolve_config
+from multires_backbone import create_model
 from pcm_seam import PCM, refine
 
 PRETRAINED_DIR = "pretrained"
 WEIGHTS_FILE = "model.safetensors"
-CARD_TEMPLATE = """---
-{{ card_data }}
----
-
-# {{ architecture }}: chest X-ray classification and weakly supervised localization
-
-A {{ kind }} CAM classifier (timm `{{ backbone }}`, Log-Sum-Exp pooling, γ = {{ gamma }}) over
-the 14 ChestX-ray14 findings, with a Pixel Correlation Module trained by SEAM that refines its class
-activation maps; boxes come from the refined maps thresholded at Q = {{ heatmap_threshold }} for
-classes predicted above p = {{ prob_threshold }}. It reproduces D'Souza, Reddy & Manjunath,
-"Localization of lung abnormalities on chest X-rays using self-supervised equivariant attention",
-Biomed. Eng. Lett. 2022.
-
-```python
-from cxr_paper.deploy.pretrained import CXRLocalizer
-model = CXRLocalizer.from_pretrained("{{ where }}")  # a folder or a Hub id
-# images: (B, 3, {{ image_size }}, {{ image_size }}), normalised with the config's mean and std
-prediction = model(images)  # probabilities, CAMs, PCM-refined maps
-```
-
-or `python examples/predict.py scan.png --model {{ where }} --out predictions`.
-
-## Training data
-
-{{ training_data }}
-
-## Results on its test split (95 % intervals, patients resampled)
-
-{{ results }}
-
-## Operating points
-
-{{ operating }}
-
-## Intended use
-
-Research on weakly supervised localization of chest X-ray findings: comparing methods, studying
-where class activation maps fail. **Not a medical device**: it has not been validated for any
-clinical decision, on any population, and must not be used for one.
-
-## Limits
-
-- {{ data_limit }}
-- ChestX-ray14's labels were mined from radiology reports by NLP and are noisy; its boxes cover 8
-  of the 14 classes on 880 test images, so localization numbers rest on few boxes per class.
-- Inputs are single frontal (PA/AP) radiographs at {{ image_size }} px; other views, paediatric
-  images and other scanners are outside what it was trained on.
-"""
-
-
-#: The input sizes a saved model may declare: the backbones' minimum, and 8x the paper's 512.
-IMAGE_SIZE_RANGE = (32, 4096)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _known_architecture(name: Any) -> bool:
-    try:
-        resolve_config(name)
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return isinstance(name, str)
-
-
-def check_model_config(**given: Any) -> None:
-    """Refuse a saved model's ``config.json`` value that cannot work, naming the field
-    (``ValueError``), before any weights are built or read.
-
-    Example:
-        >>> check_model_config(image_size=60000, std=[0, 0, 0])
-        Traceback (most recent call last):
-        ValueError: config.json: image_size 60000 is not an int in [32, 4096]; std [0, 0, 0] ...
-    """
-    low, high = IMAGE_SIZE_RANGE
-    rules: dict[str, tuple[Callable[[Any], bool], str]] = {
-        "architecture": (_known_architecture, "a model name of multires_backbone"),
-        "classes": (
-            lambda v: (
-                isinstance(v, list | tuple)
-                and bool(v)
-                and all(isinstance(c, str) and c for c in v)
-                and len(set(v)) == len(v)
-            ),
-            "a list of distinct names",
-        ),
-        "image_size": (
-            lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high,
-            f"an int in [{low}, {high}]",
-        ),
-        "mean": (
-            lambda v: isinstance(v, list | tuple) and len(v) == 3 and all(map(_finite, v)),
-            "3 finite numbers",
-        ),
-        "std": (
-            lambda v: (
-                isinstance(v, list | tuple) and len(v) == 3 and all(_finite(x) and x > 0 for x in v)
-            ),
-            "3 finite numbers > 0",
-        ),
-        "gamma": (lambda v: _finite(v) and v > 0, "a number > 0"),
-        "pcm_image_channels": (lambda v: v in (0, 3), "0 or 3"),
-        "prob_threshold": (lambda v: _finite(v) and 0 <= v <= 1, "a number in [0, 1]"),
-        "heatmap_threshold": (lambda v: _finite(v) and 0 <= v <= 1, "a number in [0, 1]"),
-        "operating_points": (
-            lambda v: v is None or _operating_points_problem(v, given.get("classes")) is None,
-            'null or {"rule": ..., "thresholds": {class: t in [0, 1]}}',
-        ),
-        "temperature": (lambda v: _finite(v) and v > 0, "a number > 0"),
-    }
-    wrong = [
-        f"{name} {value!r:.60} is not {rules[name][1]}"
-        for name, value in given.items()
-        if not rules[name][0](value)
-    ]
-    if wrong:
-        raise ValueError("config.json: " + "; ".join(wrong))
-
-
-def _operating_points_problem(value: Any, classes: Any) -> str | None:
-    if not isinstance(value, dict) or not isinstance(value.get("rule"), str):
-        return "no rule"
-    try:
-        Rule.parse(value["rule"])
-    except ValueError as error:
-        return str(error)
-    return check_thresholds(value.get("thresholds"), classes if isinstance(classes, list) else [])
 
 
 class Prediction(NamedTuple):
@@ -286,42 +154,10 @@ class CXRLocalizer(
         return cls._load_as_safetensor(model, weights, map_location, strict=True)
 
     def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
-        """The model card; ``save_pretrained(model_card_kwargs=...)`` gives it the run's
-        ``metrics`` (a ``metrics.json`` entry), ``training_data``, ``synthetic`` (trained on the
-        synthetic set) and ``where``."""
-        parsed = resolve_config(self.architecture)
-        backbone, multires = parsed.backbone, parsed.multires
-        synthetic = bool(kwargs.get("synthetic", False))
-        card_data = ModelCardData(
-            license="apache-2.0",
-            library_name="cxr-wsl",
-            pipeline_tag="image-classification",
-            tags=["chest-x-ray", "weakly-supervised-localization", "class-activation-maps", "seam"],
-        )
-        return ModelCard.from_template(
-            card_data,
-            template_str=CARD_TEMPLATE,
-            architecture=self.architecture,
-            kind="multi-resolution (CAMs at 1/8)" if multires else "standard (CAMs at 1/32)",
-            backbone=backbone,
-            gamma=self.gamma,
-            image_size=self.image_size,
-            heatmap_threshold=self.heatmap_threshold,
-            prob_threshold=self.prob_threshold,
-            where=kwargs.get("where", "path/to/this/folder"),
-            training_data=kwargs.get("training_data", "Not recorded."),
-            results=results_section(kwargs.get("metrics")).to_markdown().rstrip(),
-            operating=operating_section(kwargs.get("metrics"), self.prob_threshold)
-            .to_markdown()
-            .rstrip(),
-            data_limit=(
-                "Trained on synthetic phantoms in NIH's format, not on radiographs: a "
-                "demonstration of the pipeline, not a model of real chest X-rays."
-                if synthetic
-                else "Trained on NIH ChestX-ray14 (one hospital, adults, 1992-2015); performance "
-                "elsewhere is unknown."
-            ),
-        )
+        """The model card (:func:`cxr_paper.deploy.model_card.model_card`);
+        ``save_pretrained(model_card_kwargs=...)`` gives it the run's ``metrics``,
+        ``training_data``, ``synthetic`` and ``where``."""
+        return model_card(self, **kwargs)
 
 
 def decision_thresholds(
@@ -335,59 +171,6 @@ def decision_thresholds(
     """
     chosen = (operating_points or {}).get("thresholds", {})
     return {c: float(chosen.get(c, prob_threshold)) for c in classes}
-
-
-def results_section(metrics: Mapping[str, Any] | None) -> Document:
-    """The card's results: :func:`results_table`, or that none were recorded."""
-    table = results_table(metrics)
-    return Document().add(table) if table else Document().paragraph("Not recorded.")
-
-
-def results_table(metrics: Mapping[str, Any] | None) -> Table | None:
-    """The headline numbers of a ``metrics.json`` entry with their intervals."""
-    if not metrics or "intervals" not in metrics:
-        return None
-    intervals = metrics["intervals"]
-    rows = [["mean AUROC, 14 classes", with_interval(intervals["auroc"].get("mean"))]]
-    shown = (Headline.ACCURACY, Headline.AFP, Headline.MAX_BOX_ACC_V2, Headline.POINTING_GAME)
-    for kind, headlines in intervals["localization"].items():
-        for headline in shown:
-            entry = headlines.get(headline, {}).get("mean")
-            rows.append([f"{headline.label}, {kind_label(kind)}", with_interval(entry)])
-    header = ["number (localization: mean over the box classes)", "estimate [95 % interval]"]
-    return make_table(header, rows)
-
-
-def operating_section(metrics: Mapping[str, Any] | None, prob_threshold: float) -> Document:
-    """The card's operating points: the thresholds ``predict.py`` uses and the test
-    sensitivity/specificity at them, with the calibration error."""
-    if not metrics or "operating_points" not in metrics:
-        return Document().paragraph(
-            f"None chosen: a class is predicted above p = {prob_threshold}."
-        )
-    points = metrics["operating_points"]
-    calibration = metrics["calibration"]
-    scaled = calibration["after"]
-    return (
-        Document()
-        .paragraph(
-            f"Chosen per class on the validation split by `{points['rule']}` and used by "
-            "`predict.py`; test sensitivity and specificity at them (95 % intervals, patients "
-            "resampled):"
-        )
-        .add(operating_table(dict(metrics)))
-        .paragraph(
-            "Expected calibration error on the test split (15 bins, all classes pooled): "
-            + with_interval(calibration["before"]["ece"]["all"])
-            + (
-                f"; after temperature scaling (T = {calibration['temperature']:.3f}, the "
-                "probabilities `predict.py` reports): " + with_interval(scaled["ece"]["all"])
-                if scaled
-                else ""
-            )
-            + "."
-        )
-    )
 
 
 def load_pretrained(where: str | Path, device: torch.device | str = "cpu") -> CXRLocalizer:

@@ -34,7 +34,7 @@ from torchvision import tv_tensors
 
 from cam_boxes_iobb import overlay
 from cxr14_data import paper_transforms, read_image
-from cxr_paper.configuration.cli import FRACTION, check_flags
+from cxr_paper.configuration.ranges import FRACTION, check_flags
 from cxr_paper.deploy.dicom_out import DicomOutputError, is_dicom, write_dicom_outputs
 from cxr_paper.deploy.onnx_model import OnnxLocalizer, load_model, require
 from cxr_paper.deploy.predicted_boxes import localize

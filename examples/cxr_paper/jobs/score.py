@@ -17,11 +17,12 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from cxr_paper.configuration.cli import COUNT, NUMBER_RANGES, check_flags
 from cxr_paper.configuration.config import PRESETS, RunConfig, preset_values
 from cxr_paper.configuration.protocol import LocalizationProtocol
+from cxr_paper.configuration.ranges import COUNT, NUMBER_RANGES, check_flags
+from cxr_paper.deploy.model_card import results_section
 from cxr_paper.deploy.onnx_model import GraphRefinement, OnnxClassifier, load_model
-from cxr_paper.deploy.pretrained import load_pretrained, results_section
+from cxr_paper.deploy.pretrained import load_pretrained
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json

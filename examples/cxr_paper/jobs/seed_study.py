@@ -20,9 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cxr_paper.configuration.cli import SEED, check_flags, preset_values, validate
 from cxr_paper.configuration.cli import get_args_parser as run_args_parser
+from cxr_paper.configuration.cli import preset_values, validate
 from cxr_paper.configuration.config import RunConfig
+from cxr_paper.configuration.ranges import SEED, check_flags
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json

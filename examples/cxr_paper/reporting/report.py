@@ -16,15 +16,14 @@ from cxr_paper.configuration.paper_numbers import (
     paper_applies,
     paper_row,
 )
-from cxr_paper.configuration.protocol import PAPER_PROTOCOL, LocalizationProtocol
+from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.configuration.task import Task
 from cxr_paper.reporting.decisions_report import decisions_section
 from cxr_paper.reporting.document import Document, Table, literal, make_table
-from cxr_paper.reporting.markdown import MEASURABLE, kind_label, number, with_interval
-from cxr_paper.scoring.comparisons import Comparison, is_across_models, is_comparison
-from cxr_paper.scoring.headlines import HEADLINES, Headline, fixed_protocol
-from cxr_paper.scoring.map_kinds import MapKind
-from cxr_paper.scoring.training_noise import SEP, flatten, judge
+from cxr_paper.reporting.markdown import number, with_interval
+from cxr_paper.reporting.methods_table import methods_caption, methods_table
+from cxr_paper.reporting.noise_report import paired_section, training_noise_section
+from cxr_paper.scoring.headlines import fixed_protocol
 
 INTERVAL_NOTE = (
     "Brackets: 95 % intervals over the **test patients only** (percentile bootstrap, {resamples} "
@@ -32,8 +31,6 @@ INTERVAL_NOTE = (
     "of test images. Retraining with another seed, or on another machine, moves it too, and "
     "that is not in them (see Training noise)."
 )
-#: Marks of a paired difference (:func:`cxr_paper.scoring.training_noise.judge`).
-MARKS = {"finding": MEASURABLE, "test noise only": "†", "none": ""}
 
 
 @dataclass
@@ -142,45 +139,6 @@ def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> 
     return make_table(header, rows)
 
 
-def paired_table(metrics: dict[str, Any]) -> Table | None:
-    """Every paired difference of the run: rows comparison x map kind, columns the headlines;
-    each marked by :func:`~cxr_paper.scoring.training_noise.judge` against the test set's noise and,
-    where a study measured it, the training noise."""
-    rows = []
-    for model, result in metrics.items():
-        known = result.get("noise", {}).get("numbers", {})
-
-        def cell(entry: Any, key: str, known: dict[str, Any] = known) -> str:
-            sd = known.get(key, {}).get("training_sd")
-            mark = MARKS[judge(entry, sd)]
-            return with_interval(entry and {**entry, "excludes_zero": False}, True) + (
-                f" {mark}" if mark else ""
-            )
-
-        for comparison, by_kind in result.get("paired", {}).items():
-            if is_across_models(comparison, model):
-                auroc = by_kind.get("auroc", {}).get("mean")
-                key = f"{comparison}{SEP}AUROC"
-                rows.append([comparison, "mean AUROC", cell(auroc, key), *[""] * 4])
-                for kind, headlines in by_kind.items():
-                    if kind != "auroc":
-                        cells = [
-                            cell(headlines.get(h), SEP.join((comparison, kind, h)))
-                            for h in HEADLINES
-                        ]
-                        rows.append([comparison, kind_label(kind), *cells])
-            else:  # a map kind against the model's CAM
-                cells = [cell(by_kind.get(h), SEP.join((model, comparison, h))) for h in HEADLINES]
-                label = (
-                    Comparison.parse(comparison).kind_label
-                    if is_comparison(comparison)
-                    else comparison
-                )
-                rows.append([model, label, *cells])
-    header = ["models", "maps", *(h.label for h in HEADLINES)]
-    return make_table(header, rows) if rows else None
-
-
 def table4(metrics: dict[str, Any], device: str) -> Table:
     """Table 4: inference time and parameters, ours beside the paper's."""
     header = [
@@ -207,87 +165,6 @@ def table4(metrics: dict[str, Any], device: str) -> Table:
             ]
         )
     return make_table(header, rows)
-
-
-def _paired_section(metrics: dict[str, Any]) -> Document | None:
-    rows = paired_table(metrics)
-    if rows is None:
-        return None
-    studied = any(result.get("noise", {}).get("study") for result in metrics.values())
-    training = (
-        f"{MEASURABLE}: the difference stands out of the test set's noise and of the training "
-        "noise the seed study measured for these settings (|estimate| > 1.96 × the combined sd); "
-        "†: its interval excludes 0 but training noise alone could make it, so a rerun with "
-        "another seed or machine may not repeat it: not a finding"
-        if studied
-        else f"{MEASURABLE}: the interval excludes 0 — test-set noise only: no seed study "
-        "measured the training noise of these settings, so a rerun with another seed or on "
-        "another machine may not repeat it"
-    )
-    return (
-        Document()
-        .heading("Paired differences")
-        .add(rows)
-        .paragraph(
-            "Differences on the same test images (the same patient resamples for both sides). "
-            + training
-            + "; unmarked: not measurable at this test-set size. False positives: lower is better."
-        )
-    )
-
-
-def training_noise_section(metrics: dict[str, Any]) -> Document:
-    """What retraining would move: per number, the study's training sd, the range a rerun is
-    expected in, and whether this run's value lies there; robust numbers (small training share)
-    first. Without a study for these settings, says so."""
-    first = next(iter(metrics.values()), {})
-    study = first.get("noise", {}).get("study")
-    if not study:
-        return (
-            Document()
-            .heading("Training noise")
-            .paragraph(
-                "Not measured for these settings: no committed seed study ran them. The "
-                "intervals above cover the test patients only; a rerun with another training "
-                "seed or on another machine can move a number by more than its interval (the "
-                "README's seed study measures by how much for the demo preset)."
-            )
-        )
-    rows = []
-    for model, result in metrics.items():
-        numbers = flatten(result, model)
-        for key, known in result.get("noise", {}).get("numbers", {}).items():
-            value = numbers.get(key, {}).get("estimate")
-            low, high = known["rerun_range"]
-            inside = value is not None and low <= value <= high
-            signed = any(is_comparison(part) for part in key.split(SEP))
-            rows.append(
-                (
-                    known["training_share"],
-                    [
-                        key,
-                        f"{value:+.3f}" if signed and value is not None else number(value),
-                        f"{number(known['training_sd'])}",
-                        f"[{low:+.3f}, {high:+.3f}]" if signed else f"[{low:.3f}, {high:.3f}]",
-                        f"{100 * known['training_share']:.0f} %",
-                        "yes" if inside else "**no**",
-                    ],
-                )
-            )
-    rows.sort(key=lambda row: row[0])
-    header = ["number", "this run", "training sd", "a rerun: 95 % range", "training share", "in it"]
-    return (
-        Document()
-        .heading("Training noise")
-        .paragraph(
-            f"From the committed seed study of these settings (`{study['file']}`, "
-            f"{study['runs']} runs over training and data seeds): each number's sd across "
-            "training seeds, the range a rerun with another seed or machine is expected to fall "
-            "in (the study's mean ± 1.96 training sd) and the share of the number's variance "
-            "that training contributes (the rest is test-set noise). Robust numbers first."
-        )
-        .table(header, [r for _, r in rows])
-    )
 
 
 def run_report(
@@ -343,7 +220,7 @@ def run_report(
         + " "
         + notes.localization_caption
     )
-    doc.add(_paired_section(metrics), decisions_section(metrics, config))
+    doc.add(paired_section(metrics), decisions_section(metrics, config))
     doc.add(training_noise_section(metrics))
     doc.heading("Table 4 — inference time at 256×256×3 (batch 1) and parameters")
     doc.add(table4(metrics, device))
@@ -359,68 +236,3 @@ def run_report(
 
 # The comparison of localization methods: every map kind of every model, scored by the fixed
 # protocol, the calibrated threshold and the threshold-free metrics.
-
-
-def _cell(intervals: dict[str, Any], headline: Headline, scores: dict[str, Any]) -> str:
-    """A headline's mean over the box classes, with its interval when the run computed one."""
-    entry = intervals.get(headline, {}).get("mean")
-    return with_interval(entry) if entry else number(headline.read(scores))
-
-
-#: The methods table's headline columns, in order.
-METHOD_COLUMNS = (
-    Headline.ACCURACY,
-    Headline.CALIBRATED_ACCURACY,
-    Headline.MAX_BOX_ACC_V2,
-    Headline.POINTING_GAME,
-    Headline.AFP,
-)
-
-
-def methods_table(metrics: dict[str, Any], protocol: LocalizationProtocol) -> Table:
-    """Rows model × map kind; means over the 8 box classes."""
-    names = {
-        Headline.ACCURACY: f"{Headline.ACCURACY.label} (Q = {protocol.heatmap_threshold:g})",
-        Headline.CALIBRATED_ACCURACY: f"{Headline.CALIBRATED_ACCURACY.label} (threshold)",
-    }
-    header = ["model", "maps", *(names.get(h, h.label) for h in METHOD_COLUMNS), "s (test split)"]
-    rows = []
-    for model, result in metrics.items():
-        seconds = result.get("cam_method_seconds", {})
-        for kind, scores in result["localization"].items():
-            intervals = result.get("intervals", {}).get("localization", {}).get(kind, {})
-            method = MapKind.parse(kind).method
-            cells = {h: _cell(intervals, h, scores) for h in METHOD_COLUMNS}
-            cells[Headline.CALIBRATED_ACCURACY] += f" ({scores['calibrated']['threshold']:.2f})"
-            rows.append(
-                [
-                    model,
-                    kind_label(kind),
-                    *(cells[h] for h in METHOD_COLUMNS),
-                    f"{seconds[method]:.0f}" if method in seconds else "–",
-                ]
-            )
-    return make_table(header, rows)
-
-
-def methods_caption(
-    pointing_tolerance: float, box_frame: list[int], protocol: LocalizationProtocol
-) -> str:
-    """What the methods table's columns mean, with the run's thresholds and tolerance."""
-    height, width = box_frame
-    paper = (
-        " (the paper's)"
-        if protocol == PAPER_PROTOCOL
-        else f" (the paper's: {PAPER_PROTOCOL.caption()})"
-    )
-    return (
-        f"Fixed protocol: {protocol.caption()}{paper}. Calibrated: the heatmap threshold that "
-        "maximises accuracy (fewest false positives among ties) on a seeded 20 % of the box "
-        "images (split by patient), scored on the other 80 %. MaxBoxAccV2 (Choe et al. 2020; "
-        "IoU ∈ {0.3, 0.5, 0.7}, best of 100 thresholds; each map resized to the input with "
-        "cubic interpolation and min-max normalised, as wsolevaluation does) and the pointing "
-        "game (Zhang et al. 2018; the map resized to the original image, the "
-        f"{height} × {width} box frame, a hit within {pointing_tolerance:g} px of it) score "
-        "every image's GT classes whatever the classifier predicted. Seconds: computing that "
-        "method's maps over the test split (PCM refinement not included)."
-    )

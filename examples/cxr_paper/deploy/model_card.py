@@ -1,0 +1,160 @@
+"""The model card a saved model carries (``README.md`` of a ``save_pretrained`` folder): what
+it is, how to run it, the training data, the run's numbers with their intervals, the operating
+points and the limits of its use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from huggingface_hub import ModelCard, ModelCardData
+
+from cxr_paper.reporting.decisions_report import operating_table
+from cxr_paper.reporting.document import Document, Table, make_table
+from cxr_paper.reporting.markdown import kind_label, with_interval
+from cxr_paper.scoring.headlines import Headline
+from multires_backbone import resolve_config
+
+CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ architecture }}: chest X-ray classification and weakly supervised localization
+
+A {{ kind }} CAM classifier (timm `{{ backbone }}`, Log-Sum-Exp pooling, γ = {{ gamma }}) over
+the 14 ChestX-ray14 findings, with a Pixel Correlation Module trained by SEAM that refines its class
+activation maps; boxes come from the refined maps thresholded at Q = {{ heatmap_threshold }} for
+classes predicted above p = {{ prob_threshold }}. It reproduces D'Souza, Reddy & Manjunath,
+"Localization of lung abnormalities on chest X-rays using self-supervised equivariant attention",
+Biomed. Eng. Lett. 2022.
+
+```python
+from cxr_paper.deploy.pretrained import CXRLocalizer
+model = CXRLocalizer.from_pretrained("{{ where }}")  # a folder or a Hub id
+# images: (B, 3, {{ image_size }}, {{ image_size }}), normalised with the config's mean and std
+prediction = model(images)  # probabilities, CAMs, PCM-refined maps
+```
+
+or `python examples/predict.py scan.png --model {{ where }} --out predictions`.
+
+## Training data
+
+{{ training_data }}
+
+## Results on its test split (95 % intervals, patients resampled)
+
+{{ results }}
+
+## Operating points
+
+{{ operating }}
+
+## Intended use
+
+Research on weakly supervised localization of chest X-ray findings: comparing methods, studying
+where class activation maps fail. **Not a medical device**: it has not been validated for any
+clinical decision, on any population, and must not be used for one.
+
+## Limits
+
+- {{ data_limit }}
+- ChestX-ray14's labels were mined from radiology reports by NLP and are noisy; its boxes cover 8
+  of the 14 classes on 880 test images, so localization numbers rest on few boxes per class.
+- Inputs are single frontal (PA/AP) radiographs at {{ image_size }} px; other views, paediatric
+  images and other scanners are outside what it was trained on.
+"""
+
+
+#: The input sizes a saved model may declare: the backbones' minimum, and 8x the paper's 512.
+
+
+def model_card(model: Any, **kwargs: Any) -> ModelCard:
+    """The card of a :class:`~cxr_paper.deploy.pretrained.CXRLocalizer`: its architecture and
+    thresholds, and from ``kwargs`` the run's ``metrics`` (a ``metrics.json`` entry),
+    ``training_data``, ``synthetic`` (trained on the synthetic set) and ``where``."""
+    parsed = resolve_config(model.architecture)
+    backbone, multires = parsed.backbone, parsed.multires
+    synthetic = bool(kwargs.get("synthetic", False))
+    card_data = ModelCardData(
+        license="apache-2.0",
+        library_name="cxr-wsl",
+        pipeline_tag="image-classification",
+        tags=["chest-x-ray", "weakly-supervised-localization", "class-activation-maps", "seam"],
+    )
+    return ModelCard.from_template(
+        card_data,
+        template_str=CARD_TEMPLATE,
+        architecture=model.architecture,
+        kind="multi-resolution (CAMs at 1/8)" if multires else "standard (CAMs at 1/32)",
+        backbone=backbone,
+        gamma=model.gamma,
+        image_size=model.image_size,
+        heatmap_threshold=model.heatmap_threshold,
+        prob_threshold=model.prob_threshold,
+        where=kwargs.get("where", "path/to/this/folder"),
+        training_data=kwargs.get("training_data", "Not recorded."),
+        results=results_section(kwargs.get("metrics")).to_markdown().rstrip(),
+        operating=operating_section(kwargs.get("metrics"), model.prob_threshold)
+        .to_markdown()
+        .rstrip(),
+        data_limit=(
+            "Trained on synthetic phantoms in NIH's format, not on radiographs: a "
+            "demonstration of the pipeline, not a model of real chest X-rays."
+            if synthetic
+            else "Trained on NIH ChestX-ray14 (one hospital, adults, 1992-2015); performance "
+            "elsewhere is unknown."
+        ),
+    )
+
+
+def results_section(metrics: Mapping[str, Any] | None) -> Document:
+    """The card's results: :func:`results_table`, or that none were recorded."""
+    table = results_table(metrics)
+    return Document().add(table) if table else Document().paragraph("Not recorded.")
+
+
+def results_table(metrics: Mapping[str, Any] | None) -> Table | None:
+    """The headline numbers of a ``metrics.json`` entry with their intervals."""
+    if not metrics or "intervals" not in metrics:
+        return None
+    intervals = metrics["intervals"]
+    rows = [["mean AUROC, 14 classes", with_interval(intervals["auroc"].get("mean"))]]
+    shown = (Headline.ACCURACY, Headline.AFP, Headline.MAX_BOX_ACC_V2, Headline.POINTING_GAME)
+    for kind, headlines in intervals["localization"].items():
+        for headline in shown:
+            entry = headlines.get(headline, {}).get("mean")
+            rows.append([f"{headline.label}, {kind_label(kind)}", with_interval(entry)])
+    header = ["number (localization: mean over the box classes)", "estimate [95 % interval]"]
+    return make_table(header, rows)
+
+
+def operating_section(metrics: Mapping[str, Any] | None, prob_threshold: float) -> Document:
+    """The card's operating points: the thresholds ``predict.py`` uses and the test
+    sensitivity/specificity at them, with the calibration error."""
+    if not metrics or "operating_points" not in metrics:
+        return Document().paragraph(
+            f"None chosen: a class is predicted above p = {prob_threshold}."
+        )
+    points = metrics["operating_points"]
+    calibration = metrics["calibration"]
+    scaled = calibration["after"]
+    return (
+        Document()
+        .paragraph(
+            f"Chosen per class on the validation split by `{points['rule']}` and used by "
+            "`predict.py`; test sensitivity and specificity at them (95 % intervals, patients "
+            "resampled):"
+        )
+        .add(operating_table(dict(metrics)))
+        .paragraph(
+            "Expected calibration error on the test split (15 bins, all classes pooled): "
+            + with_interval(calibration["before"]["ece"]["all"])
+            + (
+                f"; after temperature scaling (T = {calibration['temperature']:.3f}, the "
+                "probabilities `predict.py` reports): " + with_interval(scaled["ece"]["all"])
+                if scaled
+                else ""
+            )
+            + "."
+        )
+    )

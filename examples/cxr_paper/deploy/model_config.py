@@ -1,0 +1,88 @@
+"""A saved model's ``config.json``: every value checked before a model is built from it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from cxr_paper.deploy.operating_points import Rule, check_thresholds
+from multires_backbone import resolve_config
+
+IMAGE_SIZE_RANGE = (32, 4096)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _known_architecture(name: Any) -> bool:
+    try:
+        resolve_config(name)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return isinstance(name, str)
+
+
+def check_model_config(**given: Any) -> None:
+    """Refuse a saved model's ``config.json`` value that cannot work, naming the field
+    (``ValueError``), before any weights are built or read.
+
+    Example:
+        >>> check_model_config(image_size=60000, std=[0, 0, 0])
+        Traceback (most recent call last):
+        ValueError: config.json: image_size 60000 is not an int in [32, 4096]; std [0, 0, 0] ...
+    """
+    low, high = IMAGE_SIZE_RANGE
+    rules: dict[str, tuple[Callable[[Any], bool], str]] = {
+        "architecture": (_known_architecture, "a model name of multires_backbone"),
+        "classes": (
+            lambda v: (
+                isinstance(v, list | tuple)
+                and bool(v)
+                and all(isinstance(c, str) and c for c in v)
+                and len(set(v)) == len(v)
+            ),
+            "a list of distinct names",
+        ),
+        "image_size": (
+            lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high,
+            f"an int in [{low}, {high}]",
+        ),
+        "mean": (
+            lambda v: isinstance(v, list | tuple) and len(v) == 3 and all(map(_finite, v)),
+            "3 finite numbers",
+        ),
+        "std": (
+            lambda v: (
+                isinstance(v, list | tuple) and len(v) == 3 and all(_finite(x) and x > 0 for x in v)
+            ),
+            "3 finite numbers > 0",
+        ),
+        "gamma": (lambda v: _finite(v) and v > 0, "a number > 0"),
+        "pcm_image_channels": (lambda v: v in (0, 3), "0 or 3"),
+        "prob_threshold": (lambda v: _finite(v) and 0 <= v <= 1, "a number in [0, 1]"),
+        "heatmap_threshold": (lambda v: _finite(v) and 0 <= v <= 1, "a number in [0, 1]"),
+        "operating_points": (
+            lambda v: v is None or _operating_points_problem(v, given.get("classes")) is None,
+            'null or {"rule": ..., "thresholds": {class: t in [0, 1]}}',
+        ),
+        "temperature": (lambda v: _finite(v) and v > 0, "a number > 0"),
+    }
+    wrong = [
+        f"{name} {value!r:.60} is not {rules[name][1]}"
+        for name, value in given.items()
+        if not rules[name][0](value)
+    ]
+    if wrong:
+        raise ValueError("config.json: " + "; ".join(wrong))
+
+
+def _operating_points_problem(value: Any, classes: Any) -> str | None:
+    if not isinstance(value, dict) or not isinstance(value.get("rule"), str):
+        return "no rule"
+    try:
+        Rule.parse(value["rule"])
+    except ValueError as error:
+        return str(error)
+    return check_thresholds(value.get("thresholds"), classes if isinstance(classes, list) else [])

@@ -1,0 +1,78 @@
+"""The run report's comparison of localization methods: rows model x map kind, the headline
+numbers as columns, and the caption that says what each column measures with the run's own
+thresholds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cxr_paper.configuration.protocol import PAPER_PROTOCOL, LocalizationProtocol
+from cxr_paper.reporting.document import Table, make_table
+from cxr_paper.reporting.markdown import kind_label, number, with_interval
+from cxr_paper.scoring.headlines import Headline
+from cxr_paper.scoring.map_kinds import MapKind
+
+
+def _cell(intervals: dict[str, Any], headline: Headline, scores: dict[str, Any]) -> str:
+    """A headline's mean over the box classes, with its interval when the run computed one."""
+    entry = intervals.get(headline, {}).get("mean")
+    return with_interval(entry) if entry else number(headline.read(scores))
+
+
+#: The methods table's headline columns, in order.
+METHOD_COLUMNS = (
+    Headline.ACCURACY,
+    Headline.CALIBRATED_ACCURACY,
+    Headline.MAX_BOX_ACC_V2,
+    Headline.POINTING_GAME,
+    Headline.AFP,
+)
+
+
+def methods_table(metrics: dict[str, Any], protocol: LocalizationProtocol) -> Table:
+    """Rows model × map kind; means over the 8 box classes."""
+    names = {
+        Headline.ACCURACY: f"{Headline.ACCURACY.label} (Q = {protocol.heatmap_threshold:g})",
+        Headline.CALIBRATED_ACCURACY: f"{Headline.CALIBRATED_ACCURACY.label} (threshold)",
+    }
+    header = ["model", "maps", *(names.get(h, h.label) for h in METHOD_COLUMNS), "s (test split)"]
+    rows = []
+    for model, result in metrics.items():
+        seconds = result.get("cam_method_seconds", {})
+        for kind, scores in result["localization"].items():
+            intervals = result.get("intervals", {}).get("localization", {}).get(kind, {})
+            method = MapKind.parse(kind).method
+            cells = {h: _cell(intervals, h, scores) for h in METHOD_COLUMNS}
+            cells[Headline.CALIBRATED_ACCURACY] += f" ({scores['calibrated']['threshold']:.2f})"
+            rows.append(
+                [
+                    model,
+                    kind_label(kind),
+                    *(cells[h] for h in METHOD_COLUMNS),
+                    f"{seconds[method]:.0f}" if method in seconds else "–",
+                ]
+            )
+    return make_table(header, rows)
+
+
+def methods_caption(
+    pointing_tolerance: float, box_frame: list[int], protocol: LocalizationProtocol
+) -> str:
+    """What the methods table's columns mean, with the run's thresholds and tolerance."""
+    height, width = box_frame
+    paper = (
+        " (the paper's)"
+        if protocol == PAPER_PROTOCOL
+        else f" (the paper's: {PAPER_PROTOCOL.caption()})"
+    )
+    return (
+        f"Fixed protocol: {protocol.caption()}{paper}. Calibrated: the heatmap threshold that "
+        "maximises accuracy (fewest false positives among ties) on a seeded 20 % of the box "
+        "images (split by patient), scored on the other 80 %. MaxBoxAccV2 (Choe et al. 2020; "
+        "IoU ∈ {0.3, 0.5, 0.7}, best of 100 thresholds; each map resized to the input with "
+        "cubic interpolation and min-max normalised, as wsolevaluation does) and the pointing "
+        "game (Zhang et al. 2018; the map resized to the original image, the "
+        f"{height} × {width} box frame, a hit within {pointing_tolerance:g} px of it) score "
+        "every image's GT classes whatever the classifier predicted. Seconds: computing that "
+        "method's maps over the test split (PCM refinement not included)."
+    )
