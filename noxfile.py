@@ -156,6 +156,15 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """The API reference (mkdocs + mkdocstrings, from the packages' docstrings), built with
+    warnings as errors (``strict`` in mkdocs.yml) into a temporary folder."""
+    _install(session, "mkdocs", "mkdocstrings-python")
+    with tempfile.TemporaryDirectory() as site:
+        session.run("mkdocs", "build", "--strict", "--site-dir", site)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check, ruff format --check, and the import contracts (import-linter, from
     pyproject.toml: cxr_paper's layers, the packages' independence, no import cycles)."""

@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from _harness import utc_now, write_json
 
+from cxr_paper.machine.environment import environment
+
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "reproduce_paper.py"
 
 
@@ -51,6 +53,7 @@ def main(args: argparse.Namespace) -> dict:
         "date": utc_now(),
         "machine": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu": environment(torch.device("cpu"))["cpu"],
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),

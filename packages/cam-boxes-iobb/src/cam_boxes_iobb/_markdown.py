@@ -9,7 +9,7 @@ def literal(text: object) -> str:
     """``text`` as a Markdown code span, shown as it is in every renderer: never a link, an
     image, emphasis or HTML. Line breaks become spaces.
 
-    Example:
+    Examples:
         >>> literal("[click](https:evil.example).png"), literal("a`b"), literal("`x")
         ('`[click](https:evil.example).png`', '``a`b``', '`` `x ``')
     """

@@ -79,7 +79,7 @@ class Annotations:
             (NIH's 8 box classes): they are scored, and a predicted box of one is a false
             positive, as on the full data set.
 
-    Example:
+    Examples:
         >>> ann = Annotations(("Mass", "Nodule"), source="hand-made")
         >>> ann.add(ImageAnnotation("a.png", "p1", 1024, 1024))
         >>> ann["a.png"].add_box("Mass", [10, 20, 30, 40])

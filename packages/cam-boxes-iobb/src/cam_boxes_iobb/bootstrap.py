@@ -44,7 +44,7 @@ def resample_weights(
         n_resamples: ``R``.
         seed: seeds ``numpy.random.default_rng``.
 
-    Example:
+    Examples:
         >>> w = resample_weights(["a", "a", "b"], n_resamples=4, seed=0)
         >>> w.shape, bool((w[:, 0] == w[:, 1]).all())  # a patient's images move together
         ((4, 3), True)
@@ -121,7 +121,7 @@ def bootstrap(
         confidence: the interval's coverage, in ``(0, 1)``.
         seed: the resamples' seed.
 
-    Example:
+    Examples:
         >>> hits = np.array([1, 0, 1, 1, 0, 1, 1, 1], float)  # one image per patient
         >>> result = bootstrap(lambda w: w @ hits / w.sum(axis=1), groups=range(8), seed=0)
         >>> float(result.estimate), bool(result.low < 0.75 < result.high)

@@ -21,7 +21,7 @@ from cam_boxes_iobb._arrays import as_numpy, check_finite
 def check_boxes(boxes: Any, name: str = "boxes") -> np.ndarray:
     """Validate boxes and return them as a float64 ``(N, 4)`` array.
 
-    Example:
+    Examples:
         >>> check_boxes([[10, 20, 30, 40]]).shape
         (1, 4)
     """
@@ -77,7 +77,7 @@ def iobb(pred: Any, gt: Any) -> np.ndarray:
     Returns:
         ``(N, M)`` float64 matrix in ``[0, 1]``.
 
-    Example:
+    Examples:
         >>> iobb([[0, 0, 10, 10]], [[5, 0, 10, 10], [0, 0, 100, 100]]).tolist()
         [[0.5, 1.0]]
     """
@@ -87,7 +87,7 @@ def iobb(pred: Any, gt: Any) -> np.ndarray:
 def iou(pred: Any, gt: Any) -> np.ndarray:
     """Intersection over union, ``area(pred ∩ gt) / area(pred ∪ gt)``.
 
-    Example:
+    Examples:
         >>> iou([[0, 0, 10, 10]], [[5, 0, 10, 10]]).round(4).tolist()
         [[0.3333]]
     """

@@ -42,7 +42,7 @@ def normalize_heatmap(cam: Any, size: int | tuple[int, int] | None = None) -> np
     Returns:
         float32 array of shape ``(..., height, width)`` with values in ``[0, 1]``.
 
-    Example:
+    Examples:
         >>> normalize_heatmap([[-1.0, 2.0], [1.0, 4.0]]).tolist()
         [[0.0, 0.5], [0.25, 1.0]]
         >>> normalize_heatmap([[0.0, 1.0], [0.0, 1.0]], size=(4, 8)).shape
@@ -75,7 +75,7 @@ def heatmap_to_boxes(heatmap: Any, threshold: float = 0.7) -> np.ndarray:
         ``(N, 4)`` float64 ``xywh`` boxes in the heatmap's pixels (see ``boxes`` "Convention"),
         one per external contour, sorted by ``(y, x)``.
 
-    Example:
+    Examples:
         >>> heatmap = np.zeros((8, 8)); heatmap[2:4, 1:6] = 1.0
         >>> heatmap_to_boxes(heatmap).tolist()
         [[1.0, 2.0, 5.0, 2.0]]
@@ -94,7 +94,7 @@ def contour_boxes(mask: np.ndarray, largest_only: bool = False) -> np.ndarray:
     contours of a boolean ``(H, W)`` mask (OpenCV ``RETR_EXTERNAL``: a hole in a region is part of
     it), in OpenCV's order; only the largest contour's (by area) with ``largest_only``.
 
-    Example:
+    Examples:
         >>> mask = np.zeros((6, 6), bool); mask[1:3, 1:4] = True; mask[4, 4] = True
         >>> contour_boxes(mask).tolist(), contour_boxes(mask, largest_only=True).tolist()
         ([[4.0, 4.0, 1.0, 1.0], [1.0, 1.0, 3.0, 2.0]], [[1.0, 1.0, 3.0, 2.0]])
@@ -112,7 +112,7 @@ def contour_boxes(mask: np.ndarray, largest_only: bool = False) -> np.ndarray:
 def heatmaps_to_boxes(heatmaps: Any, threshold: float = 0.7) -> list[list[np.ndarray]]:
     """Batched :func:`heatmap_to_boxes` over ``(B, K, H, W)``: ``boxes[b][k]`` is ``(N, 4)``.
 
-    Example:
+    Examples:
         >>> maps = np.zeros((2, 3, 8, 8)); maps[1, 2, 0:2, 0:2] = 1.0
         >>> [[len(k) for k in b] for b in heatmaps_to_boxes(maps)]
         [[0, 0, 0], [0, 0, 1]]

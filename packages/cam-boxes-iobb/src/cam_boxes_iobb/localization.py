@@ -91,7 +91,7 @@ def matches(
     where any predicted box hits it (``.any(axis=1)``); a predicted box hitting none
     (``.any(axis=2)`` false) is a false positive.
 
-    Example:
+    Examples:
         >>> pred = np.array([[0, 0, 10, 10], [80, 80, 4, 4]]); gt = np.array([[5, 0, 20, 20]])
         >>> found = matches(pred, gt)[0]
         >>> found.any(axis=0).tolist(), found.any(axis=1).tolist()  # GT hit; predictions that hit
@@ -200,7 +200,7 @@ class LocalizationMetric(ArrayState):
         keep_records: also keep each image's counters, for :meth:`records` and
             :meth:`resampled` (the bootstrap).
 
-    Example:
+    Examples:
         >>> metric = LocalizationMetric(["Nodule", "Mass"], thresholds=(0.1, 0.5))
         >>> metric.update({"Nodule": [[10, 10, 10, 10], [50, 50, 5, 5]]},
         ...               {"Nodule": [[12, 12, 20, 20]], "Mass": [[0, 0, 30, 30]]})
@@ -339,7 +339,7 @@ def localization_metrics(
 ) -> Result:
     """Functional form of :class:`LocalizationMetric` over per-image box dicts.
 
-    Example:
+    Examples:
         >>> localization_metrics([{"Mass": [[0, 0, 4, 4]]}], [{"Mass": [[0, 0, 8, 8]]}],
         ...                      ["Mass"], thresholds=(0.5,))["Mass"]
         {0.5: {'accuracy': 1.0, 'afp': 0.0}}

@@ -319,7 +319,7 @@ class FolderMaps(MapSet):
 def open_maps(path: str | os.PathLike) -> MapSet:
     """Open a maps ``.npz`` file or folder (see the module's contract).
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> file = pathlib.Path(tempfile.mkdtemp()) / "maps.npz"
         >>> _ = save_maps(file, ["a.png", "b.png"], ["Mass", "Nodule"], np.zeros((2, 2, 8, 8)))

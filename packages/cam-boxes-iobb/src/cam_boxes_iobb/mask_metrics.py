@@ -59,7 +59,7 @@ def chexlocalize_segmentation(
 ) -> np.ndarray:
     """A map already at the image's size -> CheXlocalize's binary segmentation (int ``0``/``1``).
 
-    Example:
+    Examples:
         >>> saliency = np.zeros((20, 20)); saliency[5:10, 5:12] = 1.0
         >>> otsu = chexlocalize_segmentation(saliency)
         >>> int(otsu.sum()), int(chexlocalize_segmentation(saliency, threshold=0.5).sum())
@@ -89,7 +89,7 @@ def chexlocalize_segmentation(
 def mask_iou(pred: np.ndarray, gt: np.ndarray, true_positives_only: bool = True) -> float:
     """CheXlocalize's ``calculate_iou``: NaN where the pair is left out (see the module).
 
-    Example:
+    Examples:
         >>> a = np.zeros((4, 4)); a[:2] = 1; b = np.zeros((4, 4)); b[:, :2] = 1
         >>> mask_iou(a, b), mask_iou(np.zeros((4, 4)), b), mask_iou(np.zeros((4, 4)), b, False)
         (0.3333333333333333, nan, 0.0)
@@ -116,7 +116,7 @@ def average_precision(positives: np.ndarray, negatives: np.ndarray) -> np.ndarra
     """PxAP from score histograms ``(..., B)`` at foreground and background pixels
     (wsolevaluation's ``MaskEvaluator.compute``, without its x 100); NaN without foreground.
 
-    Example:
+    Examples:
         >>> foreground, background = np.array([0, 0, 4, 0, 0]), np.array([4, 0, 0, 0, 0])
         >>> float(average_precision(foreground, background))  # separable: every pixel ranked right
         1.0
@@ -144,7 +144,7 @@ class MaskMetrics(ArrayState):
         pxap_step: the PxAP bin width (:data:`PXAP_STEP`, wsolevaluation's 0.001).
         keep_records: keep each image's results for :meth:`resampled` (the bootstrap).
 
-    Example:
+    Examples:
         >>> gt = np.zeros((32, 32), np.uint8); gt[8:16, 8:16] = 1
         >>> saliency = np.zeros((8, 8)); saliency[2:4, 2:4] = 1.0   # a map at 1/4 of the image
         >>> metric = MaskMetrics(["Edema"])

@@ -59,7 +59,7 @@ def overlay(
     Returns:
         uint8 RGB array of shape ``(H, W, 3)``.
 
-    Example:
+    Examples:
         >>> xray = np.full((64, 64), 100, dtype=np.uint8)
         >>> out = overlay(xray, np.eye(8), gt_boxes=[[8, 8, 16, 16]], pred_boxes=[[30, 30, 10, 10]])
         >>> out.shape, out.dtype, out[8, 10].tolist(), out[30, 35].tolist()

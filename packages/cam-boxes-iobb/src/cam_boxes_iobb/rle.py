@@ -32,7 +32,7 @@ def decode(rle: RLE) -> np.ndarray:
 def encode(mask: np.ndarray) -> RLE:
     """The RLE of a ``(h, w)`` mask (nonzero = inside).
 
-    Example:
+    Examples:
         >>> mask = np.zeros((4, 5), np.uint8); mask[1:3, 2:4] = 1
         >>> rle = encode(mask)
         >>> rle["size"], int(area(rle)), bool((decode(rle) == mask).all())

@@ -48,7 +48,7 @@ def scoremap(
 ) -> np.ndarray:
     """One ``(h, w)`` class map as a float32 score map in ``[0, 1]`` of ``size``.
 
-    Example:
+    Examples:
         >>> scoremap([[1.0, 3.0], [2.0, 5.0]]).tolist()  # wsolevaluation's min-max
         [[0.0, 0.5], [0.25, 1.0]]
         >>> scoremap([[1.0, 3.0], [2.0, 5.0]], normalization="max").tolist()

@@ -393,7 +393,7 @@ def score_maps(
 ) -> MapScore:
     """Score one map set against ``annotations``, one image at a time.
 
-    Example:
+    Examples:
         >>> from cam_boxes_iobb.annotations import ImageAnnotation
         >>> ann = Annotations(("Mass",), source="example")
         >>> ann.add(ImageAnnotation("a.png", "p1", 64, 64))

@@ -59,7 +59,7 @@ CONVENTIONS: tuple[str, ...] = ("exact", "wsolevaluation")
 def threshold_grid(step: float = 0.01) -> np.ndarray:
     """``[0, step, 2 step, ...] < 1``, the heatmap thresholds of Choe et al.'s curves.
 
-    Example:
+    Examples:
         >>> threshold_grid(0.25).tolist()
         [0.0, 0.25, 0.5, 0.75]
     """
@@ -72,7 +72,7 @@ def boxes_at(heatmap: np.ndarray, threshold: float, largest_only: bool = False) 
     """``(N, 4)`` ``xywh`` boxes of the external contours of ``heatmap >= threshold`` (only the
     largest contour's with ``largest_only``, as MaxBoxAcc V1). ``heatmap`` is not validated.
 
-    Example:
+    Examples:
         >>> heatmap = np.zeros((6, 6), np.float32); heatmap[1:3, 1:4] = 1; heatmap[4, 4] = 0.9
         >>> sorted(boxes_at(heatmap, 0.5).tolist()), boxes_at(heatmap, 0.5, True).tolist()
         ([[1.0, 1.0, 3.0, 2.0], [4.0, 4.0, 1.0, 1.0]], [[1.0, 1.0, 3.0, 2.0]])
@@ -196,7 +196,7 @@ class MaxBoxAcc(ArrayState):
         convention: ``"exact"`` or ``"wsolevaluation"`` (boxes and IoU as its
             ``evaluation.py``; see the module's Convention).
 
-    Example:
+    Examples:
         >>> heatmap = np.zeros((10, 10)); heatmap[2:6, 2:6] = 1.0; heatmap[2:6, 6:8] = 0.4
         >>> metric = MaxBoxAcc.v2(["Mass"])
         >>> metric.update({"Mass": heatmap}, {"Mass": [[2, 2, 4, 4]]})
@@ -365,7 +365,7 @@ class PointingGame(ArrayState):
         keep_records: keep each image's results for :meth:`records` and :meth:`resampled`.
         interpolation: the resize to ``size`` (``"linear"``, ``"cubic"``, ``"nearest"``).
 
-    Example:
+    Examples:
         >>> heatmap = np.zeros((40, 40)); heatmap[30, 5] = 1.0
         >>> metric = PointingGame(["Nodule"], tolerance=15)
         >>> metric.update({"Nodule": heatmap}, {"Nodule": [[10, 10, 10, 10]]})
@@ -466,7 +466,7 @@ class ThresholdCurve:
     ``update`` takes the heatmaps of the classes the classifier *predicts* (as the fixed-threshold
     protocol does), so false positives count as in Tables 2-3.
 
-    Example:
+    Examples:
         >>> heatmap = np.zeros((10, 10)); heatmap[2:6, 2:6] = 1.0; heatmap[0:2, 8:10] = 0.5
         >>> curve = ThresholdCurve(["Mass"], thresholds=(0.3, 0.7))
         >>> curve.update({"Mass": heatmap}, {"Mass": [[2, 2, 4, 4]]})

@@ -137,7 +137,7 @@ class LocalizationAccuracy(_CountingMetric):
     ``compute()`` returns ``{"accuracy/<T>/<class>": ..., "afp/<T>/<class>": ...}`` with a
     ``"mean"`` class.
 
-    Example:
+    Examples:
         >>> metric = LocalizationAccuracy(["Nodule", "Mass"], thresholds=(0.1,))
         >>> metric.update([{"Nodule": [[10, 10, 10, 10]]}], [{"Nodule": [[12, 12, 20, 20]]}])
         >>> float(metric.compute()["accuracy/0.1/Nodule"])
@@ -197,7 +197,7 @@ class MaxBoxAccuracy(_MapMetric):
 
     ``compute()`` returns ``{"max_box_acc/<class>": ...}`` with a ``"mean"`` class.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> metric = MaxBoxAccuracy(["Nodule"])
         >>> heatmap = np.zeros((32, 32)); heatmap[8:16, 8:16] = 1
@@ -244,7 +244,7 @@ class PointingGameAccuracy(_MapMetric):
 
     ``compute()`` returns ``{"accuracy/<class>": ...}`` with a ``"mean"`` class.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> metric = PointingGameAccuracy(["Nodule"], tolerance=0)
         >>> heatmap = np.zeros((32, 32)); heatmap[10, 10] = 1

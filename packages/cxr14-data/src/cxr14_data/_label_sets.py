@@ -55,7 +55,7 @@ class LabelSetSampler:
         shares: share of images showing each class (every one of :data:`CLASSES`, in ``(0, 1)``).
         multi_share: share of images with two or more findings (NIH: 0.185).
 
-    Example:
+    Examples:
         >>> sampler = LabelSetSampler({name: 0.1 for name in CLASSES}, multi_share=0.185)
         >>> round(float(sampler.class_shares()["Nodule"]), 6), round(sampler.multi_share(), 6)
         (0.1, 0.185)

@@ -26,7 +26,7 @@ def rescale_boxes(
 ) -> torch.Tensor:
     """Rescale ``(N, 4)`` ``xywh`` boxes from an image of ``(H, W)`` to one of ``(H', W')``.
 
-    Example:
+    Examples:
         >>> rescale_boxes(torch.tensor([[512.0, 256.0, 100.0, 50.0]]), (1024, 1024), (256, 256))
         tensor([[128.0000,  64.0000,  25.0000,  12.5000]])
     """
@@ -53,7 +53,7 @@ def check_frame(frame: tuple[int, int], name: str = "box_frame") -> tuple[int, i
 def box_in_frame(xywh: tuple[float, float, float, float], frame: tuple[int, int]) -> bool:
     """Whether an ``xywh`` box has a positive size and lies inside a frame of ``(H, W)``.
 
-    Example:
+    Examples:
         >>> box_in_frame((900.0, 10.0, 100.0, 20.0), NIH_BOX_FRAME)
         True
         >>> box_in_frame((900.0, 10.0, 200.0, 20.0), NIH_BOX_FRAME)  # 76 px beyond the right edge

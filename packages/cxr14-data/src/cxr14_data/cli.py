@@ -80,7 +80,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 def strict_json(value: Any) -> Any:
     """``value`` with every NaN or infinity replaced by ``None`` (RFC 8259 has neither).
 
-    Example:
+    Examples:
         >>> strict_json({"a": [1.0, float("nan")], "b": float("inf")})
         {'a': [1.0, None], 'b': None}
     """

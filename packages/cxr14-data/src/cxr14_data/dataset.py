@@ -255,7 +255,7 @@ class ChestXray14(Dataset):
 def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Batch dataset items: ``image`` and ``labels`` stacked, the other keys as lists.
 
-    Example:
+    Examples:
         >>> batch = collate([{"image": torch.zeros(3, 4, 4), "labels": torch.zeros(14),
         ...                   "image_index": "a.png", "patient_id": 1, "boxes": {}}] * 2)
         >>> batch["image"].shape, batch["image_index"]

@@ -131,7 +131,7 @@ def decode_gray(path: str | os.PathLike, max_pixels: int | None = None) -> np.nd
     lookup table, never through floats): 6 MB a megapixel, 385 MB measured for an 8192 x 8192
     16-bit PNG (converting it to float64 took 1.9 GB).
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib, numpy as np
         >>> from PIL import Image
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.png"

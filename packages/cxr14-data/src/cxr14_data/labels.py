@@ -38,7 +38,7 @@ class UnknownLabelError(ValueError):
 def canonical_label(label: str, where: str = "") -> str:
     """The Data_Entry spelling of ``label`` (``"Infiltrate"`` -> ``"Infiltration"``).
 
-    Example:
+    Examples:
         >>> canonical_label("Infiltrate")
         'Infiltration'
     """
@@ -55,7 +55,7 @@ def canonical_label(label: str, where: str = "") -> str:
 def parse_finding_labels(text: str, where: str = "") -> tuple[str, ...]:
     """Split a ``|``-separated ``Finding Labels`` cell; ``"No Finding"`` gives ``()``.
 
-    Example:
+    Examples:
         >>> parse_finding_labels("Cardiomegaly|Effusion")
         ('Cardiomegaly', 'Effusion')
         >>> parse_finding_labels("No Finding")
@@ -73,7 +73,7 @@ def parse_finding_labels(text: str, where: str = "") -> tuple[str, ...]:
 def labels_to_vector(labels: Iterable[str]) -> torch.Tensor:
     """A float ``(14,)`` multi-hot vector in :data:`CLASSES` order.
 
-    Example:
+    Examples:
         >>> labels_to_vector(["Mass", "Atelectasis"])[:5].tolist()
         [1.0, 0.0, 0.0, 0.0, 1.0]
     """

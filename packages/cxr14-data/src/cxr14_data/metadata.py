@@ -127,7 +127,7 @@ def _optional_int(row: list[str], index: dict[str, int], column: str) -> int | N
 def read_data_entry(path: str | os.PathLike) -> list[ImageRecord]:
     """Parse ``Data_Entry_2017[_v2020].csv`` (or the folder holding it).
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> folder = pathlib.Path(tempfile.mkdtemp())
         >>> _ = (folder / "Data_Entry_2017.csv").write_text(
@@ -177,7 +177,7 @@ def read_data_entry(path: str | os.PathLike) -> list[ImageRecord]:
 def read_bbox_list(path: str | os.PathLike) -> list[BoxRecord]:
     """Parse ``BBox_List_2017.csv`` (or the folder holding it); labels in Data_Entry spelling.
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> file = pathlib.Path(tempfile.mkdtemp()) / "BBox_List_2017.csv"
         >>> _ = file.write_text("Image Index,Finding Label,Bbox [x,y,w,h],,,\\n"

@@ -113,7 +113,7 @@ def _table_lines(name: str) -> list[list[str]]:
 def nih_boxes() -> dict[str, np.ndarray]:
     """NIH's boxes per class: ``{class: (N, 4) float64 xywh}`` in the 1024 x 1024 frame.
 
-    Example:
+    Examples:
         >>> boxes = nih_boxes()
         >>> sum(len(rows) for rows in boxes.values()), boxes["Nodule"].shape
         (984, (79, 4))
@@ -130,7 +130,7 @@ def nih_label_sets() -> tuple[tuple[tuple[str, ...], int], ...]:
 
     Labels inside a combination are in :data:`~cxr14_data.labels.CLASSES` order.
 
-    Example:
+    Examples:
         >>> sets = nih_label_sets()
         >>> sets[0], sum(count for _, count in sets)
         (((), 60361), 112120)

@@ -41,7 +41,7 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> np.nda
     header claims more than ``max_pixels``, default
     :data:`~cxr14_data.images.MAX_IMAGE_PIXELS`).
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib, numpy as np
         >>> from PIL import Image
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "scan.jpg"
@@ -70,7 +70,7 @@ def read_dicom_header(path: str | os.PathLike):
     """A DICOM file's header (``pydicom.Dataset``, no pixel data read); a file pydicom cannot
     read is an :class:`ImageDecodeError` naming it.
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> read_dicom_header(pathlib.Path(tempfile.mkdtemp()) / "no.dcm")
         Traceback (most recent call last):

@@ -35,7 +35,7 @@ def select_train_val(
     Returns:
         ``(train, val)`` lists, each in the input order.
 
-    Example:
+    Examples:
         >>> from cxr14_data.metadata import ImageRecord
         >>> records = [ImageRecord(f"{p:08d}_{f:03d}.png", ("Mass",) if f else (), f, p,
         ...                        None, "", "", None, None) for p in range(10) for f in range(2)]

@@ -259,7 +259,7 @@ def make_synthetic(
             default, whatever ``image_size`` is (boxes are scaled by ``frame / image_size``).
         difficulty: a name of :data:`DIFFICULTIES` or a :class:`Difficulty`.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> root = make_synthetic(tempfile.mkdtemp(), n_patients=3, image_size=64, progress=False)
         >>> sorted(p.name for p in root.iterdir())  # doctest: +NORMALIZE_WHITESPACE

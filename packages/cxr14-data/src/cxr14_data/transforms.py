@@ -32,12 +32,13 @@ def paper_transforms(
     Args:
         train: random crop, flip and rotation; else a resize only.
         size: output side in pixels.
-        scale, ratio: ``RandomResizedCrop`` area and aspect ranges (paper: (0.8, 1.0), (0.75,
-            1.733)).
+        scale: ``RandomResizedCrop``'s area range (paper: (0.8, 1.0)).
+        ratio: ``RandomResizedCrop``'s aspect range (paper: (0.75, 1.733)).
         degrees: rotation range ``[-degrees, degrees]`` (paper: 15).
-        mean, std: normalisation of the pretrained weights used (default ImageNet's).
+        mean: normalisation mean of the pretrained weights used (default ImageNet's).
+        std: normalisation standard deviation, likewise.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torchvision import tv_tensors
         >>> image = tv_tensors.Image(torch.zeros(1, 1024, 1024, dtype=torch.uint8))
@@ -74,7 +75,7 @@ def denormalize(
 ) -> torch.Tensor:
     """Undo the normalisation: ``(..., 3, H, W)`` back to ``[0, 1]`` (for display).
 
-    Example:
+    Examples:
         >>> x = torch.rand(3, 4, 4)
         >>> torch.allclose(denormalize(v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)(x)), x, atol=1e-6)
         True

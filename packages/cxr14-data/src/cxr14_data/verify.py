@@ -26,7 +26,7 @@ def unreadable_images(
 ) -> dict[str, str]:
     """Decode each image (in ``workers`` processes); return ``{file name: error}`` of failures.
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> bad = pathlib.Path(tempfile.mkdtemp()) / "bad.png"
         >>> _ = bad.write_bytes(b"not a png")

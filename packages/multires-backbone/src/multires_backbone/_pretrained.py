@@ -39,7 +39,7 @@ def port_state_dict(
     ``model.state_dict()`` one to one in order and shape, else a :class:`PretrainedWeightsError`
     names the first tensor that differs. Used for torchvision -> timm (same layers, other names).
 
-    Example:
+    Examples:
         >>> import torchvision
         >>> timm_model = timm.create_model("efficientnet_b0", num_classes=0, global_pool="")
         >>> tv_state = torchvision.models.efficientnet_b0().state_dict()

@@ -92,7 +92,7 @@ class CAMClassifier(nn.Module):
     Frozen batch-norm layers (all parameters with ``requires_grad=False``) stay in eval mode when
     the model is put in training mode, so their running statistics do not move.
 
-    Example:
+    Examples:
         >>> import timm, torch
         >>> backbone = timm.create_model("resnet18", num_classes=0, global_pool="")
         >>> model = CAMClassifier(backbone, num_classes=14, multires=True)

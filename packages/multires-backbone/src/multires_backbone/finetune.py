@@ -29,7 +29,7 @@ def apply_finetune_policy(model: CAMClassifier, freeze_through_stride: int = 8) 
         freeze_through_stride: freeze up to and including the stage that outputs this stride
             (8 reproduces the paper: ResNet ``layer3``/``layer4`` stay trainable).
 
-    Example:
+    Examples:
         >>> from multires_backbone import create_model
         >>> model = create_model("multires_resnet18")
         >>> frozen = apply_finetune_policy(model)

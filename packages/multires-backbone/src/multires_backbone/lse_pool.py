@@ -28,7 +28,7 @@ def lse_pool2d(x: torch.Tensor, gamma: float = 10.0) -> torch.Tensor:
     Returns:
         Tensor of shape ``(B, C, 1, 1)``, dtype of ``x`` (half precision is reduced in float32).
 
-    Example:
+    Examples:
         >>> import torch
         >>> x = torch.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])
         >>> round(lse_pool2d(x, gamma=1e4).item(), 3)  # ~max
@@ -50,7 +50,7 @@ def lse_pool2d(x: torch.Tensor, gamma: float = 10.0) -> torch.Tensor:
 class LSEPool2d(nn.Module):
     """Module form of :func:`lse_pool2d`.
 
-    Example:
+    Examples:
         >>> import torch
         >>> LSEPool2d(gamma=10.0)(torch.zeros(2, 5, 7, 7)).shape
         torch.Size([2, 5, 1, 1])

@@ -44,7 +44,7 @@ class MergeBlock(nn.Module):
     Shape:
         - coarse: ``(B, n, h, w)``; fine: ``(B, m, H, W)``; output: ``(B, out_channels, H, W)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> block = MergeBlock(2048, 1024)
         >>> block(torch.randn(1, 2048, 3, 3), torch.randn(1, 1024, 5, 5)).shape

@@ -9,6 +9,7 @@ exposes feature maps at strides 8, 16 and 32.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import timm
 
@@ -38,7 +39,7 @@ _REGISTRY: dict[str, ModelConfig] = {
 def list_models() -> list[str]:
     """The named configurations, sorted. Other timm CNNs work as ``<name>``/``multires_<name>``.
 
-    Example:
+    Examples:
         >>> list_models()
         ['efficientnet_b4', 'multires_efficientnet_b4', 'multires_resnet50', 'resnet50']
     """
@@ -69,7 +70,7 @@ def create_model(
     extra_outputs: int = 0,
     merge_style: MergeStyle | None = None,
     head_dropout: float = 0.0,
-    **timm_kwargs,
+    **timm_kwargs: Any,
 ) -> CAMClassifier:
     """Build a CAM classifier by name.
 
@@ -90,7 +91,7 @@ def create_model(
     extra_outputs=1)`` plus a PCM embedding ``Conv2d(C, C // 2, 1, bias=False)`` over
     ``C = model.num_features``; the standard models are counted with 14 outputs and no PCM.
 
-    Example:
+    Examples:
         >>> import torch
         >>> model = create_model("multires_resnet18", num_classes=3)
         >>> out = model(torch.randn(1, 3, 70, 70))  # any size >= 32 px
@@ -113,7 +114,7 @@ def create_model(
 def is_multires(name: str) -> bool:
     """Whether ``name`` builds a multi-resolution model (CAMs at stride 8).
 
-    Example:
+    Examples:
         >>> is_multires("multires_efficientnet_b4"), is_multires("resnet50")
         (True, False)
     """
@@ -127,7 +128,7 @@ def published_parameter_count(name: str, num_classes: int = 14) -> int:
     the PCM embedding, a bias-free 1x1 convolution ``C -> C // 2``. Standard models: backbone +
     a ``num_classes``-way classifier, no PCM.
 
-    Example:
+    Examples:
         >>> published_parameter_count("multires_resnet50")
         26273615
     """

@@ -29,7 +29,7 @@ def prepare_cams(
         float32 tensor ``(B, K + 1, h, w)`` in ``[0, 1]``: channel 0 the background, channels
         ``1..K`` the classes after non-max suppression across classes.
 
-    Example:
+    Examples:
         >>> import torch
         >>> cams = torch.tensor([[[[2.0, 0.0]], [[1.0, 4.0]]]])  # B=1, K=2, 1x2 map
         >>> prepare_cams(cams, eps=0.0)[0, :, 0].tolist()

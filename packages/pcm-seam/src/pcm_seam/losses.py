@@ -35,7 +35,7 @@ def ohem(
         Scalar: the per-image means of the kept entries, averaged over the batch (an image with
         no valid entry contributes 0).
 
-    Example:
+    Examples:
         >>> import torch
         >>> loss = torch.arange(10.0).view(1, 1, 2, 5)
         >>> ohem(loss, keep=0.2).item()  # top 2 of 10 entries: (9 + 8) / 2
@@ -78,11 +78,14 @@ def ecr_loss(
     gradient.
 
     Args:
-        refined_a, cams_a, refined_b, cams_b: ``(B, C, h, w)`` each.
+        refined_a: ``(B, C, h, w)`` refined maps of branch 1, warped afterwards.
+        cams_a: ``(B, C, h, w)`` CAM targets of branch 1, warped afterwards.
+        refined_b: ``(B, C, h, w)`` refined maps of branch 2.
+        cams_b: ``(B, C, h, w)`` CAM targets of branch 2.
         keep: OHEM fraction per image.
         mask: optional ``(B, 1, h, w)`` bool mask of pixels valid in both branches.
 
-    Example:
+    Examples:
         >>> import torch
         >>> cams = torch.rand(2, 3, 4, 4)
         >>> ecr_loss(cams, cams, cams, cams).item()  # a perfectly equivariant pair
@@ -103,7 +106,7 @@ def msml_loss(refined_cams: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         refined_cams: ``(B, K, h, w)`` refined class maps (no background channel).
         labels: ``(B, K)`` binary image labels.
 
-    Example:
+    Examples:
         >>> import torch
         >>> round(msml_loss(torch.ones(1, 2, 4, 4), torch.tensor([[1.0, 0.0]])).item(), 4)
         0.8133
@@ -125,7 +128,7 @@ def min_pooling_loss(maps: torch.Tensor) -> torch.Tensor:
     Args:
         maps: ``(B, K, h, w)`` refined class maps times the image labels (no background).
 
-    Example:
+    Examples:
         >>> import torch
         >>> maps = torch.arange(8.0).view(1, 2, 2, 2)  # channel max: 4, 5, 6, 7
         >>> min_pooling_loss(maps).item()  # the lowest quarter: one pixel, 4

@@ -104,7 +104,7 @@ def normalize_maps(maps: torch.Tensor, mode: Normalize, eps: float = 1e-5) -> to
     ``tool/visualization.max_norm``: ReLU, then ``relu(p - min - eps) / (max - min + eps)``) or
     ``"none"``.
 
-    Example:
+    Examples:
         >>> maps = torch.tensor([[[[1.0, 3.0]], [[-1.0, 1.0]]]])
         >>> normalize_maps(maps, "max", eps=0.0)[0, :, 0].tolist()
         [[0.3333333432674408, 1.0], [0.0, 1.0]]
@@ -216,7 +216,7 @@ class SEAMObjective:
     in training (``mask_input``: CAMs x labels, the first release; ``authors_input_bug``: the
     authors' input line, see :func:`~pcm_seam.refine.pcm_input`).
 
-    Example:
+    Examples:
         >>> SEAM_OBJECTIVES["seam"].transform.kind, SEAM_OBJECTIVES["authors"].msml.reduction
         ('rescale', 'sum')
         >>> SEAMObjective().replace(keep=0.5).ecr.keep
@@ -331,7 +331,7 @@ def objective_name(name: str) -> str:
     """``name`` as a key of :data:`SEAM_OBJECTIVES`: a former name (:data:`RENAMED_OBJECTIVES`)
     becomes its new one, with a ``FutureWarning``; an unknown name is a ``ValueError``.
 
-    Example:
+    Examples:
         >>> import warnings
         >>> with warnings.catch_warnings():
         ...     warnings.simplefilter("ignore", FutureWarning)
@@ -355,7 +355,7 @@ def changed_settings(objective: SEAMObjective) -> dict[str, Any]:
     """The flat settings where ``objective`` differs from the paper's, in :data:`FLAT_NAMES`
     order.
 
-    Example:
+    Examples:
         >>> sorted(changed_settings(SEAM_OBJECTIVES["masked-cam-scale"]))
         ['angle_per', 'ecr_normalize', 'ecr_resolution', 'label_loss_maps', 'mask_input']
     """

@@ -42,7 +42,7 @@ def auto_chunk_size(
     matrix and, under autograd, its saved ReLU output) fit ``memory_budget`` bytes; ``None``
     (dense) when all ``pixels`` fit.
 
-    Example:
+    Examples:
         >>> auto_chunk_size(1, 32 * 32), auto_chunk_size(1, 128 * 128)  # 8 MiB dense; 2 GiB
         (None, 2048)
     """
@@ -74,7 +74,7 @@ def pixel_correlation(
         ``(B, K, h, w)`` refined maps, computed in float32 even under autocast (float64 inputs
         stay float64).
 
-    Example:
+    Examples:
         >>> import torch
         >>> emb = torch.ones(1, 4, 3, 3)               # every pixel alike: a global average
         >>> cam = torch.arange(9.0).view(1, 1, 3, 3)
@@ -120,7 +120,7 @@ class PCM(nn.Module):
         image_channels: also read the image, average-pooled to the map's size and concatenated
             to the features (SEAM's PCM reads the image; the paper's does not: 0).
 
-    Example:
+    Examples:
         >>> import torch
         >>> pcm = PCM(512)
         >>> refined = pcm(torch.randn(2, 512, 32, 32), torch.rand(2, 15, 32, 32))

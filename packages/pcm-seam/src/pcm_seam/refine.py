@@ -27,7 +27,7 @@ def pcm_input(cams: torch.Tensor, authors_input_bug: bool = False) -> torch.Tens
     ``cam_d[:, -1] = 1 - max(...)`` writes the background into ``cam_d`` instead of
     ``cam_d_norm``. The result is returned background first, as everywhere in this package.
 
-    Example:
+    Examples:
         >>> cams = torch.tensor([[[[2.0, 0.0]], [[1.0, 4.0]], [[3.0, 1.0]]]])  # K=2 + extra
         >>> pcm_input(cams, authors_input_bug=True)[0, :, 0].tolist()  # background: the extra
         [[1.0, 0.333...], [0.999..., 0.0], [0.0, 0.999...]]
@@ -71,7 +71,7 @@ def refine(
         authors_input_bug: the authors' PCM input (``cams`` with the extra output last; see
             :func:`pcm_input`).
 
-    Example:
+    Examples:
         >>> from pcm_seam import PCM
         >>> refine(PCM(16), torch.randn(2, 16, 8, 8), torch.randn(2, 14, 8, 8)).shape
         torch.Size([2, 14, 8, 8])

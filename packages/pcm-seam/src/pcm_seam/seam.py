@@ -104,50 +104,54 @@ class SEAMLoss(nn.Module):
     Args:
         objective: the parts (default: the paper's); ``SEAMLoss.variant(name)`` takes a
             source's from :data:`~pcm_seam.objective.SEAM_OBJECTIVES`.
-        lambda_msml: weight of the multilabel soft margin term (paper: 1.5; SEAM: 1).
-        lambda_ecr: weight of the ECR term (paper: 1.0).
-        max_angle: rotations are drawn uniformly from ``[-max_angle, max_angle]`` degrees.
-        keep: OHEM fraction per image (paper: top 20%).
-        mask_padding: exclude the rotation's zero-filled corners from the ECR.
-        mask_input: multiply the CAMs by the image labels before the PCM in training (the
+        **settings: any of the flat settings below, by name.
+
+    Keyword Args:
+        lambda_msml (float): weight of the multilabel soft margin term (paper: 1.5; SEAM: 1).
+        lambda_ecr (float): weight of the ECR term (paper: 1.0).
+        max_angle (float): rotations are drawn uniformly from ``[-max_angle, max_angle]`` degrees.
+        keep (float): OHEM fraction per image (paper: top 20%).
+        mask_padding (bool): exclude the rotation's zero-filled corners from the ECR.
+        mask_input (bool): multiply the CAMs by the image labels before the PCM in training (the
             first release; makes training and test inputs differ). Default: never.
-        label_loss_maps: multiply the ECR maps by the image labels, background label 1 (SEAM).
-        ecr_normalize: normalise the refined maps (and, with ``ecr_targets="after"``, the CAM
+        label_loss_maps (bool): multiply the ECR maps by the image labels, background label 1
+            (SEAM).
+        ecr_normalize (str): normalise the refined maps (and, with ``ecr_targets="after"``, the CAM
             targets) before the ECR: ``"max"`` (the authors), ``"minmax"`` (SEAM's ``max_norm``)
             or ``"none"``.
-        ecr_resolution: ``"image"`` (maps upsampled to each branch's input first, SEAM and
+        ecr_resolution (str): ``"image"`` (maps upsampled to each branch's input first, SEAM and
             authors) or ``"cam"``. The MSML and min-pooling terms use the same maps.
-        msml_reduction: the two branches' MSML terms averaged (``"mean"``, SEAM) or summed
+        msml_reduction (str): the two branches' MSML terms averaged (``"mean"``, SEAM) or summed
             (``"sum"``, authors).
-        msml_on: ``"refined"`` (global average of the refined maps: the paper, the authors),
+        msml_on (str): ``"refined"`` (global average of the refined maps: the paper, the authors),
             ``"cams"`` (of the raw CAMs: SEAM, no gradient over a frozen classifier) or
             ``"refined_logits"`` (experimental; see the module docstring).
-        angle_per: one random angle per ``"batch"`` (SEAM's transform, the authors) or per
+        angle_per (str): one random angle per ``"batch"`` (SEAM's transform, the authors) or per
             ``"image"``.
-        transform: branch 2's view: ``"rotate"`` (the paper) or ``"rescale"`` (SEAM's
+        transform (str): branch 2's view: ``"rotate"`` (the paper) or ``"rescale"`` (SEAM's
             ``scale_factor`` down-scaling, bilinear, ``align_corners=True``; needs
             ``ecr_resolution="image"``).
-        rescale_factor: SEAM's 0.3.
-        rotation: ``"kornia"`` (:func:`~pcm_seam.warps.rotate_with_mask`) or ``"torchvision"``
+        rescale_factor (float): SEAM's 0.3.
+        rotation (str): ``"kornia"`` (:func:`~pcm_seam.warps.rotate_with_mask`) or ``"torchvision"``
             (the authors' ``torchvision.transforms.functional.rotate``).
-        ecr_targets: ``"before"``: the targets are the CAMs prepared as the PCM input is
+        ecr_targets (str): ``"before"``: the targets are the CAMs prepared as the PCM input is
             (:func:`~pcm_seam.cam_prep.prepare_cams`: max-normalised, background and one-hot
             before the transform; the paper's default); ``"after"``: normalised CAMs x labels,
             transformed, then background ``1 - max`` and one-hot (SEAM, the authors: padded
             corners get background 1).
-        onehot: with ``"after"``: keep the maximum among the ``"foreground"`` channels
+        onehot (str): with ``"after"``: keep the maximum among the ``"foreground"`` channels
             (SEAM's ``max_onehot``) or among ``"all"`` channels, background included (the
             authors' ``utils.max_onehot``).
-        normalize_eps: the ``eps`` of ``ecr_normalize`` (SEAM 1e-5, authors 1e-6).
-        lambda_er: weight of SEAM's ER term, the L1 distance of the two branches' normalised
+        normalize_eps (float): the ``eps`` of ``ecr_normalize`` (SEAM 1e-5, authors 1e-6).
+        lambda_er (float): weight of SEAM's ER term, the L1 distance of the two branches' normalised
             CAMs (no gradient over a frozen classifier).
-        lambda_min_pool: weight of SEAM's ``adaptive_min_pooling_loss`` on the refined maps x
-            labels, averaged over the branches (it trains the PCM).
-        authors_input_bug: :func:`seam_step` builds the PCM input as the authors' forward does
-            (the model's CAMs then carry the classifier's extra output last; see
+        lambda_min_pool (float): weight of SEAM's ``adaptive_min_pooling_loss`` on the refined
+            maps x labels, averaged over the branches (it trains the PCM).
+        authors_input_bug (bool): :func:`seam_step` builds the PCM input as the authors'
+            forward does (the model's CAMs then carry the classifier's extra output last; see
             :func:`~pcm_seam.refine.pcm_input`); the loss itself is unchanged.
 
-    Example:
+    Examples:
         >>> loss_fn = SEAMLoss()
         >>> cams, refined = torch.randn(2, 3, 8, 8), torch.rand(2, 4, 8, 8)
         >>> out = loss_fn(BranchOutputs(cams, refined), BranchOutputs(cams, refined),
@@ -384,7 +388,7 @@ def seam_step(
         loss_fn: the :class:`SEAMLoss` (its switches, ``max_angle`` and ``angle_per``).
         generator: for the angles, to make a step reproducible.
 
-    Example:
+    Examples:
         >>> from pcm_seam import PCM
         >>> class Tiny(torch.nn.Module):
         ...     def __init__(self):

@@ -37,7 +37,7 @@ def rotate_with_mask(
         ``(B, 1, H, W)``, true where every sample the bilinear warp read lies inside the input
         (false in the zero-filled corners).
 
-    Example:
+    Examples:
         >>> import torch
         >>> x = torch.arange(16.0).view(1, 1, 4, 4)
         >>> rotated, valid = rotate_with_mask(x, torch.tensor([90.0]))
@@ -69,7 +69,7 @@ def rotate_torchvision_with_mask(
     kornia (bilinear, zero fill, about the image centre, counter-clockwise, in ``x``'s dtype):
     the authors' ``PcmModel.affine_transform``. Needs torchvision.
 
-    Example:
+    Examples:
         >>> x = torch.ones(1, 1, 8, 8)
         >>> rotated, valid = rotate_torchvision_with_mask(x, torch.tensor([30.0]))
         >>> bool(valid[0, 0, 4, 4]), bool(valid[0, 0, 0, 0])

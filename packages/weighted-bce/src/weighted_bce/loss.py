@@ -38,7 +38,7 @@ def batch_class_weights(targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
         (float32 for integer or bool targets). A class with no positives
         has ``beta_pos = 0``; one with no negatives has ``beta_neg = 0``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> y = torch.tensor([[1., 0.], [0., 0.], [0., 0.], [0., 1.]])
         >>> beta_pos, beta_neg = batch_class_weights(y)
@@ -83,7 +83,7 @@ def dynamic_weighted_bce_with_logits(
         A scalar, or ``(B, C)`` for ``reduction="none"``; float32 for half-precision logits,
         otherwise the dtype of ``logits``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> logits = torch.tensor([[2.0, -1.0], [0.5, 0.0]])
         >>> targets = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
@@ -113,7 +113,7 @@ class DynamicWeightedBCEWithLogitsLoss(nn.Module):
         reduction: ``"none"``, ``"mean"`` (sum over classes, mean over the batch) or ``"sum"``.
         validate_args: check inputs on every call.
 
-    Example:
+    Examples:
         >>> import torch
         >>> criterion = DynamicWeightedBCEWithLogitsLoss()
         >>> loss = criterion(torch.zeros(4, 3), torch.tensor([[1, 0, 0]] * 2 + [[0, 1, 0]] * 2))

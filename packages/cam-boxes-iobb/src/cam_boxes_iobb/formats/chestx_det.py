@@ -45,7 +45,7 @@ def read_chestx_det(
 ) -> Annotations:
     """Read a ChestX-Det JSON file into boxes and masks.
 
-    Example:
+    Examples:
         >>> import json, tempfile, pathlib
         >>> file = pathlib.Path(tempfile.mkdtemp()) / "ChestX_Det_test.json"
         >>> _ = file.write_text(json.dumps([

@@ -39,7 +39,7 @@ NON_CLASS_KEYS = ("img_size",)
 def read_chexlocalize(path: str | os.PathLike) -> Annotations:
     """Read CheXlocalize's ground-truth segmentation JSON.
 
-    Example:
+    Examples:
         >>> import json, tempfile, pathlib
         >>> import numpy as np
         >>> from cam_boxes_iobb.rle import encode

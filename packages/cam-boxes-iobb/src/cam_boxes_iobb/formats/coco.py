@@ -125,7 +125,7 @@ def from_coco(data: Any, source: str) -> Annotations:
 def read_coco(path: str | os.PathLike) -> Annotations:
     """Read a COCO JSON file into the neutral form.
 
-    Example:
+    Examples:
         >>> import json, tempfile, pathlib
         >>> file = pathlib.Path(tempfile.mkdtemp()) / "boxes.json"
         >>> _ = file.write_text(json.dumps({

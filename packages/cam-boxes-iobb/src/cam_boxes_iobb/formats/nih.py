@@ -62,7 +62,7 @@ def read_nih(
             file names' prefixes).
         frame: ``(height, width)`` of the boxes' frame (NIH: 1024 x 1024).
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> file = pathlib.Path(tempfile.mkdtemp()) / "BBox_List_2017.csv"
         >>> _ = file.write_text("Image Index,Finding Label,Bbox [x,y,w,h],,,\\n"

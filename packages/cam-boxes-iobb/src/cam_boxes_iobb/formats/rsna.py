@@ -21,7 +21,7 @@ RSNA_FRAME = (1024, 1024)
 def read_rsna(path: str | os.PathLike, frame: tuple[int, int] = RSNA_FRAME) -> Annotations:
     """Read ``stage_2_train_labels.csv`` (or the folder holding it).
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> file = pathlib.Path(tempfile.mkdtemp()) / "stage_2_train_labels.csv"
         >>> _ = file.write_text("patientId,x,y,width,height,Target\\n"

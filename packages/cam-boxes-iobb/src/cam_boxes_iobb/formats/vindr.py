@@ -99,7 +99,7 @@ def read_vindr(
         dicom_dir: else, the folder of ``<image_id>.dicom`` (or ``.dcm``) files.
         readers: keep only these ``rad_id`` values (default: every reader).
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> file = pathlib.Path(tempfile.mkdtemp()) / "annotations_train.csv"
         >>> _ = file.write_text("image_id,rad_id,class_name,x_min,y_min,x_max,y_max\\n"
