@@ -41,8 +41,10 @@ def _valued_flags(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     return [a for a in parser._actions if a.option_strings and a.type in (int, float, json.loads)]
 
 
-def _check(parser, base: list[str], validate, tmp_path, data) -> None:
-    actions = _valued_flags(parser)
+def _check(parser, base: list[str], validate, tmp_path, data, flags_of=None) -> None:
+    """One fuzzed command line: ``base`` (``OUT`` standing for a fresh --out) and one valued
+    flag of ``flags_of`` (default ``parser``) with hostile values, parsed then validated."""
+    actions = _valued_flags(flags_of or parser)
     assert actions, "a script without number flags in this test"
     action = data.draw(st.sampled_from(actions), label="flag")
     count = 2 if action.nargs == 2 else 1
@@ -73,44 +75,25 @@ def test_reproduce_paper(tmp_path, data, capsys):
     _check(run_parser(), ["--preset", "smoke", "--out", "OUT"], resolve_config, tmp_path, data)
 
 
+#: Each script's job (its parser and its number flags) and the rest of a valid command line.
+JOB_FLAGS = {
+    "score_model": (score, ["--model", "timm:resnet18", "--out", "OUT"]),
+    "predict": (predict, ["x.png", "--model", "m", "--out", "OUT"]),
+    "export_onnx": (export, ["--model", "m", "--out", "OUT"]),
+    "seed_study": (seed_study, ["--out", "OUT", "--seeds", "0"]),
+}
+
+
+@pytest.mark.parametrize("script", sorted(JOB_FLAGS))
 @FUZZ
 @given(data=st.data())
-def test_score_model(tmp_path, data, capsys):
+def test_each_scripts_number_flags(tmp_path, data, capsys, script):
+    job, base = JOB_FLAGS[script]
+
     def validate(args):
-        check_flags(args, score.NUMBER_FLAGS)
+        check_flags(args, job.NUMBER_FLAGS)
 
-    base = ["--model", "timm:resnet18", "--out", "OUT"]
-    _check(score.get_args_parser(), base, validate, tmp_path, data)
-
-
-@FUZZ
-@given(data=st.data())
-def test_predict(tmp_path, data, capsys):
-    def validate(args):
-        check_flags(args, predict.NUMBER_FLAGS)
-
-    base = ["x.png", "--model", "m", "--out", "OUT"]
-    _check(predict.get_args_parser(), base, validate, tmp_path, data)
-
-
-@FUZZ
-@given(data=st.data())
-def test_export_onnx(tmp_path, data, capsys):
-    def validate(args):
-        check_flags(args, export.NUMBER_FLAGS)
-
-    base = ["--model", "m", "--out", "OUT"]
-    _check(export.get_args_parser(), base, validate, tmp_path, data)
-
-
-@FUZZ
-@given(data=st.data())
-def test_seed_study(tmp_path, data, capsys):
-    def validate(args):
-        check_flags(args, seed_study.NUMBER_FLAGS)
-
-    base = ["--out", "OUT", "--seeds", "0"]
-    _check(seed_study.get_args_parser(), base, validate, tmp_path, data)
+    _check(job.get_args_parser(), base, validate, tmp_path, data)
 
 
 def test_seed_study_run_flags_are_checked_before_the_study_folder_is_made(tmp_path):
@@ -129,14 +112,7 @@ def test_cam_boxes_iobb_score(tmp_path, data, capsys):
     score_parser = next(
         a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
     ).choices["score"]
-    actions = _valued_flags(score_parser)
-    action = data.draw(st.sampled_from(actions), label="flag")
-    count = 2 if action.nargs == 2 else 1
-    values = [data.draw(VALUES, label="value") for _ in range(count)]
-    out = tmp_path / uuid.uuid4().hex
-    argv = [a.replace("OUT", str(out)) for a in base] + [action.option_strings[-1], *values]
-    _parse_then_validate(parser, argv, settings_from_args)
-    assert not out.exists()
+    _check(parser, base, settings_from_args, tmp_path, data, flags_of=score_parser)
 
 
 @pytest.mark.parametrize(
