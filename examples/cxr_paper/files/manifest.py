@@ -14,6 +14,7 @@ removed, not what it points to), plus the temporary files of this project's writ
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -138,7 +139,7 @@ class OutputManifest:
             if not parent.is_dir():
                 continue
             _remove(parent / parts[-1])
-            for leftover in parent.glob(f".{Path(parts[-1]).stem}.*.tmp*"):
+            for leftover in parent.glob(f".{glob.escape(Path(parts[-1]).stem)}.*.tmp*"):
                 _remove(leftover)
             for depth in range(len(parts) - 1, 0, -1):
                 with contextlib.suppress(OSError):  # not empty: it holds something else
