@@ -1,11 +1,18 @@
-"""A saved model's ``config.json``: every value checked before a model is built from it."""
+"""A saved model's configuration as one type, :class:`SavedModelConfig`: what rebuilds the model
+and runs it as it was evaluated. The PyTorch model (``config.json`` of a ``save_pretrained``
+folder) and the ONNX export (its metadata) both write and read it; every value is checked before
+a model is built from it."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from cxr14_data import IMAGENET_MEAN, IMAGENET_STD
+from cxr_paper.configuration.protocol import PAPER_PROTOCOL
 from cxr_paper.deploy.operating_points import Rule, check_thresholds
 from multires_backbone import resolve_config
 
@@ -86,3 +93,62 @@ def _operating_points_problem(value: Any, classes: Any) -> str | None:
     except ValueError as error:
         return str(error)
     return check_thresholds(value.get("thresholds"), classes if isinstance(classes, list) else [])
+
+
+@dataclass(frozen=True)
+class SavedModelConfig:
+    """A trained model's settings: the architecture and its classes, the input it expects
+    (side, normalisation), the LSE pooling's gamma, the PCM's input, and the decision settings
+    (probability threshold, per-class operating points, heatmap threshold Q, temperature).
+
+    Examples:
+        >>> config = SavedModelConfig("resnet10t", ["Mass", "Nodule"], image_size=64)
+        >>> config.classes, config.to_json()["classes"]
+        (('Mass', 'Nodule'), ['Mass', 'Nodule'])
+        >>> SavedModelConfig.from_json(config.to_json()) == config
+        True
+        >>> SavedModelConfig("resnet10t", ["Mass"], image_size=8)
+        Traceback (most recent call last):
+        ValueError: config.json: image_size 8 is not an int in [32, 4096]
+    """
+
+    architecture: str
+    classes: tuple[str, ...]
+    image_size: int = 256
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    gamma: float = 10.0
+    pcm_image_channels: int = 0
+    prob_threshold: float = PAPER_PROTOCOL.prob_threshold
+    heatmap_threshold: float = PAPER_PROTOCOL.heatmap_threshold
+    operating_points: dict[str, Any] | None = None
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_model_config(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        for name in ("classes", "mean", "std"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "gamma", float(self.gamma))
+        object.__setattr__(self, "temperature", float(self.temperature))
+
+    def to_json(self, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The values as JSON (tuples as lists), without the fields in ``exclude``."""
+        values = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in exclude
+        }
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+    @classmethod
+    def from_json(cls, values: Mapping[str, Any]) -> SavedModelConfig:
+        """The config of ``values`` (a ``config.json`` read back); an unknown or missing field
+        is a ``ValueError`` naming it."""
+        if not isinstance(values, Mapping):
+            raise ValueError(f"config.json: expected an object, got {type(values).__name__}.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"config.json: unknown fields {unknown}.")
+        missing = [n for n in ("architecture", "classes") if n not in values]
+        if missing:
+            raise ValueError(f"config.json: lacks {missing}.")
+        return cls(**values)

@@ -14,6 +14,7 @@ the metadata entry :data:`CONFIG_KEY` (JSON), so the file alone runs ``predict.p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cxr_paper.deploy.model_config import check_model_config
+from cxr_paper.deploy.model_config import SavedModelConfig
 from cxr_paper.deploy.pretrained import CXRLocalizer, Prediction, decision_thresholds
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import atomic_write
@@ -34,18 +35,11 @@ OPSET = 18
 INPUT = "images"
 OUTPUTS = ("probabilities", "cams", "refined")
 CONFIG_KEY = "cxr_localizer_config"
+#: The saved config's fields the ONNX file does not carry (the PCM is in the graph).
+NOT_IN_ONNX = ("pcm_image_channels",)
 #: The config entries the ONNX file carries (the weights are in the graph).
-CONFIG_FIELDS = (
-    "architecture",
-    "classes",
-    "image_size",
-    "mean",
-    "std",
-    "gamma",
-    "prob_threshold",
-    "heatmap_threshold",
-    "operating_points",
-    "temperature",
+CONFIG_FIELDS = tuple(
+    f.name for f in dataclasses.fields(SavedModelConfig) if f.name not in NOT_IN_ONNX
 )
 
 
@@ -63,18 +57,7 @@ class _Outputs(nn.Module):
 
 def model_config(model: CXRLocalizer) -> dict[str, Any]:
     """What :data:`CONFIG_FIELDS` the model's ``config.json`` holds."""
-    return {
-        "architecture": model.architecture,
-        "classes": list(model.classes),
-        "image_size": model.image_size,
-        "mean": list(model.mean),
-        "std": list(model.std),
-        "gamma": model.gamma,
-        "prob_threshold": model.prob_threshold,
-        "heatmap_threshold": model.heatmap_threshold,
-        "operating_points": model.operating_points,
-        "temperature": model.temperature,
-    }
+    return model.saved_config.to_json(exclude=NOT_IN_ONNX)
 
 
 def export_onnx(
@@ -161,20 +144,19 @@ class OnnxLocalizer:
             )
         try:
             config = json.loads(meta[CONFIG_KEY])
-            check_model_config(**{k: config[k] for k in CONFIG_FIELDS})
+            saved = SavedModelConfig.from_json({k: config[k] for k in CONFIG_FIELDS})
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise RunError(f"{self.path}: its {CONFIG_KEY} metadata is wrong ({error}).") from None
         names = [o.name for o in self.session.get_outputs()]
         if names != list(OUTPUTS) or [i.name for i in self.session.get_inputs()] != [INPUT]:
             raise RunError(f"{self.path}: expected input {INPUT!r} and outputs {list(OUTPUTS)}.")
-        self.config = config
-        self.architecture, self.classes = config["architecture"], list(config["classes"])
-        self.image_size = int(config["image_size"])
-        self.mean, self.std = tuple(config["mean"]), tuple(config["std"])
-        self.prob_threshold = config["prob_threshold"]
-        self.heatmap_threshold = config["heatmap_threshold"]
-        self.operating_points = config["operating_points"]
-        self.temperature = float(config["temperature"])
+        self.saved_config = saved
+        self.architecture, self.classes = saved.architecture, list(saved.classes)
+        self.image_size, self.mean, self.std = saved.image_size, saved.mean, saved.std
+        self.prob_threshold = saved.prob_threshold
+        self.heatmap_threshold = saved.heatmap_threshold
+        self.operating_points = saved.operating_points
+        self.temperature = saved.temperature
         self.batch_size = self.session.get_inputs()[0].shape[0]  # an int, or "batch"
 
     @property

@@ -24,7 +24,7 @@ from torch import nn
 
 from cxr_paper.configuration.protocol import PAPER_PROTOCOL
 from cxr_paper.deploy.model_card import CARD_TEMPLATE, model_card
-from cxr_paper.deploy.model_config import check_model_config
+from cxr_paper.deploy.model_config import SavedModelConfig
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import staged_folder
 from multires_backbone import create_model
@@ -80,25 +80,25 @@ class CXRLocalizer(
         temperature: float = 1.0,
     ) -> None:
         super().__init__()
-        check_model_config(
-            architecture=architecture,
-            classes=classes,
-            image_size=image_size,
-            mean=mean,
-            std=std,
-            gamma=gamma,
-            pcm_image_channels=pcm_image_channels,
-            prob_threshold=prob_threshold,
-            heatmap_threshold=heatmap_threshold,
-            operating_points=operating_points,
-            temperature=temperature,
+        #: every setting, checked (:class:`~cxr_paper.deploy.model_config.SavedModelConfig`)
+        self.saved_config = config = SavedModelConfig(
+            architecture,
+            classes,
+            image_size,
+            mean,
+            std,
+            gamma,
+            pcm_image_channels,
+            prob_threshold,
+            heatmap_threshold,
+            operating_points,
+            temperature,
         )
-        self.architecture, self.classes = architecture, list(classes)
-        self.image_size = int(image_size)
-        self.mean, self.std = tuple(mean), tuple(std)
-        self.gamma = float(gamma)
+        self.architecture, self.classes = config.architecture, list(config.classes)
+        self.image_size, self.mean, self.std = config.image_size, config.mean, config.std
+        self.gamma = config.gamma
         self.prob_threshold, self.heatmap_threshold = prob_threshold, heatmap_threshold
-        self.operating_points, self.temperature = operating_points, float(temperature)
+        self.operating_points, self.temperature = operating_points, config.temperature
         self.classifier = create_model(architecture, num_classes=len(classes), gamma=gamma)
         self.pcm = PCM(self.classifier.num_features, image_channels=pcm_image_channels)
         self.eval()
