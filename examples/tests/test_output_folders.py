@@ -144,11 +144,24 @@ class TestLockAndManifest:
 
     @pytest.mark.parametrize("entry", ["../x", "/etc/passwd", "a/../../x", "", 3])
     def test_a_manifest_entry_that_leaves_the_folder_is_refused(self, tmp_path, entry):
-        (tmp_path / MANIFEST_FILE).write_text(
-            json.dumps({"version": 1, "job": "score", "entries": [entry]})
-        )
-        with pytest.raises(RunError, match=str(tmp_path / MANIFEST_FILE)):
+        header = json.dumps({"version": 1, "job": "score"})
+        (tmp_path / MANIFEST_FILE).write_text(f"{header}\n{json.dumps(entry)}\n")
+        with pytest.raises(RunError, match="leaves its folder|is not a relative path") as refused:
             OutputManifest.read(tmp_path)
+        assert str(tmp_path / MANIFEST_FILE) in str(refused.value)
+
+    def test_a_line_torn_by_a_crash_is_not_an_entry(self, tmp_path):
+        """Entries are appended before their files are written: a torn last line's file was
+        never written, and the lines before it still count."""
+        out = tmp_path / "out"
+        with claim(out, resume=False, overwrite=False, job="score"):
+            atomic_text(out / "a.json", "{}")
+        with open(out / MANIFEST_FILE, "a") as handle:
+            handle.write('"b.js')  # the crash came mid-line
+        assert OutputManifest.read(out).entries == ["a.json"]
+        with claim(out, resume=True, overwrite=False, job="score"):
+            atomic_text(out / "c.json", "{}")
+        assert OutputManifest.read(out).entries == ["a.json", "c.json"]
 
     def test_no_write_goes_through_a_link_inside_out(self, tmp_path):
         out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"

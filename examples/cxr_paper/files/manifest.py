@@ -1,10 +1,11 @@
 """What a job wrote into its ``--out``, so that ``--overwrite`` deletes that and nothing else.
 
 A job that holds a folder (:func:`cxr_paper.files.out_folder.claim`) keeps a manifest there,
-:data:`MANIFEST_FILE`: the job's kind and every file or folder it made, each listed *before* it
-is written (a crash leaves no file the manifest does not name). Every writer of this project
-reports to it: :func:`~cxr_paper.files.atomic.atomic_write` does so itself, and code that lets a
-library write (a maps file, the synthetic set, a staged folder) calls :func:`record_output` first.
+:data:`MANIFEST_FILE`: a JSON header line with the job's kind, then one JSON line for every file or
+folder it made, each appended *before* it is written (a crash leaves no file the manifest does not
+name). Every writer of this project reports to it: :func:`~cxr_paper.files.atomic.atomic_write` does
+so itself, and code that lets a library write (a maps file, the synthetic set, a staged folder)
+calls :func:`record_output` first.
 
 ``--overwrite`` then removes the listed entries only, never through a symbolic link (a link is
 removed, not what it points to), plus the temporary files of this project's writers beside them
@@ -88,17 +89,24 @@ class OutputManifest:
         if not path.is_file():
             return None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            # every line ends with a newline; what follows the last is empty, or a line torn by
+            # a crash, whose file was never written (entries are listed before their files)
+            lines = text.split("\n")[:-1]
+            header = json.loads(lines[0]) if lines else None
+            entries = [json.loads(line) for line in lines[1:]]
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise RunError(f"{path}: not a readable manifest ({error}).") from None
         if (
-            not isinstance(data, dict)
-            or data.get("version") != FORMAT_VERSION
-            or not isinstance(data.get("job"), str)
-            or not isinstance(data.get("entries"), list)
+            not isinstance(header, dict)
+            or header.get("version") != FORMAT_VERSION
+            or not isinstance(header.get("job"), str)
         ):
-            raise RunError(f"{path}: expected {{'version': 1, 'job': str, 'entries': [...]}}.")
-        return cls(folder, data["job"], [_check_entry(e, path) for e in data["entries"]])
+            raise RunError(
+                f"{path}: expected a first line {{'version': {FORMAT_VERSION}, 'job': str}}, "
+                "then one JSON string an entry."
+            )
+        return cls(folder, header["job"], [_check_entry(e, path) for e in entries])
 
     def record(self, path: Path, folder: bool = False) -> None:
         """List ``path`` (inside :attr:`folder`; ``folder=True``: a folder the job makes whole)
@@ -109,11 +117,21 @@ class OutputManifest:
             return
         self.entries.append(entry)
         self._listed.add(entry)
-        self.save()
+        # appended, not rewritten: a job writing N files costs O(N), and a crash tears at most
+        # the last line, whose file was never written
+        handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            os.write(handle, (json.dumps(entry) + "\n").encode("utf-8"))
+            os.fsync(handle)
+        finally:
+            os.close(handle)
 
     def save(self) -> None:
-        """Write the list atomically (a temporary file renamed over it, both fsync-ed)."""
-        text = json.dumps({"version": FORMAT_VERSION, "job": self.job, "entries": self.entries})
+        """Write the whole list atomically (a temporary file renamed over it, both fsync-ed):
+        a header line, then one JSON string an entry."""
+        lines = [json.dumps({"version": FORMAT_VERSION, "job": self.job})]
+        lines += [json.dumps(entry) for entry in self.entries]
+        text = "\n".join(lines) + "\n"
         replace_atomically(self.path, lambda p: p.write_text(text, encoding="utf-8"))
 
     def activate(self) -> OutputManifest:
