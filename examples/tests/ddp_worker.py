@@ -5,6 +5,8 @@ import torch
 import torch.distributed as dist
 from planted_task import TASK, planted_batches
 
+from cxr_paper.files.jsonio import strict
+from cxr_paper.files.typed_json import to_json
 from cxr_paper.learning.stage_loop import StageState, run_epoch
 from cxr_paper.machine.distributed import DistContext
 from cxr_paper.machine.runtime import wrap_for_training
@@ -94,7 +96,7 @@ def planted_split():
 def evaluation_summary(test) -> dict:
     """What a rank's test result holds, as plain values to compare across processes."""
     return {
-        "localization": test.localization,
+        "localization": strict(to_json(test.localization)),
         "auroc": test.auroc,
         "image_names": test.image_names,
         "box_images": test.box_images,

@@ -84,14 +84,14 @@ def test_oracle_cams_localize_every_box(root, tmp_path, source):
     assert (dataset._store is not None) == (source == "prepared")
     result = _evaluate(dataset)
     assert result.box_images == dataset.box_images > 10
-    at_half = result.localization["cam"]["iobb"]["0.5"]
-    present = [c for c in BOX_CLASSES if not math.isnan(at_half[c]["accuracy"])]
+    at_half = result.localization["cam"].iobb["0.5"]
+    present = [c for c in BOX_CLASSES if not math.isnan(at_half[c].accuracy)]
     assert len(present) >= 4
     for name in present:
-        assert at_half[name]["accuracy"] == 1.0, name
-    assert result.localization["cam"]["iobb"]["0.1"]["mean"]["afp"] == 0.0
+        assert at_half[name].accuracy == 1.0, name
+    assert result.localization["cam"].iobb["0.1"]["mean"].afp == 0.0
     shifted = _evaluate(dataset, shift=INPUT // STRIDE // 2)
-    assert shifted.localization["cam"]["iobb"]["0.5"]["mean"]["accuracy"] < 0.1
+    assert shifted.localization["cam"].iobb["0.5"]["mean"].accuracy < 0.1
 
 
 def test_boxes_from_the_wrong_frame_would_fail(root):

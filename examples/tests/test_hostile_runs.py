@@ -190,11 +190,18 @@ class TestHandEditedRunFiles:
     @pytest.mark.parametrize(
         ("edit", "named"),
         [
-            (lambda tree: tree.update(latency_ms="fast"), "latency_ms is 'fast'"),
-            (lambda tree: tree["test"]["auroc"].update(mean="high"), "test.auroc.mean is 'high'"),
-            (lambda tree: tree["intervals"].update(x=[1, "2"]), r"intervals.x\[1\] is '2'"),
+            (lambda tree: tree.update(latency_ms="fast"), "latency_ms: 'fast' is not a number"),
+            (
+                lambda tree: tree["test"]["auroc"].update(mean="high"),
+                "test.auroc.mean: 'high' is not a number",
+            ),
+            (
+                lambda tree: tree["intervals"]["auroc"]["mean"].update(low=[1, "2"]),
+                r"intervals.auroc.mean.low: \[1, '2'\] is not a number",
+            ),
+            (lambda tree: tree["intervals"].update(x=1), r"intervals: unknown keys \['x'\]"),
         ],
-        ids=["latency", "auroc", "interval"],
+        ids=["latency", "auroc", "interval", "unknown"],
     )
     def test_a_value_of_the_wrong_type_is_named(self, smoke_run, tmp_path, edit, named):
         folder = _model_copy(smoke_run, tmp_path)
@@ -217,7 +224,7 @@ class TestHandEditedRunFiles:
         tree["latency_ms"] = "fast"
         (out / MODEL / RESULT_JSON).write_text(json.dumps(tree))
         before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-        with pytest.raises(RunError, match="latency_ms is 'fast'"):
+        with pytest.raises(RunError, match="latency_ms: 'fast' is not a number"):
             reproduce_paper.main(get_args_parser().parse_args(["--out", str(out), "--resume"]))
         after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
         changed = [p for p in before if after.get(p) != before[p] and p.name != ".lock"]

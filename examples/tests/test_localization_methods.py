@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from result_factories import model_metrics
 
 from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.configuration.map_methods import CAM_METHODS
@@ -10,6 +11,8 @@ from cxr_paper.configuration.protocol import PAPER_PROTOCOL
 from cxr_paper.configuration.task import chestxray14
 from cxr_paper.reporting.methods_table import methods_table
 from cxr_paper.scoring.cam_methods import at_map_size, gradient_cam
+from cxr_paper.scoring.kind_scores import KindScores
+from cxr_paper.scoring.map_kinds import MapKind
 from cxr_paper.scoring.scores import LocalizationScores
 from multires_backbone import create_model
 
@@ -27,7 +30,7 @@ def test_gradient_methods_on_a_frozen_model(method):
     assert at_map_size(maps, (4, 4)).shape == (2, 14, 4, 4)
 
 
-def _planted_scores(hit: bool) -> dict:
+def _planted_scores(hit: bool) -> KindScores:
     """One image, Mass box at (8, 8, 8, 8) in a 32 px image; the map fires on it or beside it."""
     maps = np.zeros((14, 4, 4), np.float32)
     maps[CLASSES.index("Mass"), (1 if hit else 3), (1 if hit else 3)] = 1.0
@@ -40,16 +43,17 @@ def _planted_scores(hit: bool) -> dict:
 
 def test_planted_scores_and_table():
     hit, miss = _planted_scores(True), _planted_scores(False)
-    assert hit["iobb"]["0.1"]["Mass"]["accuracy"] == 1.0 and hit["iobb"]["0.1"]["mean"]["afp"] == 0
-    assert miss["iobb"]["0.1"]["Mass"]["accuracy"] == 0.0
-    assert hit["pointing_game"]["Mass"]["accuracy"] == 1.0
-    assert miss["pointing_game"]["Mass"]["accuracy"] == 0.0
-    assert (
-        hit["max_box_acc_v2"]["Mass"]["max_box_acc"] > miss["max_box_acc_v2"]["Mass"]["max_box_acc"]
-    )
-    assert math.isnan(hit["pointing_game"]["Nodule"]["accuracy"])
+    assert hit.fixed["Mass"].accuracy == 1.0 and hit.fixed["mean"].afp == 0
+    assert miss.fixed["Mass"].accuracy == 0.0
+    assert hit.pointing_game["Mass"].accuracy == 1.0
+    assert miss.pointing_game["Mass"].accuracy == 0.0
+    assert hit.max_box_acc_v2["Mass"].max_box_acc > miss.max_box_acc_v2["Mass"].max_box_acc
+    assert math.isnan(hit.pointing_game["Nodule"].accuracy)
     metrics = {
-        "model_a": {"localization": {"cam": hit, "pcm": miss}, "cam_method_seconds": {"cam": 2.0}},
+        "model_a": model_metrics(
+            localization={MapKind.parse("cam"): hit, MapKind.parse("pcm"): miss},
+            cam_method_seconds={"cam": 2.0},
+        )
     }
     table = methods_table(metrics, PAPER_PROTOCOL).to_markdown()
     assert "| model_a | CAM | 1.000 |" in table and "| model_a | CAM + PCM | 0.000 |" in table

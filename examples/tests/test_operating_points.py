@@ -24,6 +24,7 @@ from cxr_paper.deploy.probability_calibration import (
     fit_temperature,
     mean_bce,
 )
+from cxr_paper.files.typed_json import to_json
 
 
 def _rates(labels: np.ndarray, scores: np.ndarray, t: float) -> tuple[float, float]:
@@ -149,13 +150,14 @@ def test_operating_points_fall_back_and_give_intervals() -> None:
     result = operating_points(
         val_labels, val_probs, test_labels, test_probs, patients, ["A", "B"], "youden", 0.5, 200
     )
-    assert result["chosen"] == {"A": True, "B": False}
-    assert result["thresholds"]["B"] == 0.5
-    sens = result["test"]["A"]["sensitivity"]
-    expected = _rates(test_labels[:, 0] > 0, test_probs[:, 0], result["thresholds"]["A"])[0]
-    assert sens["estimate"] == pytest.approx(expected)
-    assert sens["low"] <= sens["estimate"] <= sens["high"]
-    assert sens["high"] - sens["low"] > 0.01
+    assert result.chosen == {"A": True, "B": False}
+    assert result.thresholds["B"] == 0.5
+    sens = result.test["A"].sensitivity
+    expected = _rates(test_labels[:, 0] > 0, test_probs[:, 0], result.thresholds["A"])[0]
+    assert sens.estimate == pytest.approx(expected)
+    assert sens.low <= sens.estimate <= sens.high
+    assert sens.high - sens.low > 0.01
+    assert result.saved() == {"rule": "youden", "thresholds": {"A": result.thresholds["A"]}}
 
 
 def test_saved_thresholds_are_checked() -> None:
@@ -225,19 +227,20 @@ def test_temperature_scaling_lowers_the_ece_of_overconfident_probabilities() -> 
         labels[:1500], 3 * z[:1500], labels[1500:], probs[1500:],
         np.arange(1500), ["A", "B"], temperature_scaling=True, resamples=200,
     )  # fmt: skip
-    assert report["temperature"] == pytest.approx(3, rel=0.15)
-    assert not report["temperature_at_bound"]
-    before, after = report["before"]["ece"]["all"], report["after"]["ece"]["all"]
-    assert after["estimate"] < before["estimate"] / 2
-    assert after["high"] < before["low"]
-    assert sum(b["count"] for b in report["before"]["curve"]) == 3000
+    assert report.temperature == pytest.approx(3, rel=0.15)
+    assert not report.temperature_at_bound
+    before, after = report.before.ece["all"], report.after.ece["all"]
+    assert after.estimate < before.estimate / 2
+    assert after.high < before.low
+    assert sum(b.count for b in report.before.curve) == 3000
     plain = calibration_report(
         labels[:1500], 3 * z[:1500], labels[1500:], probs[1500:],
         np.arange(1500), ["A", "B"], temperature_scaling=False, resamples=50,
     )  # fmt: skip
-    assert plain["after"] == {} and plain["temperature"] == 1.0
-    observed = plain["before"]["curve"][14]["observed"]
-    assert math.isnan(observed["estimate"] or math.nan) or 0 <= observed["estimate"] <= 1
+    assert plain.after is None and plain.temperature == 1.0
+    assert to_json(plain)["after"] == {}  # as results have always written it
+    observed = plain.before.curve[14].observed
+    assert math.isnan(observed.estimate) or 0 <= observed.estimate <= 1
 
 
 def test_a_temperature_at_the_search_bound_is_flagged() -> None:
@@ -248,5 +251,5 @@ def test_a_temperature_at_the_search_bound_is_flagged() -> None:
         labels[:200], logits[:200], labels[200:], 1 / (1 + np.exp(-logits[200:])),
         np.arange(200), ["A", "B"], temperature_scaling=True, resamples=20,
     )  # fmt: skip
-    assert report["temperature"] == pytest.approx(np.exp(3), rel=1e-3)
-    assert report["temperature_at_bound"]
+    assert report.temperature == pytest.approx(np.exp(3), rel=1e-3)
+    assert report.temperature_at_bound

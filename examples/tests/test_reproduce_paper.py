@@ -13,7 +13,11 @@ from cxr14_data import BOX_CLASSES, CLASSES, find_images
 from cxr_paper.configuration.cli import get_args_parser, resolve_config
 from cxr_paper.configuration.config import PRESETS
 from cxr_paper.errors import RunError
+from cxr_paper.files.jsonio import strict
+from cxr_paper.files.typed_json import from_json, to_json
+from cxr_paper.scoring.interval_types import Difference
 from cxr_paper.scoring.results import ModelResult
+from cxr_paper.scoring.study_results import Study
 
 SMOKE_MODELS = PRESETS["smoke"]["models"]
 
@@ -469,12 +473,12 @@ class TestAblationOverSeeds:
             ["--run", *map(str, runs), "--variants", "untrained", "--quick"]
         )
         study = ablate_pcm.main(args)
-        rows = study["data_seeds"][0]["differences"][
-            "multires_resnet10t [untrained]: CAM + PCM − CAM"
-        ]
-        assert rows["accuracy"]["values"][0] == rows["accuracy"]["values"][1]  # same run twice
-        assert rows["accuracy"]["sd"] == 0
-        assert "excludes_zero" in rows["accuracy"]["pooled"]
+        rows = study.data_seeds[0].differences["multires_resnet10t [untrained]: CAM + PCM − CAM"]
+        assert rows["accuracy"].values[0] == rows["accuracy"].values[1]  # same run twice
+        assert rows["accuracy"].sd == 0
+        assert isinstance(rows["accuracy"].pooled, Difference)
+        saved = json.loads((tmp_path / "ablation_seeds.json").read_text())
+        assert strict(to_json(from_json(Study, saved))) == strict(to_json(study))
         assert "| multires_resnet10t [untrained] |" in (tmp_path / "ablation_seeds.md").read_text()
 
     def test_not_a_run_is_one_line(self, tmp_path):

@@ -2,6 +2,7 @@
 (untrained: nothing downloads) on the synthetic set, into the report's tables and report.html."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -11,7 +12,9 @@ from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.configuration.task import chestxray14
 from cxr_paper.errors import RunError
 from cxr_paper.files.jsonio import strict
+from cxr_paper.files.typed_json import from_json, to_json
 from cxr_paper.scoring.foreign_models import load_foreign
+from cxr_paper.scoring.model_metrics import ModelScore, read_metrics
 
 
 def _score(tmp_path, *flags):
@@ -23,19 +26,20 @@ def _score(tmp_path, *flags):
 
 
 def _check_outputs(entry, out, kinds):
-    assert list(entry["localization"]) == kinds
-    assert set(entry["auroc"]) == {*CLASSES, "mean"}
+    assert list(entry.localization) == kinds
+    assert set(entry.auroc) == {*CLASSES, "mean"}
     for kind in kinds:
-        accuracy = entry["localization"][kind]["iobb"]["0.1"]["mean"]["accuracy"]
-        assert accuracy is None or 0 <= accuracy <= 1
-        assert "max_box_acc_v2" in entry["intervals"]["localization"][kind]
+        accuracy = entry.localization[kind].fixed["mean"].accuracy
+        assert math.isnan(accuracy) or 0 <= accuracy <= 1
+        assert "max_box_acc_v2" in entry.intervals.localization[kind]
     text = (out / "score.md").read_text()
     assert "| mean AUROC, 14 classes |" in text and "## Accuracy at IoBB > 0.1 per class" in text
-    assert json.loads((out / "score.json").read_text())["model"] == entry["model"]
+    saved = from_json(ModelScore, json.loads((out / "score.json").read_text()))
+    assert saved.model == entry.model and saved.intervals == entry.intervals
     assert (out / "report.html").is_file() and (out / "test_records.npz").is_file()
     # each kind's maps file is named as the scores name it (a foreign model's maps were
     # written as maps/cam.npz beside a score that calls them hirescam)
-    assert {p.stem for p in (out / "maps").glob("*.npz")} == set(entry["localization"])
+    assert {p.stem for p in (out / "maps").glob("*.npz")} == set(entry.localization)
 
 
 def test_a_saved_model_with_its_pcm_and_a_gradient_method(smoke_run, tmp_path):
@@ -45,9 +49,11 @@ def test_a_saved_model_with_its_pcm_and_a_gradient_method(smoke_run, tmp_path):
     )
     _check_outputs(entry, folder, ["cam", "pcm", "gradcam", "gradcam+pcm"])
     # the same model, data and protocol as the run: the CAM rows are the run's own numbers
-    run = json.loads((out / "metrics.json").read_text())["multires_resnet10t"]
-    assert strict(entry["auroc"]) == run["auroc"]
-    assert strict(entry["localization"]["cam"]["iobb"]) == run["localization"]["cam"]["iobb"]
+    run = read_metrics(out / "metrics.json")["multires_resnet10t"]
+    assert strict(to_json(entry.auroc)) == strict(to_json(run.auroc))
+    assert strict(to_json(entry.localization["cam"].iobb)) == strict(
+        to_json(run.localization["cam"].iobb)
+    )
 
 
 def test_an_exported_onnx_model_scores_as_its_pytorch_model(smoke_run, tmp_path, onnxruntime):
@@ -58,14 +64,12 @@ def test_an_exported_onnx_model_scores_as_its_pytorch_model(smoke_run, tmp_path,
     graph = export_onnx(load_pretrained(out / "multires_resnet10t"), tmp_path / "model.onnx")
     entry, folder = _score(tmp_path, "--model", str(graph))
     _check_outputs(entry, folder, ["cam", "pcm"])
-    assert "onnxruntime" in entry["description"]
-    run = json.loads((out / "metrics.json").read_text())["multires_resnet10t"]
-    assert entry["auroc"]["mean"] == pytest.approx(run["auroc"]["mean"], abs=1e-4)
+    assert "onnxruntime" in entry.description
+    run = read_metrics(out / "metrics.json")["multires_resnet10t"]
+    assert entry.auroc["mean"] == pytest.approx(run.auroc["mean"], abs=1e-4)
     for kind in ("cam", "pcm"):  # the PCM's maps are the graph's own output
-        ours = entry["localization"][kind]["iobb"]["0.1"]["mean"]["accuracy"]
-        assert ours == pytest.approx(
-            run["localization"][kind]["iobb"]["0.1"]["mean"]["accuracy"], abs=0.02
-        )
+        ours = entry.localization[kind].fixed["mean"].accuracy
+        assert ours == pytest.approx(run.localization[kind].fixed["mean"].accuracy, abs=0.02)
     with pytest.raises(RunError, match="no gradients"):
         _score(tmp_path / "again", "--model", str(graph), "--methods", "gradcam")
 
@@ -73,13 +77,13 @@ def test_an_exported_onnx_model_scores_as_its_pytorch_model(smoke_run, tmp_path,
 def test_a_timm_model(tmp_path):
     entry, out = _score(tmp_path, "--model", "timm:resnet18", "--methods", "hirescam")
     _check_outputs(entry, out, ["hirescam"])
-    assert "maps at `layer4`" in entry["description"]
+    assert "maps at `layer4`" in entry.description
 
 
 def test_a_torchxrayvision_densenet(tmp_path, xrv):
     entry, out = _score(tmp_path, "--model", "xrv:none", "--methods", "gradcam++")
     _check_outputs(entry, out, ["gradcam++"])
-    assert entry["missing_classes"] == []
+    assert entry.missing_classes == []
 
 
 def test_xrv_outputs_follow_its_label_order(xrv):

@@ -49,10 +49,10 @@ def scored(tmp_path_factory):
 def test_second_task_end_to_end(scored):
     tmp_path, test, gt_frame, maps_file, page = scored
     assert test.task == TASK and test.probs.shape == (12, 3)
-    assert set(test.localization["cam"]["iobb"]["0.1"]) == {*TASK.box_classes, "mean"}
+    assert set(test.localization["cam"].iobb["0.1"]) == {*TASK.box_classes, "mean"}
     intervals = model_intervals(test, 100, 0)
-    assert set(intervals["auroc"]) == {*TASK.classes, "mean"}
-    assert set(intervals["localization"]["cam"]["accuracy"]) == {*TASK.box_classes, "mean"}
+    assert set(intervals.auroc) == {*TASK.classes, "mean"}
+    assert set(intervals.localization["cam"]["accuracy"]) == {*TASK.box_classes, "mean"}
 
     records = np.load(tmp_path / RECORDS_FILE)
     assert (
@@ -99,18 +99,16 @@ def test_second_task_end_to_end(scored):
     run = test.localization["cam"]
     for label in [*TASK.box_classes, "mean"]:
         assert results["accuracy"]["0.1"][label]["estimate"] == pytest.approx(
-            run["iobb"]["0.1"][label]["accuracy"]
+            run.iobb["0.1"][label].accuracy
         )
-        assert results["afp"]["0.1"][label]["estimate"] == pytest.approx(
-            run["iobb"]["0.1"][label]["afp"]
-        )
+        assert results["afp"]["0.1"][label]["estimate"] == pytest.approx(run.iobb["0.1"][label].afp)
         assert results["max_box_acc_v2"][label]["estimate"] == pytest.approx(
-            run["max_box_acc_v2"][label]["max_box_acc"]
+            run.max_box_acc_v2[label].max_box_acc
         )
         assert results["pointing_game"][label]["estimate"] == pytest.approx(
-            run["pointing_game"][label]["accuracy"]
+            run.pointing_game[label].accuracy
         )
-    assert 0 < run["iobb"]["0.1"]["mean"]["accuracy"] < 1  # neither trivially all nor nothing
+    assert 0 < run.iobb["0.1"]["mean"].accuracy < 1  # neither trivially all nor nothing
 
 
 def test_report_html_renders_the_second_task(scored, chromium):

@@ -4,7 +4,10 @@ import shutil
 import pytest
 
 from cxr_paper.errors import RunError
+from cxr_paper.files.jsonio import strict
+from cxr_paper.files.typed_json import from_json, to_json
 from cxr_paper.jobs import seed_study
+from cxr_paper.scoring.study_results import Study
 
 pytestmark = pytest.mark.slow  # trains two seeds end to end
 
@@ -25,14 +28,15 @@ def test_two_seeds_one_data_set_aggregated_and_resumable(two_seed_study):
     assert [c["seed"] for c in configs] == [0, 1]
     assert configs[0]["data"] == configs[1]["data"]  # both seeds read one generated set
     assert len(list((tmp_path / "data").iterdir())) == 1
-    block = study["data_seeds"][0]
-    row = block["numbers"]["resnet10t"]["mean AUROC"]
-    assert row["seeds"] == [0, 1] and len(row["values"]) == 2
-    assert "multires_resnet10t − resnet10t" in block["differences"]
+    block = study.data_seeds[0]
+    row = block.numbers["resnet10t"]["mean AUROC"]
+    assert row.seeds == [0, 1] and len(row.values) == 2
+    assert "multires_resnet10t − resnet10t" in block.differences
     text = (tmp_path / "study.md").read_text()
     assert "## Data seed 0" in text and "mean ± sd" in text
     saved = json.loads((tmp_path / "study.json").read_text())
-    assert saved["config"]["runs"] == 2
+    assert saved.pop("config")["runs"] == 2
+    assert _same_numbers(from_json(Study, saved), study)
     noise = json.loads((tmp_path / "noise.json").read_text())
     assert noise["runs"] == [r.name for r in runs] and noise["settings"]["data"] == "synthetic"
     accuracy = noise["numbers"]["multires_resnet10t · cam · accuracy"]
@@ -42,7 +46,12 @@ def test_two_seeds_one_data_set_aggregated_and_resumable(two_seed_study):
     stamps = {p: p.stat().st_mtime_ns for run in runs for p in run.rglob("stage*_last.pt")}
     again = seed_study.main(args, FLAGS)  # finished runs are kept, not retrained
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
-    assert again["data_seeds"][0]["numbers"] == block["numbers"]
+    assert _same_numbers(again.data_seeds[0].numbers, block.numbers)
+
+
+def _same_numbers(a, b) -> bool:
+    """Equal, NaN equal to NaN (as the JSON files compare)."""
+    return strict(to_json(a)) == strict(to_json(b))
 
 
 def _aggregate(out, seeds=("0", "1")):
@@ -62,7 +71,7 @@ def test_damaged_or_edited_study_files_are_named(two_seed_study, tmp_path):
     out = shutil.copytree(two_seed_study[0], tmp_path / "study")
     run = seed_study.run_folder(out, 0, 1)
     (run / "metrics.json").write_text('{"resnet10t": {"au')  # not read: results are
-    assert _aggregate(out)["data_seeds"][0]["numbers"]
+    assert _aggregate(out).data_seeds[0].numbers
     report = run / "report.md"
     report.write_text(report.read_text().replace("wall time", "time on the wall"))
     with pytest.raises(RunError, match=f"{report}: no 'wall time N min' line"):

@@ -6,31 +6,31 @@ import math
 
 import numpy as np
 import pytest
+from result_factories import difference, interval, model_metrics
 
 from cxr_paper.reporting.noise_report import paired_table, training_noise_section
+from cxr_paper.scoring.comparisons import Comparison
+from cxr_paper.scoring.headlines import Headline
+from cxr_paper.scoring.interval_types import Difference, ModelIntervals
+from cxr_paper.scoring.map_kinds import MapKind
 from cxr_paper.scoring.training_noise import Z, annotate, flatten, judge, summarize_runs
 
 
-def _entry(auroc, accuracy, difference, half_width=0.02):
-    def interval(value, zero=False):
-        out = {"estimate": value, "low": value - half_width, "high": value + half_width}
-        return {**out, "excludes_zero": abs(value) > half_width} if zero else out
-
-    return {
-        "intervals": {
-            "auroc": {"mean": interval(auroc)},
-            "localization": {"cam": {"accuracy": {"mean": interval(accuracy)}}},
-        },
-        "paired": {"pcm - cam": {"accuracy": interval(difference, zero=True)}},
-    }
+def _entry(auroc, accuracy, difference_value, half_width=0.02):
+    intervals = ModelIntervals(
+        {"mean": interval(auroc, half_width)},
+        {MapKind.parse("cam"): {Headline.ACCURACY: {"mean": interval(accuracy, half_width)}}},
+    )
+    paired = {Comparison.parse("pcm - cam"): {Headline.ACCURACY: difference(difference_value)}}
+    return model_metrics(intervals=intervals, paired=paired)
 
 
 def _runs(tmp_path, values):
     """One run folder per ``(data_seed, seed, auroc, accuracy, difference)``."""
     runs = []
-    for data_seed, seed, auroc, accuracy, difference in values:
+    for data_seed, seed, auroc, accuracy, change in values:
         config = {"preset": "demo", "epochs": 5, "seed": seed, "data_seed": data_seed}
-        runs.append((f"d{data_seed}s{seed}", config, {"m": _entry(auroc, accuracy, difference)}))
+        runs.append((f"d{data_seed}s{seed}", config, {"m": _entry(auroc, accuracy, change)}))
     return runs
 
 
@@ -85,9 +85,9 @@ def test_runs_of_other_settings_are_refused(tmp_path):
     ],
 )
 def test_judge_by_hand(estimate, training_sd, verdict):
-    entry = {"estimate": estimate, "low": estimate - 0.05, "high": estimate + 0.05}
-    entry["excludes_zero"] = entry["low"] > 0
+    entry = Difference(estimate, estimate - 0.05, estimate + 0.05, 0.95, 1000, estimate > 0.05)
     assert judge(entry, training_sd) == verdict
+    assert judge(None, training_sd) == "none"
 
 
 def test_the_report_marks_what_training_noise_could_make(tmp_path):
@@ -98,8 +98,8 @@ def test_the_report_marks_what_training_noise_could_make(tmp_path):
     )
     (folder / "demo.json").write_text(json.dumps(study))
     metrics = {"m": _entry(0.8, 0.4, 0.1)}  # +0.1, interval [0.08, 0.12]: test noise excluded
-    annotate(metrics, {"preset": "demo", "epochs": 5, "seed": 7}, folder)
-    assert metrics["m"]["noise"]["study"]["runs"] == 3
+    metrics, _ = annotate(metrics, {"preset": "demo", "epochs": 5, "seed": 7}, folder)
+    assert metrics["m"].noise.study.runs == 3
     assert (
         "+0.100 [+0.080, +0.120] †" in paired_table(metrics).to_markdown()
     )  # training sd 0.2: not a finding
@@ -111,11 +111,11 @@ def test_the_report_marks_what_training_noise_could_make(tmp_path):
     )
 
     other = {"m": _entry(0.8, 0.4, 0.1)}
-    annotate(other, {"preset": "demo", "epochs": 9}, folder)  # other settings: no study
-    assert other["m"]["noise"]["study"] is None
+    other, _ = annotate(other, {"preset": "demo", "epochs": 9}, folder)  # no study
+    assert other["m"].noise.study is None
     assert "+0.100 [+0.080, +0.120] ✓" in paired_table(other).to_markdown()
     assert "Not measured for these settings" in training_noise_section(other).to_markdown()
-    assert "test patients only" in other["m"]["noise"]["intervals_cover"]
+    assert "test patients only" in other["m"].noise.intervals_cover
 
 
 def test_the_demo_preset_has_its_committed_study():

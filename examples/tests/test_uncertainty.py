@@ -5,8 +5,9 @@ from sklearn.metrics import roc_auc_score
 from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.configuration.task import chestxray14
 from cxr_paper.scoring.auroc import weighted_auroc
-from cxr_paper.scoring.evaluation import TestResult as Result
 from cxr_paper.scoring.headlines import HEADLINES
+from cxr_paper.scoring.interval_types import Difference
+from cxr_paper.scoring.outcome import TestResult as Result
 from cxr_paper.scoring.scores import LocalizationScores
 from cxr_paper.scoring.study import StudyRun, aggregate
 from cxr_paper.scoring.uncertainty import (
@@ -79,58 +80,56 @@ class TestIntervals:
         intervals = model_intervals(test, n_resamples=50, seed=0)
         auroc = auroc_statistic(test.labels, test.probs)(np.ones((1, 40)))[0]
         for k, name in enumerate([*CLASSES, "mean"]):
-            assert intervals["auroc"][name]["estimate"] == pytest.approx(auroc[k])
+            assert intervals.auroc[name].estimate == pytest.approx(auroc[k])
         computed = test.scores["cam"].compute()
-        cam = intervals["localization"]["cam"]
-        assert cam["accuracy"]["mean"]["estimate"] == pytest.approx(
-            computed["iobb"]["0.1"]["mean"]["accuracy"]
+        cam = intervals.localization["cam"]
+        assert cam["accuracy"]["mean"].estimate == pytest.approx(
+            computed.iobb["0.1"]["mean"].accuracy
         )
-        assert cam["afp"]["Mass"]["estimate"] == pytest.approx(
-            computed["iobb"]["0.1"]["Mass"]["afp"]
+        assert cam["afp"]["Mass"].estimate == pytest.approx(computed.iobb["0.1"]["Mass"].afp)
+        assert cam["max_box_acc_v2"]["mean"].estimate == pytest.approx(
+            computed.max_box_acc_v2["mean"].max_box_acc
         )
-        assert cam["max_box_acc_v2"]["mean"]["estimate"] == pytest.approx(
-            computed["max_box_acc_v2"]["mean"]["max_box_acc"]
+        assert cam["pointing_game"]["mean"].estimate == pytest.approx(
+            computed.pointing_game["mean"].accuracy
         )
-        assert cam["pointing_game"]["mean"]["estimate"] == pytest.approx(
-            computed["pointing_game"]["mean"]["accuracy"]
-        )
-        calibrated = computed["calibrated"]["accuracy"]["mean"]
-        estimate = cam["calibrated_accuracy"]["mean"]["estimate"]
+        calibrated = computed.calibrated.accuracy["mean"]
+        estimate = cam["calibrated_accuracy"]["mean"].estimate
         assert estimate == pytest.approx(calibrated) or (estimate is None and np.isnan(calibrated))
         for entry in cam["accuracy"].values():
-            if entry["estimate"] is not None:
-                assert entry["low"] <= entry["high"]
+            if entry.known:
+                assert entry.low <= entry.high
 
     def test_each_headline_is_read_where_its_estimate_comes_from(self):
-        """``Headline.read`` (a result's numbers) and ``LocalizationScores.headline`` (the
+        """``KindScores.headline`` (a result's numbers) and ``LocalizationScores.headline`` (the
         bootstrap's stack, by its own computation) agree for every headline and class."""
         test = fake_test(5)
-        intervals = model_intervals(test, n_resamples=20, seed=0)["localization"]
+        intervals = model_intervals(test, n_resamples=20, seed=0).localization
         for kind, scores in test.scores.items():
             computed = scores.compute()
             for headline in HEADLINES:
                 for name, entry in intervals[kind][headline].items():
-                    expected = headline.read(computed, name)
-                    if entry["estimate"] is None:
+                    expected = computed.headline(headline, name)
+                    if not entry.known:
                         assert np.isnan(expected), (kind, headline, name)
                     else:
-                        assert entry["estimate"] == pytest.approx(expected), (kind, headline, name)
+                        assert entry.estimate == pytest.approx(expected), (kind, headline, name)
 
     def test_paired_difference_of_a_model_with_itself_is_zero(self):
         test = fake_test(1)
         same = paired_models(test, test, n_resamples=50, seed=0)
-        assert same["auroc"]["mean"]["estimate"] == 0 and not same["auroc"]["mean"]["excludes_zero"]
+        assert same.mean_auroc.estimate == 0 and not same.mean_auroc.excludes_zero
         for kind in ("cam", "pcm"):
             for headline in HEADLINES:
-                entry = same[kind][headline]
-                assert entry["estimate"] in (0, None) and not entry["excludes_zero"]
+                entry = same.localization[kind][headline]
+                assert (entry.estimate == 0 or not entry.known) and not entry.excludes_zero
 
     def test_paired_maps_equal_the_difference_of_the_estimates(self):
         test = fake_test(2)
         paired = paired_maps(test, n_resamples=50, seed=0)["pcm - cam"]
-        cam, pcm = (test.scores[v].compute()["iobb"]["0.1"]["mean"] for v in ("cam", "pcm"))
-        assert paired["accuracy"]["estimate"] == pytest.approx(pcm["accuracy"] - cam["accuracy"])
-        assert paired["afp"]["estimate"] == pytest.approx(pcm["afp"] - cam["afp"])
+        cam, pcm = (test.scores[v].compute().fixed["mean"] for v in ("cam", "pcm"))
+        assert paired["accuracy"].estimate == pytest.approx(pcm.accuracy - cam.accuracy)
+        assert paired["afp"].estimate == pytest.approx(pcm.afp - cam.afp)
 
     def test_pairing_follows_image_names_not_order(self):
         a, b = fake_test(3), fake_test(4)
@@ -148,7 +147,7 @@ class TestIntervals:
         )
         plain = paired_models(a, b, n_resamples=100, seed=5)
         mixed = paired_models(a, shuffled, n_resamples=100, seed=5)
-        assert plain["auroc"]["mean"] == mixed["auroc"]["mean"]
+        assert plain.mean_auroc == mixed.mean_auroc
 
     def test_reindex(self):
         weights = np.array([[1.0, 2.0, 3.0]])
@@ -164,21 +163,20 @@ class TestStudy:
             for s in range(3)
         ]
         study = aggregate(runs, [("multires_m", "m")], n_resamples=100, seed=0)
-        row = study["data_seeds"][0]["numbers"]["m"]["mean AUROC"]
+        row = study.data_seeds[0].numbers["m"]["mean AUROC"]
         values = [
             auroc_statistic(r.tests["m"].labels, r.tests["m"].probs)(np.ones((1, 40)))[0, -1]
             for r in runs
         ]
-        np.testing.assert_allclose(row["values"], values)
-        assert row["mean"] == pytest.approx(np.mean(values))
-        assert row["sd"] == pytest.approx(np.std(values, ddof=1))
-        assert row["pooled"]["estimate"] == pytest.approx(np.mean(values))
-        difference = study["data_seeds"][0]["differences"]["multires_m − m"]["mean AUROC"]
-        assert difference["mean"] == pytest.approx(
-            np.mean(study["data_seeds"][0]["numbers"]["multires_m"]["mean AUROC"]["values"])
-            - row["mean"]
+        np.testing.assert_allclose(row.values, values)
+        assert row.mean == pytest.approx(np.mean(values))
+        assert row.sd == pytest.approx(np.std(values, ddof=1))
+        assert row.pooled.estimate == pytest.approx(np.mean(values))
+        difference = study.data_seeds[0].differences["multires_m − m"]["mean AUROC"]
+        assert difference.mean == pytest.approx(
+            np.mean(study.data_seeds[0].numbers["multires_m"]["mean AUROC"].values) - row.mean
         )
-        assert "excludes_zero" in difference["pooled"]
+        assert isinstance(difference.pooled, Difference)
 
     def test_pooled_interval_resamples_seeds_and_patients(self):
         """Against a brute-force two-level bootstrap with its own random stream: draw patients
@@ -187,7 +185,7 @@ class TestStudy:
         percentile intervals agree to Monte-Carlo accuracy, not draw for draw."""
         runs = [StudyRun(0, s, {"m": fake_test(30 + s)}) for s in range(3)]
         resamples = 3000
-        row = aggregate(runs, [], n_resamples=resamples, seed=3)["data_seeds"][0]["numbers"]["m"]
+        row = aggregate(runs, [], n_resamples=resamples, seed=3).data_seeds[0].numbers["m"]
         rng = np.random.default_rng(12345)
         patients = np.asarray(runs[0].tests["m"].patients)
         unique = np.unique(patients)
@@ -211,10 +209,10 @@ class TestStudy:
         chosen = rng.integers(len(runs), size=(resamples, len(runs)))
         means = per_run[chosen, np.arange(resamples)[:, None]].mean(1)
         low, high = np.quantile(means, [0.025, 0.975])
-        pooled = row["mean AUROC"]["pooled"]
-        assert pooled["low"] == pytest.approx(low, abs=0.01)
-        assert pooled["high"] == pytest.approx(high, abs=0.01)
-        assert pooled["high"] - pooled["low"] == pytest.approx(high - low, rel=0.1)
+        pooled = row["mean AUROC"].pooled
+        assert pooled.low == pytest.approx(low, abs=0.01)
+        assert pooled.high == pytest.approx(high, abs=0.01)
+        assert pooled.high - pooled.low == pytest.approx(high - low, rel=0.1)
 
     def test_a_seed_that_flips_the_sign_keeps_the_difference_unmarked(self):
         # two seeds say +0.2, one says -0.2: the two-level interval must include 0
@@ -228,9 +226,9 @@ class TestStudy:
             for s, v in enumerate((0.4, 0.4, -0.4))
         ]
         study = aggregate(runs, [("multires_m", "m")], n_resamples=400, seed=0)
-        row = study["data_seeds"][0]["differences"]["multires_m − m"]["mean AUROC"]
-        assert min(row["values"]) < 0 < max(row["values"])
-        assert not row["pooled"]["excludes_zero"]
+        row = study.data_seeds[0].differences["multires_m − m"]["mean AUROC"]
+        assert min(row.values) < 0 < max(row.values)
+        assert not row.pooled.excludes_zero
 
 
 @pytest.mark.parametrize("seed", range(5))

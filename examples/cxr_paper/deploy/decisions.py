@@ -7,27 +7,26 @@ model (``predict.py`` predicts a class above its operating point).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from scipy.special import expit
 
 from cxr_paper.configuration.config import RunConfig
 from cxr_paper.deploy.operating_points import operating_points
 from cxr_paper.deploy.probability_calibration import calibration_report
-from cxr_paper.scoring.evaluation import TestResult
+from cxr_paper.scoring.decision_types import Decisions
+from cxr_paper.scoring.outcome import TestResult
 
 
 def decision_quality(
     val_labels: np.ndarray, val_logits: np.ndarray, test: TestResult, config: RunConfig
-) -> dict[str, Any]:
-    """``{"operating_points": ..., "calibration": ...}`` of one model
+) -> Decisions:
+    """The operating points and the calibration of one model
     (:func:`~cxr_paper.deploy.operating_points.operating_points`,
     :func:`~cxr_paper.deploy.probability_calibration.calibration_report`)."""
     classes = test.task.classes
     shared = dict(resamples=config.bootstrap_resamples, seed=config.bootstrap_seed)
-    return {
-        "operating_points": operating_points(
+    return Decisions(
+        operating_points=operating_points(
             val_labels,
             expit(val_logits),
             test.labels,
@@ -38,7 +37,7 @@ def decision_quality(
             fallback=config.prob_threshold,
             **shared,
         ),
-        "calibration": calibration_report(
+        calibration=calibration_report(
             val_labels,
             val_logits,
             test.labels,
@@ -48,14 +47,4 @@ def decision_quality(
             config.temperature_scaling,
             **shared,
         ),
-    }
-
-
-def saved_operating_points(decisions: dict[str, Any]) -> dict[str, Any] | None:
-    """The saved model's ``operating_points``: the rule and the thresholds chosen on validation
-    (classes without one use the model's ``prob_threshold``)."""
-    if "operating_points" not in decisions:
-        return None
-    points = decisions["operating_points"]
-    chosen = {c: t for c, t in points["thresholds"].items() if points["chosen"][c]}
-    return {"rule": points["rule"], "thresholds": chosen}
+    )

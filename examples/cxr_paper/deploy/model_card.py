@@ -4,15 +4,17 @@ points and the limits of its use."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
 from cxr_paper.reporting.decisions_report import operating_table
 from cxr_paper.reporting.document import Document, Table, make_table
-from cxr_paper.reporting.markdown import kind_label, with_interval
+from cxr_paper.reporting.markdown import with_interval
+from cxr_paper.scoring.decision_types import ALL_CLASSES
 from cxr_paper.scoring.headlines import Headline
+from cxr_paper.scoring.interval_types import MEAN, ModelIntervals
+from cxr_paper.scoring.model_metrics import ModelMetrics
 from multires_backbone import resolve_config
 
 CARD_TEMPLATE = """---
@@ -75,6 +77,7 @@ def model_card(model: Any, **kwargs: Any) -> ModelCard:
     parsed = resolve_config(model.architecture)
     backbone, multires = parsed.backbone, parsed.multires
     synthetic = bool(kwargs.get("synthetic", False))
+    metrics: ModelMetrics | None = kwargs.get("metrics")
     card_data = ModelCardData(
         license="apache-2.0",
         library_name="cxr-wsl",
@@ -93,10 +96,8 @@ def model_card(model: Any, **kwargs: Any) -> ModelCard:
         prob_threshold=model.prob_threshold,
         where=kwargs.get("where", "path/to/this/folder"),
         training_data=kwargs.get("training_data", "Not recorded."),
-        results=results_section(kwargs.get("metrics")).to_markdown().rstrip(),
-        operating=operating_section(kwargs.get("metrics"), model.prob_threshold)
-        .to_markdown()
-        .rstrip(),
+        results=results_section(metrics and metrics.intervals).to_markdown().rstrip(),
+        operating=operating_section(metrics, model.prob_threshold).to_markdown().rstrip(),
         data_limit=(
             "Trained on synthetic phantoms in NIH's format, not on radiographs: a "
             "demonstration of the pipeline, not a model of real chest X-rays."
@@ -107,54 +108,55 @@ def model_card(model: Any, **kwargs: Any) -> ModelCard:
     )
 
 
-def results_section(metrics: Mapping[str, Any] | None) -> Document:
+def results_section(intervals: ModelIntervals | None) -> Document:
     """The card's results: :func:`results_table`, or that none were recorded."""
-    table = results_table(metrics)
+    table = results_table(intervals) if intervals else None
     return Document().add(table) if table else Document().paragraph("Not recorded.")
 
 
-def results_table(metrics: Mapping[str, Any] | None) -> Table | None:
-    """The headline numbers of a ``metrics.json`` entry with their intervals."""
-    if not metrics or "intervals" not in metrics:
-        return None
-    intervals = metrics["intervals"]
-    rows = [["mean AUROC, 14 classes", with_interval(intervals["auroc"].get("mean"))]]
+def results_table(intervals: ModelIntervals) -> Table:
+    """A model's headline numbers with their intervals."""
+    rows = [
+        [
+            f"mean AUROC, {len(intervals.auroc) - 1} classes",
+            with_interval(intervals.auroc.get(MEAN)),
+        ]
+    ]
     shown = (Headline.ACCURACY, Headline.AFP, Headline.MAX_BOX_ACC_V2, Headline.POINTING_GAME)
-    for kind, headlines in intervals["localization"].items():
+    for kind in intervals.localization:
         for headline in shown:
-            entry = headlines.get(headline, {}).get("mean")
-            rows.append([f"{headline.label}, {kind_label(kind)}", with_interval(entry)])
+            interval = intervals.headline(kind, headline)
+            rows.append([f"{headline.label}, {kind.label}", with_interval(interval)])
     header = ["number (localization: mean over the box classes)", "estimate [95 % interval]"]
     return make_table(header, rows)
 
 
-def operating_section(metrics: Mapping[str, Any] | None, prob_threshold: float) -> Document:
+def operating_section(metrics: ModelMetrics | None, prob_threshold: float) -> Document:
     """The card's operating points: the thresholds ``predict.py`` uses and the test
     sensitivity/specificity at them, with the calibration error."""
-    if not metrics or "operating_points" not in metrics:
+    if metrics is None or metrics.operating_points is None:
         return Document().paragraph(
             f"None chosen: a class is predicted above p = {prob_threshold}."
         )
-    points = metrics["operating_points"]
-    calibration = metrics["calibration"]
-    scaled = calibration["after"]
-    return (
-        Document()
-        .paragraph(
-            f"Chosen per class on the validation split by `{points['rule']}` and used by "
-            "`predict.py`; test sensitivity and specificity at them (95 % intervals, patients "
-            "resampled):"
+    points = metrics.operating_points
+    doc = Document().paragraph(
+        f"Chosen per class on the validation split by `{points.rule}` and used by "
+        "`predict.py`; test sensitivity and specificity at them (95 % intervals, patients "
+        "resampled):"
+    )
+    doc.add(operating_table(points))
+    calibration = metrics.calibration
+    if calibration is None:
+        return doc
+    scaled = calibration.after
+    return doc.paragraph(
+        "Expected calibration error on the test split (15 bins, all classes pooled): "
+        + with_interval(calibration.before.ece[ALL_CLASSES])
+        + (
+            f"; after temperature scaling (T = {calibration.temperature:.3f}, the "
+            "probabilities `predict.py` reports): " + with_interval(scaled.ece[ALL_CLASSES])
+            if scaled
+            else ""
         )
-        .add(operating_table(dict(metrics)))
-        .paragraph(
-            "Expected calibration error on the test split (15 bins, all classes pooled): "
-            + with_interval(calibration["before"]["ece"]["all"])
-            + (
-                f"; after temperature scaling (T = {calibration['temperature']:.3f}, the "
-                "probabilities `predict.py` reports): " + with_interval(scaled["ece"]["all"])
-                if scaled
-                else ""
-            )
-            + "."
-        )
+        + "."
     )

@@ -27,6 +27,8 @@ import numpy as np
 
 from cam_boxes_iobb import bootstrap
 from cxr_paper.configuration.operating_point_rule import RULES, Rule
+from cxr_paper.scoring.decision_types import AtThreshold, OperatingPoints
+from cxr_paper.scoring.interval_types import Interval
 
 __all__ = [
     "RULES",
@@ -125,14 +127,13 @@ def operating_points(
     fallback: float,
     resamples: int = 1000,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> OperatingPoints:
     """Thresholds chosen on validation by ``rule``; sensitivity and specificity at them on the
     test split with patient-bootstrap 95 % intervals (the thresholds are held fixed, so their
     own noise from validation is not in the intervals).
 
-    Returns ``{"rule", "fallback", "thresholds": {class: t}, "chosen": {class: bool},
-    "test": {class: {"sensitivity": entry, "specificity": entry}}}`` with entries as
-    :meth:`cam_boxes_iobb.Intervals.entry` writes them.
+    Returns the rule, the fallback, per class the threshold, whether the rule could choose
+    one, and the test sensitivity and specificity at it.
     """
     rule = Rule.parse(rule) if isinstance(rule, str) else rule
     chosen = [
@@ -145,19 +146,16 @@ def operating_points(
         n_resamples=resamples,
         seed=seed,
     )
-    return {
-        "rule": str(rule),
-        "fallback": fallback,
-        "thresholds": {c: float(t) for c, t in zip(classes, thresholds, strict=True)},
-        "chosen": {c: t is not None for c, t in zip(classes, chosen, strict=True)},
-        "test": {
-            c: {
-                "sensitivity": intervals.entry((k, 0)),
-                "specificity": intervals.entry((k, 1)),
-            }
+    return OperatingPoints(
+        rule=str(rule),
+        fallback=float(fallback),
+        thresholds={c: float(t) for c, t in zip(classes, thresholds, strict=True)},
+        chosen={c: t is not None for c, t in zip(classes, chosen, strict=True)},
+        test={
+            c: AtThreshold(Interval.of(intervals, (k, 0)), Interval.of(intervals, (k, 1)))
             for k, c in enumerate(classes)
         },
-    }
+    )
 
 
 def check_thresholds(thresholds: Any, classes: Sequence[str]) -> str | None:

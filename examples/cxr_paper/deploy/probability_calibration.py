@@ -24,6 +24,13 @@ import numpy as np
 from scipy.special import expit, logit
 
 from cam_boxes_iobb import bootstrap
+from cxr_paper.scoring.decision_types import (
+    ALL_CLASSES,
+    Calibration,
+    CalibrationBin,
+    CalibrationPart,
+)
+from cxr_paper.scoring.interval_types import Interval
 
 BINS = 15
 #: The search range of log T (T from 0.05 to 20).
@@ -122,7 +129,7 @@ def calibration_report(
     temperature_scaling: bool,
     resamples: int = 1000,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> Calibration:
     """ECE per class and over all classes, and the pooled reliability curve, on the test split
     with patient-bootstrap 95 % intervals; with ``temperature_scaling`` also after the
     temperature fitted on validation (``"after"``), its ECE on the same resamples.
@@ -131,10 +138,8 @@ def calibration_report(
     temperature cannot calibrate these probabilities (an offset, such as a weighted loss gives,
     needs a bias term it does not have).
 
-    Returns ``{"bins", "temperature", "temperature_at_bound", "before": part, "after": part
-    (``{}`` without temperature scaling)}``, a part being
-    ``{"ece": {class or "all": entry}, "curve": [{"bin", "count", "confidence": entry,
-    "observed": entry}]}``.
+    Returns the bins, the temperature, whether its fit ended at a bound, and the ECE per class
+    and pooled, and the reliability curve, before and (with ``temperature_scaling``) after.
     """
     test_logits = to_logits(test_probs)
     temperature = fit_temperature(val_logits, val_labels) if temperature_scaling else 1.0
@@ -145,15 +150,11 @@ def calibration_report(
     at_bound = (
         temperature_scaling and min(abs(np.log(temperature) - edge) for edge in LOG_T_RANGE) < 1e-3
     )
-    result: dict[str, Any] = {
-        "bins": BINS,
-        "temperature": temperature,
-        "temperature_at_bound": bool(at_bound),
-        "after": {},  # not null: saved results read null back as NaN
+    scored = {
+        name: _part(test_labels, np.asarray(probs), groups, classes, resamples, seed)
+        for name, probs in parts.items()
     }
-    for name, probs in parts.items():
-        result[name] = _part(test_labels, np.asarray(probs), groups, classes, resamples, seed)
-    return result
+    return Calibration(BINS, float(temperature), bool(at_bound), **scored)
 
 
 def _part(
@@ -163,7 +164,7 @@ def _part(
     classes: Sequence[str],
     resamples: int,
     seed: int,
-) -> dict[str, Any]:
+) -> CalibrationPart:
     k = labels.shape[1]
 
     def pooled(w: np.ndarray) -> np.ndarray:
@@ -178,15 +179,15 @@ def _part(
         lambda w: reliability(labels, probs, pooled(w)), groups, n_resamples=resamples, seed=seed
     )
     counts = np.bincount(bin_index(probs.ravel()), minlength=BINS)
-    return {
-        "ece": {name: ece.entry(j) for j, name in enumerate([*classes, "all"])},
-        "curve": [
-            {
-                "bin": [b / BINS, (b + 1) / BINS],
-                "count": int(counts[b]),
-                "confidence": curve.entry((b, 0)),
-                "observed": curve.entry((b, 1)),
-            }
+    return CalibrationPart(
+        ece={name: Interval.of(ece, j) for j, name in enumerate([*classes, ALL_CLASSES])},
+        curve=[
+            CalibrationBin(
+                bin=(b / BINS, (b + 1) / BINS),
+                count=int(counts[b]),
+                confidence=Interval.of(curve, (b, 0)),
+                observed=Interval.of(curve, (b, 1)),
+            )
             for b in range(BINS)
         ],
-    }
+    )

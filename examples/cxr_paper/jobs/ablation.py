@@ -31,6 +31,7 @@ from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json
 from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import is_main_process, lock_on_main
+from cxr_paper.files.typed_json import to_json
 from cxr_paper.inputs.data import build_loaders
 from cxr_paper.learning.training import fit_pcm
 from cxr_paper.machine.distributed import init_distributed
@@ -38,6 +39,8 @@ from cxr_paper.reporting.html_report import write_html_report
 from cxr_paper.reporting.study_reports import ablation_document, ablation_seeds_document
 from cxr_paper.scoring.evaluation import evaluate_run
 from cxr_paper.scoring.headlines import Headline
+from cxr_paper.scoring.interval_types import MEAN
+from cxr_paper.scoring.kind_scores import KindScores
 from cxr_paper.scoring.study import StudyRun, aggregate
 from multires_backbone import is_multires
 from pcm_seam import PCM, SEAM_VARIANTS
@@ -111,9 +114,9 @@ def check_not_written(folder: Path, names: Sequence[str], overwrite: bool) -> No
         )
 
 
-def _row(localization: dict, box_classes: Sequence[str]) -> dict[str, Any]:
+def _row(scores: KindScores, box_classes: Sequence[str]) -> dict[str, Any]:
     return {
-        h: {c: h.read(localization, c) for c in [*box_classes, "mean"]}
+        h: {c: scores.headline(h, c) for c in [*box_classes, MEAN]}
         for h in (Headline.ACCURACY, Headline.AFP)
     }
 
@@ -217,7 +220,7 @@ def main(args: argparse.Namespace) -> dict:
         check_not_written(folder, SEEDS_FILES, args.overwrite)
         study = ablate_runs(args.run, args.variants, args.models, args.quick)
         if main_rank:
-            write_json(study, folder / "ablation_seeds.json")
+            write_json(to_json(study), folder / "ablation_seeds.json")
             atomic_text(
                 folder / "ablation_seeds.md", ablation_seeds_document(study, args.run).to_markdown()
             )

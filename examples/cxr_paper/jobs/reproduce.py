@@ -20,7 +20,7 @@ import torch
 from cxr14_data import IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError
 from cxr_paper.configuration.cli import resolve_config
 from cxr_paper.configuration.config import RunConfig
-from cxr_paper.deploy.decisions import decision_quality, saved_operating_points
+from cxr_paper.deploy.decisions import decision_quality
 from cxr_paper.deploy.pretrained import PRETRAINED_DIR, save_run_model
 from cxr_paper.errors import RunError
 from cxr_paper.files.manifest import JobKind
@@ -33,7 +33,8 @@ from cxr_paper.machine.distributed import DistContext, barrier, init_distributed
 from cxr_paper.machine.environment import environment
 from cxr_paper.machine.runtime import KILL_AFTER_MODELS_ENV, maybe_kill
 from cxr_paper.reporting.run_outputs import choose_figure_images, write_outputs
-from cxr_paper.scoring.evaluation import evaluate_run, inference_ms, parameter_counts, split_logits
+from cxr_paper.scoring.evaluation import evaluate_run
+from cxr_paper.scoring.model_facts import inference_ms, parameter_counts, split_logits
 from cxr_paper.scoring.records import MAPS_FOLDER, RECORDS_FILE, save_records, save_test_maps
 from cxr_paper.scoring.results import RESULT_ARRAYS, RESULT_JSON, ModelResult
 from cxr_paper.scoring.uncertainty import model_intervals, paired_maps
@@ -217,8 +218,8 @@ def train_and_evaluate(
             gamma=config.lse_gamma,
             prob_threshold=config.prob_threshold,
             heatmap_threshold=config.heatmap_threshold,
-            operating_points=saved_operating_points(decisions),
-            temperature=decisions["calibration"]["temperature"],
+            operating_points=decisions.operating_points and decisions.operating_points.saved(),
+            temperature=decisions.calibration.temperature if decisions.calibration else 1.0,
             card={
                 "metrics": result.metrics(),
                 "training_data": f"{card_source(config, loaders)}; the run's settings are in its "

@@ -28,15 +28,21 @@ from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json
 from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import check_out, claim
+from cxr_paper.files.typed_json import to_json
 from cxr_paper.inputs.data import build_loaders, config_task
 from cxr_paper.machine.distributed import DistContext, init_distributed, shutdown
 from cxr_paper.reporting.document import Document
 from cxr_paper.reporting.html_report import write_html_report
-from cxr_paper.reporting.markdown import kind_label, number
+from cxr_paper.reporting.markdown import number
 from cxr_paper.scoring.batched_cam import METHODS
-from cxr_paper.scoring.evaluation import EvaluationSettings, TestResult, evaluate_test
+from cxr_paper.scoring.evaluation import evaluate_test
+from cxr_paper.scoring.evaluation_settings import EvaluationSettings
 from cxr_paper.scoring.foreign_models import load_foreign
 from cxr_paper.scoring.headlines import Headline
+from cxr_paper.scoring.interval_types import MEAN
+from cxr_paper.scoring.map_kinds import MapKind
+from cxr_paper.scoring.model_metrics import ModelScore
+from cxr_paper.scoring.outcome import TestResult
 from cxr_paper.scoring.records import save_records, save_test_maps
 from cxr_paper.scoring.training_noise import INTERVALS_COVER
 from cxr_paper.scoring.uncertainty import model_intervals
@@ -87,8 +93,9 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def rename_kind(test: TestResult, old: str, new: str) -> None:
     """Call a map kind by its method's name (a foreign model's maps are not its own CAM)."""
-    test.localization[new] = test.localization.pop(old)
-    test.scores[new] = test.scores.pop(old)
+    kind = MapKind.parse(new)
+    test.localization[kind] = test.localization.pop(old)
+    test.scores[kind] = test.scores.pop(old)
     if old in test.maps:  # maps/<kind>.npz is named by the kind too
         test.maps[new] = test.maps.pop(old)
     for record in test.viewer.values():
@@ -103,7 +110,7 @@ NUMBER_FLAGS = {
 }
 
 
-def score(args: argparse.Namespace) -> dict[str, Any]:
+def score(args: argparse.Namespace) -> ModelScore:
     """Score ``--model``'s maps on the test split into ``--out`` (held by one writer)."""
     check_flags(args, NUMBER_FLAGS)
     foreign = ":" in args.model and not Path(args.model).exists()  # timm:NAME, xrv:WEIGHTS
@@ -132,7 +139,7 @@ def _score(
     methods: list[str],
     base: dict[str, Any],
     ctx: DistContext,
-) -> dict[str, Any]:
+) -> ModelScore:
     try:
         if foreign:
             task = config_task(RunConfig(**{**base, "data": args.data}))
@@ -177,52 +184,52 @@ def _score(
         shutdown(ctx)
     if foreign:
         rename_kind(test, "cam", methods[0])
-    entry = {
-        "model": args.model,
-        "description": description,
-        "data": loaders.source,
-        "image_size": config.image_size,
-        "missing_classes": getattr(model, "missing", []),
-        "auroc": test.auroc,
-        "localization": test.localization,
-        "localization_images": test.box_images,
-        "task": test.task.to_dict(),
-        "intervals": model_intervals(test, config.bootstrap_resamples, config.bootstrap_seed),
-        "intervals_cover": INTERVALS_COVER,
-    }
+    entry = ModelScore(
+        model=args.model,
+        description=description,
+        data=loaders.source,
+        image_size=config.image_size,
+        missing_classes=list(getattr(model, "missing", [])),
+        auroc=test.auroc,
+        localization=test.localization,
+        localization_images=test.box_images,
+        task=test.task,
+        intervals=model_intervals(test, config.bootstrap_resamples, config.bootstrap_seed),
+        intervals_cover=INTERVALS_COVER,
+    )
     if ctx.is_main:
         write_outputs(args.out, entry, test, config)
     return entry
 
 
-def score_document(entry: dict[str, Any], protocol: LocalizationProtocol) -> Document:
+def score_document(entry: ModelScore, protocol: LocalizationProtocol) -> Document:
     """``score.md`` and the tables of ``report.html``: what was scored, the headline numbers
     with their intervals, the accuracy per class."""
-    doc = Document().heading(f"{entry['model']} on ChestX-ray14's boxes", 1)
+    doc = Document().heading(f"{entry.model} on {entry.task.name}'s boxes", 1)
     doc.bullets(
         [
-            f"Model: {entry['description']}; input {entry['image_size']} px",
-            f"Data: {entry['data']}; {entry['localization_images']} test images with boxes",
+            f"Model: {entry.description}; input {entry.image_size} px",
+            f"Data: {entry.data}; {entry.localization_images} test images with boxes",
             f"Localization: the ChestX-ray8 protocol ({protocol.caption()}), MaxBoxAccV2 and "
             "the pointing game; 95 % intervals resample the test "
             "patients: they cover test-set noise, not how another training of the model would "
             "score.",
-            f"The model has no output for {entry['missing_classes']} (logit 0)."
-            if entry["missing_classes"]
+            f"The model has no output for {entry.missing_classes} (logit 0)."
+            if entry.missing_classes
             else "",
         ]
     )
-    doc.heading("Headline").add(results_section(entry))
-    box_classes = [*entry["task"]["box_classes"], "mean"]
+    doc.heading("Headline").add(results_section(entry.intervals))
+    box_classes = [*entry.task.box_classes, MEAN]
     rows = [
-        [kind_label(kind)] + [number(Headline.ACCURACY.read(scores, c)) for c in box_classes]
-        for kind, scores in entry["localization"].items()
+        [kind.label] + [number(scores.headline(Headline.ACCURACY, c)) for c in box_classes]
+        for kind, scores in entry.localization.items()
     ]
     heading = f"Accuracy at IoBB > {protocol.overlap:g} per class"
     return doc.heading(heading).table(["maps", *box_classes], rows)
 
 
-def write_outputs(out: Path, entry: dict[str, Any], test: TestResult, config: RunConfig) -> None:
+def write_outputs(out: Path, entry: ModelScore, test: TestResult, config: RunConfig) -> None:
     """``score.md``, ``report.html``, the records and maps, then ``score.json`` (rank 0)."""
     save_records(test, out)
     save_test_maps(test, out)
@@ -232,17 +239,17 @@ def write_outputs(out: Path, entry: dict[str, Any], test: TestResult, config: Ru
     write_html_report(
         out / "report.html",
         document,
-        {entry["model"]: test.viewer},
+        {entry.model: test.viewer},
         patients,
-        f"{entry['model']} scored",
+        f"{entry.model} scored",
         config.prob_threshold,
         config.heatmap_threshold,
         test.task,
     )
-    write_json(entry, out / SCORE_FILE)  # last: the file that says the score is complete
+    write_json(to_json(entry), out / SCORE_FILE)  # last: the file that says the score is complete
     print(f"Scores: {(out / 'score.md').resolve()}; browse: {(out / 'report.html').resolve()}")
 
 
-def main(args: argparse.Namespace) -> dict[str, Any]:
+def main(args: argparse.Namespace) -> ModelScore:
     """Score a model with ``score_model.py``'s arguments; the entry written to ``score.json``."""
     return score(args)

@@ -29,12 +29,15 @@ from cxr_paper.files.atomic import atomic_text
 from cxr_paper.files.jsonio import write_json
 from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import is_main_process, lock_on_main
+from cxr_paper.files.typed_json import to_json
 from cxr_paper.inputs.data import ensure_synthetic
 from cxr_paper.inputs.models import model_pairs
 from cxr_paper.jobs import reproduce
 from cxr_paper.reporting.study_reports import study_document
+from cxr_paper.scoring.model_metrics import ModelMetrics
 from cxr_paper.scoring.results import ModelResult
 from cxr_paper.scoring.study import StudyRun, aggregate
+from cxr_paper.scoring.study_results import Study
 from cxr_paper.scoring.training_noise import summarize_runs
 
 
@@ -118,7 +121,7 @@ def load_runs(out: Path, seeds: list[int], data_seeds: list[int]) -> list[StudyR
     return runs
 
 
-def main(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
+def main(args: argparse.Namespace, run_flags: list[str]) -> Study:
     """Run (or continue) every seed's run, then aggregate; the study folder is held by one
     study at a time (its runs, each in its own folder, by theirs)."""
     check_flags(args, NUMBER_FLAGS)
@@ -130,7 +133,7 @@ def main(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
 NOISE_FILE = "noise.json"
 
 
-def finished_run(folder: Path) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+def finished_run(folder: Path) -> tuple[str, dict[str, Any], dict[str, ModelMetrics]] | None:
     """A study run read through the validating loaders (:meth:`RunConfig.load`,
     :meth:`ModelResult.load`): ``(name, config, metrics)``, ``None`` if a model is unfinished."""
     config = RunConfig.load(folder)
@@ -162,7 +165,7 @@ def noise_summary(out: Path, run_flags: list[str], started: float) -> dict[str, 
         "command": "python examples/seed_study.py --out OUT --seeds ... --data-seeds ... -- "
         + " ".join(run_flags),
         "runs": [folder.name for folder, _ in finished],
-        "environment": next(iter(first_metrics.values()))["environment"],
+        "environment": next(iter(first_metrics.values())).environment,
         "minutes_per_run": run_minutes([folder for folder, _ in finished]),
         "aggregation_minutes": (time.perf_counter() - started) / 60,
         **summary,
@@ -190,7 +193,7 @@ def run_minutes(runs: list[Path]) -> dict[str, float]:
     return minutes
 
 
-def study(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
+def study(args: argparse.Namespace, run_flags: list[str]) -> Study:
     """Run what is missing, aggregate, and write ``study.json``, ``study.md`` and the noise file."""
     started = time.perf_counter()
     if not args.aggregate_only:
@@ -211,7 +214,7 @@ def study(args: argparse.Namespace, run_flags: list[str]) -> dict[str, Any]:
     }
     if is_main_process():
         write_json(noise_summary(args.out, run_flags, started), args.out / NOISE_FILE)
-        write_json({"config": config, **result}, args.out / "study.json")
+        write_json({"config": config, **to_json(result)}, args.out / "study.json")
         atomic_text(args.out / "study.md", study_document(result, config).to_markdown())
         print(f"Study: {(args.out / 'study.md').resolve()}")
     return result

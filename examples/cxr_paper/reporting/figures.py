@@ -17,6 +17,8 @@ from cam_boxes_iobb import overlay
 from cxr14_data import denormalize
 from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.files.atomic import atomic_write
+from cxr_paper.scoring.interval_types import MEAN
+from cxr_paper.scoring.model_metrics import ModelMetrics
 
 
 def plot_losses(histories: dict[str, dict[str, list[float]]], path: Path) -> Path:
@@ -53,22 +55,24 @@ def plot_losses(histories: dict[str, dict[str, list[float]]], path: Path) -> Pat
 
 
 def plot_threshold_curves(
-    metrics: dict[str, Any], path: Path, protocol: LocalizationProtocol
+    metrics: dict[str, ModelMetrics], path: Path, protocol: LocalizationProtocol
 ) -> Path:
     """Mean accuracy at the headline overlap over the heatmap threshold, per model and map kind
     (the run's Q dashed)."""
     fig, axis = plt.subplots(figsize=(7, 4.5))
     for model, result in metrics.items():
-        for kind, scores in result["localization"].items():
-            curve = scores["threshold_curve"]
-            accuracy = [np.nan if v is None else v for v in curve["accuracy"]["mean"]]
-            axis.plot(curve["thresholds"], accuracy, marker=".", label=f"{model} {kind}")
+        for kind, scores in result.localization.items():
+            curve = scores.threshold_curve
+            if curve is not None:
+                axis.plot(
+                    curve.thresholds, curve.accuracy[MEAN], marker=".", label=f"{model} {kind}"
+                )
     axis.axvline(protocol.heatmap_threshold, color="k", lw=0.8, ls="--")
     axis.set(
         title=f"Accuracy at IoBB > {protocol.overlap:g} over the heatmap threshold "
         f"(this run's Q = {protocol.heatmap_threshold:g}, dashed)",
         xlabel="heatmap threshold",
-        ylabel="mean accuracy, 8 box classes",
+        ylabel=f"mean accuracy, {len(next(iter(metrics.values())).task.box_classes)} box classes",
     )
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)

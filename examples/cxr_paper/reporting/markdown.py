@@ -4,9 +4,8 @@ hold them are :mod:`cxr_paper.reporting.document`'s)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
+from cxr_paper.scoring.interval_types import Difference, Interval
 from cxr_paper.scoring.map_kinds import MapKind
 
 #: Marks a paired difference whose 95 % interval excludes 0.
@@ -25,25 +24,26 @@ def number(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def with_interval(entry: Mapping[str, Any] | None, signed: bool = False) -> str:
-    """An interval entry (``estimate``, ``low``, ``high``) as ``0.275 [0.221, 0.330]``; a paired
-    difference (``signed``) gets a sign and :data:`MEASURABLE` when its interval excludes 0.
+def with_interval(interval: Interval | None, signed: bool = False, mark: bool = True) -> str:
+    """An interval as ``0.275 [0.221, 0.330]``; a paired difference (``signed``) gets a sign and,
+    with ``mark``, :data:`MEASURABLE` when its interval excludes 0.
 
     Example:
-        >>> with_interval({"estimate": 0.5, "low": 0.41, "high": 0.6})
+        >>> with_interval(Interval(0.5, 0.41, 0.6, 0.95, 1000))
         '0.500 [0.410, 0.600]'
-        >>> with_interval({"estimate": 0.1, "low": 0.02, "high": 0.2, "excludes_zero": True}, True)
+        >>> with_interval(Difference(0.1, 0.02, 0.2, 0.95, 1000, excludes_zero=True), True)
         '+0.100 [+0.020, +0.200] ✓'
     """
-    if not entry or number(entry.get("estimate")) == "–":  # None, or NaN read back from null
+    if interval is None or not interval.known:
         return "–"
     sign = "+" if signed else ""
 
-    def show(value: float | None) -> str:
+    def show(value: float) -> str:
         return "–" if number(value) == "–" else f"{value:{sign}.3f}"
 
-    text = f"{show(entry['estimate'])} [{show(entry['low'])}, {show(entry['high'])}]"
-    return text + (f" {MEASURABLE}" if entry.get("excludes_zero") else "")
+    text = f"{show(interval.estimate)} [{show(interval.low)}, {show(interval.high)}]"
+    measurable = mark and isinstance(interval, Difference) and interval.excludes_zero
+    return text + (f" {MEASURABLE}" if measurable else "")
 
 
 def kind_label(kind: str) -> str:

@@ -4,19 +4,24 @@ thresholds."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from cxr_paper.configuration.protocol import PAPER_PROTOCOL, LocalizationProtocol
 from cxr_paper.reporting.document import Table, make_table
 from cxr_paper.reporting.markdown import kind_label, number, with_interval
 from cxr_paper.scoring.headlines import Headline
 from cxr_paper.scoring.map_kinds import MapKind
+from cxr_paper.scoring.model_metrics import ModelMetrics
 
 
-def _cell(intervals: dict[str, Any], headline: Headline, scores: dict[str, Any]) -> str:
+def _cell(metrics: ModelMetrics, kind: MapKind, headline: Headline) -> str:
     """A headline's mean over the box classes, with its interval when the run computed one."""
-    entry = intervals.get(headline, {}).get("mean")
-    return with_interval(entry) if entry else number(headline.read(scores))
+    interval = metrics.intervals.headline(kind, headline)
+    return (
+        with_interval(interval)
+        if interval
+        else number(metrics.localization[kind].headline(headline))
+    )
 
 
 #: The methods table's headline columns, in order.
@@ -29,7 +34,7 @@ METHOD_COLUMNS = (
 )
 
 
-def methods_table(metrics: dict[str, Any], protocol: LocalizationProtocol) -> Table:
+def methods_table(metrics: dict[str, ModelMetrics], protocol: LocalizationProtocol) -> Table:
     """Rows model × map kind; means over the 8 box classes."""
     names = {
         Headline.ACCURACY: f"{Headline.ACCURACY.label} (Q = {protocol.heatmap_threshold:g})",
@@ -38,12 +43,12 @@ def methods_table(metrics: dict[str, Any], protocol: LocalizationProtocol) -> Ta
     header = ["model", "maps", *(names.get(h, h.label) for h in METHOD_COLUMNS), "s (test split)"]
     rows = []
     for model, result in metrics.items():
-        seconds = result.get("cam_method_seconds", {})
-        for kind, scores in result["localization"].items():
-            intervals = result.get("intervals", {}).get("localization", {}).get(kind, {})
-            method = MapKind.parse(kind).method
-            cells = {h: _cell(intervals, h, scores) for h in METHOD_COLUMNS}
-            cells[Headline.CALIBRATED_ACCURACY] += f" ({scores['calibrated']['threshold']:.2f})"
+        seconds = result.cam_method_seconds
+        for kind, scores in result.localization.items():
+            method = kind.method
+            cells = {h: _cell(result, kind, h) for h in METHOD_COLUMNS}
+            if scores.calibrated is not None:
+                cells[Headline.CALIBRATED_ACCURACY] += f" ({scores.calibrated.threshold:.2f})"
             rows.append(
                 [
                     model,
@@ -56,7 +61,7 @@ def methods_table(metrics: dict[str, Any], protocol: LocalizationProtocol) -> Ta
 
 
 def methods_caption(
-    pointing_tolerance: float, box_frame: list[int], protocol: LocalizationProtocol
+    pointing_tolerance: float, box_frame: Sequence[int], protocol: LocalizationProtocol
 ) -> str:
     """What the methods table's columns mean, with the run's thresholds and tolerance."""
     height, width = box_frame

@@ -4,62 +4,50 @@ number."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from cxr_paper.reporting.document import Document, Table, make_table
-from cxr_paper.reporting.markdown import MEASURABLE, kind_label, number, with_interval
-from cxr_paper.scoring.comparisons import Comparison, is_across_models, is_comparison
+from cxr_paper.reporting.markdown import MEASURABLE, number, with_interval
+from cxr_paper.scoring.comparisons import is_comparison
 from cxr_paper.scoring.headlines import HEADLINES
+from cxr_paper.scoring.interval_types import MEAN, Difference
+from cxr_paper.scoring.model_metrics import ModelMetrics
 from cxr_paper.scoring.training_noise import SEP, flatten, judge
 
 #: Marks of a paired difference (:func:`cxr_paper.scoring.training_noise.judge`).
 MARKS = {"finding": MEASURABLE, "test noise only": "†", "none": ""}
 
 
-def paired_table(metrics: dict[str, Any]) -> Table | None:
+def paired_table(metrics: dict[str, ModelMetrics]) -> Table | None:
     """Every paired difference of the run: rows comparison x map kind, columns the headlines;
     each marked by :func:`~cxr_paper.scoring.training_noise.judge` against the test set's noise and,
     where a study measured it, the training noise."""
     rows = []
     for model, result in metrics.items():
-        known = result.get("noise", {}).get("numbers", {})
+        known = (result.noise and result.noise.numbers) or {}
 
-        def cell(entry: Any, key: str, known: dict[str, Any] = known) -> str:
-            sd = known.get(key, {}).get("training_sd")
-            mark = MARKS[judge(entry, sd)]
-            return with_interval(entry and {**entry, "excludes_zero": False}, True) + (
-                f" {mark}" if mark else ""
-            )
+        def cell(difference: Difference | None, key: str, known=known) -> str:
+            noise = known.get(key)
+            mark = MARKS[judge(difference, noise.training_sd if noise else None)]
+            return with_interval(difference, True, mark=False) + (f" {mark}" if mark else "")
 
-        for comparison, by_kind in result.get("paired", {}).items():
-            if is_across_models(comparison, model):
-                auroc = by_kind.get("auroc", {}).get("mean")
-                key = f"{comparison}{SEP}AUROC"
-                rows.append([comparison, "mean AUROC", cell(auroc, key), *[""] * 4])
-                for kind, headlines in by_kind.items():
-                    if kind != "auroc":
-                        cells = [
-                            cell(headlines.get(h), SEP.join((comparison, kind, h)))
-                            for h in HEADLINES
-                        ]
-                        rows.append([comparison, kind_label(kind), *cells])
-            else:  # a map kind against the model's CAM
-                cells = [cell(by_kind.get(h), SEP.join((model, comparison, h))) for h in HEADLINES]
-                label = (
-                    Comparison.parse(comparison).kind_label
-                    if is_comparison(comparison)
-                    else comparison
-                )
-                rows.append([model, label, *cells])
+        for comparison, differences in result.kind_differences().items():
+            cells = [cell(differences.get(h), SEP.join((model, comparison, h))) for h in HEADLINES]
+            rows.append([model, comparison.kind_label, *cells])
+        for comparison, body in result.model_differences().items():
+            auroc = body.auroc.get(MEAN)
+            auroc_cell = cell(auroc, f"{comparison}{SEP}AUROC")
+            rows.append([comparison, "mean AUROC", auroc_cell, *[""] * 4])
+            for kind, headlines in body.localization.items():
+                cells = [cell(headlines.get(h), SEP.join((comparison, kind, h))) for h in HEADLINES]
+                rows.append([comparison, kind.label, *cells])
     header = ["models", "maps", *(h.label for h in HEADLINES)]
     return make_table(header, rows) if rows else None
 
 
-def paired_section(metrics: dict[str, Any]) -> Document | None:
+def paired_section(metrics: dict[str, ModelMetrics]) -> Document | None:
     rows = paired_table(metrics)
     if rows is None:
         return None
-    studied = any(result.get("noise", {}).get("study") for result in metrics.values())
+    studied = any(result.noise and result.noise.study for result in metrics.values())
     training = (
         f"{MEASURABLE}: the difference stands out of the test set's noise and of the training "
         "noise the seed study measured for these settings (|estimate| > 1.96 × the combined sd); "
@@ -82,12 +70,12 @@ def paired_section(metrics: dict[str, Any]) -> Document | None:
     )
 
 
-def training_noise_section(metrics: dict[str, Any]) -> Document:
+def training_noise_section(metrics: dict[str, ModelMetrics]) -> Document:
     """What retraining would move: per number, the study's training sd, the range a rerun is
     expected in, and whether this run's value lies there; robust numbers (small training share)
     first. Without a study for these settings, says so."""
-    first = next(iter(metrics.values()), {})
-    study = first.get("noise", {}).get("study")
+    first = next(iter(metrics.values()), None)
+    study = first and first.noise and first.noise.study
     if not study:
         return (
             Document()
@@ -102,20 +90,20 @@ def training_noise_section(metrics: dict[str, Any]) -> Document:
     rows = []
     for model, result in metrics.items():
         numbers = flatten(result, model)
-        for key, known in result.get("noise", {}).get("numbers", {}).items():
-            value = numbers.get(key, {}).get("estimate")
-            low, high = known["rerun_range"]
+        for key, known in ((result.noise and result.noise.numbers) or {}).items():
+            value = numbers[key].estimate if key in numbers else None
+            low, high = known.rerun_range
             inside = value is not None and low <= value <= high
             signed = any(is_comparison(part) for part in key.split(SEP))
             rows.append(
                 (
-                    known["training_share"],
+                    known.training_share,
                     [
                         key,
                         f"{value:+.3f}" if signed and value is not None else number(value),
-                        f"{number(known['training_sd'])}",
+                        f"{number(known.training_sd)}",
                         f"[{low:+.3f}, {high:+.3f}]" if signed else f"[{low:.3f}, {high:.3f}]",
-                        f"{100 * known['training_share']:.0f} %",
+                        f"{100 * known.training_share:.0f} %",
                         "yes" if inside else "**no**",
                     ],
                 )
@@ -126,8 +114,8 @@ def training_noise_section(metrics: dict[str, Any]) -> Document:
         Document()
         .heading("Training noise")
         .paragraph(
-            f"From the committed seed study of these settings (`{study['file']}`, "
-            f"{study['runs']} runs over training and data seeds): each number's sd across "
+            f"From the committed seed study of these settings (`{study.file}`, "
+            f"{study.runs} runs over training and data seeds): each number's sd across "
             "training seeds, the range a rerun with another seed or machine is expected to fall "
             "in (the study's mean ± 1.96 training sd) and the share of the number's variance "
             "that training contributes (the rest is test-set noise). Robust numbers first."

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from cxr_paper.configuration.config import RunConfig
 from cxr_paper.configuration.paper_numbers import (
     TABLE1_AUROC,
     TABLE2_ACCURACY,
@@ -23,7 +23,10 @@ from cxr_paper.reporting.document import Document, Table, literal, make_table
 from cxr_paper.reporting.markdown import number, with_interval
 from cxr_paper.reporting.methods_table import methods_caption, methods_table
 from cxr_paper.reporting.noise_report import paired_section, training_noise_section
-from cxr_paper.scoring.headlines import fixed_protocol
+from cxr_paper.scoring.headlines import Headline
+from cxr_paper.scoring.interval_types import MEAN, Interval
+from cxr_paper.scoring.map_kinds import OWN_CAM, MapKind
+from cxr_paper.scoring.model_metrics import ModelMetrics
 
 INTERVAL_NOTE = (
     "Brackets: 95 % intervals over the **test patients only** (percentile bootstrap, {resamples} "
@@ -77,12 +80,12 @@ class DataNotes:
         )
 
 
-def metrics_task(metrics: dict[str, Any]) -> Task:
+def metrics_task(metrics: dict[str, ModelMetrics]) -> Task:
     """The task the models of ``metrics.json`` were evaluated on (stored with each model)."""
-    return Task.from_dict(next(iter(metrics.values()))["task"], "metrics.json")
+    return next(iter(metrics.values())).task
 
 
-def table1(metrics: dict[str, Any]) -> Table:
+def table1(metrics: dict[str, ModelMetrics]) -> Table:
     """Table 1: test AUROC per class, ours with intervals beside the paper's."""
     task = metrics_task(metrics)
     paper_models = list(metrics) if paper_applies(task.classes, task.box_classes) else []
@@ -92,41 +95,43 @@ def table1(metrics: dict[str, Any]) -> Table:
         *(f"{paper_row(m)} (paper)" for m in paper_models),
     ]
     rows = []
-    for i, name in enumerate([*task.classes, "mean"]):
-        ours = [_ours(metrics[m], ("auroc", name), metrics[m]["auroc"][name]) for m in metrics]
+    for i, name in enumerate([*task.classes, MEAN]):
+        ours = [_ours(m.intervals.auroc.get(name), m.auroc[name]) for m in metrics.values()]
         paper = [number(TABLE1_AUROC[paper_row(m)][i]) for m in paper_models]
         rows.append([name, *ours, *paper])
     return make_table(header, rows)
 
 
-def _ours(result: dict[str, Any], path: tuple[str, ...], value: float) -> str:
-    """The value with its interval from ``result["intervals"]`` when the run computed one."""
-    entry: Any = result.get("intervals")
-    for key in path:
-        entry = entry.get(key) if isinstance(entry, dict) else None
-    return with_interval(entry) if entry else number(value)
+def _ours(interval: Interval | None, value: float) -> str:
+    """The value with its interval when the run computed one."""
+    return with_interval(interval) if interval else number(value)
 
 
-def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> Table:
+def _localization_table(
+    metrics: dict[str, ModelMetrics], headline: Headline, published: dict
+) -> Table:
     task = metrics_task(metrics)
     box_classes = list(task.box_classes)
     if not paper_applies(task.classes, task.box_classes):
         published = {}
-    header = ["Method", *box_classes, "mean"]
+    header = ["Method", *box_classes, MEAN]
     rows = []
     for model, result in metrics.items():
-        for kind, label in (("cam", ""), ("pcm", " (with PCM)")):
-            values = fixed_protocol(result["localization"][kind])
+        for kind, label in ((MapKind(OWN_CAM), ""), (MapKind(OWN_CAM, True), " (with PCM)")):
+            scores = result.localization[kind]
             rows.append(
                 [
                     f"{model}{label} — ours",
                     *(
-                        _ours(result, ("localization", kind, stat, c), values[c][stat])
-                        for c in [*box_classes, "mean"]
+                        _ours(
+                            result.intervals.headline(kind, headline, c),
+                            scores.headline(headline, c),
+                        )
+                        for c in [*box_classes, MEAN]
                     ),
                 ]
             )
-            key = (paper_row(model), kind == "pcm")
+            key = (paper_row(model), kind.refined)
             if key in published:
                 paper = published[key]
                 rows.append(
@@ -139,7 +144,7 @@ def _localization_table(metrics: dict[str, Any], stat: str, published: dict) -> 
     return make_table(header, rows)
 
 
-def table4(metrics: dict[str, Any], device: str) -> Table:
+def table4(metrics: dict[str, ModelMetrics], device: str) -> Table:
     """Table 4: inference time and parameters, ours beside the paper's."""
     header = [
         "Model",
@@ -156,10 +161,10 @@ def table4(metrics: dict[str, Any], device: str) -> Table:
         rows.append(
             [
                 model,
-                f"{result['latency_ms']:.2f}",
-                f"{result['latency_ms_pcm']:.2f}",
-                f"{result['params']['model']:,}",
-                f"{result['params']['published_configuration']:,}",
+                f"{result.latency_ms:.2f}",
+                f"{result.latency_ms_pcm:.2f}",
+                f"{result.params.model:,}",
+                f"{result.params.published_configuration:,}",
                 number(paper_ms) if model in TABLE4 else "–",
                 f"{paper_params:,}" if paper_params else "–",
             ]
@@ -168,8 +173,8 @@ def table4(metrics: dict[str, Any], device: str) -> Table:
 
 
 def run_report(
-    metrics: dict[str, Any],
-    config: dict[str, Any],
+    metrics: dict[str, ModelMetrics],
+    config: RunConfig,
     source: str,
     figures: dict[str, Path],
     seconds: float,
@@ -183,9 +188,9 @@ def run_report(
     doc.bullets(
         [
             f"Data: {literal(source)}",
-            f"Preset: `{config['preset']}`; models: {', '.join(metrics)}; input "
-            f"{config['image_size']} px; stage 1 {config['epochs']} epochs; stage 2 (PCM) "
-            f"{config['pcm_epochs']} epochs",
+            f"Preset: `{config.preset}`; models: {', '.join(metrics)}; input "
+            f"{config.image_size} px; stage 1 {config.epochs} epochs; stage 2 (PCM) "
+            f"{config.pcm_epochs} epochs",
             f"Device: {device}; wall time {seconds / 60:.1f} min",
             "Localization: the ChestX-ray8 protocol (IoBB > T, false positives per evaluated "
             "image) on the test images that have GT boxes; `metrics.json` also holds T ∈ {0.1, "
@@ -204,19 +209,19 @@ def run_report(
             "absolute values."
         )
     doc.paragraph(
-        INTERVAL_NOTE.format(resamples=config["bootstrap_resamples"], seed=config["bootstrap_seed"])
+        INTERVAL_NOTE.format(resamples=config.bootstrap_resamples, seed=config.bootstrap_seed)
     )
     doc.heading("Table 1 — test AUROC").add(table1(metrics)).paragraph(notes.auroc_caption)
     doc.heading("Table 2 — localization accuracy, IoBB > 0.1")
-    doc.add(_localization_table(metrics, "accuracy", TABLE2_ACCURACY))
+    doc.add(_localization_table(metrics, Headline.ACCURACY, TABLE2_ACCURACY))
     doc.paragraph(notes.localization_caption)
     doc.heading("Table 3 — average false positives, IoBB 0.1")
-    doc.add(_localization_table(metrics, "afp", TABLE3_AFP))
+    doc.add(_localization_table(metrics, Headline.AFP, TABLE3_AFP))
     doc.paragraph(notes.localization_caption)
     protocol = LocalizationProtocol.of(config)
     doc.heading("Localization methods compared").add(methods_table(metrics, protocol))
     doc.paragraph(
-        methods_caption(config["pointing_tolerance"], config["box_frame"], protocol)
+        methods_caption(config.pointing_tolerance, config.box_frame, protocol)
         + " "
         + notes.localization_caption
     )

@@ -6,13 +6,11 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
 
 from cxr14_data import read_bbox_list
 from cxr_paper.configuration.config import RunConfig
 from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.files.atomic import atomic_text
-from cxr_paper.files.jsonio import write_json
 from cxr_paper.inputs.data import Loaders
 from cxr_paper.inputs.models import standard_counterpart
 from cxr_paper.machine.distributed import DistContext
@@ -27,6 +25,8 @@ from cxr_paper.reporting.html_report import write_html_report
 from cxr_paper.reporting.report import DataNotes, run_report
 from cxr_paper.scoring import training_noise
 from cxr_paper.scoring.comparisons import Comparison
+from cxr_paper.scoring.interval_types import ModelDifference
+from cxr_paper.scoring.model_metrics import METRICS_JSON, write_metrics
 from cxr_paper.scoring.results import ModelResult
 from cxr_paper.scoring.uncertainty import paired_models
 from multires_backbone import is_multires
@@ -48,8 +48,8 @@ def choose_figure_images(dataset, count: int) -> list[str]:
 
 def paired_across_models(
     config: RunConfig, results: dict[str, ModelResult]
-) -> dict[str, dict[str, Any]]:
-    """``{multires model: {"<model> - <standard>": comparison}}``: MultiRes minus its standard
+) -> dict[str, dict[Comparison, ModelDifference]]:
+    """``{multires model: {"<model> - <standard>": difference}}``: MultiRes minus its standard
     model on the same test images, for each such pair of the run."""
     pairs = {}
     for name in results:
@@ -61,7 +61,7 @@ def paired_across_models(
                 config.bootstrap_resamples,
                 config.bootstrap_seed,
             )
-            pairs[name] = {Comparison(name, standard).key: comparison}
+            pairs[name] = {Comparison(name, standard): comparison}
     return pairs
 
 
@@ -97,11 +97,10 @@ def write_outputs(
     ctx: DistContext,
 ) -> None:
     """metrics.json, Figures 5-7 and report.md over the models finished so far (rank 0)."""
-    metrics = {name: result.metrics() for name, result in results.items()}
-    for model, comparisons in paired_across_models(config, results).items():
-        metrics[model]["paired"] = {**metrics[model].get("paired", {}), **comparisons}
-    training_noise.annotate(metrics, dataclasses.asdict(config))
-    write_json(metrics, out / "metrics.json")
+    across = paired_across_models(config, results)
+    metrics = {name: result.metrics(across.get(name)) for name, result in results.items()}
+    metrics, _ = training_noise.annotate(metrics, dataclasses.asdict(config))
+    write_metrics(metrics, out / METRICS_JSON)
     histories = {name: result.history for name, result in results.items()}
     figures = {"Figure 5 — loss curves": plot_losses(histories, out / "fig5_losses.png")}
     roc_model = next((m for m in results if is_multires(m)), next(iter(results)))
@@ -112,7 +111,7 @@ def write_outputs(
     figures["Accuracy over the heatmap threshold"] = plot_threshold_curves(
         metrics, out / "fig_threshold_curves.png", LocalizationProtocol.of(config)
     )
-    if any("calibration" in entry for entry in metrics.values()):
+    if any(entry.calibration is not None for entry in metrics.values()):
         figures["Reliability diagrams (test split)"] = plot_reliability(
             metrics, out / "fig_reliability.png"
         )
@@ -129,7 +128,7 @@ def write_outputs(
     pending = [m for m in config.models if m not in results]
     report = run_report(
         metrics,
-        dataclasses.asdict(config),
+        config,
         loaders.source,
         figures,
         time.perf_counter() - started,

@@ -13,28 +13,29 @@ from cxr_paper.reporting.document import Document, literal
 from cxr_paper.reporting.markdown import MEASURABLE, number, with_interval
 from cxr_paper.scoring.headlines import Headline
 from cxr_paper.scoring.study import owner_of
+from cxr_paper.scoring.study_results import Study, StudyRow
 
 #: The headline numbers an ablation over seeds shows.
 ABLATION_HEADLINES = (Headline.ACCURACY, Headline.AFP, Headline.MAX_BOX_ACC_V2)
 
 
-def seed_cells(row: dict[str, Any], signed: bool) -> list[str]:
+def seed_cells(row: StudyRow, signed: bool) -> list[str]:
     """A number across runs: the value per run, mean ± sd, and the pooled interval.
 
     Example:
-        >>> row = {"values": [0.5, 0.7], "mean": 0.6, "sd": 0.141,
-        ...        "pooled": {"estimate": 0.6, "low": 0.45, "high": 0.75}}
-        >>> seed_cells(row, signed=False)
+        >>> from cxr_paper.scoring.interval_types import Interval
+        >>> pooled = Interval(0.6, 0.45, 0.75, 0.95, 1000)
+        >>> seed_cells(StudyRow([0, 1], [0.5, 0.7], 0.6, 0.141, pooled), signed=False)
         ['0.500 / 0.700', '0.600 ± 0.141', '0.600 [0.450, 0.750]']
     """
     return [
-        " / ".join(number(v) for v in row["values"]),
-        f"{number(row['mean'])} ± {number(row['sd'])}",
-        with_interval(row["pooled"], signed=signed),
+        " / ".join(number(v) for v in row.values),
+        f"{number(row.mean)} ± {number(row.sd)}",
+        with_interval(row.pooled, signed=signed),
     ]
 
 
-def study_document(study: dict[str, Any], config: dict[str, Any]) -> Document:
+def study_document(study: Study, config: dict[str, Any]) -> Document:
     """``study.md``: per data seed every number and paired difference across training seeds;
     with several data seeds, their spread too."""
     doc = Document().heading("Seed study", 1)
@@ -46,19 +47,19 @@ def study_document(study: dict[str, Any], config: dict[str, Any]) -> Document:
         "drawn with replacement together, so it holds both noises). "
         f"{MEASURABLE}: a difference whose pooled interval excludes 0."
     )
-    for data_seed, block in study["data_seeds"].items():
+    for data_seed, block in study.data_seeds.items():
         rows = [
-            [owner, name, *seed_cells(row, signed=section == "differences")]
-            for section in ("numbers", "differences")
-            for owner, numbers in block[section].items()
+            [owner, name, *seed_cells(row, signed=signed)]
+            for section, signed in ((block.numbers, False), (block.differences, True))
+            for owner, numbers in section.items()
             for name, row in numbers.items()
         ]
         doc.heading(f"Data seed {data_seed}")
         doc.table(["model / comparison", "number", "per seed", "mean ± sd", "pooled"], rows)
-    if len(study["data_seeds"]) > 1:
+    if len(study.data_seeds) > 1:
         rows = [
-            [owner, name, f"{number(r['mean'])} ± {number(r['sd'])}", str(r["data_seeds"])]
-            for owner, numbers in study["across_data_seeds"].items()
+            [owner, name, f"{number(r.mean)} ± {number(r.sd)}", str(r.data_seeds)]
+            for owner, numbers in study.across_data_seeds.items()
             for name, r in numbers.items()
         ]
         doc.heading("Across data seeds")
@@ -89,7 +90,7 @@ def ablation_document(results: dict[str, Any], protocol: LocalizationProtocol) -
     return doc
 
 
-def ablation_seeds_document(study: dict[str, Any], runs: Sequence[Path]) -> Document:
+def ablation_seeds_document(study: Study, runs: Sequence[Path]) -> Document:
     """``ablation_seeds.md``: each variant's PCM minus CAM only, pooled over the runs."""
     doc = Document().heading("PCM ablation over seeds", 1)
     doc.paragraph(
@@ -98,10 +99,10 @@ def ablation_seeds_document(study: dict[str, Any], runs: Sequence[Path]) -> Docu
         "interval (runs and test patients resampled together; "
         f"{MEASURABLE}: the interval excludes 0)."
     )
-    for data_seed, block in study["data_seeds"].items():
+    for data_seed, block in study.data_seeds.items():
         rows = [
             [owner_of(owner), headline, *seed_cells(row, signed=True)]
-            for owner, headlines in block["differences"].items()
+            for owner, headlines in block.differences.items()
             for headline, row in headlines.items()
             if headline in ABLATION_HEADLINES
         ]

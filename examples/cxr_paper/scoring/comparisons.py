@@ -5,16 +5,14 @@ resnet10t"``) written and parsed here alone."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cxr_paper.scoring.map_kinds import OWN_CAM, MapKind
 
 SEPARATOR = " - "
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """``minuend − subtrahend``.
+class Comparison(str):
+    """``minuend − subtrahend``; like :class:`~cxr_paper.scoring.map_kinds.MapKind`, it *is* its
+    key (a ``str``).
 
     Example:
         >>> Comparison.of_kind("pcm").key, Comparison.parse("pcm - cam").kind_label
@@ -23,13 +21,34 @@ class Comparison:
         'resnet10t'
     """
 
-    minuend: str
-    subtrahend: str
+    def __new__(cls, minuend: str, subtrahend: str) -> Comparison:
+        if not minuend or not subtrahend or SEPARATOR in minuend or SEPARATOR in subtrahend:
+            raise ValueError(f"{minuend!r} and {subtrahend!r} do not make a comparison.")
+        return super().__new__(cls, f"{minuend}{SEPARATOR}{subtrahend}")
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # pickling
+        return self.minuend, self.subtrahend
+
+    def __repr__(self) -> str:
+        return f"Comparison({self.minuend!r}, {self.subtrahend!r})"
+
+    @property
+    def minuend(self) -> str:
+        return self.partition(SEPARATOR)[0]
+
+    @property
+    def subtrahend(self) -> str:
+        return self.partition(SEPARATOR)[2]
 
     @property
     def key(self) -> str:
         """How results name it."""
-        return f"{self.minuend}{SEPARATOR}{self.subtrahend}"
+        return str(self)
+
+    @property
+    def across_maps(self) -> bool:
+        """Whether it compares a map kind with the model's own CAM (not two models)."""
+        return self.subtrahend == OWN_CAM
 
     @classmethod
     def parse(cls, key: str) -> Comparison:

@@ -1,5 +1,5 @@
-"""The headline numbers of a kind of map, as a type: what each is, how reports name it, and where
-a result (``metrics.json``'s ``localization`` entry of a map kind) holds it.
+"""The headline numbers of a kind of map, as a type: what each is and how reports name it
+(:meth:`cxr_paper.scoring.kind_scores.KindScores.headline` reads one from a map kind's scores).
 
 Results keep their string keys on disk (a :class:`Headline` is a ``str``, so JSON writes it as
 its value and reads it back equal); code asks the type instead of spelling keys and labels.
@@ -8,7 +8,6 @@ its value and reads it back equal); code asks the type instead of spelling keys 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from cxr_paper.configuration.protocol import PAPER_PROTOCOL
 
@@ -35,9 +34,6 @@ class Headline(StrEnum):
     Example:
         >>> Headline.AFP.label, Headline("max_box_acc_v2").label
         ('false positives / image', 'MaxBoxAccV2')
-        >>> entry = {"iobb": {"0.1": {"mean": {"accuracy": 0.4, "afp": 1.2}}}}
-        >>> Headline.ACCURACY.read(entry), Headline.AFP.read(entry)
-        (0.4, 1.2)
     """
 
     ACCURACY = "accuracy"
@@ -51,16 +47,6 @@ class Headline(StrEnum):
         """How tables name it."""
         return _LABELS[self]
 
-    def read(self, localization: dict[str, Any], name: str = "mean") -> float:
-        """Its value for class ``name`` (or the ``"mean"``) in a map kind's results."""
-        if self in (Headline.ACCURACY, Headline.AFP):
-            return fixed_protocol(localization)[name][self.value]
-        if self is Headline.MAX_BOX_ACC_V2:
-            return localization["max_box_acc_v2"][name]["max_box_acc"]
-        if self is Headline.POINTING_GAME:
-            return localization["pointing_game"][name]["accuracy"]
-        return localization["calibrated"]["accuracy"][name]
-
 
 _LABELS = {
     Headline.ACCURACY: "accuracy IoBB > 0.1",
@@ -70,8 +56,3 @@ _LABELS = {
     Headline.CALIBRATED_ACCURACY: "calibrated accuracy",
 }
 HEADLINES: tuple[Headline, ...] = tuple(Headline)
-
-
-def fixed_protocol(localization: dict[str, Any]) -> dict[str, Any]:
-    """``{class: {"accuracy", "afp", ...}}`` at the fixed protocol's overlap (IoBB > 0.1)."""
-    return localization["iobb"][FIXED_KEY]

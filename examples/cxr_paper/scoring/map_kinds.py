@@ -8,36 +8,57 @@ cutting the key apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 #: The model's own class activation maps (the paper's); other methods are Grad-CAM-family names.
 OWN_CAM = "cam"
 REFINED_SUFFIX = "+pcm"
 
 
-@dataclass(frozen=True)
-class MapKind:
+class MapKind(str):
     """``method`` (``"cam"`` or a :data:`cxr_paper.scoring.batched_cam.METHODS` name) and
-    ``refined``
-    (passed through the PCM).
+    ``refined`` (passed through the PCM). A kind *is* its key (a ``str``), so results keyed by
+    kinds keep their text keys on disk and are looked up by either.
 
     Example:
         >>> MapKind("cam", True).key, MapKind("gradcam", True).key, MapKind.parse("pcm")
-        ('pcm', 'gradcam+pcm', MapKind(method='cam', refined=True))
+        ('pcm', 'gradcam+pcm', MapKind('cam', refined=True))
         >>> [MapKind.parse(k).label for k in ("cam", "pcm", "gradcam++", "hirescam+pcm")]
         ['CAM', 'CAM + PCM', 'gradcam++', 'hirescam + PCM']
+        >>> {MapKind("cam", True): 1}["pcm"]
+        1
     """
 
-    method: str
-    refined: bool = False
+    def __new__(cls, method: str, refined: bool = False) -> MapKind:
+        if not isinstance(method, str) or not method or method == "pcm":
+            raise ValueError(f"{method!r} is not a map method.")
+        if method.endswith(REFINED_SUFFIX):
+            raise ValueError(f"{method!r}: a method's name does not end in {REFINED_SUFFIX!r}.")
+        if method == OWN_CAM:
+            key = "pcm" if refined else OWN_CAM
+        else:
+            key = method + REFINED_SUFFIX if refined else method
+        return super().__new__(cls, key)
+
+    def __getnewargs__(self) -> tuple[str, bool]:  # type: ignore[override]  # pickling
+        return self.method, self.refined
+
+    def __repr__(self) -> str:
+        return f"MapKind({self.method!r}, refined={self.refined})"
+
+    @property
+    def refined(self) -> bool:
+        """Whether the PCM refined the maps."""
+        return self == "pcm" or self.endswith(REFINED_SUFFIX)
+
+    @property
+    def method(self) -> str:
+        """The method that made the maps."""
+        return OWN_CAM if self == "pcm" else self.removesuffix(REFINED_SUFFIX)
 
     @property
     def key(self) -> str:
         """How results name it: ``cam``/``pcm`` for the model's own CAM (Tables 2-3),
         ``<method>``/``<method>+pcm`` for the others."""
-        if self.method == OWN_CAM:
-            return "pcm" if self.refined else OWN_CAM
-        return self.method + REFINED_SUFFIX if self.refined else self.method
+        return str(self)
 
     @property
     def label(self) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 from cam_boxes_iobb import save_maps
 from cxr_paper.files.atomic import atomic_write
 from cxr_paper.files.manifest import record_output
-from cxr_paper.scoring.evaluation import TestResult
+from cxr_paper.scoring.outcome import TestResult
 
 RECORDS_FILE = "test_records.npz"
 MAPS_FOLDER = "maps"

@@ -4,20 +4,25 @@ and read back alike by the report, the figures, the seed study and ``--resume``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import numpy as np
 import torch
 
 from cxr_paper.configuration.protocol import PAPER_PROTOCOL
-from cxr_paper.configuration.task import Task, TaskError, chestxray14
+from cxr_paper.configuration.task import chestxray14
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import atomic_write
 from cxr_paper.files.jsonio import read_json, write_json
-from cxr_paper.scoring.evaluation import TestResult
+from cxr_paper.files.typed_json import from_json, to_json
+from cxr_paper.scoring.comparisons import Comparison
+from cxr_paper.scoring.decision_types import Decisions
+from cxr_paper.scoring.interval_types import KindDifference, ModelDifference, ModelIntervals
+from cxr_paper.scoring.map_kinds import MapKind
+from cxr_paper.scoring.model_metrics import History, ModelMetrics, Params
+from cxr_paper.scoring.outcome import TestResult
 from cxr_paper.scoring.scores import LocalizationScores
 
 RESULT_JSON = "result.json"
@@ -28,36 +33,38 @@ _ARRAY = "__array__"
 
 @dataclass
 class ModelResult:
-    """One model of a run: its test split, training history, size, speed and intervals."""
+    """One model of a run: its test split, training history, size, speed, intervals, the
+    differences of its map kinds and its decisions."""
 
     test: TestResult
-    history: dict[str, list]
-    params: dict[str, int]
+    history: History
+    params: Params
     latency_ms: float
     latency_ms_pcm: float
-    intervals: dict[str, Any]
-    paired: dict[str, Any]
+    intervals: ModelIntervals
+    #: each map kind minus the model's CAM (``"pcm - cam"``)
+    paired: dict[Comparison, KindDifference]
     environment: dict[str, Any]
-    #: ``{"operating_points": ..., "calibration": ...}`` (:mod:`cxr_paper.deploy.decisions`)
-    decisions: dict[str, Any] = field(default_factory=dict)
+    decisions: Decisions = field(default_factory=Decisions)
 
-    def metrics(self) -> dict[str, Any]:
-        """The model's entry of ``metrics.json``."""
-        return {
-            "auroc": self.test.auroc,
-            "localization": self.test.localization,
-            "localization_images": self.test.box_images,
-            "task": self.test.task.to_dict(),
-            "cam_method_seconds": self.test.seconds,
-            "params": self.params,
-            "latency_ms": self.latency_ms,
-            "latency_ms_pcm": self.latency_ms_pcm,
-            "history": self.history,
-            "intervals": self.intervals,
-            "paired": self.paired,
-            "environment": self.environment,
-            **self.decisions,
-        }
+    def metrics(self, others: dict[Comparison, ModelDifference] | None = None) -> ModelMetrics:
+        """The model's entry of ``metrics.json`` (``others``: it against other models)."""
+        return ModelMetrics(
+            auroc=self.test.auroc,
+            localization=self.test.localization,
+            localization_images=self.test.box_images,
+            task=self.test.task,
+            cam_method_seconds=self.test.seconds,
+            params=self.params,
+            latency_ms=self.latency_ms,
+            latency_ms_pcm=self.latency_ms_pcm,
+            history=self.history,
+            intervals=self.intervals,
+            paired={**self.paired, **(others or {})},
+            environment=self.environment,
+            operating_points=self.decisions.operating_points,
+            calibration=self.decisions.calibration,
+        )
 
     def save(self, folder: Path) -> None:
         """Write ``result.npz``, then ``result.json`` (the file that says the model finished)."""
@@ -65,27 +72,13 @@ class ModelResult:
         test = self.test
         tree = {
             "format": FORMAT,
-            "history": self.history,
-            "params": self.params,
-            "latency_ms": self.latency_ms,
-            "latency_ms_pcm": self.latency_ms_pcm,
-            "intervals": self.intervals,
-            "paired": self.paired,
-            "environment": self.environment,
-            "decisions": self.decisions,
+            **{name: to_json(getattr(self, name)) for name in SAVED_FIELDS},
             "test": {
-                "auroc": test.auroc,
-                "localization": test.localization,
+                **{name: to_json(getattr(test, name)) for name in SAVED_TEST_FIELDS},
                 "labels": _to_ref(test.labels, "labels", arrays),
                 "probs": _to_ref(test.probs, "probs", arrays),
-                "box_images": test.box_images,
                 "examples": _to_ref(test.examples, "examples", arrays),
                 "viewer": _to_ref(test.viewer, "viewer", arrays),
-                "skipped": test.skipped,
-                "seconds": test.seconds,
-                "image_names": test.image_names,
-                "patients": test.patients,
-                "task": test.task.to_dict(),
                 "scores": {
                     kind: {
                         "seed": scores.seed,
@@ -114,7 +107,7 @@ class ModelResult:
         if not path.is_file():
             return None
         try:
-            tree = _nan_for_null(read_json(path))
+            tree = read_json(path)
             with np.load(folder / RESULT_ARRAYS, allow_pickle=False) as npz:
                 arrays = dict(npz)
         except Exception as error:  # zipfile, zlib and numpy each raise their own kinds
@@ -123,9 +116,7 @@ class ModelResult:
                 f"{_first_line(error)}); delete {RESULT_JSON} there to evaluate this model again."
             ) from None
         try:
-            return cls._from_tree(tree, arrays, path)
-        except TaskError as error:
-            raise RunError(str(error)) from None
+            return cls._from_tree(tree, arrays)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
             raise RunError(
                 f"{path}: not a result this project wrote ({type(error).__name__}: "
@@ -133,23 +124,28 @@ class ModelResult:
             ) from None
 
     @classmethod
-    def _from_tree(cls, tree: dict, arrays: dict[str, np.ndarray], path: Path) -> ModelResult:
+    def _from_tree(cls, tree: Any, arrays: dict[str, np.ndarray]) -> ModelResult:
         if not isinstance(tree, dict) or not isinstance(tree.get("test"), dict):
             raise KeyError("test")
         test = tree["test"]
-        for key in NUMBER_FIELDS:
-            _check_numbers(tree.get(key), key)
-        for key in TEST_NUMBER_FIELDS:
-            _check_numbers(test.get(key), f"test.{key}")
-        _check_numbers(tree.get("decisions", {}), "decisions", text_keys=("rule",))
+        hints = get_type_hints(cls)
+        numbers = {
+            name: from_json(hints[name], tree[name], name)
+            for name in SAVED_FIELDS
+            if name in tree or name != "decisions"  # results written before operating points
+        }
+        test_hints = get_type_hints(TestResult)
+        if "task" not in test:  # results written before the task was stored: NIH's
+            frame = tuple(next(iter(test["scores"].values()))["box_frame"])
+            test["task"] = chestxray14(frame).to_dict()
+        test_numbers = {
+            name: from_json(test_hints[name], test[name], f"test.{name}")
+            for name in SAVED_TEST_FIELDS
+        }
+        task = test_numbers["task"]
         scores = {}
-        task = (
-            Task.from_dict(test["task"], str(path))
-            if "task" in test  # results written before the task was stored: NIH's
-            else chestxray14(tuple(next(iter(test["scores"].values()))["box_frame"]))
-        )
         for kind, saved in test["scores"].items():
-            scores[kind] = LocalizationScores(
+            scores[MapKind.parse(kind)] = LocalizationScores(
                 task,
                 seed=saved["seed"],
                 pointing_tolerance=saved["pointing_tolerance"],
@@ -162,46 +158,40 @@ class ModelResult:
             example["image"] = torch.from_numpy(example["image"])
         return cls(
             test=TestResult(
-                auroc=test["auroc"],
-                localization=test["localization"],
+                **test_numbers,
                 labels=_from_ref(test["labels"], arrays),
                 probs=_from_ref(test["probs"], arrays),
-                box_images=test["box_images"],
-                task=task,
                 examples=examples,
-                skipped=test["skipped"],
-                seconds=test["seconds"],
-                image_names=test["image_names"],
-                patients=test["patients"],
                 scores=scores,
                 viewer=_viewer_records(_from_ref(test.get("viewer", {}), arrays)),
             ),
-            **{key: tree[key] for key in ("history", "params", "intervals", "paired")},
-            latency_ms=tree["latency_ms"],
-            latency_ms_pcm=tree["latency_ms_pcm"],
-            environment=tree["environment"],
-            decisions=tree.get("decisions", {}),  # results written before operating points
+            **numbers,
         )
 
 
-#: Fields whose every value is a number (``null`` read as NaN; booleans for flags).
-NUMBER_FIELDS = ("history", "params", "latency_ms", "latency_ms_pcm", "intervals", "paired")
-TEST_NUMBER_FIELDS = ("auroc", "localization", "box_images", "seconds")
-
-
-def _check_numbers(value: Any, where: str, text_keys: tuple[str, ...] = ()) -> None:
-    """Refuse (``TypeError`` naming the key) a leaf of ``value`` that is not a number, except
-    under ``text_keys``, which hold strings."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in text_keys and isinstance(item, str | None):
-                continue
-            _check_numbers(item, f"{where}.{key}", text_keys)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_numbers(item, f"{where}[{index}]", text_keys)
-    elif not isinstance(value, int | float):
-        raise TypeError(f"{where} is {value!r}, not a number")
+#: The fields of a result, and of its test split, that ``result.json`` holds as they are (the
+#: arrays of the rest go to ``result.npz``); each read back by its type
+#: (:mod:`cxr_paper.files.typed_json`).
+SAVED_FIELDS = (
+    "history",
+    "params",
+    "latency_ms",
+    "latency_ms_pcm",
+    "intervals",
+    "paired",
+    "environment",
+    "decisions",
+)
+SAVED_TEST_FIELDS = (
+    "auroc",
+    "localization",
+    "box_images",
+    "skipped",
+    "seconds",
+    "image_names",
+    "patients",
+    "task",
+)
 
 
 def _first_line(error: BaseException) -> str:
@@ -227,17 +217,6 @@ def _from_ref(value: Any, arrays: dict[str, np.ndarray]) -> Any:
         if set(value) == {_ARRAY}:
             return arrays[value[_ARRAY]]
         return {k: _from_ref(v, arrays) for k, v in value.items()}
-    return value
-
-
-def _nan_for_null(value: Any) -> Any:
-    """JSON's ``null`` back to the NaN it was written for (results hold no other ``None``)."""
-    if value is None:
-        return math.nan
-    if isinstance(value, dict):
-        return {k: _nan_for_null(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_nan_for_null(v) for v in value]
     return value
 
 

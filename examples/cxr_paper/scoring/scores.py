@@ -22,7 +22,9 @@ from cam_boxes_iobb import PAPER_THRESHOLDS, LocalizationMetric, ThresholdCurve,
 from cam_boxes_iobb.scoring import MapScorer, ScoreSettings
 from cxr_paper.configuration.protocol import PAPER_PROTOCOL
 from cxr_paper.configuration.task import Task
+from cxr_paper.files.typed_json import from_json
 from cxr_paper.scoring.headlines import FIXED_OVERLAP, HEADLINES, Headline, overlap_key
+from cxr_paper.scoring.kind_scores import KindScores
 
 #: Share of the box images (whole patients) that chooses the calibrated heatmap threshold.
 CALIBRATION_SHARE = 0.2
@@ -210,7 +212,8 @@ class LocalizationScores:
             "held_out": np.asarray(self.held_out, dtype=bool),
         }
 
-    def compute(self) -> dict[str, Any]:
+    def compute(self) -> KindScores:
+        """Every number of the map kind over the images scored so far."""
         result: dict[str, Any] = {
             mode: {overlap_key(t): v for t, v in _by_threshold(metric.compute()).items()}
             for mode, metric in self.fixed.items()
@@ -228,4 +231,4 @@ class LocalizationScores:
             "calibration_images": self.images["calibration"],
             "evaluation_images": self.images["held_out"],
         }
-        return result
+        return from_json(KindScores, result, "localization")

@@ -24,14 +24,15 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import numpy as np
 
 from cam_boxes_iobb import Intervals, resample_weights
-from cxr_paper.scoring.evaluation import TestResult
 from cxr_paper.scoring.headlines import HEADLINES
+from cxr_paper.scoring.interval_types import Difference, Interval
 from cxr_paper.scoring.map_kinds import OWN_CAM, MapKind
+from cxr_paper.scoring.outcome import TestResult
+from cxr_paper.scoring.study_results import AcrossSeeds, SeedBlock, Study, StudyRow
 from cxr_paper.scoring.uncertainty import auroc_statistic, reindex
 
 Statistic = Callable[[np.ndarray], np.ndarray]
@@ -98,15 +99,11 @@ def aggregate(
     pairs: Sequence[tuple[str, str]],
     n_resamples: int = 1000,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> Study:
     """Per data seed: each number's values per training seed, mean ± sd, pooled interval; and
-    the same for each paired difference ``(model a, model b)`` and CAM + PCM − CAM.
-
-    Returns ``{"data_seeds": {d: {"numbers": {model: {number: row}}, "differences":
-    {comparison: {number: row}}}}, "across_data_seeds": {model: {number: {mean, sd}}}}``, each
-    row ``{"seeds", "values", "mean", "sd", "pooled": interval}``.
-    """
-    result: dict[str, Any] = {"data_seeds": {}}
+    the same for each paired difference ``(model a, model b)`` and CAM + PCM − CAM; and each
+    number's spread across data seeds."""
+    blocks: dict[int, SeedBlock] = {}
     for data_seed in sorted({r.data_seed for r in runs}):
         group = sorted((r for r in runs if r.data_seed == data_seed), key=lambda r: r.seed)
         first = group[0].tests
@@ -160,9 +157,8 @@ def aggregate(
                 for name in stats_a[0]
                 if name in stats_b[0]
             }
-        result["data_seeds"][data_seed] = {"numbers": numbers, "differences": differences}
-    result["across_data_seeds"] = _across(result["data_seeds"])
-    return result
+        blocks[data_seed] = SeedBlock(numbers, differences)
+    return Study(blocks, _across(blocks))
 
 
 def _minus(a: Statistic, b: Statistic) -> Statistic:
@@ -176,21 +172,18 @@ def _row(
     n_resamples: int,
     seed: int,
     difference: bool = False,
-) -> dict[str, Any]:
+) -> StudyRow:
     ones = np.ones((1, len(patients)))
     values = [float(s(ones)[0]) for s in stats]
     pooled = _two_level(stats, values, patients, n_resamples, seed)
-    entry = pooled.entry()
-    if difference:
-        entry["excludes_zero"] = bool(pooled.excludes_zero())
     finite = [v for v in values if not np.isnan(v)]
-    return {
-        "seeds": [r.seed for r in group],
-        "values": values,
-        "mean": float(np.mean(finite)) if finite else None,
-        "sd": float(np.std(finite, ddof=1)) if len(finite) > 1 else None,
-        "pooled": entry,
-    }
+    return StudyRow(
+        seeds=[r.seed for r in group],
+        values=values,
+        mean=float(np.mean(finite)) if finite else None,
+        sd=float(np.std(finite, ddof=1)) if len(finite) > 1 else None,
+        pooled=Difference.of(pooled) if difference else Interval.of(pooled),
+    )
 
 
 def _two_level(
@@ -218,26 +211,23 @@ def _two_level(
     )
 
 
-def _across(per_data_seed: dict[int, Any]) -> dict[str, Any]:
+def _across(per_data_seed: dict[int, SeedBlock]) -> dict[str, dict[str, AcrossSeeds]]:
     """Mean and sd across data seeds of each number's mean over training seeds."""
-    across: dict[str, Any] = {}
+    across: dict[str, dict[str, AcrossSeeds]] = {}
     for section in ("numbers", "differences"):
+        blocks = [getattr(block, section) for block in per_data_seed.values()]
         keys = {
-            (owner, name)
-            for block in per_data_seed.values()
-            for owner, rows in block[section].items()
-            for name in rows
+            (owner, name) for rows in blocks for owner, by_name in rows.items() for name in by_name
         }
         for owner, name in sorted(keys):
             means = [
-                block[section][owner][name]["mean"]
-                for block in per_data_seed.values()
-                if name in block[section].get(owner, {})
-                and block[section][owner][name]["mean"] is not None
+                row.mean
+                for rows in blocks
+                if (row := rows.get(owner, {}).get(name)) is not None and row.mean is not None
             ]
-            across.setdefault(owner, {})[name] = {
-                "data_seeds": len(means),
-                "mean": float(np.mean(means)) if means else None,
-                "sd": float(np.std(means, ddof=1)) if len(means) > 1 else None,
-            }
+            across.setdefault(owner, {})[name] = AcrossSeeds(
+                len(means),
+                float(np.mean(means)) if means else None,
+                float(np.std(means, ddof=1)) if len(means) > 1 else None,
+            )
     return across

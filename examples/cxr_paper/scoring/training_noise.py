@@ -22,12 +22,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from cxr_paper.scoring.comparisons import is_across_models
+from cxr_paper.scoring.interval_types import MEAN, Difference, Interval
+from cxr_paper.scoring.model_metrics import ModelMetrics, NoiseNote, NumberNoise, StudyFile
 
 NOISE_FOLDER = Path(__file__).parents[1] / "noise"  # data beside the code, not in it
 Z = 1.959963984540054
@@ -61,30 +63,26 @@ INTERVALS_COVER = (
 Verdict = Literal["finding", "test noise only", "none"]
 
 
-def flatten(entry: Mapping[str, Any], model: str) -> dict[str, Mapping[str, Any]]:
+def flatten(entry: ModelMetrics, model: str) -> dict[str, Interval]:
     """Every headline interval of one model's ``metrics.json`` entry, by a readable key:
     ``"m · AUROC"``, ``"m · cam · accuracy"``, ``"m · pcm - cam · accuracy"``,
     ``"a - b · AUROC"``, ``"a - b · cam · accuracy"``."""
-    numbers: dict[str, Mapping[str, Any]] = {}
-    intervals = entry.get("intervals", {})
-    if "mean" in intervals.get("auroc", {}):
-        numbers[f"{model}{SEP}AUROC"] = intervals["auroc"]["mean"]
-    for kind, headlines in intervals.get("localization", {}).items():
+    numbers: dict[str, Interval] = {}
+    if MEAN in entry.intervals.auroc:
+        numbers[f"{model}{SEP}AUROC"] = entry.intervals.auroc[MEAN]
+    for kind, headlines in entry.intervals.localization.items():
         for headline, by_class in headlines.items():
-            if "mean" in by_class:
-                numbers[SEP.join((model, kind, headline))] = by_class["mean"]
-    for comparison, body in entry.get("paired", {}).items():
-        # across models: {auroc: {mean}, kind: {...}}; else a map kind's {headline: interval}
-        if is_across_models(comparison, model):
-            if "mean" in body.get("auroc", {}):
-                numbers[f"{comparison}{SEP}AUROC"] = body["auroc"]["mean"]
-            for kind, headlines in body.items():
-                if kind != "auroc":
-                    for headline, value in headlines.items():
-                        numbers[SEP.join((comparison, kind, headline))] = value
-        else:  # a map kind against the model's CAM: {headline: interval}
-            for headline, value in body.items():
-                numbers[SEP.join((model, comparison, headline))] = value
+            if MEAN in by_class:
+                numbers[SEP.join((model, kind, headline))] = by_class[MEAN]
+    for comparison, body in entry.model_differences().items():
+        if MEAN in body.auroc:
+            numbers[f"{comparison}{SEP}AUROC"] = body.auroc[MEAN]
+        for kind, headlines in body.localization.items():
+            for headline, value in headlines.items():
+                numbers[SEP.join((comparison, kind, headline))] = value
+    for comparison, differences in entry.kind_differences().items():
+        for headline, value in differences.items():
+            numbers[SEP.join((model, comparison, headline))] = value
     return numbers
 
 
@@ -93,18 +91,11 @@ def _finite(*values: Any) -> bool:
     return all(isinstance(v, int | float) and math.isfinite(v) for v in values)
 
 
-def interval_sd(entry: Mapping[str, Any]) -> float:
-    low, high = entry.get("low"), entry.get("high")
-    if low is None or high is None:
-        return math.nan
-    return (float(high) - float(low)) / (2 * Z)
-
-
 def summarize_runs(
-    runs: Iterable[tuple[str, Mapping[str, Any], Mapping[str, Any]]],
+    runs: Iterable[tuple[str, Mapping[str, Any], Mapping[str, ModelMetrics]]],
 ) -> dict[str, Any]:
     """The noise summary of a seed study's finished runs, each ``(name, config, metrics)`` (its
-    ``config.json`` and ``metrics.json`` values, read by their validating loaders): per number,
+    ``config.json`` values and ``metrics.json``, read by their validating loaders): per number,
     mean, training sd, test-set sd, data-seed sd, training share."""
     values: dict[str, dict[int, list[float]]] = {}
     test_variances: dict[str, list[float]] = {}
@@ -118,11 +109,11 @@ def summarize_runs(
         seeds.setdefault(config["data_seed"], []).append(config["seed"])
         for model, entry in metrics.items():
             for key, interval in flatten(entry, model).items():
-                estimate = interval.get("estimate")
-                if estimate is None:
+                if not interval.known:
                     continue
-                values.setdefault(key, {}).setdefault(config["data_seed"], []).append(estimate)
-                test_variances.setdefault(key, []).append(interval_sd(interval) ** 2)
+                by_data = values.setdefault(key, {}).setdefault(config["data_seed"], [])
+                by_data.append(interval.estimate)
+                test_variances.setdefault(key, []).append(interval.sd**2)
     numbers = {}
     for key, by_data in values.items():
         groups = [np.asarray(v, dtype=float) for v in by_data.values()]
@@ -166,51 +157,52 @@ def shared_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return shared
 
 
-def judge(entry: Mapping[str, Any] | None, training_sd: float | None) -> Verdict:
+def judge(difference: Difference | None, training_sd: float | None) -> Verdict:
     """Whether a paired difference stands out of test and training noise (``"finding"``), of
     the test set's only, or of neither.
 
     Example:
-        >>> judge({"estimate": 0.10, "low": 0.05, "high": 0.15, "excludes_zero": True}, 0.02)
-        'finding'
-        >>> judge({"estimate": 0.10, "low": 0.05, "high": 0.15, "excludes_zero": True}, 0.08)
-        'test noise only'
+        >>> difference = Difference(0.10, 0.05, 0.15, 0.95, 1000, excludes_zero=True)
+        >>> judge(difference, 0.02), judge(difference, 0.08)
+        ('finding', 'test noise only')
     """
-    if not entry or not entry.get("excludes_zero"):
+    if difference is None or not difference.excludes_zero:
         return "none"
     if training_sd is None or math.isnan(training_sd):
         return "finding"  # no study for these settings: only the test set's noise is known
-    combined = math.hypot(interval_sd(entry), training_sd)
-    return "finding" if abs(entry["estimate"]) > Z * combined else "test noise only"
+    combined = math.hypot(difference.sd, training_sd)
+    return "finding" if abs(difference.estimate) > Z * combined else "test noise only"
 
 
 def annotate(
-    metrics: dict[str, Any], config: Mapping[str, Any], folder: Path = NOISE_FOLDER
-) -> dict[str, Any] | None:
-    """Add to each model's ``metrics.json`` entry what its intervals cover and, when a study
+    metrics: dict[str, ModelMetrics], config: Mapping[str, Any], folder: Path = NOISE_FOLDER
+) -> tuple[dict[str, ModelMetrics], dict[str, Any] | None]:
+    """Each model's ``metrics.json`` entry with what its intervals cover and, when a study
     measured these settings, each number's training sd and the range a rerun with another seed
-    or machine is expected to fall in (mean ± 1.96 training sd of the study); return the
-    study's summary (``None`` without one)."""
+    or machine is expected to fall in (mean ± 1.96 training sd of the study); and the study's
+    summary (``None`` without one)."""
     summary = noise_for(config, folder)
+    annotated = {}
     for model, entry in metrics.items():
-        noise: dict[str, Any] = {"intervals_cover": INTERVALS_COVER, "study": None}
+        note = NoiseNote(INTERVALS_COVER)
         if summary is not None:
-            noise["study"] = {
-                "file": f"cxr_paper/noise/{config.get('preset')}.json",
-                "runs": sum(len(v) for v in summary["training_seeds"].values()),
-            }
-            noise["numbers"] = {
-                key: {
-                    "training_sd": known["training_sd"],
-                    "training_share": known["training_share"],
-                    "rerun_range": [
+            study = StudyFile(
+                f"cxr_paper/noise/{config.get('preset')}.json",
+                sum(len(v) for v in summary["training_seeds"].values()),
+            )
+            numbers = {
+                key: NumberNoise(
+                    known["training_sd"],
+                    known["training_share"],
+                    (
                         known["mean"] - Z * known["training_sd"],
                         known["mean"] + Z * known["training_sd"],
-                    ],
-                }
+                    ),
+                )
                 for key in flatten(entry, model)
                 if (known := summary["numbers"].get(key)) is not None
                 and _finite(known.get("training_sd"), known.get("training_share"))
             }
-        entry["noise"] = noise
-    return summary
+            note = NoiseNote(INTERVALS_COVER, study, numbers)
+        annotated[model] = replace(entry, noise=note)
+    return annotated, summary

@@ -22,16 +22,23 @@ Convention:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
 from cam_boxes_iobb import Intervals, bootstrap
 from cxr_paper.scoring.auroc import weighted_auroc
 from cxr_paper.scoring.comparisons import Comparison
-from cxr_paper.scoring.evaluation import TestResult
 from cxr_paper.scoring.headlines import HEADLINES
+from cxr_paper.scoring.interval_types import (
+    MEAN,
+    Difference,
+    Interval,
+    KindDifference,
+    ModelDifference,
+    ModelIntervals,
+)
 from cxr_paper.scoring.map_kinds import OWN_CAM
+from cxr_paper.scoring.outcome import TestResult
 from cxr_paper.scoring.scores import LocalizationScores
 
 Statistic = Callable[[np.ndarray], np.ndarray]
@@ -57,33 +64,25 @@ def auroc_statistic(labels: np.ndarray, probs: np.ndarray) -> Statistic:
     return statistic
 
 
-def _entries(intervals: Intervals, names: list[str], index_prefix: tuple = ()) -> dict[str, Any]:
-    return {name: intervals.entry((*index_prefix, k)) for k, name in enumerate(names)}
+def _by_name(intervals: Intervals, names: list[str], prefix: tuple = ()) -> dict[str, Interval]:
+    return {name: Interval.of(intervals, (*prefix, k)) for k, name in enumerate(names)}
 
 
-def model_intervals(test: TestResult, n_resamples: int, seed: int) -> dict[str, Any]:
-    """``{"auroc": {class: interval}, "localization": {map kind: {headline: {class: interval}}}}``
-    (each interval ``{"estimate", "low", "high", "confidence", "resamples"}``)."""
+def model_intervals(test: TestResult, n_resamples: int, seed: int) -> ModelIntervals:
+    """AUROC per class (and the mean), and per map kind each headline per box class."""
     auroc = bootstrap(
         auroc_statistic(test.labels, test.probs), test.patients, n_resamples, seed=seed
     )
-    classes = [*test.task.classes, "mean"]
-    result: dict[str, Any] = {"auroc": _entries(auroc, classes), "localization": {}}
-    box_names = [*test.task.box_classes, "mean"]
+    box_names = [*test.task.box_classes, MEAN]
+    localization = {}
     for kind, scores in test.scores.items():
         if not scores.patients:
             continue
         intervals = bootstrap(scores.headline, scores.patients, n_resamples, seed=seed)
-        result["localization"][kind] = {
-            headline: _entries(intervals, box_names, (h,)) for h, headline in enumerate(HEADLINES)
+        localization[kind] = {
+            headline: _by_name(intervals, box_names, (h,)) for h, headline in enumerate(HEADLINES)
         }
-    return result
-
-
-def _difference(intervals: Intervals, index: Any = ()) -> dict[str, Any]:
-    entry = intervals.entry(index)
-    entry["excludes_zero"] = bool(np.asarray(intervals.excludes_zero())[index])
-    return entry
+    return ModelIntervals(_by_name(auroc, [*test.task.classes, MEAN]), localization)
 
 
 def reindex(reference: list[str], names: list[str]) -> Callable[[np.ndarray], np.ndarray]:
@@ -109,7 +108,7 @@ def _shared(a: list[str], b: list[str]) -> list[str]:
 
 def _headline_difference(
     a: LocalizationScores, b: LocalizationScores, n_resamples: int, seed: int
-) -> dict[str, Any]:
+) -> KindDifference:
     """``a - b`` of every headline mean, paired on the images both scored."""
     shared = _shared(a.image_names, b.image_names)
     if not shared:
@@ -121,16 +120,16 @@ def _headline_difference(
 
     patient = dict(zip(a.image_names, a.patients, strict=True))
     intervals = bootstrap(statistic, [patient[n] for n in shared], n_resamples, seed=seed)
-    return {headline: _difference(intervals, (h,)) for h, headline in enumerate(HEADLINES)}
+    return {headline: Difference.of(intervals, (h,)) for h, headline in enumerate(HEADLINES)}
 
 
-def paired_maps(test: TestResult, n_resamples: int, seed: int) -> dict[str, Any]:
+def paired_maps(test: TestResult, n_resamples: int, seed: int) -> dict[Comparison, KindDifference]:
     """Each map kind minus the model's own CAM, on the same images: ``{"pcm - cam": {...}}``
     (keys: :class:`~cxr_paper.scoring.comparisons.Comparison`)."""
     if OWN_CAM not in test.scores:
         return {}
     return {
-        Comparison.of_kind(kind).key: _headline_difference(
+        Comparison.of_kind(kind): _headline_difference(
             scores, test.scores[OWN_CAM], n_resamples, seed
         )
         for kind, scores in test.scores.items()
@@ -138,9 +137,7 @@ def paired_maps(test: TestResult, n_resamples: int, seed: int) -> dict[str, Any]
     }
 
 
-def paired_models(
-    a: TestResult, b: TestResult, n_resamples: int, seed: int
-) -> dict[str, dict[str, Any]]:
+def paired_models(a: TestResult, b: TestResult, n_resamples: int, seed: int) -> ModelDifference:
     """Model ``a`` minus model ``b`` on the same test images: the mean AUROC and, per map kind
     both have, every localization headline."""
     shared = _shared(a.image_names, b.image_names)
@@ -153,8 +150,9 @@ def paired_models(
         n_resamples,
         seed=seed,
     )
-    result: dict[str, dict[str, Any]] = {"auroc": {"mean": _difference(auroc)}}
-    for kind, scores in a.scores.items():
-        if kind in b.scores:
-            result[kind] = _headline_difference(scores, b.scores[kind], n_resamples, seed)
-    return result
+    localization = {
+        kind: _headline_difference(scores, b.scores[kind], n_resamples, seed)
+        for kind, scores in a.scores.items()
+        if kind in b.scores
+    }
+    return ModelDifference({MEAN: Difference.of(auroc)}, localization)

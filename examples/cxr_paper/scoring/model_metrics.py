@@ -1,0 +1,139 @@
+"""One model's entry of ``metrics.json`` as a type, and the file itself: what the report, the
+figures, the model card and the seed study read, never as a dict.
+
+``metrics.json`` keeps its format: :func:`write_metrics` writes
+``{model: entry}`` through :func:`~cxr_paper.files.typed_json.to_json`, :func:`read_metrics`
+reads it back checked, every value, naming the first wrong one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cxr_paper.configuration.task import Task
+from cxr_paper.errors import RunError
+from cxr_paper.files.jsonio import read_json, write_json
+from cxr_paper.files.typed_json import OMIT_NONE, FormatError, from_json, to_json
+from cxr_paper.scoring.comparisons import Comparison
+from cxr_paper.scoring.decision_types import Calibration, OperatingPoints
+from cxr_paper.scoring.interval_types import KindDifference, ModelDifference, ModelIntervals
+from cxr_paper.scoring.kind_scores import KindScores
+from cxr_paper.scoring.map_kinds import MapKind
+
+METRICS_JSON = "metrics.json"
+
+
+@dataclass(frozen=True)
+class Params:
+    """Parameter counts: the model, with its PCM, and as the authors' configuration counts."""
+
+    model: int
+    model_with_pcm: int
+    published_configuration: int
+
+
+@dataclass(frozen=True)
+class NumberNoise:
+    """One number's training noise, from a seed study: its sd across training seeds, the share
+    of its variance that training contributes, and where a rerun is expected to fall."""
+
+    training_sd: float
+    training_share: float
+    rerun_range: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class StudyFile:
+    """The committed seed study the noise comes from, and how many runs it has."""
+
+    file: str
+    runs: int
+
+
+@dataclass(frozen=True)
+class NoiseNote:
+    """What a model's intervals cover and, when a study measured these settings, each number's
+    training noise (keys: :func:`cxr_paper.scoring.training_noise.flatten`)."""
+
+    intervals_cover: str
+    study: StudyFile | None = None
+    numbers: dict[str, NumberNoise] | None = field(default=None, metadata={OMIT_NONE: True})
+
+
+#: Per epoch, each curve of the training (losses, validation AUROC, learning rate, skipped
+#: batches), and the images the training skipped.
+History = dict[str, list[int] | list[float] | list[str]]
+
+#: Paired differences as ``metrics.json`` keeps them: map kinds against the model's CAM and the
+#: model against its standard counterpart, under one key each (a :class:`Comparison`).
+Paired = dict[Comparison, KindDifference | ModelDifference]
+
+
+@dataclass(frozen=True)
+class ModelMetrics:
+    """Everything a run measured of one model, as ``metrics.json`` holds it."""
+
+    auroc: dict[str, float]
+    localization: dict[MapKind, KindScores]
+    localization_images: int
+    task: Task
+    cam_method_seconds: dict[str, float]
+    params: Params
+    latency_ms: float
+    latency_ms_pcm: float
+    history: History
+    intervals: ModelIntervals
+    #: per comparison: a :data:`KindDifference` (``across_maps``) or a :class:`ModelDifference`
+    paired: Paired
+    environment: dict[str, Any]
+    operating_points: OperatingPoints | None = field(default=None, metadata={OMIT_NONE: True})
+    calibration: Calibration | None = field(default=None, metadata={OMIT_NONE: True})
+    noise: NoiseNote | None = field(default=None, metadata={OMIT_NONE: True})
+
+    def __post_init__(self) -> None:
+        for comparison, body in self.paired.items():
+            if comparison.across_maps != (not isinstance(body, ModelDifference)):
+                raise ValueError(f"paired[{comparison!r}] is not the difference its key names")
+
+    def kind_differences(self) -> dict[Comparison, KindDifference]:
+        """The map kinds against the model's own CAM (``"pcm - cam"``)."""
+        return {c: d for c, d in self.paired.items() if not isinstance(d, ModelDifference)}
+
+    def model_differences(self) -> dict[Comparison, ModelDifference]:
+        """The model against other models of the run (``"<model> - <standard>"``)."""
+        return {c: d for c, d in self.paired.items() if isinstance(d, ModelDifference)}
+
+
+def write_metrics(metrics: dict[str, ModelMetrics], path: Path) -> Path:
+    """``metrics.json``, atomically, NaN as ``null``."""
+    return write_json(to_json(metrics), path)
+
+
+def read_metrics(path: Path) -> dict[str, ModelMetrics]:
+    """A ``metrics.json`` this project wrote, every value checked; anything else is a
+    :class:`~cxr_paper.errors.RunError` naming the file and the first wrong value."""
+    try:
+        return from_json(dict[str, ModelMetrics], read_json(path), "metrics")
+    except (FormatError, ValueError) as error:
+        raise RunError(f"{path}: {error}") from None
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """What ``score_model.py`` measured of a trained model on a data set's boxes
+    (``score.json``): the model, the data, AUROC, localization and their intervals."""
+
+    model: str
+    description: str
+    data: str
+    image_size: int
+    #: the task's classes the model has no output for (scored with logit 0)
+    missing_classes: list[str]
+    auroc: dict[str, float]
+    localization: dict[MapKind, KindScores]
+    localization_images: int
+    task: Task
+    intervals: ModelIntervals
+    intervals_cover: str
