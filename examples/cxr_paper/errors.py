@@ -38,7 +38,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 def run_main(main: Callable[[], T]) -> T:
     """Call a script's ``main``; a :class:`RunError` ends the process with its message.
 
-    Example:
+    Examples:
         >>> def main():
         ...     raise RunError("--data /nowhere: no such folder")
         >>> run_main(main)

@@ -5,7 +5,9 @@ import dataclasses
 import pytest
 
 from cxr_paper.configuration.cli import validate
-from cxr_paper.configuration.config import PRESETS, RunConfig, preset_values, seam_loss
+from cxr_paper.configuration.config import RunConfig, preset_values
+from cxr_paper.configuration.presets import PRESETS
+from cxr_paper.configuration.seam_objective import seam_loss
 from cxr_paper.errors import RunError
 from pcm_seam import SEAMLoss
 

@@ -70,7 +70,7 @@ def predicted(tmp_path_factory, highdicom):
 def test_every_finding_and_box_is_in_the_sr_with_its_code(predicted):
     import pydicom
 
-    from cxr_paper.deploy.dicom_out import finding_code
+    from cxr_paper.deploy.dicom_common import finding_code
 
     source, result, out = predicted
     assert result["dicom"] == {"sr": "scan_sr.dcm", "heatmaps": "scan_heatmaps.dcm"}
@@ -133,7 +133,7 @@ def _presence(groups):
     qualitative evaluation."""
     from pydicom.sr.codedict import codes
 
-    from cxr_paper.deploy.dicom_out import finding_code
+    from cxr_paper.deploy.dicom_common import finding_code
 
     names = {finding_code(c).meaning: c for c in CLASSES}
     found = {}
@@ -145,7 +145,7 @@ def _presence(groups):
 
 
 def _as_tuple(name):
-    from cxr_paper.deploy.dicom_out import finding_code
+    from cxr_paper.deploy.dicom_common import finding_code
 
     code = finding_code(name)
     return code.value, code.scheme_designator, code.meaning
@@ -154,7 +154,7 @@ def _as_tuple(name):
 def test_heatmaps_are_a_fractional_segmentation_of_the_source(predicted):
     import highdicom as hd
 
-    from cxr_paper.deploy.dicom_out import finding_code
+    from cxr_paper.deploy.dicom_common import finding_code
 
     source, result, out = predicted
     seg = hd.seg.segread(out / "scan_heatmaps.dcm")
@@ -180,7 +180,7 @@ def test_heatmaps_are_a_fractional_segmentation_of_the_source(predicted):
 def test_codes_come_from_the_dicom_dictionary():
     from pydicom.sr.codedict import codes
 
-    from cxr_paper.deploy.dicom_out import FINDING_CODES, LOCAL_SCHEME, finding_code
+    from cxr_paper.deploy.dicom_common import FINDING_CODES, LOCAL_SCHEME, finding_code
 
     assert finding_code("Effusion").meaning == "Pleural effusion"
     assert finding_code("Pneumothorax").value == codes.SCT.Pneumothorax.value == "36118008"
@@ -247,7 +247,7 @@ def test_a_source_without_patient_attributes_gets_them_empty(tmp_path, highdicom
     outputs leave them empty (PatientBirthDate ended predict.py --dicom with AttributeError)."""
     import pydicom
 
-    from cxr_paper.deploy.dicom_out import COPIED_EMPTY_IF_ABSENT
+    from cxr_paper.deploy.dicom_common import COPIED_EMPTY_IF_ABSENT
 
     gray, _ = render_image(0, 8, 0, ["Nodule", "Effusion"], 96)
     keep_only_identity = [*COPIED_EMPTY_IF_ABSENT, "SeriesNumber", "InstanceNumber"]

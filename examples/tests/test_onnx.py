@@ -102,7 +102,8 @@ def test_damaged_or_foreign_files_are_refused(tmp_path, onnxruntime):
     import onnx
     from onnx import TensorProto, helper
 
-    from cxr_paper.deploy.onnx_model import OnnxLocalizer, load_model
+    from cxr_paper.deploy.model_loading import load_model
+    from cxr_paper.deploy.onnx_model import OnnxLocalizer
 
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"\x08\x07not a protobuf")

@@ -11,7 +11,7 @@ from PIL import Image
 
 from cxr14_data import BOX_CLASSES, CLASSES, find_images
 from cxr_paper.configuration.cli import get_args_parser, resolve_config
-from cxr_paper.configuration.config import PRESETS
+from cxr_paper.configuration.presets import PRESETS
 from cxr_paper.errors import RunError
 from cxr_paper.files.jsonio import strict
 from cxr_paper.files.typed_json import from_json, to_json
@@ -108,6 +108,9 @@ class TestSmokeRun:
         assert (out / "metrics.json").read_text() == before
         history = json.loads(before)[SMOKE_MODELS[0]]["history"]
         assert len(history["train_loss"]) == 1 and len(history["pcm_loss"]) == 1
+        # every SEAM term reaches the history (and so Fig. 5), those the objective leaves 0 too
+        assert {"msml", "ecr", "er", "min_pool"} <= set(history)
+        assert history["msml"][0] > 0 and history["er"] == [0.0]
 
     def test_the_browser_counts_hits_as_the_metric_does(self, smoke_run):
         """report.html's hit/miss and false positives (viewer records) add up to the fixed
@@ -444,7 +447,8 @@ class TestAblation:
         assert (out / "report_files" / "data" / "0.js").is_file()  # the run's own page untouched
 
     def test_variant_configs(self):
-        from cxr_paper.configuration.config import RunConfig, preset_values, seam_loss
+        from cxr_paper.configuration.config import RunConfig, preset_values
+        from cxr_paper.configuration.seam_objective import seam_loss
         from cxr_paper.jobs.ablation import variant_config
         from pcm_seam import SEAMLoss
 

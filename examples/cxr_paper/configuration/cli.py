@@ -22,11 +22,11 @@ from cxr_paper.configuration.config import (
     RunConfig,
     preset_values,
     saved_values,
-    seam_loss,
 )
 from cxr_paper.configuration.map_methods import CAM_METHODS
 from cxr_paper.configuration.operating_point_rule import Rule
 from cxr_paper.configuration.ranges import check_numbers
+from cxr_paper.configuration.seam_objective import seam_loss
 from cxr_paper.errors import RunError
 from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import check_out

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cxr_paper.configuration.presets import PRESETS
 from cxr_paper.configuration.protocol import PAPER_PROTOCOL
+from cxr_paper.configuration.saved_types import check_types
 from cxr_paper.errors import RunError
 from cxr_paper.files.jsonio import write_json
-from pcm_seam import SEAMLoss
 
 CONFIG_FILE = "config.json"
 #: Table 1's four models.
@@ -166,7 +167,7 @@ class RunConfig:
     def load(cls, folder: Path) -> RunConfig:
         """The configuration a run saved in ``folder``, as :meth:`save` wrote it.
 
-        Example:
+        Examples:
             >>> import tempfile
             >>> folder = Path(tempfile.mkdtemp())
             >>> RunConfig(**preset_values("demo")).save(folder)
@@ -212,65 +213,8 @@ def saved_values(folder: Path) -> dict[str, Any]:
     if not isinstance(preset, str) or preset not in PRESETS:
         raise RunError(f"{path}: preset {preset!r} is not one of {sorted(PRESETS)}.")
     values = {**preset_values(preset), **saved}
-    check_types(values, str(path))
+    check_types(values, dataclasses.asdict(RunConfig()), str(path))
     return values
-
-
-def _fits(value: Any, default: Any) -> bool:
-    """Whether a saved ``value`` has the JSON type of the field whose default is ``default``."""
-    if isinstance(default, bool):
-        return isinstance(value, bool)
-    if isinstance(default, int):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if isinstance(default, str):
-        return isinstance(value, str)
-    if isinstance(default, list):
-        kinds = {type(v) for v in default}
-        return isinstance(value, list) and all(
-            any(_fits(v, kind()) for kind in kinds) if kinds else True for v in value
-        )
-    if isinstance(default, dict):
-        return isinstance(value, dict)
-    return True
-
-
-def check_types(values: dict[str, Any], where: str) -> None:
-    """Refuse settings whose JSON type differs from the field's (``"epochs": "3"``,
-    ``"models": null``), naming the file and each field.
-
-    Example:
-        >>> check_types({"epochs": "3", "models": None}, "run/config.json")
-        Traceback (most recent call last):
-        cxr_paper.errors.RunError: run/config.json: "epochs" is '3', expected int; "models" is ...
-    """
-    defaults = dataclasses.asdict(RunConfig())
-    wrong = [
-        f'"{name}" is {value!r:.40}, expected {type(defaults[name]).__name__}'
-        for name, value in values.items()
-        if name in defaults and not _fits(value, defaults[name])
-    ]
-    if wrong:
-        raise RunError(f"{where}: {'; '.join(wrong)}.")
-
-
-def seam_loss(config: RunConfig) -> SEAMLoss:
-    """The stage-2 objective: ``--seam-variant`` with ``--seam-overrides`` on top, the one mapping
-    from a run's settings to :meth:`pcm_seam.SEAMLoss.variant`."""
-    if not isinstance(config.seam_overrides, dict):
-        raise RunError(
-            f"--seam-overrides {config.seam_overrides!r}: expected a JSON object of SEAMLoss "
-            'arguments, e.g. \'{"ecr_resolution": "cam"}\'.'
-        )
-    overrides = dict(config.seam_overrides)
-    if config.seam_variant == "authors":
-        # their PCM-input line reads a 15th classifier output that these models do not return
-        overrides.setdefault("authors_input_bug", False)
-    try:
-        return SEAMLoss.variant(config.seam_variant, **overrides)
-    except (TypeError, ValueError) as error:
-        raise RunError(f"--seam-variant {config.seam_variant} --seam-overrides: {error}") from None
 
 
 def _per_model(items: list[str], flag: str, models: list[str]) -> dict[str, str]:
@@ -290,50 +234,3 @@ def _per_model(items: list[str], flag: str, models: list[str]) -> dict[str, str]
             "for every model."
         )
     return {m: pairs.get(m, shared[0] if shared else "") for m in models}
-
-
-#: What the demo changes in the paper's run (the defaults): two small timm ResNets from scratch on
-#: the synthetic set at 128 px, 5 + 2 epochs at a demo's learning rates, and the ECR at the CAMs'
-#: size (a third of the SEAM stage's time; the paper computes it at the image's size, as SEAM
-#: does) -- the paper's central comparison in under 8 minutes on 2 CPU cores.
-DEMO: dict[str, Any] = dict(
-    data="synthetic",
-    out="runs/demo",
-    models=["resnet10t", "multires_resnet10t"],
-    image_size=128,
-    pretrained=["none"],
-    head_dropout=[],
-    finetune_policy=False,
-    epochs=5,
-    accumulation=1,
-    lr=1e-3,
-    pcm_epochs=2,
-    pcm_lr=1e-3,
-    pcm_overrides={},
-    seam_overrides={"ecr_resolution": "cam"},
-    synthetic_size=128,
-    latency_repeats=20,
-)
-
-PRESETS: dict[str, dict[str, Any]] = {
-    # the paper's values (the defaults; docs/design.md, "Paper facts"): the four models of Table 1
-    # on the real data, from torchvision's weights
-    "paper": {},
-    "demo": DEMO,
-    # seconds, for tests: the demo, smaller and shorter
-    "smoke": dict(
-        DEMO,
-        out="runs/smoke",
-        image_size=64,
-        epochs=1,
-        batch_size=8,
-        pcm_epochs=1,
-        seam_overrides={},
-        channels_last=False,
-        synthetic_patients=16,
-        synthetic_size=64,
-        figure_images=2,
-        latency_repeats=2,
-        checkpoint_every=2,
-    ),
-}

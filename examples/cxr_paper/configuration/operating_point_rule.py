@@ -19,7 +19,7 @@ class Rule:
     def parse(cls, text: str) -> Rule:
         """``"youden"``, ``"sensitivity:0.9"`` or ``"specificity:0.95"``.
 
-        Example:
+        Examples:
             >>> Rule.parse("sensitivity:0.9")
             Rule(kind='sensitivity', target=0.9)
             >>> Rule.parse("recall:0.9")

@@ -13,7 +13,7 @@ from typing import Any
 class LocalizationProtocol:
     """Q, p and the headline T (the paper's: 0.7, 0.5, IoBB > 0.1).
 
-    Example:
+    Examples:
         >>> PAPER_PROTOCOL.caption()
         'heatmap ≥ Q = 0.7, classes predicted above p = 0.5, IoBB > 0.1'
         >>> LocalizationProtocol.of({"heatmap_threshold": 0.6, "prob_threshold": 0.3}).caption()

@@ -57,7 +57,7 @@ NUMBER_RANGES: dict[str, tuple[float, float, bool, bool]] = {
 def check_number(flag: str, value: Any, bounds: tuple[float, float, bool, bool], integer: bool):
     """Refuse (naming ``flag``) a value that is not a finite number in ``bounds``.
 
-    Example:
+    Examples:
         >>> check_number("--lr", -1.0, POSITIVE, integer=False)
         Traceback (most recent call last):
         cxr_paper.errors.RunError: --lr -1.0: expected a number > 0.

@@ -29,7 +29,7 @@ class Task:
         box_frame: ``(height, width)`` of the frame the annotations' boxes are given in (NIH:
             1024 x 1024 whatever size the PNGs were saved at).
 
-    Example:
+    Examples:
         >>> task = Task("toy", ("A", "B", "C"), ("C",), (512, 512))
         >>> task.index("C"), Task.from_dict(task.to_dict()) == task
         (2, True)

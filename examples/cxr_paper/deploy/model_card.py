@@ -9,11 +9,10 @@ from typing import Any
 from huggingface_hub import ModelCard, ModelCardData
 
 from cxr_paper.reporting.decisions_report import operating_table
-from cxr_paper.reporting.document import Document, Table, make_table
+from cxr_paper.reporting.document import Document
+from cxr_paper.reporting.headline_table import results_section
 from cxr_paper.reporting.markdown import with_interval
 from cxr_paper.scoring.decision_types import ALL_CLASSES
-from cxr_paper.scoring.headlines import Headline
-from cxr_paper.scoring.interval_types import MEAN, ModelIntervals
 from cxr_paper.scoring.model_metrics import ModelMetrics
 from multires_backbone import resolve_config
 
@@ -106,29 +105,6 @@ def model_card(model: Any, **kwargs: Any) -> ModelCard:
             "elsewhere is unknown."
         ),
     )
-
-
-def results_section(intervals: ModelIntervals | None) -> Document:
-    """The card's results: :func:`results_table`, or that none were recorded."""
-    table = results_table(intervals) if intervals else None
-    return Document().add(table) if table else Document().paragraph("Not recorded.")
-
-
-def results_table(intervals: ModelIntervals) -> Table:
-    """A model's headline numbers with their intervals."""
-    rows = [
-        [
-            f"mean AUROC, {len(intervals.auroc) - 1} classes",
-            with_interval(intervals.auroc.get(MEAN)),
-        ]
-    ]
-    shown = (Headline.ACCURACY, Headline.AFP, Headline.MAX_BOX_ACC_V2, Headline.POINTING_GAME)
-    for kind in intervals.localization:
-        for headline in shown:
-            interval = intervals.headline(kind, headline)
-            rows.append([f"{headline.label}, {kind.label}", with_interval(interval)])
-    header = ["number (localization: mean over the box classes)", "estimate [95 % interval]"]
-    return make_table(header, rows)
 
 
 def operating_section(metrics: ModelMetrics | None, prob_threshold: float) -> Document:

@@ -35,7 +35,7 @@ def check_model_config(**given: Any) -> None:
     """Refuse a saved model's ``config.json`` value that cannot work, naming the field
     (``ValueError``), before any weights are built or read.
 
-    Example:
+    Examples:
         >>> check_model_config(image_size=60000, std=[0, 0, 0])
         Traceback (most recent call last):
         ValueError: config.json: image_size 60000 is not an int in [32, 4096]; std [0, 0, 0] ...

@@ -63,10 +63,21 @@ def model_config(model: CXRLocalizer) -> dict[str, Any]:
 def export_onnx(
     model: CXRLocalizer, path: str | Path, batch_size: int | None = None, opset: int = OPSET
 ) -> Path:
-    """Write ``model`` as an ONNX graph to ``path`` (atomically); ``batch_size=None`` leaves the
-    batch dimension symbolic.
+    """Write ``model`` as an ONNX graph (probabilities, CAMs and PCM-refined maps), atomically.
 
-    Example:
+    Args:
+        model: the saved model to export; its settings go into the file's metadata.
+        path: the ``.onnx`` file.
+        batch_size: a fixed batch size, or ``None`` for a symbolic one.
+        opset: the ONNX opset.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: ``batch_size`` below 1.
+
+    Examples:
         >>> import tempfile
         >>> model = CXRLocalizer("resnet10t", ["Nodule", "Mass"], image_size=64)
         >>> path = export_onnx(model, Path(tempfile.mkdtemp()) / "model.onnx")
@@ -222,31 +233,3 @@ class GraphRefinement(nn.Module):
         self, features: torch.Tensor, pcm_input: torch.Tensor, images: torch.Tensor | None = None
     ) -> torch.Tensor:
         return torch.cat([torch.zeros_like(features[:, :1]), features], dim=1)
-
-
-INSTALL_DEPLOY = "pip install -c constraints.txt './examples[deploy]'"
-
-
-def require(module: str, purpose: str) -> None:
-    """Import ``module`` or stop with one line saying what needs it and how to install it."""
-    try:
-        __import__(module)
-    except ImportError:
-        raise RunError(f"{purpose} needs {module}: {INSTALL_DEPLOY}.") from None
-
-
-def load_model(
-    where: str | Path, device: torch.device | str = "cpu"
-) -> CXRLocalizer | OnnxLocalizer:
-    """A saved model: an exported ``.onnx`` file (onnxruntime, CPU) or anything
-    :func:`~cxr_paper.deploy.pretrained.load_pretrained` reads."""
-    from cxr_paper.deploy.pretrained import load_pretrained
-
-    if str(where).endswith(".onnx"):
-        if not Path(where).is_file():
-            raise RunError(f"--model {where}: no such file.")
-        if torch.device(device).type != "cpu":
-            raise RunError(f"--model {where}: an ONNX model runs on the CPU here (--device cpu).")
-        require("onnxruntime", f"--model {where}")
-        return OnnxLocalizer(where)
-    return load_pretrained(where, device)

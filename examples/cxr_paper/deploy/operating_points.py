@@ -44,7 +44,7 @@ __all__ = [
 def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: Rule | str) -> float | None:
     """The threshold of one class under ``rule`` (see the module's convention).
 
-    Example:
+    Examples:
         >>> labels = np.array([0, 0, 1, 0, 1, 1])
         >>> scores = np.array([0.1, 0.3, 0.35, 0.6, 0.7, 0.9])
         >>> choose_threshold(labels, scores, "youden")  # J = 2/3 at 0.325 and 0.65: the higher
@@ -88,7 +88,7 @@ def _between(cuts: np.ndarray, index: int, scores: np.ndarray) -> float:
 def thresholds_or(chosen: Sequence[float | None], fallback: float) -> np.ndarray:
     """The chosen thresholds with ``fallback`` where a class has none.
 
-    Example:
+    Examples:
         >>> thresholds_or([0.2, None], 0.5).tolist()
         [0.2, 0.5]
     """
@@ -101,7 +101,7 @@ def sensitivity_specificity(
     """``(R, K, 2)``: sensitivity and specificity of each class at its threshold (``p > t``)
     under per-image weights ``(R, N)``; NaN where a resample holds no positive (negative).
 
-    Example:
+    Examples:
         >>> labels = np.array([[1], [1], [0], [0]]); scores = np.array([[0.9], [0.2], [0.1], [0.7]])
         >>> sensitivity_specificity(labels, scores, np.array([0.5]), np.ones((1, 4))).tolist()
         [[[0.5, 0.5]]]

@@ -23,7 +23,7 @@ def localize(
     the ``[0, 1]`` heatmaps they came from. ``maps`` ``(K, h, w)`` and ``probs`` ``(K,)`` are
     indexed in ``classes`` order.
 
-    Example:
+    Examples:
         >>> maps = np.zeros((2, 4, 4)); maps[0, 1:3, 1:3] = 1.0
         >>> probs = np.full(2, 0.9)
         >>> boxes, heatmaps = localize(maps, probs, (8, 8), 0.5, 0.7, classes=["Mass", "Nodule"])

@@ -54,7 +54,7 @@ class CXRLocalizer(
 ):
     """A trained CAM classifier and its PCM.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> model = CXRLocalizer("multires_resnet10t", ["Nodule", "Mass"], image_size=64)
         >>> folder = tempfile.mkdtemp()
@@ -165,7 +165,7 @@ def decision_thresholds(
 ) -> dict[str, float]:
     """``{class: threshold}``: the operating point's where given, ``prob_threshold`` elsewhere.
 
-    Example:
+    Examples:
         >>> decision_thresholds(["A", "B"], 0.5, {"rule": "youden", "thresholds": {"A": 0.2}})
         {'A': 0.2, 'B': 0.5}
     """
@@ -174,7 +174,20 @@ def decision_thresholds(
 
 
 def load_pretrained(where: str | Path, device: torch.device | str = "cpu") -> CXRLocalizer:
-    """A saved model from a folder or a Hub id; a folder without one stops with one line."""
+    """A saved model from a folder or a Hugging Face Hub id.
+
+    Args:
+        where: a ``save_pretrained`` folder, a run's model folder (its ``pretrained/`` is read)
+            or a Hub id.
+        device: where to put it.
+
+    Returns:
+        The model in eval mode.
+
+    Raises:
+        RunError: one line naming ``where``: no weights there, no such folder, or a file that
+            cannot be loaded.
+    """
     folder = Path(where)
     if folder.exists() and not (folder / WEIGHTS_FILE).is_file():
         nested = folder / PRETRAINED_DIR

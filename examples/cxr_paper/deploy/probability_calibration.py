@@ -41,7 +41,7 @@ CLIP = 1e-7
 def bin_index(probs: np.ndarray, bins: int = BINS) -> np.ndarray:
     """The bin of each probability: ``ceil(p * bins) - 1``, 0 for ``p = 0``.
 
-    Example:
+    Examples:
         >>> bin_index(np.array([0.0, 0.05, 1 / 15, 0.5, 1.0])).tolist()
         [0, 0, 0, 7, 14]
     """
@@ -61,7 +61,7 @@ def calibration_error(
     """ECE of binary ``probs`` ``(N,)`` against ``labels`` ``(N,)``, one value per row of
     ``weights`` ``(R, N)`` (default: every image once): ``(R,)``.
 
-    Example:
+    Examples:
         >>> calibration_error(np.array([1, 0, 1, 0]), np.array([0.9, 0.1, 0.6, 0.6])).round(3)
         array([0.1])
     """
@@ -102,7 +102,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The ``T`` minimising :func:`mean_bce` on ``logits``/``labels`` (any shape, pooled),
     searched over log T in :data:`LOG_T_RANGE` (bounded Brent).
 
-    Example:
+    Examples:
         >>> rng = np.random.default_rng(0)
         >>> z = rng.normal(0, 2, 20000); y = rng.random(20000) < 1 / (1 + np.exp(-z))
         >>> round(fit_temperature(3 * z, y), 1)  # logits three times too confident

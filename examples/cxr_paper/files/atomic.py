@@ -31,7 +31,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     The temporary name keeps ``path``'s suffix (``np.savez`` and ``torch.save`` care), so
     ``write`` may use any library's ``save(filename)``.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> target = Path(tempfile.mkdtemp()) / "a.txt"
         >>> atomic_write(target, lambda p: p.write_text("done")).read_text()
@@ -49,7 +49,7 @@ def staged_folder(target: Path) -> Iterator[Path]:
     beside it (listed in the manifest with ``target``); on success the old ``target`` is
     replaced, on failure the staging folder is removed and ``target`` is left as it was.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> target = Path(tempfile.mkdtemp()) / "pretrained"
         >>> with staged_folder(target) as staging:

@@ -48,7 +48,7 @@ def replace_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(temporary_path)``, then make its file ``path`` atomically (the module's
     note). The temporary name keeps ``path``'s suffix (``np.savez`` and ``torch.save`` care).
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> target = Path(tempfile.mkdtemp()) / "a.txt"
         >>> replace_atomically(target, lambda p: p.write_text("done")).read_text()

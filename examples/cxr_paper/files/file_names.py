@@ -18,7 +18,7 @@ def safe_part(text: str) -> str:
     """``text`` as one plain file-name part: unsafe characters become ``_``, and so does a
     leading dot (no hidden files, no ``..``); empty text becomes ``_``.
 
-    Example:
+    Examples:
         >>> safe_part("Pleural_Thickening"), safe_part("../x/y"), safe_part("a b:c"), safe_part("")
         ('Pleural_Thickening', '_._x_y', 'a_b_c', '_')
     """
@@ -37,7 +37,7 @@ def output_names(paths: Sequence[PurePath], tails: Sequence[str] = (".json",)) -
     ``"_Mass.png"``) would be one another input already has (compared case-insensitively, as on
     macOS and Windows), ``_2``, ``_3``, ... is added until none is.
 
-    Example:
+    Examples:
         >>> from pathlib import PurePosixPath as P
         >>> output_names([P("pa/IM1.png"), P("pb/IM1.dcm"), P("x/IM2.png")])
         ['pa__IM1', 'pb__IM1', 'IM2']

@@ -19,7 +19,7 @@ from cxr_paper.files.atomic import atomic_text
 def strict(value: Any) -> Any:
     """``value`` as plain JSON types, with NaN/inf -> ``None`` and numpy scalars unwrapped.
 
-    Example:
+    Examples:
         >>> strict({"a": [1.0, float("nan")], 0.1: np.float32(0.5), "b": (np.int64(3),)})
         {'a': [1.0, None], '0.1': 0.5, 'b': [3]}
     """

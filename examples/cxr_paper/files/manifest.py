@@ -55,7 +55,7 @@ def _check_entry(entry: object, where: Path) -> str:
 class OutputManifest:
     """The list of what one job wrote into ``folder``.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> folder = Path(tempfile.mkdtemp())
         >>> manifest = OutputManifest(folder, "predict").activate()

@@ -37,7 +37,7 @@ except ImportError:  # Windows: no advisory locks here; the other checks still a
 class FolderLock:
     """An exclusive, non-blocking lock on ``folder/.lock`` that names its holder.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> folder = Path(tempfile.mkdtemp())
         >>> with FolderLock(folder):

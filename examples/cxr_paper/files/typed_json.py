@@ -43,7 +43,7 @@ class FormatError(ValueError):
 def to_json(value: Any) -> Any:
     """``value`` (a result type, or containers of them) as JSON values.
 
-    Example:
+    Examples:
         >>> from dataclasses import dataclass
         >>> @dataclass(frozen=True)
         ... class Point:
@@ -81,7 +81,7 @@ def from_json(kind: type[T], tree: Any, where: str = "") -> T:
         FormatError: naming the path of the first value that is missing, unknown or of
             another type.
 
-    Example:
+    Examples:
         >>> from dataclasses import dataclass
         >>> @dataclass(frozen=True)
         ... class Point:

@@ -50,7 +50,7 @@ def check_weights(
 def standard_counterpart(model: str, models: list[str]) -> str | None:
     """The standard model a multi-resolution one is paired with among ``models``, if any.
 
-    Example:
+    Examples:
         >>> standard_counterpart("multires_resnet10t", ["resnet10t", "multires_resnet10t"])
         'resnet10t'
         >>> standard_counterpart("resnet10t", ["resnet10t", "multires_resnet10t"]) is None

@@ -33,7 +33,7 @@ from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import is_main_process, lock_on_main
 from cxr_paper.files.typed_json import to_json
 from cxr_paper.inputs.data import build_loaders
-from cxr_paper.learning.training import fit_pcm
+from cxr_paper.learning.pcm_training import fit_pcm
 from cxr_paper.machine.distributed import init_distributed
 from cxr_paper.reporting.html_report import write_html_report
 from cxr_paper.reporting.study_reports import ablation_document, ablation_seeds_document

@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from cxr_paper.configuration.ranges import COUNT, POSITIVE, check_flags
-from cxr_paper.deploy.onnx_model import OPSET, OUTPUTS, OnnxLocalizer, export_onnx, require
+from cxr_paper.deploy.model_loading import require
+from cxr_paper.deploy.onnx_model import OPSET, OUTPUTS, OnnxLocalizer, export_onnx
 from cxr_paper.deploy.pretrained import load_pretrained
 from cxr_paper.errors import RunError
 

@@ -35,8 +35,10 @@ from torchvision import tv_tensors
 from cam_boxes_iobb import overlay
 from cxr14_data import paper_transforms, read_image
 from cxr_paper.configuration.ranges import FRACTION, check_flags
-from cxr_paper.deploy.dicom_out import DicomOutputError, is_dicom, write_dicom_outputs
-from cxr_paper.deploy.onnx_model import OnnxLocalizer, load_model, require
+from cxr_paper.deploy.dicom_common import DicomOutputError, is_dicom
+from cxr_paper.deploy.dicom_out import write_dicom_outputs
+from cxr_paper.deploy.model_loading import load_model, require
+from cxr_paper.deploy.onnx_model import OnnxLocalizer
 from cxr_paper.deploy.predicted_boxes import localize
 from cxr_paper.deploy.pretrained import CXRLocalizer
 from cxr_paper.deploy.probability_calibration import to_logits

@@ -27,7 +27,8 @@ from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import claim
 from cxr_paper.inputs.data import Loaders, build_loaders, config_task
 from cxr_paper.inputs.models import build_model, check_weights
-from cxr_paper.learning.training import fit_classifier, fit_pcm
+from cxr_paper.learning.pcm_training import fit_pcm
+from cxr_paper.learning.training import fit_classifier
 from cxr_paper.machine import reproducible
 from cxr_paper.machine.distributed import DistContext, barrier, init_distributed, shutdown
 from cxr_paper.machine.environment import environment

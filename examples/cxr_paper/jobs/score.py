@@ -17,11 +17,12 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from cxr_paper.configuration.config import PRESETS, RunConfig, preset_values
+from cxr_paper.configuration.config import RunConfig, preset_values
+from cxr_paper.configuration.presets import PRESETS
 from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.configuration.ranges import COUNT, NUMBER_RANGES, check_flags
-from cxr_paper.deploy.model_card import results_section
-from cxr_paper.deploy.onnx_model import GraphRefinement, OnnxClassifier, load_model
+from cxr_paper.deploy.model_loading import load_model
+from cxr_paper.deploy.onnx_model import GraphRefinement, OnnxClassifier
 from cxr_paper.deploy.pretrained import load_pretrained
 from cxr_paper.errors import RunError
 from cxr_paper.files.atomic import atomic_text
@@ -31,15 +32,12 @@ from cxr_paper.files.out_folder import check_out, claim
 from cxr_paper.files.typed_json import to_json
 from cxr_paper.inputs.data import build_loaders, config_task
 from cxr_paper.machine.distributed import DistContext, init_distributed, shutdown
-from cxr_paper.reporting.document import Document
 from cxr_paper.reporting.html_report import write_html_report
-from cxr_paper.reporting.markdown import number
+from cxr_paper.reporting.score_report import score_document
 from cxr_paper.scoring.batched_cam import METHODS
 from cxr_paper.scoring.evaluation import evaluate_test
 from cxr_paper.scoring.evaluation_settings import EvaluationSettings
 from cxr_paper.scoring.foreign_models import load_foreign
-from cxr_paper.scoring.headlines import Headline
-from cxr_paper.scoring.interval_types import MEAN
 from cxr_paper.scoring.map_kinds import MapKind
 from cxr_paper.scoring.model_metrics import ModelScore
 from cxr_paper.scoring.outcome import TestResult
@@ -200,33 +198,6 @@ def _score(
     if ctx.is_main:
         write_outputs(args.out, entry, test, config)
     return entry
-
-
-def score_document(entry: ModelScore, protocol: LocalizationProtocol) -> Document:
-    """``score.md`` and the tables of ``report.html``: what was scored, the headline numbers
-    with their intervals, the accuracy per class."""
-    doc = Document().heading(f"{entry.model} on {entry.task.name}'s boxes", 1)
-    doc.bullets(
-        [
-            f"Model: {entry.description}; input {entry.image_size} px",
-            f"Data: {entry.data}; {entry.localization_images} test images with boxes",
-            f"Localization: the ChestX-ray8 protocol ({protocol.caption()}), MaxBoxAccV2 and "
-            "the pointing game; 95 % intervals resample the test "
-            "patients: they cover test-set noise, not how another training of the model would "
-            "score.",
-            f"The model has no output for {entry.missing_classes} (logit 0)."
-            if entry.missing_classes
-            else "",
-        ]
-    )
-    doc.heading("Headline").add(results_section(entry.intervals))
-    box_classes = [*entry.task.box_classes, MEAN]
-    rows = [
-        [kind.label] + [number(scores.headline(Headline.ACCURACY, c)) for c in box_classes]
-        for kind, scores in entry.localization.items()
-    ]
-    heading = f"Accuracy at IoBB > {protocol.overlap:g} per class"
-    return doc.heading(heading).table(["maps", *box_classes], rows)
 
 
 def write_outputs(out: Path, entry: ModelScore, test: TestResult, config: RunConfig) -> None:

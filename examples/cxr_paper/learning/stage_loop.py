@@ -51,7 +51,7 @@ class StageState:
         a recomputed checksum passes the byte check, not this one); a :class:`RunError` names
         the field.
 
-        Example:
+        Examples:
             >>> StageState.from_saved({"epoch": "one"}, Path("stage1_last.pt"))
             Traceback (most recent call last):
             cxr_paper.errors.RunError: stage1_last.pt: its stage state's epoch is 'one', ...

@@ -95,7 +95,7 @@ def _cpu() -> dict[str, Any]:
 def environment(device: torch.device) -> dict[str, Any]:
     """Commit, versions, device, CPU kernel choice, threads and determinism settings.
 
-    Example:
+    Examples:
         >>> env = environment(torch.device("cpu"))
         >>> sorted(env)
         ['code', 'cpu', 'determinism', 'device', 'python', 'threads', 'versions']

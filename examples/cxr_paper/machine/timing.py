@@ -48,7 +48,7 @@ def _benchmark_module() -> ModuleType:
 def time_call(fn: Callable[[], object], min_run_time: float = 1.0) -> Timing:
     """Time ``fn()`` with ``blocked_autorange`` (at least ``min_run_time`` seconds of calls).
 
-    Example:
+    Examples:
         >>> time_call(lambda: sum(range(100)), min_run_time=0.01).median_ms < 10
         True
     """

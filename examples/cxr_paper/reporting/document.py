@@ -74,7 +74,7 @@ class Table:
     def to_markdown(self) -> str:
         """GitHub-flavoured: ``|`` inside a cell escaped, line breaks made spaces.
 
-        Example:
+        Examples:
             >>> print(Table(("a", "b"), (("1", "x | y"),)).to_markdown())
             | a | b |
             |---|---|
@@ -110,7 +110,7 @@ def literal(text: object) -> str:
     """``text`` (a file name, a path, a label from a data set) as a Markdown code span, shown as
     it is in every renderer: never a link, an image, emphasis or HTML. Line breaks become spaces.
 
-    Example:
+    Examples:
         >>> literal("[click](https:evil.example).png"), literal("a`b"), literal("`x")
         ('`[click](https:evil.example).png`', '``a`b``', '`` `x ``')
     """
@@ -134,7 +134,7 @@ def _inline_parser():
 def inline_html(text: str) -> Markup:
     """Inline Markdown as HTML, everything else escaped.
 
-    Example:
+    Examples:
         >>> str(inline_html("**a** `<b>` <i>x</i> `**c**`"))
         '<strong>a</strong> <code>&lt;b&gt;</code> &lt;i&gt;x&lt;/i&gt; <code>**c**</code>'
     """
@@ -154,7 +154,7 @@ def _template():
 class Document:
     """Blocks in reading order; the builder methods return the document, so they chain.
 
-    Example:
+    Examples:
         >>> doc = Document().heading("Scores", 1).paragraph("On **3** images.")
         >>> doc = doc.table(["model", "accuracy"], [["`m<1>`", "0.500"]])
         >>> print(doc.to_markdown(), end="")
@@ -207,7 +207,7 @@ class Document:
 def make_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
     """A :class:`Table` of strings from any sequences.
 
-    Example:
+    Examples:
         >>> make_table(["a"], [[1], [2]]).rows
         (('1',), ('2',))
     """

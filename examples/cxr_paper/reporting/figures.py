@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +18,46 @@ from cam_boxes_iobb import overlay
 from cxr14_data import denormalize
 from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.files.atomic import atomic_write
+from cxr_paper.learning.pcm_training import SEAM_TERMS
 from cxr_paper.scoring.interval_types import MEAN
-from cxr_paper.scoring.model_metrics import ModelMetrics
+from cxr_paper.scoring.model_metrics import History, ModelMetrics
 
 
-def plot_losses(histories: dict[str, dict[str, list[float]]], path: Path) -> Path:
-    """Fig. 5: training and validation loss per epoch, then the PCM stage's two SEAM terms
-    (MSML solid, ECR dashed), each unweighted."""
+def seam_terms_shown(history: History) -> list[str]:
+    """The SEAM terms Fig. 5 draws for one model: those the history holds and that were not 0.
+
+    Examples:
+        >>> seam_terms_shown({"msml": [0.7], "ecr": [0.2], "er": [0.0], "min_pool": [0.1]})
+        ['msml', 'ecr', 'min_pool']
+    """
+    return [t for t in SEAM_TERMS if any(v != 0 for v in history.get(t, []))]
+
+
+def plot_losses(histories: dict[str, History], path: Path) -> Path:
+    """Fig. 5: training and validation loss per epoch, then each SEAM term of the PCM stage
+    (:data:`~cxr_paper.learning.pcm_training.SEAM_TERMS`, each unweighted; a term that stayed 0,
+    such as one the objective does not use, is left out)."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    styles = ("-", "--", ":", "-.")
     for name, history in histories.items():
         epochs = np.arange(1, len(history.get("train_loss", [])) + 1)
         axes[0].plot(epochs, history.get("train_loss", []), marker="o", label=name)
         axes[1].plot(epochs, history.get("val_loss", []), marker="o", label=name)
-        msml, ecr = history.get("msml", []), history.get("ecr", [])
-        stage2 = np.arange(len(epochs) + 1, len(epochs) + 1 + len(msml))
-        (line,) = axes[2].plot(stage2, msml, marker="s", label=f"{name} MSML")
-        axes[2].plot(
-            stage2, ecr, marker="^", linestyle="--", color=line.get_color(), label=f"{name} ECR"
-        )
-    for axis, title in zip(
-        axes,
-        (
-            "(a) training loss (weighted BCE)",
-            "(b) validation loss",
-            "(c) PCM stage: MSML (solid), ECR (dashed)",
-        ),
-        strict=True,
-    ):
+        terms = seam_terms_shown(history)
+        colour = None
+        for term, style in zip(terms, itertools.cycle(styles), strict=False):
+            values = history[term]
+            stage2 = np.arange(len(epochs) + 1, len(epochs) + 1 + len(values))
+            (line,) = axes[2].plot(
+                stage2, values, marker=".", ls=style, color=colour, label=f"{name} {term.upper()}"
+            )
+            colour = line.get_color()
+    titles = (
+        "(a) training loss (weighted BCE)",
+        "(b) validation loss",
+        "(c) PCM stage: each SEAM term (MSML solid, ECR dashed, ...)",
+    )
+    for axis, title in zip(axes, titles, strict=True):
         axis.set(title=title, xlabel="epoch")
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)

@@ -143,7 +143,7 @@ def script_json(value: Any) -> str:
     written as ``\\u003c`` ... (as Django's ``json_script``), so a name such as
     ``<!--<script>`` or ``</script>`` cannot change how the page is parsed.
 
-    Example:
+    Examples:
         >>> script_json({"name": "<!--<script>"})
         '{"name":"\\\\u003c!--\\\\u003cscript\\\\u003e"}'
     """

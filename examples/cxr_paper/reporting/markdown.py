@@ -15,7 +15,7 @@ MEASURABLE = "✓"
 def number(value: float | None, digits: int = 3) -> str:
     """``0.123``; ``–`` for a missing or undefined value.
 
-    Example:
+    Examples:
         >>> number(0.12345), number(float("nan")), number(None)
         ('0.123', '–', '–')
     """
@@ -28,7 +28,7 @@ def with_interval(interval: Interval | None, signed: bool = False, mark: bool = 
     """An interval as ``0.275 [0.221, 0.330]``; a paired difference (``signed``) gets a sign and,
     with ``mark``, :data:`MEASURABLE` when its interval excludes 0.
 
-    Example:
+    Examples:
         >>> with_interval(Interval(0.5, 0.41, 0.6, 0.95, 1000))
         '0.500 [0.410, 0.600]'
         >>> with_interval(Difference(0.1, 0.02, 0.2, 0.95, 1000, excludes_zero=True), True)
@@ -50,7 +50,7 @@ def kind_label(kind: str) -> str:
     """How a map kind (``TestResult.localization``'s keys) is named in tables and switches
     (:attr:`cxr_paper.scoring.map_kinds.MapKind.label`).
 
-    Example:
+    Examples:
         >>> kind_label("pcm"), kind_label("gradcam++"), kind_label("hirescam+pcm")
         ('CAM + PCM', 'gradcam++', 'hirescam + PCM')
     """

@@ -22,7 +22,7 @@ ABLATION_HEADLINES = (Headline.ACCURACY, Headline.AFP, Headline.MAX_BOX_ACC_V2)
 def seed_cells(row: StudyRow, signed: bool) -> list[str]:
     """A number across runs: the value per run, mean ± sd, and the pooled interval.
 
-    Example:
+    Examples:
         >>> from cxr_paper.scoring.interval_types import Interval
         >>> pooled = Interval(0.6, 0.45, 0.75, 0.95, 1000)
         >>> seed_cells(StudyRow([0, 1], [0.5, 0.7], 0.6, 0.141, pooled), signed=False)

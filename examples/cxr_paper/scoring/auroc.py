@@ -19,7 +19,7 @@ def weighted_auroc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) 
 
     Equal to scikit-learn's ``roc_auc_score(labels, scores, sample_weight=w)`` for each row.
 
-    Example:
+    Examples:
         >>> weighted_auroc(np.array([0, 1, 0, 1]), np.array([0.1, 0.8, 0.8, 0.9]), np.ones((1, 4)))
         array([0.875])
     """
@@ -41,7 +41,7 @@ def macro_auroc(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str]) 
     """Per-class AUROC (NaN where the split holds one label value only) and their mean; column
     ``k`` of ``labels`` and ``scores`` is ``classes[k]``.
 
-    Example:
+    Examples:
         >>> labels = np.zeros((4, 2)); labels[:2, 0] = 1
         >>> scores = np.tile(np.array([[0.9], [0.8], [0.2], [0.1]]), (1, 2))
         >>> result = macro_auroc(labels, scores, ["Atelectasis", "Cardiomegaly"])

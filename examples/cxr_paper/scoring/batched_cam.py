@@ -93,7 +93,7 @@ def batched_cams(
     """``(B, len(classes), h, w)`` maps of ``method`` at ``layer``'s resolution, in one forward
     and one batched backward pass.
 
-    Example:
+    Examples:
         >>> import timm
         >>> model = timm.create_model("resnet10t", num_classes=5).eval()
         >>> maps = batched_cams("gradcam", model, model.layer4, torch.randn(2, 3, 64, 64), [0, 3])

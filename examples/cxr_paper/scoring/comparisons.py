@@ -14,7 +14,7 @@ class Comparison(str):
     """``minuend − subtrahend``; like :class:`~cxr_paper.scoring.map_kinds.MapKind`, it *is* its
     key (a ``str``).
 
-    Example:
+    Examples:
         >>> Comparison.of_kind("pcm").key, Comparison.parse("pcm - cam").kind_label
         ('pcm - cam', 'CAM + PCM − CAM')
         >>> Comparison.parse("multires_resnet10t - resnet10t").subtrahend
@@ -72,7 +72,7 @@ def is_across_models(key: str, model: str) -> bool:
     """Whether ``key`` (one of ``model``'s paired results) compares ``model`` with another model,
     rather than one of its map kinds with its CAM; a key that is no comparison is neither.
 
-    Example:
+    Examples:
         >>> [is_across_models(key, "m") for key in ("m - s", "pcm - cam", "x")]
         [True, False, False]
     """
@@ -82,7 +82,7 @@ def is_across_models(key: str, model: str) -> bool:
 def is_comparison(key: str) -> bool:
     """Whether a result key names a paired difference.
 
-    Example:
+    Examples:
         >>> is_comparison("pcm - cam"), is_comparison("gradcam++")
         (True, False)
     """

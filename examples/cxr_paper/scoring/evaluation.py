@@ -39,8 +39,23 @@ def evaluate_test(
     calibrated accuracy (:class:`~cxr_paper.scoring.scores.LocalizationScores`).
 
     Under torchrun each rank scores its shard; the shards are gathered and merged in rank order,
-    so every rank holds the same result over the whole split. ``task`` (the data set's classes,
-    box classes and box frame) defaults to the loader's data set's.
+    so every rank holds the same result over the whole split.
+
+    Args:
+        model: the classifier; its CAMs ``(B, K, h, w)`` are the ``"cam"`` maps.
+        pcm: the PCM that refines every method's maps, or ``None``.
+        loader: the test split; batches hold ``image`` ``(B, 3, H, W)`` float, ``labels``
+            ``(B, K)``, ``boxes`` (per image, per class, ``(n, 4)`` ``xywh`` in input pixels),
+            ``image_index`` and ``patient_id``.
+        ctx: the process group (one process: :data:`cxr_paper.machine.distributed.CPU`-like).
+        settings: thresholds, methods, calibration seed, pointing tolerance.
+        keep_examples: names of images whose heatmaps and boxes to keep (Fig. 7).
+        desc: the progress bar's label.
+        task: the data set's classes, box classes and box frame (default: the loader's).
+
+    Returns:
+        The split's AUROC, every map kind's :class:`~cxr_paper.scoring.kind_scores.KindScores`,
+        the raw outputs, the scores with their per-image records, the viewer's records and maps.
     """
     task = task or loader_task(loader)
     device = ctx.device

@@ -18,7 +18,7 @@ FIXED_OVERLAP = PAPER_PROTOCOL.overlap
 def overlap_key(overlap: float) -> str:
     """How results key an overlap threshold ``T`` (``"0.1"`` ... ``"0.9"``).
 
-    Example:
+    Examples:
         >>> overlap_key(0.1), overlap_key(0.5)
         ('0.1', '0.5')
     """
@@ -31,7 +31,7 @@ FIXED_KEY = overlap_key(FIXED_OVERLAP)
 class Headline(StrEnum):
     """A headline number; members in the order :meth:`LocalizationScores.headline` stacks them.
 
-    Example:
+    Examples:
         >>> Headline.AFP.label, Headline("max_box_acc_v2").label
         ('false positives / image', 'MaxBoxAccV2')
     """

@@ -27,7 +27,7 @@ class Interval:
     ``resamples`` patient resamples (NaN where undefined; resamples where it was undefined are
     not counted).
 
-    Example:
+    Examples:
         >>> Interval.of(Intervals(*np.array([0.5, 0.4, 0.6, 0]), confidence=0.95, resamples=1000))
         Interval(estimate=0.5, low=0.4, high=0.6, confidence=0.95, resamples=1000)
     """
@@ -58,7 +58,7 @@ class Interval:
 class Difference(Interval):
     """A paired difference's interval, and whether it excludes 0 (measurable).
 
-    Example:
+    Examples:
         >>> d = Difference.of(Intervals(*np.array([0.1, 0.02, 0.2, 0]), 0.95, 1000))
         >>> d.excludes_zero, d.estimate
         (True, 0.1)

@@ -66,7 +66,7 @@ ByOverlap = dict[str, dict[str, FixedNumbers]]
 class KindScores:
     """Every localization number of one map kind.
 
-    Example:
+    Examples:
         >>> fixed = {"0.1": {"Mass": FixedNumbers(0.5, 1.0), "mean": FixedNumbers(0.5, 1.0)}}
         >>> KindScores(iobb=fixed).headline(Headline.AFP)
         1.0

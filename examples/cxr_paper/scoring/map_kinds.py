@@ -18,7 +18,7 @@ class MapKind(str):
     ``refined`` (passed through the PCM). A kind *is* its key (a ``str``), so results keyed by
     kinds keep their text keys on disk and are looked up by either.
 
-    Example:
+    Examples:
         >>> MapKind("cam", True).key, MapKind("gradcam", True).key, MapKind.parse("pcm")
         ('pcm', 'gradcam+pcm', MapKind('cam', refined=True))
         >>> [MapKind.parse(k).label for k in ("cam", "pcm", "gradcam++", "hirescam+pcm")]

@@ -107,13 +107,36 @@ class ModelMetrics:
 
 
 def write_metrics(metrics: dict[str, ModelMetrics], path: Path) -> Path:
-    """``metrics.json``, atomically, NaN as ``null``."""
+    """Write ``metrics.json`` atomically, NaN as ``null``.
+
+    Args:
+        metrics: per model name, its entry.
+        path: the file to write.
+
+    Returns:
+        ``path``.
+    """
     return write_json(to_json(metrics), path)
 
 
 def read_metrics(path: Path) -> dict[str, ModelMetrics]:
-    """A ``metrics.json`` this project wrote, every value checked; anything else is a
-    :class:`~cxr_paper.errors.RunError` naming the file and the first wrong value."""
+    """A ``metrics.json`` this project wrote, every value checked.
+
+    Args:
+        path: the run's ``metrics.json``.
+
+    Returns:
+        Per model name, its entry.
+
+    Raises:
+        RunError: naming the file and the first missing, unknown or wrong value.
+
+    Examples:
+        >>> run = Path(__file__).parents[2] / "tests" / "data" / "run_before_types"  # a smoke run
+        >>> entry = read_metrics(run / "metrics.json")["multires_resnet10t"]
+        >>> entry.kind_differences()["pcm - cam"]["accuracy"].excludes_zero in (True, False)
+        True
+    """
     try:
         return from_json(dict[str, ModelMetrics], read_json(path), "metrics")
     except (FormatError, ValueError) as error:

@@ -33,7 +33,7 @@ CALIBRATION_SHARE = 0.2
 def in_calibration_part(patient_id: int, seed: int, share: float = CALIBRATION_SHARE) -> bool:
     """Whether a patient's box images choose the threshold (seeded, stable across runs).
 
-    Example:
+    Examples:
         >>> parts = [in_calibration_part(p, seed=0) for p in range(1000)]
         >>> 0.15 < sum(parts) / 1000 < 0.25, in_calibration_part(7, 0) == parts[7]
         (True, True)

@@ -49,7 +49,7 @@ PCM_DIFFERENCE = "CAM + PCM − CAM"
 def study_key(owner: str, name: str) -> str:
     """A study's key for ``name`` of ``owner``.
 
-    Example:
+    Examples:
         >>> study_key("pcm", "accuracy"), owner_of(study_key("pcm", "accuracy"))
         ('pcm: accuracy', 'pcm')
     """

@@ -161,7 +161,7 @@ def judge(difference: Difference | None, training_sd: float | None) -> Verdict:
     """Whether a paired difference stands out of test and training noise (``"finding"``), of
     the test set's only, or of neither.
 
-    Example:
+    Examples:
         >>> difference = Difference(0.10, 0.05, 0.15, 0.95, 1000, excludes_zero=True)
         >>> judge(difference, 0.02), judge(difference, 0.08)
         ('finding', 'test noise only')

@@ -69,7 +69,18 @@ def _by_name(intervals: Intervals, names: list[str], prefix: tuple = ()) -> dict
 
 
 def model_intervals(test: TestResult, n_resamples: int, seed: int) -> ModelIntervals:
-    """AUROC per class (and the mean), and per map kind each headline per box class."""
+    """95 % intervals of one model's numbers, test patients resampled.
+
+    Args:
+        test: the model's test split (its labels, probabilities, patients and, per map kind,
+            the scores with their per-image records).
+        n_resamples: bootstrap resamples.
+        seed: seed of the resamples.
+
+    Returns:
+        AUROC per class (and the mean), and per map kind each headline per box class (and the
+        mean); a map kind without box images has none.
+    """
     auroc = bootstrap(
         auroc_statistic(test.labels, test.probs), test.patients, n_resamples, seed=seed
     )
@@ -124,8 +135,17 @@ def _headline_difference(
 
 
 def paired_maps(test: TestResult, n_resamples: int, seed: int) -> dict[Comparison, KindDifference]:
-    """Each map kind minus the model's own CAM, on the same images: ``{"pcm - cam": {...}}``
-    (keys: :class:`~cxr_paper.scoring.comparisons.Comparison`)."""
+    """Each map kind minus the model's own CAM, on the same images and resamples.
+
+    Args:
+        test: the model's test split.
+        n_resamples: bootstrap resamples.
+        seed: seed of the resamples.
+
+    Returns:
+        Per comparison (``"pcm - cam"``, ``"gradcam - cam"``), each headline's difference of
+        the means over the box classes; ``{}`` without the model's CAM.
+    """
     if OWN_CAM not in test.scores:
         return {}
     return {
@@ -138,8 +158,17 @@ def paired_maps(test: TestResult, n_resamples: int, seed: int) -> dict[Compariso
 
 
 def paired_models(a: TestResult, b: TestResult, n_resamples: int, seed: int) -> ModelDifference:
-    """Model ``a`` minus model ``b`` on the same test images: the mean AUROC and, per map kind
-    both have, every localization headline."""
+    """Model ``a`` minus model ``b`` on the test images both scored (matched by name).
+
+    Args:
+        a: the minuend's test split.
+        b: the subtrahend's.
+        n_resamples: bootstrap resamples (the same patients drawn for both).
+        seed: seed of the resamples.
+
+    Returns:
+        The difference of the mean AUROC and, per map kind both have, of every headline.
+    """
     shared = _shared(a.image_names, b.image_names)
     to_a, to_b = reindex(shared, a.image_names), reindex(shared, b.image_names)
     stat_a, stat_b = auroc_statistic(a.labels, a.probs), auroc_statistic(b.labels, b.probs)

@@ -39,7 +39,7 @@ def gray_thumbnail(image: torch.Tensor) -> np.ndarray:
 def class_map_uint8(class_map: np.ndarray) -> np.ndarray:
     """ReLU, divided by the maximum, as uint8 (all zeros for a map without a positive value).
 
-    Example:
+    Examples:
         >>> class_map_uint8(np.array([[-1.0, 0.5], [1.0, 0.25]])).tolist()
         [[0, 128], [255, 64]]
     """
@@ -53,7 +53,7 @@ def hits(pred: np.ndarray, gt: np.ndarray) -> list[bool]:
     """For each GT box, whether some predicted box hits it (:func:`cam_boxes_iobb.matches`:
     IoBB > 0.1, the predicted box's area the denominator).
 
-    Example:
+    Examples:
         >>> hits(np.array([[0, 0, 10, 10]]), np.array([[5, 0, 20, 20], [50, 50, 5, 5]]))
         [True, False]
     """
@@ -63,7 +63,7 @@ def hits(pred: np.ndarray, gt: np.ndarray) -> list[bool]:
 def box_hits(pred: np.ndarray, gt: np.ndarray) -> list[bool]:
     """For each predicted box, whether it hits some GT box; else a false positive.
 
-    Example:
+    Examples:
         >>> box_hits(np.array([[0, 0, 10, 10], [80, 80, 4, 4]]), np.array([[5, 0, 20, 20]]))
         [True, False]
     """

@@ -1,0 +1,38 @@
+"""``score.md`` (and the tables of ``report.html``) of a model scored by ``score_model.py``."""
+
+from __future__ import annotations
+
+from cxr_paper.configuration.protocol import LocalizationProtocol
+from cxr_paper.reporting.document import Document
+from cxr_paper.reporting.headline_table import results_section
+from cxr_paper.reporting.markdown import number
+from cxr_paper.scoring.headlines import Headline
+from cxr_paper.scoring.interval_types import MEAN
+from cxr_paper.scoring.model_metrics import ModelScore
+
+
+def score_document(entry: ModelScore, protocol: LocalizationProtocol) -> Document:
+    """``score.md`` and the tables of ``report.html``: what was scored, the headline numbers
+    with their intervals, the accuracy per class."""
+    doc = Document().heading(f"{entry.model} on {entry.task.name}'s boxes", 1)
+    doc.bullets(
+        [
+            f"Model: {entry.description}; input {entry.image_size} px",
+            f"Data: {entry.data}; {entry.localization_images} test images with boxes",
+            f"Localization: the ChestX-ray8 protocol ({protocol.caption()}), MaxBoxAccV2 and "
+            "the pointing game; 95 % intervals resample the test "
+            "patients: they cover test-set noise, not how another training of the model would "
+            "score.",
+            f"The model has no output for {entry.missing_classes} (logit 0)."
+            if entry.missing_classes
+            else "",
+        ]
+    )
+    doc.heading("Headline").add(results_section(entry.intervals))
+    box_classes = [*entry.task.box_classes, MEAN]
+    rows = [
+        [kind.label] + [number(scores.headline(Headline.ACCURACY, c)) for c in box_classes]
+        for kind, scores in entry.localization.items()
+    ]
+    heading = f"Accuracy at IoBB > {protocol.overlap:g} per class"
+    return doc.heading(heading).table(["maps", *box_classes], rows)
