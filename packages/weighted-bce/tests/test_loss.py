@@ -216,3 +216,95 @@ class TestModule:
             module(logits, targets), dynamic_weighted_bce_with_logits(logits, targets, reduction)
         )
         assert repr(module) == f"DynamicWeightedBCEWithLogitsLoss(reduction={reduction!r})"
+
+
+def _masked_reference_loop(logits, targets, mask, reduction):
+    """The masked loss written out: per class, only the kept entries count and contribute."""
+    x = logits.detach().double().tolist()
+    y = targets.double().tolist()
+    keep = mask.bool().tolist()
+    batch, classes = len(x), len(x[0])
+    terms = [[0.0] * classes for _ in range(batch)]
+    for c in range(classes):
+        kept = [b for b in range(batch) if keep[b][c]]
+        n_pos = sum(1 for b in kept if y[b][c] == 1)
+        n_neg = len(kept) - n_pos
+        for b in kept:
+            if y[b][c] == 1:
+                terms[b][c] = len(kept) / n_pos * _softplus(-x[b][c])
+            else:
+                terms[b][c] = len(kept) / n_neg * _softplus(x[b][c])
+    out = torch.tensor(terms, dtype=torch.float64)
+    if reduction == "none":
+        return out
+    return out.sum() / batch if reduction == "mean" else out.sum()
+
+
+class TestMask:
+    """U-Ignore (Irvin et al. 2019): uncertain labels masked out of the loss."""
+
+    @pytest.mark.parametrize("seed", range(8))
+    @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+    def test_against_a_reference_loop(self, seed, reduction):
+        logits, targets = _random_batch(seed, 9, 5, 0.3)
+        mask = torch.rand(9, 5, generator=torch.Generator().manual_seed(seed + 100)) < 0.7
+        marked = torch.where(mask, targets, torch.full_like(targets, -1.0))  # CheXpert's -1
+        got = dynamic_weighted_bce_with_logits(logits.double(), marked, reduction, mask=mask)
+        expected = _masked_reference_loop(logits, targets, mask, reduction)
+        torch.testing.assert_close(got, expected)
+
+    def test_masked_entries_have_zero_gradient_and_are_never_read(self):
+        """Hand-worked: class 0 keeps rows 0 (positive) and 1 (negative); row 2 is uncertain.
+        Kept: 1 positive, 1 negative of 2, so both weights are 2; the loss is
+        (2 softplus(-1) + 2 softplus(0.5)) / 3 and row 2's logit gets no gradient."""
+        logits = torch.tensor([[1.0], [0.5], [4.0]], requires_grad=True)
+        targets = torch.tensor([[1.0], [0.0], [float("nan")]])
+        mask = torch.tensor([[True], [True], [False]])
+        loss = dynamic_weighted_bce_with_logits(logits, targets, mask=mask)
+        expected = (2 * _softplus(-1.0) + 2 * _softplus(0.5)) / 3
+        assert loss.item() == pytest.approx(expected, rel=1e-6)
+        loss.backward()
+        assert logits.grad[2, 0] == 0 and torch.isfinite(logits.grad).all()
+        assert logits.grad[0, 0] != 0 and logits.grad[1, 0] != 0
+
+    def test_a_mask_keeping_everything_is_no_mask(self):
+        logits, targets = _random_batch(3, 6, 4, 0.4)
+        everything = torch.ones(6, 4, dtype=torch.bool)
+        torch.testing.assert_close(
+            dynamic_weighted_bce_with_logits(logits, targets, mask=everything),
+            dynamic_weighted_bce_with_logits(logits, targets),
+        )
+
+    def test_a_fully_masked_class_adds_nothing(self):
+        logits, targets = _random_batch(4, 5, 3, 0.5)
+        mask = torch.ones(5, 3, dtype=torch.bool)
+        mask[:, 1] = False
+        terms = dynamic_weighted_bce_with_logits(logits, targets, "none", mask=mask)
+        assert (terms[:, 1] == 0).all() and torch.isfinite(terms).all()
+
+    def test_module_takes_the_mask(self):
+        logits, targets = _random_batch(5, 4, 2, 0.5)
+        mask = torch.tensor([[1, 0], [1, 1], [0, 1], [1, 1]])
+        torch.testing.assert_close(
+            DynamicWeightedBCEWithLogitsLoss()(logits, targets, mask),
+            dynamic_weighted_bce_with_logits(logits, targets, mask=mask),
+        )
+
+    @pytest.mark.parametrize(
+        ("mask", "match"),
+        [
+            (torch.ones(3, 2, dtype=torch.bool), "`mask` to have the shape"),
+            (torch.full((4, 2), 2), "boolean or 0/1 `mask`"),
+        ],
+    )
+    def test_a_wrong_mask_is_named(self, mask, match):
+        logits, targets = _random_batch(6, 4, 2, 0.5)
+        with pytest.raises(ValueError, match=match):
+            dynamic_weighted_bce_with_logits(logits, targets, mask=mask)
+
+    def test_a_kept_label_must_still_be_binary(self):
+        logits = torch.zeros(2, 1)
+        with pytest.raises(ValueError, match="binary `targets`"):
+            dynamic_weighted_bce_with_logits(
+                logits, torch.tensor([[-1.0], [1.0]]), mask=torch.ones(2, 1)
+            )

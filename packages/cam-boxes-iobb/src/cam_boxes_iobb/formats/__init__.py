@@ -17,6 +17,7 @@ from cam_boxes_iobb.formats.chexlocalize import CHEXLOCALIZE_CLASSES, read_chexl
 from cam_boxes_iobb.formats.coco import from_coco, read_coco, to_coco, write_coco
 from cam_boxes_iobb.formats.nih import NIH_CLASSES, read_nih
 from cam_boxes_iobb.formats.rsna import RSNA_CLASSES, read_rsna
+from cam_boxes_iobb.formats.siim import SIIM_CLASSES, read_siim
 from cam_boxes_iobb.formats.vindr import VINDR_CLASSES, read_vindr
 
 #: format name -> reader; every reader takes the file (or folder) first.
@@ -27,6 +28,7 @@ FORMATS: dict[str, Callable[..., Annotations]] = {
     "chestx-det": read_chestx_det,
     "rsna": read_rsna,
     "chexlocalize": read_chexlocalize,
+    "siim": read_siim,
 }
 
 
@@ -51,6 +53,7 @@ __all__ = [
     "FORMATS",
     "NIH_CLASSES",
     "RSNA_CLASSES",
+    "SIIM_CLASSES",
     "VINDR_CLASSES",
     "from_coco",
     "read_annotations",
@@ -59,6 +62,7 @@ __all__ = [
     "read_coco",
     "read_nih",
     "read_rsna",
+    "read_siim",
     "read_vindr",
     "to_coco",
     "write_coco",

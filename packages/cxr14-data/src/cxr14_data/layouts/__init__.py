@@ -1,0 +1,28 @@
+"""Chest X-ray data sets in their published layouts, read into one :class:`LabelTable` each:
+images, patients, views, the set's own labels and splits, and the policies that turn uncertain
+and blank labels into training targets."""
+
+from cxr14_data.layouts.chexpert import CHEXPERT_CLASSES, read_chexpert
+from cxr14_data.layouts.policies import BlankPolicy, UncertaintyPolicy, apply_policy
+from cxr14_data.layouts.rsna import RSNA_CLASSES, read_rsna
+from cxr14_data.layouts.siim import SIIM_CLASSES, read_siim
+from cxr14_data.layouts.table import FRONTAL_VIEWS, LATERAL, LabelTable
+from cxr14_data.layouts.vindr import VINDR_CLASSES, ReaderRule, read_vindr_kaggle
+
+__all__ = [
+    "CHEXPERT_CLASSES",
+    "FRONTAL_VIEWS",
+    "LATERAL",
+    "RSNA_CLASSES",
+    "SIIM_CLASSES",
+    "VINDR_CLASSES",
+    "BlankPolicy",
+    "LabelTable",
+    "ReaderRule",
+    "UncertaintyPolicy",
+    "apply_policy",
+    "read_chexpert",
+    "read_rsna",
+    "read_siim",
+    "read_vindr_kaggle",
+]

@@ -1,0 +1,74 @@
+"""RSNA Pneumonia Detection Challenge (Kaggle, stage 2): ``stage_2_train_labels.csv``.
+
+The layout (Shih et al. 2019, "Augmenting the NIH chest radiograph dataset with expert
+annotations of possible pneumonia", Radiology: AI; the competition's data page): one row per box,
+``patientId,x,y,width,height,Target``, and one row with empty coordinates and ``Target`` 0 for an
+image without a box; images are ``stage_2_train_images/<patientId>.dcm``. ``patientId`` names an
+image, not a patient (the set gives no patient id), so splits and intervals are per image.
+``stage_2_detailed_class_info.csv`` (``patientId,class``) sorts the images into ``Lung Opacity``,
+``No Lung Opacity / Not Normal`` and ``Normal``. The images are drawn from ChestX-ray14: a model
+trained on NIH may have seen them. Boxes are read by ``cam_boxes_iobb``'s RSNA reader.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from cxr14_data.layouts.table import LabelTable
+from cxr14_data.metadata import MetadataError, _require, _rows, locate
+
+RSNA_CLASSES = ("Lung Opacity",)
+LABELS_FILE = "stage_2_train_labels.csv"
+IMAGES = "stage_2_train_images"
+SOURCE = (
+    "Shih et al. 2019 (Radiology: AI); "
+    "https://www.kaggle.com/competitions/rsna-pneumonia-detection-challenge/data"
+)
+
+
+def read_rsna(path: str | os.PathLike, views: dict[str, str] | None = None) -> LabelTable:
+    """The images of ``stage_2_train_labels.csv`` with their image-level label.
+
+    Args:
+        path: the CSV (may be ``.gz``) or the folder that holds it.
+        views: per ``patientId`` its DICOM ``ViewPosition`` (``PA``/``AP``), where known
+            (:func:`cxr14_data.read_dicom_header` reads it); others are ``""``.
+
+    Returns:
+        One row per image: ``Lung Opacity`` 1 where ``Target`` is 1, else 0.
+
+    Raises:
+        MetadataError: naming the file and line of a ``Target`` other than 0 or 1, or of an
+            image whose rows disagree on it.
+    """
+    file = locate(path, (LABELS_FILE,))
+    target: dict[str, int] = {}
+    checked = False
+    for line, index, row in _rows(file):
+        if not checked:
+            _require(index, ("patientId", "Target"), file)
+            checked = True
+        image = row[index["patientId"]].strip()
+        value = row[index["Target"]].strip() if index["Target"] < len(row) else ""
+        if value not in ("0", "1") or not image:
+            raise MetadataError(
+                f"{file}, line {line}: Target {value!r} of {image!r} is not 0 or 1."
+            )
+        if target.setdefault(image, int(value)) != int(value):
+            raise MetadataError(f"{file}, line {line}: {image} is listed with Target 0 and 1.")
+    ids = list(target)
+    views = views or {}
+    return LabelTable(
+        layout="rsna",
+        classes=RSNA_CLASSES,
+        image_ids=ids,
+        paths=[str(Path(IMAGES) / f"{i}.dcm") for i in ids],
+        patients=None,
+        views=[views.get(i, "").upper() for i in ids],
+        labels=np.asarray([[target[i]] for i in ids], dtype=np.float32).reshape(-1, 1),
+        splits=None,
+        source=SOURCE,
+    )

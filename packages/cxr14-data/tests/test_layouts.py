@@ -1,0 +1,223 @@
+"""The published layouts and the uncertainty policies: the real CheXpert ``train.csv`` shipped in
+torchxrayvision's wheel counted independently (csv.DictReader), hand-worked policy cases, and
+bad rows named by file and line."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cxr14_data import MetadataError
+from cxr14_data.layouts import (
+    CHEXPERT_CLASSES,
+    LATERAL,
+    BlankPolicy,
+    UncertaintyPolicy,
+    apply_policy,
+    read_chexpert,
+    read_rsna,
+    read_siim,
+    read_vindr_kaggle,
+)
+
+HEADER = "Path,Sex,Age,Frontal/Lateral,AP/PA," + ",".join(CHEXPERT_CLASSES)
+ROW = "CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg,Female,68,Frontal,AP,"
+
+
+@pytest.fixture(scope="module")
+def chexpert_train(real_metadata):
+    return real_metadata / "chexpert_train.csv.gz"
+
+
+@pytest.fixture(scope="module")
+def chexpert_table(chexpert_train):
+    return read_chexpert(chexpert_train)
+
+
+@pytest.fixture(scope="module")
+def chexpert_rows(chexpert_train):
+    with gzip.open(chexpert_train, "rt", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+class TestRealCheXpert:
+    def test_rows_patients_and_views_match_an_independent_count(
+        self, chexpert_table, chexpert_rows
+    ):
+        assert len(chexpert_table) == len(chexpert_rows) == 223_414
+        patients = {re.search(r"patient\d+", r["Path"]).group() for r in chexpert_rows}
+        assert len(set(chexpert_table.patients)) == len(patients) == 64_540
+        laterals = sum(r["Frontal/Lateral"] == "Lateral" for r in chexpert_rows)
+        assert chexpert_table.views.count(LATERAL) == laterals
+        frontal = Counter(r["AP/PA"] for r in chexpert_rows if r["Frontal/Lateral"] == "Frontal")
+        assert len(chexpert_table.frontal()) == frontal["AP"] + frontal["PA"]
+        assert set(chexpert_table.splits) == {"train"}
+
+    @pytest.mark.parametrize("column", range(len(CHEXPERT_CLASSES)))
+    def test_every_label_value_matches_an_independent_count(
+        self, chexpert_table, chexpert_rows, column
+    ):
+        name = CHEXPERT_CLASSES[column]
+        expected = Counter(r[name] for r in chexpert_rows)
+        values = chexpert_table.labels[:, column]
+        got = {
+            "1.0": int((values == 1).sum()),
+            "0.0": int((values == 0).sum()),
+            "-1.0": int((values == -1).sum()),
+            "": int(np.isnan(values).sum()),
+        }
+        assert {k: v for k, v in got.items() if v} == dict(expected)
+
+
+class TestBadRows:
+    @pytest.mark.parametrize(
+        ("row", "named"),
+        [
+            (ROW + ",".join(["2.0"] * 14), "column 'No Finding' is '2.0'"),
+            (ROW + ",".join(["yes"] * 14), "column 'No Finding' is 'yes'"),
+            (
+                ROW.replace("patient00001/", "") + ",".join(["1.0"] * 14),
+                "is not <...>/{train,valid,test}/patient<N>",
+            ),
+            (ROW.replace("Frontal", "Oblique") + ",".join(["1.0"] * 14), "Frontal/Lateral"),
+        ],
+    )
+    def test_a_bad_row_is_named_by_file_and_line(self, tmp_path, row, named):
+        path = tmp_path / "train.csv"
+        path.write_text(f"{HEADER}\n{ROW}{','.join(['1.0'] * 14)}\n{row}\n")
+        with pytest.raises(MetadataError, match=re.escape(f"{path}, line 3: ")) as refused:
+            read_chexpert(path)
+        assert named in str(refused.value)
+
+    def test_a_missing_column_is_named(self, tmp_path):
+        path = tmp_path / "train.csv"
+        path.write_text(HEADER.replace(",Edema", "") + "\n" + ROW + ",".join(["1.0"] * 13) + "\n")
+        with pytest.raises(MetadataError, match=r"lacks the column\(s\) \['Edema'\]"):
+            read_chexpert(path)
+
+    def test_a_folder_reads_both_files(self, tmp_path):
+        for split in ("train", "valid"):
+            row = ROW.replace("/train/", f"/{split}/") + ",".join(["0.0"] * 14)
+            (tmp_path / f"{split}.csv").write_text(f"{HEADER}\n{row}\n")
+        table = read_chexpert(tmp_path)
+        assert table.splits == ["train", "valid"] and table.patients == ["patient00001"] * 2
+
+
+def _policy_by_hand(value: float, uncertain: str, blank: str) -> tuple[float, bool]:
+    """One label, written out from Irvin et al.'s definitions."""
+    if value == 1:
+        return 1.0, True
+    if value == 0:
+        return 0.0, True
+    if math.isnan(value):
+        return 0.0, blank == "negative"
+    return (1.0 if uncertain == "u-ones" else 0.0), uncertain != "u-ignore"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from([1.0, 0.0, -1.0, math.nan]), min_size=1, max_size=40),
+    st.sampled_from(list(UncertaintyPolicy)),
+    st.sampled_from(list(BlankPolicy)),
+)
+def test_policies_match_their_definitions(values, uncertain, blank):
+    labels = np.asarray(values).reshape(-1, 1)
+    targets, mask = apply_policy(labels, uncertain, blank)
+    expected = [_policy_by_hand(v, uncertain, blank) for v in values]
+    assert targets[:, 0].tolist() == [t for t, _ in expected]
+    assert mask[:, 0].tolist() == [m for _, m in expected]
+    assert targets.dtype == np.float32 and mask.dtype == bool
+
+
+def test_a_label_that_is_none_of_the_four_is_refused():
+    with pytest.raises(ValueError, match=r"found \[2.0\]"):
+        apply_policy(np.array([[2.0]]))
+    with pytest.raises(ValueError, match="is not a valid UncertaintyPolicy"):
+        apply_policy(np.array([[1.0]]), "u-maybe")
+
+
+def _csv_rows(path):
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+class TestRealRsnaVindrSiim:
+    """The real files in torchxrayvision's wheel, counted with csv.reader in the test."""
+
+    def test_rsna_images_and_positives(self, real_metadata, tmp_path):
+        import zipfile
+
+        with zipfile.ZipFile(real_metadata / "kaggle_stage_2_train_labels.csv.zip") as archive:
+            (name,) = archive.namelist()
+            path = tmp_path / "stage_2_train_labels.csv"
+            path.write_bytes(archive.read(name))
+        rows = _csv_rows(path)[1:]
+        table = read_rsna(path)
+        targets = {r[0]: r[5] for r in rows}
+        assert len(table) == len(targets) == 26_684
+        assert int(table.labels.sum()) == sum(v == "1" for v in targets.values()) == 6_012
+        assert table.patients is None and table.groups == table.image_ids
+        assert table.paths[0] == f"stage_2_train_images/{table.image_ids[0]}.dcm"
+
+    def test_rsna_views_from_the_real_dicom_headers(self, real_metadata, tmp_path):
+        headers = _csv_rows(real_metadata / "kaggle_stage_2_train_images_dicom_headers.csv.gz")
+        column = {name: i for i, name in enumerate(headers[0])}
+        views = {r[column["PatientID"]]: r[column["ViewPosition"]] for r in headers[1:]}
+        path = tmp_path / "stage_2_train_labels.csv"
+        path.write_text(
+            "patientId,x,y,width,height,Target\n"
+            + "".join(f"{i},,,,,0\n" for i in list(views)[:50])
+        )
+        table = read_rsna(path, views)
+        assert table.views == [views[i] for i in table.image_ids]
+        assert set(table.views) <= {"AP", "PA"} and len(table.frontal()) == 50
+
+    @pytest.mark.parametrize("rule", ["any", "majority"])
+    def test_vindr_images_and_each_class_by_its_rule(self, real_metadata, rule):
+        path = real_metadata / "vinbigdata-train.csv.gz"
+        rows = _csv_rows(path)[1:]
+        readers, marks = {}, {}
+        for image, _name, class_id, reader, *_ in rows:
+            readers.setdefault(image, set()).add(reader)
+            marks.setdefault((image, int(class_id)), set()).add(reader)
+        table = read_vindr_kaggle(path, rule)
+        assert len(table) == len(readers) == 15_000
+        assert {len(r) for r in readers.values()} == {3}  # three readers per training image
+        need = 1 if rule == "any" else 2
+        for k, name in enumerate(table.classes):
+            expected = sum(1 for (_, c), by in marks.items() if c == k and len(by) >= need)
+            assert int(table.labels[:, k].sum()) == expected, name
+
+    def test_siim_images_and_positives(self, real_metadata):
+        path = real_metadata / "siim-pneumothorax-train-rle.csv.gz"
+        rows = _csv_rows(path)[1:]
+        positive = {}
+        for image, runs in rows:
+            positive[image] = positive.get(image, False) or runs.strip() != "-1"
+        table = read_siim(path)
+        assert len(table) == len(positive)
+        assert int(table.labels.sum()) == sum(positive.values())
+
+    def test_a_bad_vindr_row_is_named(self, tmp_path):
+        path = tmp_path / "train.csv"
+        header = "image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\n"
+        path.write_text(header + "a,Cardiomegaly,4,R1,1,1,2,2\n")
+        with pytest.raises(
+            MetadataError, match=r"line 2: class_name 'Cardiomegaly' is not class 4"
+        ):
+            read_vindr_kaggle(path)
+
+    def test_an_rsna_image_with_two_targets_is_named(self, tmp_path):
+        path = tmp_path / "stage_2_train_labels.csv"
+        path.write_text("patientId,x,y,width,height,Target\na,1,1,2,2,1\na,,,,,0\n")
+        with pytest.raises(MetadataError, match="line 3: a is listed with Target 0 and 1"):
+            read_rsna(path)
