@@ -148,3 +148,20 @@ def test_onnx_speed_quick(tmp_path):
     for row in report["rows"]:
         assert row["ratio_min"] <= row["ratio_onnxruntime_over_pytorch"] <= row["ratio_max"]
         assert row["pytorch_ms_per_image"] > 0 and row["onnxruntime_ms_per_image"] > 0
+
+
+@pytest.mark.slow  # runs a benchmark
+def test_index_metadata_quick(tmp_path, monkeypatch):
+    import sys
+
+    import index_metadata
+
+    path = tmp_path / "out.json"
+    argv = ["index_metadata.py", "--repeats", "1", "--mimic-images", "2000", "--json", str(path)]
+    monkeypatch.setattr(sys, "argv", argv)
+    index_metadata.main()
+    layouts = json.loads(path.read_text())["layouts"]
+    assert layouts["chexpert"]["rows"] == 223_414 and layouts["mimic"]["rows"] > 0
+    assert all(
+        row["seconds_median"] >= 0 and row["peak_mib_median"] > 0 for row in layouts.values()
+    )

@@ -65,7 +65,7 @@ def fit_pcm(
         labels = batch["labels"].to(ctx.device)
         with autocast(amp, ctx.device):
             out = seam_step(model, net, images, labels, loss_fn, generator)
-        return out._asdict()
+        return {name: getattr(out, name) for name in ("loss", *SEAM_TERMS)}
 
     def save() -> None:
         generators = gather(generator.get_state(), ctx)  # every rank's angle stream

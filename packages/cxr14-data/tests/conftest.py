@@ -2,12 +2,16 @@ import gzip
 import importlib.util
 import os
 import struct
+import sys
 import zlib
 from pathlib import Path
 
 import pytest
 
 from cxr14_data import make_synthetic
+
+if str(Path(__file__).parent) not in sys.path:  # the tests' helper modules (dicom_writer)
+    sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")

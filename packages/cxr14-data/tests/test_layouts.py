@@ -19,13 +19,19 @@ from cxr14_data import MetadataError
 from cxr14_data.layouts import (
     CHEXPERT_CLASSES,
     LATERAL,
+    RSNA_CLASSES,
+    SIIM_CLASSES,
+    VINDR_CLASSES,
     BlankPolicy,
     UncertaintyPolicy,
     apply_policy,
+    counterparts,
     read_chexpert,
+    read_mimic,
     read_rsna,
     read_siim,
     read_vindr_kaggle,
+    vocabulary,
 )
 
 HEADER = "Path,Sex,Age,Frontal/Lateral,AP/PA," + ",".join(CHEXPERT_CLASSES)
@@ -221,3 +227,122 @@ class TestRealRsnaVindrSiim:
         path.write_text("patientId,x,y,width,height,Target\na,1,1,2,2,1\na,,,,,0\n")
         with pytest.raises(MetadataError, match="line 3: a is listed with Target 0 and 1"):
             read_rsna(path)
+
+
+def _write_mimic(folder, metadata_rows, label_rows, split_rows):
+    """Files in MIMIC-CXR-JPG's published layout (Johnson et al. 2019; PhysioNet's
+    mimic-cxr-jpg "Data Description"): metadata per image, labels per study, split per image."""
+    (folder / "mimic-cxr-2.0.0-metadata.csv").write_text(
+        "dicom_id,subject_id,study_id,PerformedProcedureStepDescription,ViewPosition,Rows,Columns\n"
+        + "".join(f"{d},{s},{t},CHEST (PA AND LAT),{v},3056,2544\n" for d, s, t, v in metadata_rows)
+    )
+    (folder / "mimic-cxr-2.0.0-chexpert.csv").write_text(
+        "subject_id,study_id,"
+        + ",".join(sorted(CHEXPERT_CLASSES))
+        + "\n"
+        + "".join(f"{s},{t},{values}\n" for s, t, values in label_rows)
+    )
+    (folder / "mimic-cxr-2.0.0-split.csv").write_text(
+        "dicom_id,study_id,subject_id,split\n"
+        + "".join(f"{d},{t},{s},{split}\n" for d, s, t, split in split_rows)
+    )
+
+
+class TestMimic:
+    def test_images_take_their_studys_labels_and_split(self, tmp_path):
+        # the label file orders its columns alphabetically; the table keeps CheXpert's order
+        ordered = sorted(CHEXPERT_CLASSES)
+        values = {name: "" for name in ordered}
+        values.update({"Cardiomegaly": "1.0", "Edema": "-1.0", "No Finding": "0.0"})
+        _write_mimic(
+            tmp_path,
+            [("d1", "10000032", "50414267", "PA"), ("d2", "10000032", "50414267", "LATERAL"),
+             ("d3", "10000764", "57375967", "AP"), ("d4", "10000898", "50771383", "")],
+            [("10000032", "50414267", ",".join(values[n] for n in ordered)),
+             ("10000764", "57375967", ",".join("0.0" for _ in ordered))],
+            [("d1", "10000032", "50414267", "train"), ("d2", "10000032", "50414267", "train"),
+             ("d3", "10000764", "57375967", "test"), ("d4", "10000898", "50771383", "validate")],
+        )  # fmt: skip
+        table = read_mimic(tmp_path)
+        assert table.image_ids == ["d1", "d2", "d3"] and table.splits == ["train", "train", "test"]
+        assert table.paths[0] == "files/p10/p10000032/s50414267/d1.jpg"
+        assert table.patients == ["10000032", "10000032", "10000764"]
+        assert table.views == ["PA", "LATERAL", "AP"] and len(table.frontal()) == 2
+        row = dict(zip(CHEXPERT_CLASSES, table.labels[0], strict=True))
+        assert row["Cardiomegaly"] == 1 and row["Edema"] == -1 and row["No Finding"] == 0
+        assert np.isnan(row["Fracture"])
+        assert table.notes == (
+            "1 images left out: their study has no row in mimic-cxr-2.0.0-chexpert.csv",
+        )
+
+    @pytest.mark.parametrize(
+        ("change", "named"),
+        [
+            ("label", "column 'Atelectasis' is 'maybe'"),
+            ("split", "split 'dev' is not train, validate or test"),
+            ("nosplit", "d1 has no row in mimic-cxr-2.0.0-split.csv"),
+        ],
+    )
+    def test_a_bad_row_is_named(self, tmp_path, change, named):
+        first = "maybe" if change == "label" else "0.0"
+        split = "dev" if change == "split" else "train"
+        _write_mimic(
+            tmp_path,
+            [("d1", "10000032", "50414267", "PA")],
+            [("10000032", "50414267", ",".join([first] + ["0.0"] * 13))],
+            [] if change == "nosplit" else [("d1", "10000032", "50414267", split)],
+        )
+        with pytest.raises(MetadataError, match=re.escape(named)):
+            read_mimic(tmp_path)
+
+
+class TestVocabulary:
+    """The class vocabulary is data (``data/vocabulary.csv``); these hold it to the readers."""
+
+    @pytest.mark.parametrize(
+        ("name", "classes"),
+        [
+            ("chexpert", CHEXPERT_CLASSES),
+            ("vindr", VINDR_CLASSES),
+            ("rsna", RSNA_CLASSES),
+            ("siim", SIIM_CLASSES),
+        ],
+    )
+    def test_every_class_of_a_reader_is_in_it(self, name, classes):
+        names = {e.name for e in vocabulary() if e.set == name}
+        assert names == set(classes)
+
+    def test_nih_s_fourteen_are_in_it(self):
+        from cxr14_data import CLASSES
+
+        assert {e.name for e in vocabulary() if e.set == "nih"} == set(CLASSES)
+
+    def test_every_row_names_its_source(self):
+        assert all(e.source.strip() for e in vocabulary())
+
+    def test_chexpert_to_nih_by_hand(self):
+        found = counterparts("chexpert", "nih")
+        assert found.pairs == {
+            "Atelectasis": "Atelectasis",
+            "Cardiomegaly": "Cardiomegaly",
+            "Consolidation": "Consolidation",
+            "Edema": "Edema",
+            "Effusion": "Pleural Effusion",
+            "Pneumothorax": "Pneumothorax",
+            "Pneumonia": "Pneumonia",
+        }
+        assert found.near["Nodule"] == (("Lung Lesion",), "Nodule/Mass: broader, part")
+        assert set(found.target_only) == {"Infiltration", "Fibrosis", "Emphysema", "Hernia"}
+        assert "Support Devices" in found.source_only and "Lung Opacity" in found.source_only
+        assert counterparts("mimic", "nih") == found  # MIMIC's labels are CheXpert's
+
+    def test_every_class_is_paired_near_or_listed(self):
+        for source in ("nih", "chexpert", "vindr", "rsna", "siim"):
+            for target in ("nih", "chexpert", "vindr", "rsna", "siim"):
+                found = counterparts(source, target)
+                target_names = {e.name for e in vocabulary() if e.set == target}
+                assert set(found.pairs) | set(found.near) | set(found.target_only) == target_names
+
+    def test_an_unknown_set_is_named(self):
+        with pytest.raises(ValueError, match="unknown data set 'padchest'"):
+            counterparts("padchest", "nih")

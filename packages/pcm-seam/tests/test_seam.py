@@ -313,3 +313,10 @@ class TestObjectiveParts:
             SEAMLoss(**settings)
         with pytest.raises(TypeError, match="SEAMObjective"):
             SEAMLoss(1.5)
+
+
+def test_a_step_reports_every_term_of_the_loss():
+    """A term added to SEAMLossOutput reaches the step's output (and so a training history)."""
+    from pcm_seam import SEAMLossOutput, SEAMStepOutput
+
+    assert SEAMStepOutput._fields == (*SEAMLossOutput._fields, "angles")

@@ -253,7 +253,8 @@ class ChestXray14(Dataset):
 
 
 def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Batch dataset items: ``image`` and ``labels`` stacked, the other keys as lists.
+    """Batch dataset items: ``image``, ``labels`` (and ``label_mask``) stacked, the other keys
+    as lists.
 
     Examples:
         >>> batch = collate([{"image": torch.zeros(3, 4, 4), "labels": torch.zeros(14),
@@ -263,7 +264,7 @@ def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """
     return {
         key: torch.stack([item[key] for item in items])
-        if key in ("image", "labels")
+        if key in ("image", "labels", "label_mask")
         else [item[key] for item in items]
         for key in items[0]
     }

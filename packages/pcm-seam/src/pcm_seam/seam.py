@@ -363,9 +363,14 @@ def run_branch(
 
 
 class SEAMStepOutput(NamedTuple):
+    """A step's loss and every term of it (the fields of :class:`SEAMLossOutput`, in order),
+    then the rotation angles drawn."""
+
     loss: torch.Tensor
     msml: torch.Tensor
     ecr: torch.Tensor
+    er: torch.Tensor
+    min_pool: torch.Tensor
     angles: torch.Tensor
 
 
@@ -428,4 +433,4 @@ def seam_step(
         )
     transformed = run_branch(model, pcm, rotated_images.to(images.dtype), mask_labels, **switches)
     out = loss_fn(original, transformed, labels, angles, tuple(images.shape[-2:]))
-    return SEAMStepOutput(out.loss, out.msml, out.ecr, angles)
+    return SEAMStepOutput(*out, angles)

@@ -3,11 +3,14 @@ images, patients, views, the set's own labels and splits, and the policies that 
 and blank labels into training targets."""
 
 from cxr14_data.layouts.chexpert import CHEXPERT_CLASSES, read_chexpert
+from cxr14_data.layouts.dataset import LayoutDataset
+from cxr14_data.layouts.mimic import read_mimic
 from cxr14_data.layouts.policies import BlankPolicy, UncertaintyPolicy, apply_policy
 from cxr14_data.layouts.rsna import RSNA_CLASSES, read_rsna
 from cxr14_data.layouts.siim import SIIM_CLASSES, read_siim
 from cxr14_data.layouts.table import FRONTAL_VIEWS, LATERAL, LabelTable
 from cxr14_data.layouts.vindr import VINDR_CLASSES, ReaderRule, read_vindr_kaggle
+from cxr14_data.layouts.vocabulary import Counterparts, counterparts, vocabulary
 
 __all__ = [
     "CHEXPERT_CLASSES",
@@ -17,12 +20,17 @@ __all__ = [
     "SIIM_CLASSES",
     "VINDR_CLASSES",
     "BlankPolicy",
+    "Counterparts",
     "LabelTable",
+    "LayoutDataset",
     "ReaderRule",
     "UncertaintyPolicy",
     "apply_policy",
+    "counterparts",
     "read_chexpert",
+    "read_mimic",
     "read_rsna",
     "read_siim",
     "read_vindr_kaggle",
+    "vocabulary",
 ]

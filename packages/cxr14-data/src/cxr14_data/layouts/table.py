@@ -34,6 +34,7 @@ class LabelTable:
         splits: the set's own split of each image (``"train"``, ``"valid"``, ``"test"``), or
             ``None`` where it publishes none.
         source: where the layout is defined.
+        notes: what the reader left out, and why (each a sentence for the report).
     """
 
     layout: str
@@ -45,6 +46,7 @@ class LabelTable:
     labels: np.ndarray
     splits: list[str] | None
     source: str
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.image_ids)
