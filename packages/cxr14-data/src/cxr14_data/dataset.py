@@ -31,6 +31,7 @@ from cxr14_data.metadata import (
 )
 from cxr14_data.prepared import PreparedStore
 from cxr14_data.splits import SPLITS, select_train_val
+from cxr14_data.transforms import transform_with_boxes
 
 Transform = Callable[[tv_tensors.Image, tv_tensors.BoundingBoxes], tuple[Any, Any]]
 OnMissing = Literal["error", "skip"]
@@ -230,18 +231,13 @@ class ChestXray14(Dataset):
                     f"{stored_size[0]} x {stored_size[1]} PNG {record.image_index}."
                 )
         xywh = rescale_boxes(xywh, frame, (height, width))
-        image = tv_tensors.Image(torch.from_numpy(gray)[None])
-        boxes = tv_tensors.BoundingBoxes(xywh, format="XYWH", canvas_size=(height, width))
-        if self.transform is not None:
-            image, boxes = self.transform(image, boxes)
-        else:
-            image = image.expand(3, -1, -1).clone()
+        image, boxes = transform_with_boxes(gray, xywh, self.transform)
         return {
-            "image": image.as_subclass(torch.Tensor),
+            "image": image,
             "labels": labels_to_vector(record.labels),
             "image_index": record.image_index,
             "patient_id": record.patient_id,
-            "boxes": self._group_boxes(box_records, boxes.as_subclass(torch.Tensor).float()),
+            "boxes": self._group_boxes(box_records, boxes),
         }
 
     @staticmethod

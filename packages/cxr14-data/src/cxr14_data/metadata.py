@@ -108,6 +108,16 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, int], list[str]]]:
         raise MetadataError(f"{path}, line {number}: not a readable CSV ({error}).") from None
 
 
+def checked_rows(
+    path: Path, columns: Sequence[str]
+) -> Iterator[tuple[int, dict[str, int], list[str]]]:
+    """:func:`_rows` of a CSV whose header must hold ``columns`` (checked on its first row)."""
+    for number, (line, index, row) in enumerate(_rows(path)):
+        if number == 0:
+            _require(index, columns, path)
+        yield line, index, row
+
+
 def _require(index: dict[str, int], columns: Sequence[str], path: Path) -> None:
     missing = [c for c in columns if c not in index]
     if missing:

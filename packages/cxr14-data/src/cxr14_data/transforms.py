@@ -7,7 +7,12 @@ normalised with the ImageNet mean and standard deviation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
 import torch
+from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -83,3 +88,34 @@ def denormalize(
     mean_t = torch.tensor(mean, device=images.device).view(-1, 1, 1)
     std_t = torch.tensor(std, device=images.device).view(-1, 1, 1)
     return (images * std_t + mean_t).clamp(0, 1)
+
+
+def transform_with_boxes(
+    gray: np.ndarray, xywh: torch.Tensor, transform: Callable[..., tuple[Any, Any]] | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """An image and its boxes through ``transform`` together, as the data sets serve them.
+
+    Args:
+        gray: the uint8 ``(H, W)`` image.
+        xywh: ``(N, 4)`` boxes in its pixels.
+        transform: called as ``transform(image, boxes)`` (e.g. :func:`paper_transforms`), or
+            ``None`` for the uint8 image as ``(3, H, W)``.
+
+    Returns:
+        The image tensor and the ``(N, 4)`` float boxes in its pixels.
+
+    Examples:
+        >>> image, boxes = transform_with_boxes(
+        ...     np.zeros((64, 64), np.uint8), torch.tensor([[8.0, 8.0, 16.0, 16.0]]),
+        ...     paper_transforms(False, 32))
+        >>> tuple(image.shape), boxes.tolist()
+        ((3, 32, 32), [[4.0, 4.0, 8.0, 8.0]])
+    """
+    height, width = gray.shape
+    image = tv_tensors.Image(torch.from_numpy(gray)[None])
+    boxes = tv_tensors.BoundingBoxes(xywh, format="XYWH", canvas_size=(height, width))
+    if transform is not None:
+        image, boxes = transform(image, boxes)
+    else:
+        image = image.expand(3, -1, -1).clone()
+    return image.as_subclass(torch.Tensor), boxes.as_subclass(torch.Tensor).float()

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from cxr14_data.layouts.table import LATERAL, LabelTable
-from cxr14_data.metadata import MetadataError, _require, _rows, locate
+from cxr14_data.metadata import MetadataError, checked_rows, locate
 
 #: The 14 observations, in the CSV's order.
 CHEXPERT_CLASSES = (
@@ -93,11 +93,8 @@ def read_chexpert(path: str | os.PathLike) -> LabelTable:
 def _read_one(path: Path) -> tuple[list[str], list[str], list[str], np.ndarray, list[str]]:
     images, patients, views, splits = [], [], [], []
     labels: list[list[float]] = []
-    header_checked = False
-    for line, index, row in _rows(path):
-        if not header_checked:
-            _require(index, ("Path", "Frontal/Lateral", "AP/PA", *CHEXPERT_CLASSES), path)
-            header_checked = True
+    columns = ("Path", "Frontal/Lateral", "AP/PA", *CHEXPERT_CLASSES)
+    for line, index, row in checked_rows(path, columns):
         cells = {c: row[index[c]].strip() if index[c] < len(row) else "" for c in index}
         where = f"{path}, line {line}"
         found = _PATIENT.search(cells["Path"])
@@ -112,7 +109,7 @@ def _read_one(path: Path) -> tuple[list[str], list[str], list[str], np.ndarray, 
         splits.append(split)
         views.append(_view(cells["Frontal/Lateral"], cells["AP/PA"], where))
         labels.append([_label(cells[c], c, where) for c in CHEXPERT_CLASSES])
-    if not header_checked:
+    if not images:
         raise MetadataError(f"{path} holds a header but no image.")
     return images, patients, views, np.asarray(labels, dtype=np.float32), splits
 

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
 
 from cxr14_data.boxes import box_in_frame
@@ -21,6 +20,7 @@ from cxr14_data.layouts.policies import BlankPolicy, UncertaintyPolicy, apply_po
 from cxr14_data.layouts.table import LabelTable
 from cxr14_data.metadata import MetadataError
 from cxr14_data.reading import read_image
+from cxr14_data.transforms import transform_with_boxes
 
 
 class LayoutDataset(Dataset):
@@ -123,17 +123,12 @@ class LayoutDataset(Dataset):
             raise MetadataError(
                 f"box {list(outside[0])} of {image_id} lies outside its {height} x {width} image."
             )
-        image = tv_tensors.Image(torch.from_numpy(gray)[None])
-        boxes = tv_tensors.BoundingBoxes(xywh, format="XYWH", canvas_size=(height, width))
-        if self.transform is not None:
-            image, boxes = self.transform(image, boxes)
-        else:
-            image = image.expand(3, -1, -1).clone()
+        image, boxes = transform_with_boxes(gray, xywh, self.transform)
         grouped: dict[str, list[torch.Tensor]] = {}
-        for name, box in zip(names, boxes.as_subclass(torch.Tensor).float(), strict=True):
+        for name, box in zip(names, boxes, strict=True):
             grouped.setdefault(name, []).append(box)
         return {
-            "image": image.as_subclass(torch.Tensor),
+            "image": image,
             "labels": torch.from_numpy(self.targets[index]),
             "label_mask": torch.from_numpy(self.masks[index]),
             "image_index": image_id,

@@ -27,7 +27,7 @@ import numpy as np
 
 from cxr14_data.layouts.chexpert import CHEXPERT_CLASSES
 from cxr14_data.layouts.table import LabelTable
-from cxr14_data.metadata import MetadataError, _require, _rows, locate
+from cxr14_data.metadata import MetadataError, checked_rows, locate
 
 METADATA = "mimic-cxr-2.0.0-metadata.csv"
 SPLIT = "mimic-cxr-2.0.0-split.csv"
@@ -58,14 +58,10 @@ def read_mimic(root: str | os.PathLike, labeler: str = "chexpert") -> LabelTable
     file = locate(root, (METADATA,))
     ids, paths, patients, views, rows = [], [], [], [], []
     unlabelled = 0
-    checked = False
-    for line, index, row in _rows(file):
-        if not checked:
-            _require(index, ("dicom_id", "subject_id", "study_id", "ViewPosition"), file)
-            checked = True
+    columns = ("dicom_id", "subject_id", "study_id", "ViewPosition")
+    for line, index, row in checked_rows(file, columns):
         dicom_id, subject, study, view = (
-            row[index[c]].strip() if index[c] < len(row) else ""
-            for c in ("dicom_id", "subject_id", "study_id", "ViewPosition")
+            row[index[c]].strip() if index[c] < len(row) else "" for c in columns
         )
         where = f"{file}, line {line}"
         if not (dicom_id and subject.isdigit() and study.isdigit()):
@@ -103,11 +99,7 @@ def read_mimic(root: str | os.PathLike, labeler: str = "chexpert") -> LabelTable
 
 def _study_labels(file: Path) -> dict[str, list[float]]:
     labels: dict[str, list[float]] = {}
-    checked = False
-    for line, index, row in _rows(file):
-        if not checked:
-            _require(index, ("study_id", *CHEXPERT_CLASSES), file)
-            checked = True
+    for line, index, row in checked_rows(file, ("study_id", *CHEXPERT_CLASSES)):
         study = row[index["study_id"]].strip()
         values = []
         for name in CHEXPERT_CLASSES:
@@ -126,11 +118,7 @@ def _study_labels(file: Path) -> dict[str, list[float]]:
 
 def _splits(file: Path) -> dict[str, str]:
     splits: dict[str, str] = {}
-    checked = False
-    for line, index, row in _rows(file):
-        if not checked:
-            _require(index, ("dicom_id", "split"), file)
-            checked = True
+    for line, index, row in checked_rows(file, ("dicom_id", "split")):
         dicom_id, split = row[index["dicom_id"]].strip(), row[index["split"]].strip()
         if split not in ("train", "validate", "test"):
             raise MetadataError(

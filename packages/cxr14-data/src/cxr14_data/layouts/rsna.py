@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cxr14_data.layouts.table import LabelTable
-from cxr14_data.metadata import MetadataError, _require, _rows, locate
+from cxr14_data.metadata import MetadataError, checked_rows, locate
 
 RSNA_CLASSES = ("Lung Opacity",)
 LABELS_FILE = "stage_2_train_labels.csv"
@@ -46,11 +46,7 @@ def read_rsna(path: str | os.PathLike, views: dict[str, str] | None = None) -> L
     """
     file = locate(path, (LABELS_FILE,))
     target: dict[str, int] = {}
-    checked = False
-    for line, index, row in _rows(file):
-        if not checked:
-            _require(index, ("patientId", "Target"), file)
-            checked = True
+    for line, index, row in checked_rows(file, ("patientId", "Target")):
         image = row[index["patientId"]].strip()
         value = row[index["Target"]].strip() if index["Target"] < len(row) else ""
         if value not in ("0", "1") or not image:

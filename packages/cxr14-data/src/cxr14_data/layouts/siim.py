@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from cxr14_data.layouts.table import LabelTable
-from cxr14_data.metadata import MetadataError, _rows, locate
+from cxr14_data.metadata import MetadataError, checked_rows, locate
 
 SIIM_CLASSES = ("Pneumothorax",)
 SOURCE = (
@@ -40,12 +40,9 @@ def read_siim(path: str | os.PathLike) -> LabelTable:
     """
     file = locate(path, ("train-rle.csv",))
     positive: dict[str, bool] = {}
-    for line, index, row in _rows(file):
-        columns = {name.strip(): i for name, i in index.items()}
-        if "ImageId" not in columns or "EncodedPixels" not in columns:
-            raise MetadataError(f"{file} lacks the columns ImageId, EncodedPixels.")
-        image = row[columns["ImageId"]].strip()
-        runs = row[columns["EncodedPixels"]].strip() if columns["EncodedPixels"] < len(row) else ""
+    for line, index, row in checked_rows(file, ("ImageId", "EncodedPixels")):
+        image = row[index["ImageId"]].strip()
+        runs = row[index["EncodedPixels"]].strip() if index["EncodedPixels"] < len(row) else ""
         if not image or not runs:
             raise MetadataError(f"{file}, line {line}: no ImageId or EncodedPixels.")
         has = runs != "-1"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from cxr14_data.layouts.table import LabelTable
-from cxr14_data.metadata import MetadataError, _require, _rows, locate
+from cxr14_data.metadata import MetadataError, checked_rows, locate
 
 #: The Kaggle release's classes by ``class_id``.
 VINDR_CLASSES = (
@@ -74,14 +74,9 @@ def read_vindr_kaggle(
     file = locate(path, ("train.csv",))
     readers: dict[str, set[str]] = defaultdict(set)
     marked: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
-    checked = False
-    for line, index, row in _rows(file):
-        if not checked:
-            _require(index, ("image_id", "class_name", "class_id", "rad_id"), file)
-            checked = True
-        image, name, class_id, reader = (
-            row[index[c]].strip() for c in ("image_id", "class_name", "class_id", "rad_id")
-        )
+    columns = ("image_id", "class_name", "class_id", "rad_id")
+    for line, index, row in checked_rows(file, columns):
+        image, name, class_id, reader = (row[index[c]].strip() for c in columns)
         where = f"{file}, line {line}"
         if not class_id.isdigit() or int(class_id) >= len(VINDR_CLASSES):
             raise MetadataError(f"{where}: class_id {class_id!r} is not 0-14.")
