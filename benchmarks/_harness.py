@@ -12,8 +12,11 @@ from cxr_paper.files.jsonio import write_json as strict_write
 #: The tests' helpers (``browser.py``: headless Chromium), shared with ``report_html.py``; they are
 #: not part of the installed ``cxr_paper``.
 TEST_HELPERS = Path(__file__).resolve().parents[1] / "examples" / "tests"
-if str(TEST_HELPERS) not in sys.path:
-    sys.path.append(str(TEST_HELPERS))
+#: ``dicom_writer.py``: a DICOM file of given pixels (cxr14-data's tests), for loader_speed.py.
+DATA_TEST_HELPERS = Path(__file__).resolve().parents[1] / "packages" / "cxr14-data" / "tests"
+for helpers in (TEST_HELPERS, DATA_TEST_HELPERS):
+    if str(helpers) not in sys.path:
+        sys.path.append(str(helpers))
 
 
 def utc_now() -> str:

@@ -108,6 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mimic-images", type=int, default=MIMIC_SIZE[0], help="for tests")
+    parser.add_argument("--layouts", nargs="+", choices=list(READERS), default=list(READERS))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,6 +119,8 @@ def main() -> None:
         files["mimic"] = write_mimic(Path(tmp), size)
         rows = {}
         for layout, path in files.items():
+            if layout not in args.layouts:
+                continue
             runs = [measure(layout, path) for _ in range(args.repeats)]
             rows[layout] = {
                 "rows": runs[0]["rows"],

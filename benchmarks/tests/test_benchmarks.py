@@ -158,10 +158,25 @@ def test_index_metadata_quick(tmp_path, monkeypatch):
 
     path = tmp_path / "out.json"
     argv = ["index_metadata.py", "--repeats", "1", "--mimic-images", "2000", "--json", str(path)]
-    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(sys, "argv", [*argv, "--layouts", "siim", "mimic"])
     index_metadata.main()
     layouts = json.loads(path.read_text())["layouts"]
-    assert layouts["chexpert"]["rows"] == 223_414 and layouts["mimic"]["rows"] > 0
+    assert layouts["siim"]["rows"] == 12_047 and layouts["mimic"]["rows"] > 0
     assert all(
         row["seconds_median"] >= 0 and row["peak_mib_median"] > 0 for row in layouts.values()
     )
+
+
+@pytest.mark.slow  # runs a benchmark
+def test_loader_speed_quick(tmp_path, monkeypatch):
+    import sys
+
+    import loader_speed
+
+    path = tmp_path / "out.json"
+    argv = ["loader_speed.py", "--images", "2", "--size", "256", "--repeats", "1"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--json", str(path)])
+    loader_speed.main()
+    formats = json.loads(path.read_text())["formats"]
+    assert set(formats) == {"jpg", "png", "dcm"}
+    assert all(row["images_per_s_median"] > 0 for row in formats.values())

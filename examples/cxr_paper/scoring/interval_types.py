@@ -19,6 +19,8 @@ from cxr_paper.scoring.map_kinds import MapKind
 
 #: The key of the mean over classes in every per-class mapping.
 MEAN = "mean"
+#: The normal quantile of a two-sided 95 % interval.
+Z = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class Interval:
     @property
     def sd(self) -> float:
         """The sd a normal with this 95 % interval would have: ``(high - low) / (2 * 1.96)``."""
-        return (self.high - self.low) / (2 * 1.959963984540054)
+        return (self.high - self.low) / (2 * Z)
 
     @property
     def known(self) -> bool:

@@ -28,11 +28,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cxr_paper.scoring.interval_types import MEAN, Difference, Interval
+from cxr_paper.scoring.interval_types import MEAN, Difference, Interval, Z
 from cxr_paper.scoring.model_metrics import ModelMetrics, NoiseNote, NumberNoise, StudyFile
 
 NOISE_FOLDER = Path(__file__).parents[1] / "noise"  # data beside the code, not in it
-Z = 1.959963984540054
 SEP = " · "
 #: Settings a study's noise carries over between: every run setting but these.
 FREE_SETTINGS = {
