@@ -14,3 +14,8 @@ def test_rsna_and_siim_name_their_class_alike():
 def test_vindr_kaggle_boxes_are_physionet_local_labels():
     boxed = [c for c in labels.VINDR_CLASSES if c != "No finding"]
     assert set(boxed) <= set(boxes.VINDR_CLASSES)
+
+
+def test_the_vocabulary_names_chexlocalizes_classes_as_its_reader_does():
+    named = {e.name for e in labels.vocabulary() if e.set == "chexlocalize"}
+    assert named == set(boxes.CHEXLOCALIZE_CLASSES)

@@ -331,14 +331,25 @@ class TestVocabulary:
             "Pneumothorax": "Pneumothorax",
             "Pneumonia": "Pneumonia",
         }
-        assert found.near["Nodule"] == (("Lung Lesion",), "Nodule/Mass: broader, part")
+        assert found.near["Nodule"] == (("Lung Lesion",), "Lung lesion: part, same")
         assert set(found.target_only) == {"Infiltration", "Fibrosis", "Emphysema", "Hernia"}
         assert "Support Devices" in found.source_only and "Lung Opacity" in found.source_only
         assert counterparts("mimic", "nih") == found  # MIMIC's labels are CheXpert's
 
+    def test_chexpert_pairs_every_chexlocalize_class(self):
+        """Training on CheXpert, scored on CheXlocalize's masks: all ten pathologies pair."""
+        chexlocalize = {  # Saporta et al. 2022, Table 1 (root tests: cam_boxes_iobb's list)
+            "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Lesion", "Airspace Opacity",
+            "Edema", "Consolidation", "Atelectasis", "Pneumothorax", "Pleural Effusion",
+            "Support Devices",
+        }  # fmt: skip
+        found = counterparts("chexpert", "chexlocalize")
+        assert set(found.pairs) == chexlocalize and not found.near and not found.target_only
+
     def test_every_class_is_paired_near_or_listed(self):
-        for source in ("nih", "chexpert", "vindr", "rsna", "siim"):
-            for target in ("nih", "chexpert", "vindr", "rsna", "siim"):
+        sets = ("nih", "chexpert", "vindr", "rsna", "siim", "chexlocalize")
+        for source in sets:
+            for target in sets:
                 found = counterparts(source, target)
                 target_names = {e.name for e in vocabulary() if e.set == target}
                 assert set(found.pairs) | set(found.near) | set(found.target_only) == target_names

@@ -1,8 +1,8 @@
 """One vocabulary across data sets, as data: ``data/vocabulary.csv`` maps each set's class names
-to shared concepts (Effusion ↔ Pleural Effusion ↔ Pleural effusion; NIH's Nodule and Mass as
-parts of VinDr's Nodule/Mass; CheXpert's Lung Lesion as broader than it), each row with the
-source that defines the set's class. :func:`counterparts` pairs two sets' classes and lists what
-has none, so that nothing is dropped silently.
+to shared concepts (Effusion ↔ Pleural Effusion ↔ Pleural effusion; CheXpert's Lung Opacity ↔
+CheXlocalize's Airspace Opacity; NIH's Nodule and Mass and VinDr's Nodule/Mass as parts of a lung
+lesion), each row with the source that defines the set's class. :func:`counterparts` pairs two
+sets' classes and lists what has none, so that nothing is dropped silently.
 
 Relations: ``same`` (the set's class is the concept), ``part`` (one of several classes that make
 up the concept), ``broader`` (the set's class covers the concept and more). Only ``same`` on both
@@ -16,7 +16,7 @@ import io
 from dataclasses import dataclass
 from importlib import resources
 
-SETS = ("nih", "chexpert", "mimic", "vindr", "rsna", "siim")
+SETS = ("nih", "chexpert", "mimic", "vindr", "rsna", "siim", "chexlocalize")
 #: MIMIC-CXR's labels are CheXpert's labeler's: one vocabulary.
 ALIASES = {"mimic": "chexpert"}
 RELATIONS = ("same", "part", "broader")
@@ -78,6 +78,8 @@ def counterparts(source: str, target: str) -> Counterparts:
         >>> found = counterparts("nih", "vindr")
         >>> found.pairs["Pleural effusion"], found.near["Nodule/Mass"][0]
         ('Effusion', ('Nodule', 'Mass'))
+        >>> counterparts("chexpert", "chexlocalize").pairs["Airspace Opacity"]
+        'Lung Opacity'
         >>> "Hernia" in found.source_only, "Aortic enlargement" in found.target_only
         (True, True)
     """
