@@ -138,6 +138,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, default=32, help="the demo's batch")
     parser.add_argument("--size", type=int, default=128, help="the demo's input side")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument(
+        "--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS),
+        help="which settings to run (default: all)",
+    )  # fmt: skip
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -158,7 +162,8 @@ def main(args: argparse.Namespace) -> dict:
         "size": args.size,
         "settings": {},
     }
-    for name, (env, mode) in SETTINGS.items():
+    for name in args.settings:
+        env, mode = SETTINGS[name]
         first, second = run_setting(env, mode, args), run_setting(env, mode, args)
         report["settings"][name] = {
             "environment": env,

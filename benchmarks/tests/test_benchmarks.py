@@ -80,11 +80,14 @@ def test_kernel_choice_repeats_within_each_setting(tmp_path):
     import kernel_choice
 
     path = tmp_path / "kernels.json"
+    # three of the settings (each runs twice, each run a fresh process importing torch): the
+    # whole set took 148 s of the suite; the committed results file holds every setting
+    chosen = ["1 thread", "reproducible", "reproducible, AVX2 machine emulated"]
     args = kernel_choice.get_args_parser().parse_args(
-        ["--steps", "1", "--batch", "2", "--size", "32", "--json", str(path)]
+        ["--steps", "1", "--batch", "2", "--size", "32", "--json", str(path), "--settings", *chosen]
     )
     report = kernel_choice.main(args)
-    assert set(report["settings"]) == set(kernel_choice.SETTINGS)
+    assert list(report["settings"]) == chosen
     for setting in report["settings"].values():
         first, second = setting["runs"]
         for model in kernel_choice.MODELS:
