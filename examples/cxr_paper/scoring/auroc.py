@@ -14,10 +14,17 @@ import numpy as np
 
 
 def weighted_auroc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AUROC of one class under per-image ``weights`` ``(R, N)`` (ties count one half):
-    ``(R,)``, NaN where a resample holds no positive or no negative.
+    """AUROC of one class under each row of per-image weights (ties count one half).
 
     Equal to scikit-learn's ``roc_auc_score(labels, scores, sample_weight=w)`` for each row.
+
+    Args:
+        labels: ``(N,)`` 0/1 (or bool) labels of one class.
+        scores: ``(N,)`` float scores (probabilities or logits).
+        weights: ``(R, N)`` float weights, one row per resample (a bootstrap's counts).
+
+    Returns:
+        ``(R,)`` float64 AUROC, NaN where a row weighs no positive or no negative.
 
     Examples:
         >>> weighted_auroc(np.array([0, 1, 0, 1]), np.array([0.1, 0.8, 0.8, 0.9]), np.ones((1, 4)))
@@ -38,8 +45,16 @@ def weighted_auroc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) 
 
 
 def macro_auroc(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
-    """Per-class AUROC (NaN where the split holds one label value only) and their mean; column
-    ``k`` of ``labels`` and ``scores`` is ``classes[k]``.
+    """Per-class AUROC and their mean (Table 1).
+
+    Args:
+        labels: ``(N, K)`` 0/1 labels; column ``k`` is ``classes[k]``.
+        scores: ``(N, K)`` float probabilities.
+        classes: the ``K`` class names.
+
+    Returns:
+        ``{class: AUROC}`` (NaN where the split holds one label value only) and ``"mean"`` over
+        the defined ones.
 
     Examples:
         >>> labels = np.zeros((4, 2)); labels[:2, 0] = 1

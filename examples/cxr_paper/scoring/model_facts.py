@@ -19,8 +19,21 @@ from pcm_seam import PCM, refine
 def split_logits(
     model: CAMClassifier, loader: DataLoader, ctx: DistContext, desc: str = "validation"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(labels, logits)`` ``(N, K)`` of every readable image of a split, all ranks gathered:
-    what the operating points and the temperature are chosen on."""
+    """Labels and logits of every readable image of a split, all ranks gathered: what the
+    operating points and the temperature are chosen on.
+
+    Args:
+        model: the classifier.
+        loader: the split (batches with ``image`` ``(B, 3, H, W)`` and ``labels`` ``(B, K)``).
+        ctx: the process group.
+        desc: the progress bar's label.
+
+    Returns:
+        ``(labels, logits)``, each ``(N, K)`` numpy (float32 logits).
+
+    Raises:
+        ValueError: the split holds no readable image.
+    """
     model.eval()
     labels, logits = [], []
     for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=not ctx.is_main):
@@ -34,8 +47,17 @@ def split_logits(
 
 
 def parameter_counts(name: str, model: CAMClassifier, pcm: PCM) -> Params:
-    """Ours (one output per class, + PCM) and the published configuration (Table 4's way of
-    counting: one more output)."""
+    """Parameter counts (Table 4).
+
+    Args:
+        name: the architecture (``"multires_resnet50"``, ...).
+        model: the classifier (one output per class).
+        pcm: its PCM.
+
+    Returns:
+        The model's, the model's with its PCM, and the published configuration's (the authors'
+        way of counting: one more classifier output).
+    """
 
     def count(module: torch.nn.Module) -> int:
         return sum(p.numel() for p in module.parameters())
@@ -51,8 +73,18 @@ def parameter_counts(name: str, model: CAMClassifier, pcm: PCM) -> Params:
 def inference_ms(
     model: CAMClassifier, pcm: PCM | None, device: torch.device, repeats: int, size: int = 256
 ) -> float:
-    """Median time of one 256x256x3 forward (batch 1), ``torch.utils.benchmark`` timed over at
-    least ``repeats`` x 50 ms of calls."""
+    """Median time of one forward of a ``(1, 3, size, size)`` image (Table 4).
+
+    Args:
+        model: the classifier.
+        pcm: its PCM (its refinement is timed too), or ``None``.
+        device: where to time it.
+        repeats: ``torch.utils.benchmark`` runs at least ``repeats`` x 50 ms of calls.
+        size: the input side (the paper's 256).
+
+    Returns:
+        Milliseconds.
+    """
     model.eval()
     x = torch.randn(1, 3, size, size, device=device)
 

@@ -100,9 +100,18 @@ def aggregate(
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> Study:
-    """Per data seed: each number's values per training seed, mean ± sd, pooled interval; and
-    the same for each paired difference ``(model a, model b)`` and CAM + PCM − CAM; and each
-    number's spread across data seeds."""
+    """A seed study's numbers, training seeds apart from data seeds apart from test patients.
+
+    Args:
+        runs: every finished run, each with its data seed, training seed and test results.
+        pairs: ``(model a, model b)`` pairs whose difference ``a − b`` is aggregated too.
+        n_resamples: two-level bootstrap resamples (seeds and patients drawn together).
+        seed: seed of the resamples.
+
+    Returns:
+        Per data seed each number's values per training seed, mean ± sd and pooled interval,
+        the same for each paired difference (and CAM + PCM − CAM); each number across data seeds.
+    """
     blocks: dict[int, SeedBlock] = {}
     for data_seed in sorted({r.data_seed for r in runs}):
         group = sorted((r for r in runs if r.data_seed == data_seed), key=lambda r: r.seed)
