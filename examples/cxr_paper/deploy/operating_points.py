@@ -132,8 +132,22 @@ def operating_points(
     test split with patient-bootstrap 95 % intervals (the thresholds are held fixed, so their
     own noise from validation is not in the intervals).
 
-    Returns the rule, the fallback, per class the threshold, whether the rule could choose
-    one, and the test sensitivity and specificity at it.
+    Args:
+        val_labels: ``(N_val, K)`` 0/1 validation labels.
+        val_probs: ``(N_val, K)`` validation probabilities (the thresholds are chosen on these).
+        test_labels: ``(N, K)`` 0/1 test labels.
+        test_probs: ``(N, K)`` test probabilities.
+        patients: the ``N`` test images' patients (the bootstrap draws patients).
+        classes: the ``K`` class names.
+        rule: ``youden``, ``sensitivity:S`` or ``specificity:S`` (:class:`Rule`).
+        fallback: the threshold of a class the rule cannot choose one for (no positive or no
+            negative on validation).
+        resamples: bootstrap resamples.
+        seed: seed of the resamples.
+
+    Returns:
+        The rule, the fallback, per class the threshold, whether the rule could choose one,
+        and the test sensitivity and specificity at it with 95 % intervals.
     """
     rule = Rule.parse(rule) if isinstance(rule, str) else rule
     chosen = [

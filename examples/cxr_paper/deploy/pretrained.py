@@ -52,7 +52,27 @@ class CXRLocalizer(
     tags=["chest-x-ray", "weakly-supervised-localization", "class-activation-maps", "seam"],
     model_card_template=CARD_TEMPLATE,
 ):
-    """A trained CAM classifier and its PCM.
+    """A trained CAM classifier and its PCM, saved and loaded with its settings
+    (``save_pretrained`` / ``from_pretrained``: a folder or a Hugging Face Hub id).
+
+    Args:
+        architecture: a ``multires_backbone`` model name (``"multires_resnet50"``, ...).
+        classes: the output classes, in order.
+        image_size: the square input side the model was trained at.
+        mean: the per-channel mean images are normalised with.
+        std: the per-channel standard deviation.
+        gamma: the LSE pooling's γ.
+        pcm_image_channels: 3 when the PCM also reads the image, else 0.
+        prob_threshold: a class is predicted above it (where no operating point is chosen).
+        heatmap_threshold: Q, where refined heatmaps become boxes.
+        operating_points: ``{"rule", "thresholds": {class: t}}`` chosen on validation, or
+            ``None``.
+        temperature: the calibration temperature fitted on validation; ``predict.py`` reports
+            ``sigmoid(logit / T)`` beside the raw probabilities (the forward pass does not
+            apply it).
+
+    Calling it on ``(B, 3, image_size, image_size)`` normalised images gives a
+    :class:`Prediction`: ``probs`` ``(B, K)``, ``cams`` and ``refined`` ``(B, K, h, w)``.
 
     Examples:
         >>> import tempfile

@@ -138,8 +138,20 @@ def calibration_report(
     temperature cannot calibrate these probabilities (an offset, such as a weighted loss gives,
     needs a bias term it does not have).
 
-    Returns the bins, the temperature, whether its fit ended at a bound, and the ECE per class
-    and pooled, and the reliability curve, before and (with ``temperature_scaling``) after.
+    Args:
+        val_labels: ``(N_val, K)`` 0/1 validation labels.
+        val_logits: ``(N_val, K)`` validation logits (the temperature is fitted on these).
+        test_labels: ``(N, K)`` 0/1 test labels.
+        test_probs: ``(N, K)`` test probabilities.
+        patients: the ``N`` test images' patients (the bootstrap draws patients).
+        classes: the ``K`` class names.
+        temperature_scaling: fit one temperature on validation and score after it too.
+        resamples: bootstrap resamples.
+        seed: seed of the resamples.
+
+    Returns:
+        The bins, the temperature, whether its fit ended at a bound, and the ECE per class and
+        pooled with the reliability curve, before and (with ``temperature_scaling``) after.
     """
     test_logits = to_logits(test_probs)
     temperature = fit_temperature(val_logits, val_labels) if temperature_scaling else 1.0
