@@ -138,3 +138,26 @@ def test_xrv_input_is_torchxrayvision_normalize(xrv):
     ours = loaded.model.to_input((rgb - mean) / std)
     theirs = np.stack([xrv.utils.normalize(g, 255, reshape=True) for g in gray])
     np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-2)
+
+
+def test_names_in_score_md_are_text_not_markup():
+    """The model's path, the data's description and the task's names come from the user and
+    from files: each a code span in score.md, never a link."""
+    from result_factories import TASK, interval
+
+    from cxr_paper.configuration.protocol import PAPER_PROTOCOL
+    from cxr_paper.configuration.task import Task
+    from cxr_paper.reporting.score_report import score_document
+    from cxr_paper.scoring.interval_types import ModelIntervals
+
+    task = Task("[set](http://evil)", TASK.classes, TASK.box_classes, TASK.box_frame)
+    entry = ModelScore(
+        model="[model](http://evil)", description="d", data="[data](http://evil)",
+        image_size=64, missing_classes=["[A](http://evil)"], auroc={"mean": 0.5},
+        localization={}, localization_images=0, task=task,
+        intervals=ModelIntervals({"mean": interval(0.5)}), intervals_cover="",
+    )  # fmt: skip
+    text = score_document(entry, PAPER_PROTOCOL).to_markdown()
+    for name in ("[model](http://evil)", "[set](http://evil)", "[data](http://evil)"):
+        assert f"`{name}`" in text
+    assert "`[A](http://evil)`" in text

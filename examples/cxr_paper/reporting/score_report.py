@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cxr_paper.configuration.protocol import LocalizationProtocol
-from cxr_paper.reporting.document import Document
+from cxr_paper.reporting.document import Document, literal
 from cxr_paper.reporting.headline_table import results_section
 from cxr_paper.reporting.markdown import number
 from cxr_paper.scoring.headlines import Headline
@@ -14,16 +14,19 @@ from cxr_paper.scoring.model_metrics import ModelScore
 def score_document(entry: ModelScore, protocol: LocalizationProtocol) -> Document:
     """``score.md`` and the tables of ``report.html``: what was scored, the headline numbers
     with their intervals, the accuracy per class."""
-    doc = Document().heading(f"{entry.model} on {entry.task.name}'s boxes", 1)
+    # the model's path, the data's description and the task's names come from the user and
+    # from files: text, never markup
+    doc = Document().heading(f"{literal(entry.model)} on {literal(entry.task.name)}'s boxes", 1)
     doc.bullets(
         [
             f"Model: {entry.description}; input {entry.image_size} px",
-            f"Data: {entry.data}; {entry.localization_images} test images with boxes",
+            f"Data: {literal(entry.data)}; {entry.localization_images} test images with boxes",
             f"Localization: the ChestX-ray8 protocol ({protocol.caption()}), MaxBoxAccV2 and "
             "the pointing game; 95 % intervals resample the test "
             "patients: they cover test-set noise, not how another training of the model would "
             "score.",
-            f"The model has no output for {entry.missing_classes} (logit 0)."
+            f"The model has no output for {', '.join(map(literal, entry.missing_classes))} "
+            "(logit 0)."
             if entry.missing_classes
             else "",
         ]

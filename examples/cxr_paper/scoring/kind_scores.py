@@ -95,5 +95,6 @@ class KindScores:
             return self.max_box_acc_v2[name].max_box_acc
         if headline is Headline.POINTING_GAME:
             return self.pointing_game[name].accuracy
-        assert self.calibrated is not None, "no calibrated accuracy was computed"
+        if self.calibrated is None:
+            raise ValueError("these scores hold no calibrated accuracy (written before it was).")
         return self.calibrated.accuracy[name]

@@ -96,3 +96,12 @@ def test_a_bad_file_is_refused_naming_it(tmp_path, rows, named):
     with pytest.raises(AnnotationError) as refused:
         read_siim(path)
     assert named in str(refused.value)
+
+
+def test_a_file_of_negatives_and_single_runs_needs_no_convention(tmp_path):
+    """The normal case of a small file: no row has two runs, so both conventions agree."""
+    path = tmp_path / "train-rle.csv"
+    path.write_text(HEADER + "a, -1\nb, 1026 2\nc, -1\n")
+    ann = read_siim(path)
+    assert ann["a"].masks == {} and ann["c"].masks == {}
+    assert np.array_equal(ann["b"].mask("Pneumothorax") > 0, _mask_from_absolute([(1026, 2)]))

@@ -73,7 +73,11 @@ def _fits(runs: Sequence[tuple[int, int]], convention: Runs, pixels: int) -> boo
 
 
 def rle_convention(rows: Sequence[tuple[str, list[tuple[int, int]]]], file: str) -> Runs:
-    """Which convention every row of a file fits (see the module's note), else refused."""
+    """Which convention every row of a file fits (see the module's note), else refused.
+    ``rows`` are the rows of more than one run; without any (every image negative or one run),
+    both conventions decode the same masks and relative is returned."""
+    if not rows:
+        return "relative"
     pixels = SIIM_FRAME[0] * SIIM_FRAME[1]
     only: dict[str, str] = {}
     for where, runs in rows:
