@@ -216,3 +216,10 @@ def test_a_metrics_file_with_a_wrong_value_is_refused_naming_it(tmp_path, earlie
     path.write_text(json.dumps(earlier_metrics))
     with pytest.raises(RunError, match=r"resnet10t\.localization\.cam\.iobb\.0\.1\.mean\.afp"):
         read_metrics(path)
+
+
+def test_a_metrics_file_nested_past_the_parser_is_refused_naming_it(tmp_path):
+    path = tmp_path / METRICS_JSON
+    path.write_text("[" * 100_000)
+    with pytest.raises(RunError, match="not a readable JSON file"):
+        read_metrics(path)

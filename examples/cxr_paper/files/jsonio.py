@@ -44,5 +44,6 @@ def read_json(path: Path) -> Any:
     """A JSON file this project wrote; an unreadable one is refused naming it."""
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        # RecursionError: arrays nested deeper than the parser's stack (a hostile file)
         raise ValueError(f"{path}: not a readable JSON file ({error}).") from None
