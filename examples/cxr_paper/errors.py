@@ -38,6 +38,15 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 def run_main(main: Callable[[], T]) -> T:
     """Call a script's ``main``; a :class:`RunError` ends the process with its message.
 
+    Args:
+        main: The script's entry point.
+
+    Returns:
+        What ``main`` returns.
+
+    Raises:
+        SystemExit: With status 2, after printing a :class:`RunError`'s message.
+
     Examples:
         >>> def main():
         ...     raise RunError("--data /nowhere: no such folder")

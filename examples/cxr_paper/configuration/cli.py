@@ -48,6 +48,14 @@ def _show(value: Any) -> str:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
+    """The command line of ``reproduce_paper.py``: a flag per :class:`RunConfig` field (its help
+    text that field's) and the run-control flags (``--resume``, ``--overwrite``,
+    ``--override-config``).
+
+    Returns:
+        The parser; every default is ``None``, so that :func:`resolve_config` can tell a flag given
+        from one left to the preset.
+    """
     parser = argparse.ArgumentParser(
         description="Reproduce D'Souza et al. 2022 end to end: train, SEAM, evaluate, report. "
         "Each flag's help ends with its value in the demo and paper presets.",
@@ -114,6 +122,16 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     is refused unless ``--overwrite`` (:func:`~cxr_paper.files.out_folder.check_out`). ``--resume``:
     the run folder's ``config.json``; a flag that differs from it is refused (naming both values)
     unless ``--override-config``.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        RunError: A bad value, a flag that contradicts ``--resume``'s settings, or an ``--out``
+            that may not be written.
     """
     given = _given(args)
     preset = given.get("preset") or "demo"
@@ -146,7 +164,14 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
 
 
 def validate(config: RunConfig) -> None:
-    """Refuse bad values now, with the allowed ones named, before any data is touched."""
+    """Refuse bad values now, with the allowed ones named, before any data is touched.
+
+    Args:
+        config: The settings.
+
+    Raises:
+        RunError: Naming the first setting that is out of range, unknown or inconsistent.
+    """
     check_numbers(config)
     if not DEVICE_PATTERN.fullmatch(config.device):
         raise RunError(f"--device {config.device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'.")
@@ -213,7 +238,14 @@ def validate(config: RunConfig) -> None:
 
 def check_input_sizes(config: RunConfig) -> None:
     """Refuse, before any training, an input size the backbones or the SEAM transform cannot
-    take (SEAM's 0.3 rescale of a 64-px input gives 19 px, below the backbones' 32)."""
+    take (SEAM's 0.3 rescale of a 64-px input gives 19 px, below the backbones' 32).
+
+    Args:
+        config: The settings (``image_size``, ``models``, SEAM's rescale).
+
+    Raises:
+        RunError: Naming the model and the size it would see.
+    """
     size = config.image_size
     if size < MIN_INPUT_SIZE:
         raise RunError(f"--image-size {size}: the backbones need at least {MIN_INPUT_SIZE} px.")

@@ -31,7 +31,22 @@ def _field(default: Any, help: str) -> Any:
 
 @dataclass
 class RunConfig:
-    """Every resolved hyper-parameter of a run; written to ``config.json`` in the run folder."""
+    """Every resolved hyper-parameter of a run; written to ``config.json`` in the run folder.
+
+    Attributes:
+        preset, data, out: Where the run starts from, reads and writes.
+        models, image_size, pretrained, head_dropout, finetune_policy, lse_gamma: The models.
+        epochs ... rotation: Stage 1 (the classifier) and its augmentation.
+        pcm_epochs ... pcm_reads_image: Stage 2 (the PCM, trained with SEAM).
+        heatmap_threshold ... temperature_scaling: How the test split is scored and decided.
+        no_finding ... synthetic_difficulty: The data.
+        workers ... device, reproducible: The machine.
+        seed, data_seed, bootstrap_resamples, bootstrap_seed: Randomness.
+        figure_images, latency_repeats: The report.
+
+    Every field is the flag of the same name (``image_size`` is ``--image-size``); its help text,
+    printed by ``reproduce_paper.py --help``, is the field's ``metadata["help"]``.
+    """
 
     preset: str = _field(
         "paper", "preset the other values start from (the command line's default: demo)"
@@ -192,14 +207,34 @@ class RunConfig:
 
 
 def preset_values(preset: str) -> dict[str, Any]:
-    """Every setting of ``preset``: the defaults (the paper's) with the preset's changes."""
+    """Every setting of ``preset``: the defaults (the paper's) with the preset's changes.
+
+    Args:
+        preset: A name of :data:`PRESETS`.
+
+    Returns:
+        ``{field: value}`` for every :class:`RunConfig` field.
+
+    Raises:
+        RunError: An unknown preset.
+    """
     if preset not in PRESETS:
         raise RunError(f"preset {preset!r}: expected one of {sorted(PRESETS)}.")
     return {**dataclasses.asdict(RunConfig()), **PRESETS[preset], "preset": preset}
 
 
 def saved_values(folder: Path) -> dict[str, Any]:
-    """The settings in ``folder``'s ``config.json``, over its preset's (for keys it lacks)."""
+    """The settings in ``folder``'s ``config.json``, over its preset's (for keys it lacks).
+
+    Args:
+        folder: A run folder.
+
+    Returns:
+        ``{field: value}`` for every :class:`RunConfig` field.
+
+    Raises:
+        RunError: No ``config.json``, unreadable JSON, or an unknown preset in it.
+    """
     path = folder / CONFIG_FILE
     if not path.is_file():
         raise RunError(f"{folder}: no {CONFIG_FILE}; not the folder of a reproduce_paper run.")

@@ -10,7 +10,12 @@ RULES = ("youden", "sensitivity", "specificity")
 
 @dataclass(frozen=True)
 class Rule:
-    """A parsed operating-point rule: ``kind`` in :data:`RULES`, ``target`` for the others."""
+    """A parsed operating-point rule: ``kind`` in :data:`RULES`, ``target`` for the others.
+
+    Attributes:
+        kind: ``"youden"``, ``"sensitivity"`` or ``"specificity"``.
+        target: The sensitivity or specificity to reach, in ``(0, 1]``; ``None`` for Youden.
+    """
 
     kind: str
     target: float | None = None

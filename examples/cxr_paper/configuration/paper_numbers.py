@@ -55,12 +55,28 @@ TABLE4: dict[str, tuple[float, int]] = {
 
 
 def paper_row(name: str) -> str:
-    """The paper's model whose numbers sit beside ours: ``multires_resnet18`` -> ``multires_resnet50``."""
+    """The paper's model whose numbers sit beside ours: ``multires_resnet18`` -> ``multires_resnet50``.
+
+    Args:
+        name: A model name of ours.
+
+    Returns:
+        The paper's model of the same family (``resnet50``, ``efficientnet_b4``, either with
+        ``multires_``).
+    """
     multires = name.startswith("multires_")
     family = "efficientnet_b4" if "efficientnet" in name else "resnet50"
     return f"multires_{family}" if multires else family
 
 
 def paper_applies(classes: tuple[str, ...], box_classes: tuple[str, ...]) -> bool:
-    """Whether a task's class lists are the paper's, so that its columns can stand beside ours."""
+    """Whether a task's class lists are the paper's, so that its columns can stand beside ours.
+
+    Args:
+        classes: The task's classes.
+        box_classes: Those with boxes.
+
+    Returns:
+        Whether both are ChestX-ray14's, in its order.
+    """
     return tuple(classes) == PAPER_CLASSES and tuple(box_classes) == PAPER_BOX_CLASSES

@@ -13,6 +13,11 @@ from typing import Any
 class LocalizationProtocol:
     """Q, p and the headline T (the paper's: 0.7, 0.5, IoBB > 0.1).
 
+    Attributes:
+        heatmap_threshold: ``Q``, the share of a heatmap's maximum that forms boxes.
+        prob_threshold: ``p``: boxes only for classes predicted above it.
+        overlap: ``T``, the headline IoBB threshold.
+
     Examples:
         >>> PAPER_PROTOCOL.caption()
         'heatmap ≥ Q = 0.7, classes predicted above p = 0.5, IoBB > 0.1'

@@ -57,6 +57,15 @@ NUMBER_RANGES: dict[str, tuple[float, float, bool, bool]] = {
 def check_number(flag: str, value: Any, bounds: tuple[float, float, bool, bool], integer: bool):
     """Refuse (naming ``flag``) a value that is not a finite number in ``bounds``.
 
+    Args:
+        flag: The flag named in the error.
+        value: The value given.
+        bounds: ``(low, high, low_inclusive, high_inclusive)``.
+        integer: Whether only integers are allowed.
+
+    Raises:
+        RunError: Not a finite number in ``bounds`` (or not an integer).
+
     Examples:
         >>> check_number("--lr", -1.0, POSITIVE, integer=False)
         Traceback (most recent call last):
@@ -83,7 +92,15 @@ def check_flags(
 ) -> None:
     """A script's number flags checked by :func:`check_number` before it does anything:
     ``rules`` maps each flag's ``dest`` to ``(bounds, integer)``; ``None`` (not given) passes,
-    and each entry of a list flag is checked."""
+    and each entry of a list flag is checked.
+
+    Args:
+        args: The parsed command line.
+        rules: Per ``dest``, its bounds and whether it is an integer.
+
+    Raises:
+        RunError: Naming the first bad flag.
+    """
     for dest, (bounds, integer) in rules.items():
         value = getattr(args, dest)
         for item in value if isinstance(value, list) else [value]:
@@ -93,7 +110,14 @@ def check_flags(
 
 def check_numbers(config: RunConfig) -> None:
     """Every setting of :data:`NUMBER_RANGES` (each entry of a list), and the stage-2
-    overrides, checked by :func:`check_number`."""
+    overrides, checked by :func:`check_number`.
+
+    Args:
+        config: The settings.
+
+    Raises:
+        RunError: Naming the first bad setting.
+    """
     types = {f.name: f.type for f in dataclasses.fields(RunConfig)}
     for name, bounds in NUMBER_RANGES.items():
         flag, value = f"--{name.replace('_', '-')}", getattr(config, name)

@@ -9,7 +9,17 @@ from pcm_seam import SEAMLoss
 
 def seam_loss(config: RunConfig) -> SEAMLoss:
     """The stage-2 objective: ``--seam-variant`` with ``--seam-overrides`` on top, the one mapping
-    from a run's settings to :meth:`pcm_seam.SEAMLoss.variant`."""
+    from a run's settings to :meth:`pcm_seam.SEAMLoss.variant`.
+
+    Args:
+        config: The run's settings.
+
+    Returns:
+        The loss module.
+
+    Raises:
+        RunError: An unknown variant or override.
+    """
     if not isinstance(config.seam_overrides, dict):
         raise RunError(
             f"--seam-overrides {config.seam_overrides!r}: expected a JSON object of SEAMLoss "

@@ -90,5 +90,17 @@ class Task:
 
 
 def chestxray14(box_frame: tuple[int, int] = (1024, 1024)) -> Task:
-    """NIH ChestX-ray14 (and the synthetic set in its layout): 14 findings, 8 with boxes."""
+    """NIH ChestX-ray14 (and the synthetic set in its layout): 14 findings, 8 with boxes.
+
+    Args:
+        box_frame: ``(H, W)`` of ``BBox_List_2017.csv``'s coordinates.
+
+    Returns:
+        The task.
+
+    Examples:
+        >>> task = chestxray14()
+        >>> len(task.classes), task.box_classes[:2], task.box_frame
+        (14, ('Atelectasis', 'Cardiomegaly'), (1024, 1024))
+    """
     return Task("ChestX-ray14", CLASSES, BOX_CLASSES, (int(box_frame[0]), int(box_frame[1])))

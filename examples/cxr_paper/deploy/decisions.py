@@ -22,7 +22,17 @@ def decision_quality(
 ) -> Decisions:
     """The operating points and the calibration of one model
     (:func:`~cxr_paper.deploy.operating_points.operating_points`,
-    :func:`~cxr_paper.deploy.probability_calibration.calibration_report`)."""
+    :func:`~cxr_paper.deploy.probability_calibration.calibration_report`).
+
+    Args:
+        val_labels: Int array ``(N_val, K)`` of 0/1 labels.
+        val_logits: Float array ``(N_val, K)``.
+        test: The test split's result (labels, probabilities, patients).
+        config: The run's settings (rule, temperature scaling, bootstrap).
+
+    Returns:
+        The thresholds with their test numbers and the calibration report.
+    """
     classes = test.task.classes
     shared = dict(resamples=config.bootstrap_resamples, seed=config.bootstrap_seed)
     return Decisions(

@@ -64,6 +64,12 @@ class DicomOutputError(ValueError):
 def finding_code(name: str) -> Any:
     """The coded concept of a finding (see the module's note on coding schemes).
 
+    Args:
+        name: A class name.
+
+    Returns:
+        A ``pydicom.sr.coding.Code``.
+
     Examples:
         >>> code = finding_code("Effusion")
         >>> code.value, code.scheme_designator, code.meaning
@@ -83,7 +89,17 @@ def finding_code(name: str) -> Any:
 
 
 def read_source(path: Path) -> Any:
-    """The source image's header, refused (naming the file) if it cannot be referenced."""
+    """The source image's header, refused (naming the file) if it cannot be referenced.
+
+    Args:
+        path: A DICOM file.
+
+    Returns:
+        Its ``pydicom.Dataset`` (pixel data not read).
+
+    Raises:
+        DicomOutputError: Unreadable, or a UID the outputs must reference is missing.
+    """
     try:
         dataset = read_dicom_header(path)
     except ImageDecodeError as error:
@@ -100,6 +116,14 @@ def read_source(path: Path) -> Any:
 
 
 def device_of(model: Any) -> dict[str, Any]:
+    """The algorithm that writes our DICOM objects: a name, a stable UID and the version.
+
+    Args:
+        model: A loaded model (its ``architecture`` and ``classes``).
+
+    Returns:
+        ``{"name", "uid", "version"}``.
+    """
     from pydicom.uid import generate_uid
 
     version = importlib.metadata.version("cxr-paper")
@@ -109,7 +133,14 @@ def device_of(model: Any) -> dict[str, Any]:
 
 
 def new_series(number: int) -> dict[str, Any]:
-    """A new series of one instance written by this project: its UIDs, numbers, manufacturer."""
+    """A new series of one instance written by this project: its UIDs, numbers, manufacturer.
+
+    Args:
+        number: The series number.
+
+    Returns:
+        Keyword arguments for highdicom's constructors.
+    """
     from pydicom.uid import generate_uid
 
     return {

@@ -27,7 +27,19 @@ from cxr_paper.deploy.dicom_common import (
 
 
 def heatmap_segmentation(source: Any, heatmaps: Mapping[str, np.ndarray], model: Any) -> Any:
-    """A FRACTIONAL Segmentation with one segment per heatmap (at the source image's size)."""
+    """A FRACTIONAL Segmentation with one segment per heatmap (at the source image's size).
+
+    Args:
+        source: The source image's dataset (:func:`read_source`).
+        heatmaps: Per class, a float array ``(Rows, Columns)`` in ``[0, 1]``.
+        model: The model that made them.
+
+    Returns:
+        A ``highdicom.seg.Segmentation``.
+
+    Raises:
+        DicomOutputError: A heatmap not of the source's size.
+    """
     import highdicom as hd
     from pydicom.sr.codedict import codes
 

@@ -30,6 +30,12 @@ from cxr_paper.deploy.dicom_common import (
 def box_polyline(box: list[float]) -> np.ndarray:
     """A box ``(x, y, w, h)`` as the closed polyline of its corners, ``(column, row)`` pairs.
 
+    Args:
+        box: ``[x, y, w, h]`` in pixels.
+
+    Returns:
+        Float array ``(5, 2)``.
+
     Examples:
         >>> box_polyline([10, 20, 5, 8]).tolist()
         [[10.0, 20.0], [15.0, 20.0], [15.0, 28.0], [10.0, 28.0], [10.0, 20.0]]
@@ -46,7 +52,16 @@ def _probability(value: float) -> Any:
 
 
 def structured_report(source: Any, result: Mapping[str, Any], model: Any) -> Any:
-    """The TID 1500 report of one prediction (``predict.py``'s JSON ``result``)."""
+    """The TID 1500 report of one prediction (``predict.py``'s JSON ``result``).
+
+    Args:
+        source: The source image's dataset (:func:`read_source`).
+        result: ``predict.py``'s result: ``probabilities``, ``predicted``, ``boxes``.
+        model: The model that made it.
+
+    Returns:
+        A ``highdicom.sr.Comprehensive3DSR``; every class gets a finding (present or absent).
+    """
     import highdicom as hd
     from pydicom.sr.codedict import codes
     from pydicom.uid import generate_uid

@@ -72,7 +72,15 @@ clinical decision, on any population, and must not be used for one.
 def model_card(model: Any, **kwargs: Any) -> ModelCard:
     """The card of a :class:`~cxr_paper.deploy.pretrained.CXRLocalizer`: its architecture and
     thresholds, and from ``kwargs`` the run's ``metrics`` (a ``metrics.json`` entry),
-    ``training_data``, ``synthetic`` (trained on the synthetic set) and ``where``."""
+    ``training_data``, ``synthetic`` (trained on the synthetic set) and ``where``.
+
+    Args:
+        model: The model.
+        **kwargs: ``metrics``, ``training_data``, ``synthetic``, ``where`` as above.
+
+    Returns:
+        A ``huggingface_hub.ModelCard``.
+    """
     parsed = resolve_config(model.architecture)
     backbone, multires = parsed.backbone, parsed.multires
     synthetic = bool(kwargs.get("synthetic", False))
@@ -109,7 +117,15 @@ def model_card(model: Any, **kwargs: Any) -> ModelCard:
 
 def operating_section(metrics: ModelMetrics | None, prob_threshold: float) -> Document:
     """The card's operating points: the thresholds ``predict.py`` uses and the test
-    sensitivity/specificity at them, with the calibration error."""
+    sensitivity/specificity at them, with the calibration error.
+
+    Args:
+        metrics: The run's entry, or ``None`` (thresholds only).
+        prob_threshold: The fallback threshold.
+
+    Returns:
+        The section.
+    """
     if metrics is None or metrics.operating_points is None:
         return Document().paragraph(
             f"None chosen: a class is predicted above p = {prob_threshold}."

@@ -35,6 +35,12 @@ def check_model_config(**given: Any) -> None:
     """Refuse a saved model's ``config.json`` value that cannot work, naming the field
     (``ValueError``), before any weights are built or read.
 
+    Args:
+        **given: ``config.json`` fields (any subset of :class:`SavedModelConfig`'s).
+
+    Raises:
+        ValueError: Naming every bad field.
+
     Examples:
         >>> check_model_config(image_size=60000, std=[0, 0, 0])
         Traceback (most recent call last):
@@ -100,6 +106,19 @@ class SavedModelConfig:
     """A trained model's settings: the architecture and its classes, the input it expects
     (side, normalisation), the LSE pooling's gamma, the PCM's input, and the decision settings
     (probability threshold, per-class operating points, heatmap threshold Q, temperature).
+
+    Attributes:
+        architecture: A ``multires_backbone`` model name.
+        classes: The class names, in output order.
+        image_size: The input side in pixels.
+        mean: Per-channel input mean.
+        std: Per-channel input std (each > 0).
+        gamma: LSE pooling's gamma.
+        pcm_image_channels: Image channels the PCM embeds (0: features only).
+        prob_threshold: The probability threshold of classes without an operating point.
+        heatmap_threshold: ``Q``.
+        operating_points: ``{"rule", "thresholds": {class: t}}`` or ``None``.
+        temperature: Probabilities are ``sigmoid(logit / temperature)``.
 
     Examples:
         >>> config = SavedModelConfig("resnet10t", ["Mass", "Nodule"], image_size=64)

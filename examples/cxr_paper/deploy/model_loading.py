@@ -15,7 +15,15 @@ INSTALL_DEPLOY = "pip install -c constraints.txt './examples[deploy]'"
 
 
 def require(module: str, purpose: str) -> None:
-    """Import ``module`` or stop with one line saying what needs it and how to install it."""
+    """Import ``module`` or stop with one line saying what needs it and how to install it.
+
+    Args:
+        module: The module to import.
+        purpose: What needs it, for the message.
+
+    Raises:
+        RunError: The module is not installed.
+    """
     try:
         __import__(module)
     except ImportError:

@@ -56,7 +56,14 @@ class _Outputs(nn.Module):
 
 
 def model_config(model: CXRLocalizer) -> dict[str, Any]:
-    """What :data:`CONFIG_FIELDS` the model's ``config.json`` holds."""
+    """What :data:`CONFIG_FIELDS` the model's ``config.json`` holds.
+
+    Args:
+        model: The loaded model.
+
+    Returns:
+        ``{field: value}``.
+    """
     return model.saved_config.to_json(exclude=NOT_IN_ONNX)
 
 
@@ -213,7 +220,11 @@ class OnnxClassifier(nn.Module):
     """An exported model as the evaluation reads a classifier: ``model(images) ->
     CAMOutput(logits, cams, features)``, its ``features`` being the graph's PCM-refined maps
     (pass :class:`GraphRefinement` as the PCM). Logits are ``logit(p)`` of the graph's float32
-    probabilities, so ``sigmoid`` gives them back."""
+    probabilities, so ``sigmoid`` gives them back.
+
+    Args:
+        exported: The loaded ONNX graph.
+    """
 
     def __init__(self, exported: OnnxLocalizer) -> None:
         super().__init__()
@@ -227,9 +238,26 @@ class OnnxClassifier(nn.Module):
 class GraphRefinement(nn.Module):
     """The PCM of an :class:`OnnxClassifier`: the graph already refined the maps (they arrive as
     its ``features``); this hands them back through :func:`pcm_seam.refine` unchanged (an
-    empty background channel first, which ``refine`` drops)."""
+    empty background channel first, which ``refine`` drops).
+
+    Examples:
+        >>> refined = torch.rand(2, 3, 4, 4)
+        >>> out = GraphRefinement()(refined, pcm_input=refined)
+        >>> tuple(out.shape), bool((out[:, 1:] == refined).all())
+        ((2, 4, 4, 4), True)
+    """
 
     def forward(
         self, features: torch.Tensor, pcm_input: torch.Tensor, images: torch.Tensor | None = None
     ) -> torch.Tensor:
+        """The maps with a zero background channel first.
+
+        Args:
+            features: The graph's refined maps, float ``(B, K, h, w)``.
+            pcm_input: Unused (the graph refined the maps already).
+            images: Unused.
+
+        Returns:
+            Float tensor ``(B, K + 1, h, w)``.
+        """
         return torch.cat([torch.zeros_like(features[:, :1]), features], dim=1)

@@ -44,6 +44,15 @@ __all__ = [
 def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: Rule | str) -> float | None:
     """The threshold of one class under ``rule`` (see the module's convention).
 
+    Args:
+        labels: ``(N,)`` 0/1 labels of the validation split.
+        scores: ``(N,)`` float probabilities.
+        rule: A :class:`Rule` or its text.
+
+    Returns:
+        The threshold (``p > t`` is called positive), or ``None`` when the labels hold one
+        class only.
+
     Examples:
         >>> labels = np.array([0, 0, 1, 0, 1, 1])
         >>> scores = np.array([0.1, 0.3, 0.35, 0.6, 0.7, 0.9])
@@ -88,6 +97,13 @@ def _between(cuts: np.ndarray, index: int, scores: np.ndarray) -> float:
 def thresholds_or(chosen: Sequence[float | None], fallback: float) -> np.ndarray:
     """The chosen thresholds with ``fallback`` where a class has none.
 
+    Args:
+        chosen: Per class, a threshold or ``None``.
+        fallback: The threshold for ``None``.
+
+    Returns:
+        Float64 array ``(K,)``.
+
     Examples:
         >>> thresholds_or([0.2, None], 0.5).tolist()
         [0.2, 0.5]
@@ -100,6 +116,15 @@ def sensitivity_specificity(
 ) -> np.ndarray:
     """``(R, K, 2)``: sensitivity and specificity of each class at its threshold (``p > t``)
     under per-image weights ``(R, N)``; NaN where a resample holds no positive (negative).
+
+    Args:
+        labels: ``(N, K)`` 0/1 labels.
+        scores: ``(N, K)`` float probabilities.
+        thresholds: ``(K,)``.
+        weights: ``(R, N)`` per-image weights (bootstrap counts).
+
+    Returns:
+        Float64 array ``(R, K, 2)``.
 
     Examples:
         >>> labels = np.array([[1], [1], [0], [0]]); scores = np.array([[0.9], [0.2], [0.1], [0.7]])
@@ -173,7 +198,15 @@ def operating_points(
 
 
 def check_thresholds(thresholds: Any, classes: Sequence[str]) -> str | None:
-    """What is wrong with a saved ``{class: threshold}`` mapping, or ``None``."""
+    """What is wrong with a saved ``{class: threshold}`` mapping, or ``None``.
+
+    Args:
+        thresholds: The saved value.
+        classes: The model's classes.
+
+    Returns:
+        A description of the problem, or ``None`` when it is valid.
+    """
     if not isinstance(thresholds, dict):
         return "not a mapping of class to threshold"
     unknown = sorted(set(thresholds) - set(classes))

@@ -23,6 +23,17 @@ def localize(
     the ``[0, 1]`` heatmaps they came from. ``maps`` ``(K, h, w)`` and ``probs`` ``(K,)`` are
     indexed in ``classes`` order.
 
+    Args:
+        maps: Float array ``(K, h, w)``.
+        probs: Float array ``(K,)``.
+        size: ``(H, W)`` of the image the boxes are for.
+        prob_threshold: One threshold, or ``K`` of them.
+        q: ``Q``, the share of a heatmap's maximum that forms boxes.
+        classes: The ``K`` class names.
+
+    Returns:
+        ``(boxes, heatmaps)``: per predicted class, float arrays ``(P, 4)`` and ``(H, W)``.
+
     Examples:
         >>> maps = np.zeros((2, 4, 4)); maps[0, 1:3, 1:3] = 1.0
         >>> probs = np.full(2, 0.9)

@@ -36,7 +36,13 @@ WEIGHTS_FILE = "model.safetensors"
 
 class Prediction(NamedTuple):
     """``probs`` ``(B, K)``; ``cams`` ``(B, K, h, w)`` raw; ``refined`` ``(B, K, h, w)`` the
-    PCM-refined class maps."""
+    PCM-refined class maps.
+
+    Attributes:
+        probs: Float tensor ``(B, K)`` in ``[0, 1]``.
+        cams: Float tensor ``(B, K, h, w)``.
+        refined: Float tensor ``(B, K, h, w)``.
+    """
 
     probs: torch.Tensor
     cams: torch.Tensor
@@ -185,6 +191,14 @@ def decision_thresholds(
 ) -> dict[str, float]:
     """``{class: threshold}``: the operating point's where given, ``prob_threshold`` elsewhere.
 
+    Args:
+        classes: The model's classes.
+        prob_threshold: The fallback.
+        operating_points: The saved operating points, or ``None``.
+
+    Returns:
+        Per class, its threshold.
+
     Examples:
         >>> decision_thresholds(["A", "B"], 0.5, {"rule": "youden", "thresholds": {"A": 0.2}})
         {'A': 0.2, 'B': 0.5}
@@ -232,7 +246,14 @@ def load_pretrained(where: str | Path, device: torch.device | str = "cpu") -> CX
 
 def looks_local(where: str) -> bool:
     """A path rather than a Hub id (``user/name``): it starts like a path, or the folder it
-    would sit in exists here (``runs/typo`` while ``runs/`` exists)."""
+    would sit in exists here (``runs/typo`` while ``runs/`` exists).
+
+    Args:
+        where: What the user passed.
+
+    Returns:
+        Whether to read it as a path.
+    """
     if where.startswith(("/", "./", "../", "~")) or where.count("/") > 1 or "\\" in where:
         return True
     parent = Path(where).parent
@@ -256,7 +277,26 @@ def save_run_model(
     temperature: float = 1.0,
 ) -> Path:
     """Save a run's trained classifier and PCM as ``folder/pretrained`` (a ``save_pretrained``
-    folder), replacing an earlier one only once the new one is complete."""
+    folder), replacing an earlier one only once the new one is complete.
+
+    Args:
+        model: The trained classifier.
+        pcm: Its PCM.
+        folder: The model's run folder.
+        architecture: Its ``multires_backbone`` name.
+        classes: The class names, in output order.
+        image_size: The input side.
+        normalization: ``(mean, std)`` per channel.
+        gamma: LSE pooling's gamma.
+        prob_threshold: The fallback probability threshold.
+        heatmap_threshold: ``Q``.
+        card: The model card's inputs (see :func:`~cxr_paper.deploy.model_card.model_card`).
+        operating_points: Per-class thresholds, or ``None``.
+        temperature: The fitted temperature.
+
+    Returns:
+        ``folder/pretrained``.
+    """
     mean, std = normalization
     localizer = CXRLocalizer(
         architecture,

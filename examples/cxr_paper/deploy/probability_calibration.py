@@ -41,6 +41,13 @@ CLIP = 1e-7
 def bin_index(probs: np.ndarray, bins: int = BINS) -> np.ndarray:
     """The bin of each probability: ``ceil(p * bins) - 1``, 0 for ``p = 0``.
 
+    Args:
+        probs: Float array of any shape, in ``[0, 1]``.
+        bins: Number of equal-width bins.
+
+    Returns:
+        Int array of ``probs``' shape, in ``[0, bins)``.
+
     Examples:
         >>> bin_index(np.array([0.0, 0.05, 1 / 15, 0.5, 1.0])).tolist()
         [0, 0, 0, 7, 14]
@@ -61,6 +68,15 @@ def calibration_error(
     """ECE of binary ``probs`` ``(N,)`` against ``labels`` ``(N,)``, one value per row of
     ``weights`` ``(R, N)`` (default: every image once): ``(R,)``.
 
+    Args:
+        labels: ``(N,)`` 0/1.
+        probs: ``(N,)`` float.
+        weights: ``(R, N)`` per-image weights, or ``None``.
+        bins: Number of equal-width bins.
+
+    Returns:
+        Float64 array ``(R,)``.
+
     Examples:
         >>> calibration_error(np.array([1, 0, 1, 0]), np.array([0.9, 0.1, 0.6, 0.6])).round(3)
         array([0.1])
@@ -78,7 +94,17 @@ def reliability(
     labels: np.ndarray, probs: np.ndarray, weights: np.ndarray, bins: int = BINS
 ) -> np.ndarray:
     """``(R, bins, 2)``: each bin's mean probability and share of positives under weights
-    ``(R, N)``; NaN for an empty bin."""
+    ``(R, N)``; NaN for an empty bin.
+
+    Args:
+        labels: ``(N,)`` 0/1.
+        probs: ``(N,)`` float.
+        weights: ``(R, N)`` per-image weights.
+        bins: Number of equal-width bins.
+
+    Returns:
+        Float64 array ``(R, bins, 2)``.
+    """
     labels = np.asarray(labels, dtype=np.float64).ravel()
     probs = np.asarray(probs, dtype=np.float64).ravel()
     count, positives, confidence = _bin_sums(labels, probs, weights, bins)
@@ -87,12 +113,36 @@ def reliability(
 
 
 def to_logits(probs: np.ndarray) -> np.ndarray:
-    """``logit(p)`` of probabilities clipped to ``[1e-7, 1 - 1e-7]``."""
+    """``logit(p)`` of probabilities clipped to ``[1e-7, 1 - 1e-7]``.
+
+    Args:
+        probs: Float array, any shape.
+
+    Returns:
+        Float64 array of the same shape.
+
+    Examples:
+        >>> to_logits(np.array([0.5, 1.0])).round(2).tolist()
+        [0.0, 16.12]
+    """
     return logit(np.clip(np.asarray(probs, dtype=np.float64), CLIP, 1 - CLIP))
 
 
 def mean_bce(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
-    """Mean binary cross-entropy of ``sigmoid(logits / temperature)`` (numerically stable)."""
+    """Mean binary cross-entropy of ``sigmoid(logits / temperature)`` (numerically stable).
+
+    Args:
+        logits: Float array, any shape.
+        labels: 0/1 array of the same shape.
+        temperature: ``T > 0``.
+
+    Returns:
+        The mean loss.
+
+    Examples:
+        >>> round(mean_bce(np.array([0.0]), np.array([1]), 1.0), 4)  # log 2
+        0.6931
+    """
     z = np.asarray(logits, dtype=np.float64) / temperature
     y = np.asarray(labels, dtype=np.float64)
     return float(np.mean(np.logaddexp(0.0, z) - y * z))
@@ -101,6 +151,13 @@ def mean_bce(logits: np.ndarray, labels: np.ndarray, temperature: float) -> floa
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The ``T`` minimising :func:`mean_bce` on ``logits``/``labels`` (any shape, pooled),
     searched over log T in :data:`LOG_T_RANGE` (bounded Brent).
+
+    Args:
+        logits: Float array, any shape.
+        labels: 0/1 array of the same shape.
+
+    Returns:
+        The temperature.
 
     Examples:
         >>> rng = np.random.default_rng(0)

@@ -31,6 +31,16 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     The temporary name keeps ``path``'s suffix (``np.savez`` and ``torch.save`` care), so
     ``write`` may use any library's ``save(filename)``.
 
+    Args:
+        path: The file to make.
+        write: Writes the content to the path it is given.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        RunError: The disk is full, or a symbolic link inside the output folder.
+
     Examples:
         >>> import tempfile
         >>> target = Path(tempfile.mkdtemp()) / "a.txt"
@@ -48,6 +58,12 @@ def staged_folder(target: Path) -> Iterator[Path]:
     """A folder written whole, then swapped in for ``target``: yields an empty staging folder
     beside it (listed in the manifest with ``target``); on success the old ``target`` is
     replaced, on failure the staging folder is removed and ``target`` is left as it was.
+
+    Args:
+        target: The folder to replace.
+
+    Yields:
+        The staging folder.
 
     Examples:
         >>> import tempfile
@@ -83,5 +99,13 @@ def staged_folder(target: Path) -> Iterator[Path]:
 
 
 def atomic_text(path: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    """Write ``text`` (UTF-8) to ``path`` atomically.
+
+    Args:
+        path: The file to make.
+        text: Its content.
+
+    Returns:
+        ``path``.
+    """
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))

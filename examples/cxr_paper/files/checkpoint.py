@@ -27,7 +27,19 @@ CHECKSUM = "sha256"
 
 def digest(value: Any) -> str:
     """SHA-256 of a checkpoint's contents: tensors by dtype, shape and bytes, other values by
-    ``repr``, dict keys in sorted order."""
+    ``repr``, dict keys in sorted order.
+
+    Args:
+        value: A checkpoint's contents.
+
+    Returns:
+        64 hex characters.
+
+    Examples:
+        >>> zeros, ones = digest({"w": torch.zeros(2)}), digest({"w": torch.ones(2)})
+        >>> len(zeros), zeros == digest({"w": torch.zeros(2)}), zeros == ones
+        (64, True, False)
+    """
     sha = hashlib.sha256()
 
     def feed(item: Any) -> None:
@@ -55,7 +67,12 @@ def digest(value: Any) -> str:
 
 def save_atomic(state: dict[str, Any], path: Path) -> None:
     """``torch.save`` of ``state`` and its checksum that leaves either the old file or the new
-    one, never a torn one."""
+    one, never a torn one.
+
+    Args:
+        state: Tensors and plain values.
+        path: The checkpoint file.
+    """
     stamped = {**state, CHECKSUM: digest(state)}
     # serialised in memory, then written by Python: a full disk is then an OSError (ENOSPC),
     # which the writer names, not torch's zip writer's "unexpected pos"
@@ -68,6 +85,16 @@ def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     """A checkpoint this project wrote, loaded without unpickling any object.
 
     Raises :class:`~cxr_paper.errors.RunError` naming ``path`` when it cannot be read.
+
+    Args:
+        path: The checkpoint file.
+        device: Where its tensors go.
+
+    Returns:
+        The state :func:`save_atomic` saved.
+
+    Raises:
+        RunError: Unreadable, torn, or its checksum does not match.
     """
     try:
         state = torch.load(path, map_location=device, weights_only=True)

@@ -23,6 +23,11 @@ from cxr_paper.errors import RunError
 
 
 def fsync_path(path: Path) -> None:
+    """Flush ``path`` (a file or a folder) to the disk, where the platform can.
+
+    Args:
+        path: A file or a folder.
+    """
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if path.is_dir() else os.O_RDONLY
     try:
         handle = os.open(path, flags)
@@ -38,7 +43,14 @@ def fsync_path(path: Path) -> None:
 
 def default_mode(folder: bool = False) -> int:
     """The permissions ``open``/``mkdir`` would give under the process's umask (``mkstemp`` and
-    ``mkdtemp`` give 0600/0700, which would hide a run's files from the rest of a group)."""
+    ``mkdtemp`` give 0600/0700, which would hide a run's files from the rest of a group).
+
+    Args:
+        folder: Whether for a folder.
+
+    Returns:
+        The mode bits.
+    """
     mask = os.umask(0o022)
     os.umask(mask)
     return (0o777 if folder else 0o666) & ~mask
@@ -47,6 +59,13 @@ def default_mode(folder: bool = False) -> int:
 def replace_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(temporary_path)``, then make its file ``path`` atomically (the module's
     note). The temporary name keeps ``path``'s suffix (``np.savez`` and ``torch.save`` care).
+
+    Args:
+        path: The file to make.
+        write: Writes the content to the path it is given.
+
+    Returns:
+        ``path``.
 
     Examples:
         >>> import tempfile
@@ -78,7 +97,14 @@ def replace_atomically(path: Path, write: Callable[[Path], object]) -> Path:
 
 def is_disk_full(error: BaseException) -> bool:
     """``ENOSPC``/``EDQUOT`` as an ``OSError``, or inside the ``RuntimeError`` that
-    ``torch.save``'s zip writer raises for it."""
+    ``torch.save``'s zip writer raises for it.
+
+    Args:
+        error: An exception.
+
+    Returns:
+        Whether it means no space is left.
+    """
     if isinstance(error, OSError):
         return error.errno in (errno.ENOSPC, errno.EDQUOT)
     cause = error.__cause__ or error.__context__
@@ -86,7 +112,14 @@ def is_disk_full(error: BaseException) -> bool:
 
 
 def disk_full(folder: Path) -> RunError:
-    """The one-line error for a write that ran out of space in ``folder``."""
+    """The one-line error for a write that ran out of space in ``folder``.
+
+    Args:
+        folder: Where the write was.
+
+    Returns:
+        The error, naming ``folder`` and the MiB still free.
+    """
     try:
         free = shutil.disk_usage(folder).free
     except OSError:

@@ -18,6 +18,12 @@ def safe_part(text: str) -> str:
     """``text`` as one plain file-name part: unsafe characters become ``_``, and so does a
     leading dot (no hidden files, no ``..``); empty text becomes ``_``.
 
+    Args:
+        text: Any text.
+
+    Returns:
+        A name without path separators or a leading dot.
+
     Examples:
         >>> safe_part("Pleural_Thickening"), safe_part("../x/y"), safe_part("a b:c"), safe_part("")
         ('Pleural_Thickening', '_._x_y', 'a_b_c', '_')
@@ -36,6 +42,13 @@ def output_names(paths: Sequence[PurePath], tails: Sequence[str] = (".json",)) -
     ``name + tail`` (``tails``: every file the job writes per input, e.g. ``".json"``,
     ``"_Mass.png"``) would be one another input already has (compared case-insensitively, as on
     macOS and Windows), ``_2``, ``_3``, ... is added until none is.
+
+    Args:
+        paths: The input paths.
+        tails: Every suffix the job writes per input.
+
+    Returns:
+        One name per path, in order.
 
     Examples:
         >>> from pathlib import PurePosixPath as P

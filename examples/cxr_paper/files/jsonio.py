@@ -19,6 +19,12 @@ from cxr_paper.files.atomic import atomic_text
 def strict(value: Any) -> Any:
     """``value`` as plain JSON types, with NaN/inf -> ``None`` and numpy scalars unwrapped.
 
+    Args:
+        value: Nested dicts, lists, tuples, numbers (numpy included) and strings.
+
+    Returns:
+        The same with JSON types only, keys as strings.
+
     Examples:
         >>> strict({"a": [1.0, float("nan")], 0.1: np.float32(0.5), "b": (np.int64(3),)})
         {'a': [1.0, None], '0.1': 0.5, 'b': [3]}
@@ -36,12 +42,30 @@ def strict(value: Any) -> Any:
 
 def write_json(value: Any, path: Path) -> Path:
     """Write ``strict(value)`` to ``path`` atomically
-    (:func:`~cxr_paper.files.atomic.atomic_text`)."""
+    (:func:`~cxr_paper.files.atomic.atomic_text`).
+
+    Args:
+        value: What :func:`strict` takes.
+        path: The file.
+
+    Returns:
+        ``path``.
+    """
     return atomic_text(path, json.dumps(strict(value), indent=2, allow_nan=False))
 
 
 def read_json(path: Path) -> Any:
-    """A JSON file this project wrote; an unreadable one is refused naming it."""
+    """A JSON file this project wrote; an unreadable one is refused naming it.
+
+    Args:
+        path: The file.
+
+    Returns:
+        Its value.
+
+    Raises:
+        ValueError: Missing, unreadable, not JSON, or nested too deep (naming ``path``).
+    """
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:

@@ -34,7 +34,15 @@ _ACTIVE: dict[str, OutputManifest] = {}
 
 
 class JobKind(StrEnum):
-    """The kinds of job that hold an output folder (a manifest's ``job``)."""
+    """The kinds of job that hold an output folder (a manifest's ``job``).
+
+    Attributes:
+        REPRODUCE: ``reproduce_paper.py``.
+        SCORE: ``score_model.py``.
+        PREDICT: ``predict.py``.
+        SEED_STUDY: ``seed_study.py``.
+        ABLATION: ``ablation.py``.
+    """
 
     REPRODUCE = "reproduce"
     SCORE = "score"
@@ -54,6 +62,11 @@ def _check_entry(entry: object, where: Path) -> str:
 
 class OutputManifest:
     """The list of what one job wrote into ``folder``.
+
+    Args:
+        folder: The output folder.
+        job: A :class:`JobKind` value.
+        entries: Paths relative to ``folder`` already written.
 
     Examples:
         >>> import tempfile
@@ -179,6 +192,13 @@ def record_output(path: Path, folder: bool = False) -> None:
 
     A symbolic link between the held folder and ``path`` is refused (:class:`RunError`): links
     in the folder's own path are the user's, links inside it could send a write elsewhere.
+
+    Args:
+        path: The file or folder about to be written.
+        folder: Whether ``path`` is a folder.
+
+    Raises:
+        RunError: A symbolic link between the held folder and ``path``.
     """
     path = Path(os.path.abspath(path))
     for candidate in (path.parent, *path.parent.parents):

@@ -37,6 +37,9 @@ except ImportError:  # Windows: no advisory locks here; the other checks still a
 class FolderLock:
     """An exclusive, non-blocking lock on ``folder/.lock`` that names its holder.
 
+    Args:
+        folder: The folder to lock; created if missing.
+
     Examples:
         >>> import tempfile
         >>> folder = Path(tempfile.mkdtemp())
@@ -100,7 +103,14 @@ class FolderLock:
 
 
 def holds_files(folder: Path) -> bool:
-    """Whether ``folder`` exists and holds anything but its lock file and manifest."""
+    """Whether ``folder`` exists and holds anything but its lock file and manifest.
+
+    Args:
+        folder: Any path.
+
+    Returns:
+        Whether it holds a user's or an earlier job's files.
+    """
     return folder.is_dir() and any(p.name not in BOOKKEEPING for p in folder.iterdir())
 
 
@@ -110,6 +120,15 @@ def check_out(folder: Path, *, resume: bool, overwrite: bool, job: str | None) -
     ``job``: the kind of job (``"reproduce"``, ``"score"``, ...); ``--overwrite`` is allowed
     only where a manifest of that kind of job lists what it may remove (``None``: the job
     replaces same-named files and removes nothing).
+
+    Args:
+        folder: The output folder.
+        resume: Whether the job continues what is there.
+        overwrite: Whether the job may replace what an earlier job of its kind wrote.
+        job: The kind of job, or ``None``.
+
+    Raises:
+        RunError: Naming the folder and what to do.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -141,7 +160,17 @@ def claim(folder: Path, *, resume: bool, overwrite: bool, job: str | None = None
     """:func:`check_out`, then lock ``folder``; with ``overwrite``, remove what the earlier
     job's manifest lists; then list in the folder's manifest whatever this process writes
     there (continued on ``resume``). Returns the held :class:`FolderLock`; release it when the
-    job ends."""
+    job ends.
+
+    Args:
+        folder: The output folder.
+        resume: Whether the job continues what is there.
+        overwrite: Whether to remove what the earlier job listed.
+        job: The kind of job, or ``None``.
+
+    Returns:
+        The held lock.
+    """
     check_out(folder, resume=resume, overwrite=overwrite, job=job)
     lock = FolderLock(folder).acquire()
     try:
@@ -163,7 +192,15 @@ def claim(folder: Path, *, resume: bool, overwrite: bool, job: str | None = None
 
 def lock_on_main(folder: Path, job: str) -> AbstractContextManager:
     """:func:`claim` of ``folder`` for a job that adds to it (``resume``) in rank 0 of a
-    ``torchrun`` job (``RANK``), nothing on the other ranks, which do not write."""
+    ``torchrun`` job (``RANK``), nothing on the other ranks, which do not write.
+
+    Args:
+        folder: The output folder.
+        job: The kind of job.
+
+    Returns:
+        A context manager holding the lock on rank 0.
+    """
     if int(os.environ.get("RANK", "0")) != 0:
         return nullcontext()
     return _LazyClaim(folder, job)
@@ -186,5 +223,9 @@ class _LazyClaim:
 
 
 def is_main_process() -> bool:
-    """Rank 0 of a ``torchrun`` job, or a plain process."""
+    """Rank 0 of a ``torchrun`` job, or a plain process.
+
+    Returns:
+        Whether this process writes.
+    """
     return int(os.environ.get("RANK", "0")) == 0

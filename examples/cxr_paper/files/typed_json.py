@@ -43,6 +43,12 @@ class FormatError(ValueError):
 def to_json(value: Any) -> Any:
     """``value`` (a result type, or containers of them) as JSON values.
 
+    Args:
+        value: A dataclass, ``str`` subclass, number, ``None`` or containers of them.
+
+    Returns:
+        JSON values (dicts keyed by text); NaN stays a float for the writer to turn to ``null``.
+
     Examples:
         >>> from dataclasses import dataclass
         >>> @dataclass(frozen=True)
@@ -80,6 +86,14 @@ def from_json(kind: type[T], tree: Any, where: str = "") -> T:
     Raises:
         FormatError: naming the path of the first value that is missing, unknown or of
             another type.
+
+    Args:
+        kind: The type to read: a dataclass or any annotation :func:`to_json` writes.
+        tree: Parsed JSON.
+        where: The path of ``tree`` in its file, for the error.
+
+    Returns:
+        The value.
 
     Examples:
         >>> from dataclasses import dataclass

@@ -31,6 +31,16 @@ REQUIRED_FILES = ("train_val_list.txt", "test_list.txt")
 
 @dataclass
 class Loaders:
+    """The run's three loaders for this rank.
+
+    Attributes:
+        train: Training batches (augmented).
+        val: Validation batches.
+        test: Test batches.
+        train_sampler: The training sampler; ``set_epoch`` before each epoch.
+        source: A description of the data, for the report.
+    """
+
     train: DataLoader
     val: DataLoader
     test: DataLoader
@@ -48,19 +58,40 @@ class Loaders:
 
 def config_task(config: RunConfig) -> Task:
     """The task of the data a run's settings name, known before any file is read: a
-    ChestX-ray14-layout folder (real or synthetic) with the run's ``--box-frame``."""
+    ChestX-ray14-layout folder (real or synthetic) with the run's ``--box-frame``.
+
+    Args:
+        config: The run's settings.
+
+    Returns:
+        The task.
+    """
     return chestxray14(tuple(config.box_frame))
 
 
 def loader_task(loader: DataLoader) -> Task:
     """The task of the data set behind ``loader`` (wrapped or not): a ChestX-ray14-layout folder
-    (the only layout these loaders read) with its box frame."""
+    (the only layout these loaders read) with its box frame.
+
+    Args:
+        loader: A loader of this module.
+
+    Returns:
+        The task.
+    """
     dataset = getattr(loader.dataset, "dataset", loader.dataset)
     return chestxray14(getattr(dataset, "box_frame", None) or NIH_BOX_FRAME)
 
 
 def synthetic_folder_name(config: RunConfig) -> str:
-    """Every setting the generated set depends on, so that two of them never share a folder."""
+    """Every setting the generated set depends on, so that two of them never share a folder.
+
+    Args:
+        config: The run's settings.
+
+    Returns:
+        A folder name.
+    """
     return (
         f"synthetic_{config.synthetic_size}px_{config.synthetic_patients}p_"
         f"{config.synthetic_difficulty}_seed{config.data_seed}"
@@ -69,7 +100,15 @@ def synthetic_folder_name(config: RunConfig) -> str:
 
 def ensure_synthetic(config: RunConfig, parent: Path) -> Path:
     """The run's synthetic set in ``parent`` (named by :func:`synthetic_folder_name`), generated
-    if it is not there yet."""
+    if it is not there yet.
+
+    Args:
+        config: The run's settings.
+        parent: Where the synthetic sets live.
+
+    Returns:
+        The set's folder.
+    """
     root = parent / synthetic_folder_name(config)
     if not (root / "Data_Entry_2017.csv").is_file():
         make_synthetic(
@@ -83,7 +122,17 @@ def ensure_synthetic(config: RunConfig, parent: Path) -> Path:
 
 
 def resolve_data_root(config: RunConfig) -> tuple[Path, str]:
-    """The data folder and a description of it; generates the synthetic set when asked."""
+    """The data folder and a description of it; generates the synthetic set when asked.
+
+    Args:
+        config: The run's settings.
+
+    Returns:
+        ``(folder, description)``.
+
+    Raises:
+        RunError: No such folder, or the paper preset without ``--data``.
+    """
     if config.data == "synthetic":
         record_output(Path(config.out) / "data", folder=True)
         root = ensure_synthetic(config, Path(config.out) / "data")
@@ -115,7 +164,16 @@ def build_loaders(
 ) -> Loaders:
     """Loaders for this rank: training keys are seeded and sharded (exact resume, DDP);
     validation and test are sharded without overlap and gathered at evaluation. Images are
-    normalised with ``normalization`` (``(mean, std)`` of the model's weights)."""
+    normalised with ``normalization`` (``(mean, std)`` of the model's weights).
+
+    Args:
+        config: The run's settings.
+        ctx: The process's context.
+        normalization: ``(mean, std)`` per channel.
+
+    Returns:
+        The loaders.
+    """
     if ctx.is_main:
         root, source = resolve_data_root(config)
     barrier(ctx)  # rank 0 generates the synthetic set; the others wait, then find it

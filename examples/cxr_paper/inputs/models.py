@@ -15,7 +15,16 @@ from multires_backbone import (
 
 def build_model(name: str, config: RunConfig, num_classes: int) -> CAMClassifier:
     """The classifier of ``name`` with its own ``--pretrained`` weights and head dropout, with
-    ``num_classes`` outputs (the data set's classes)."""
+    ``num_classes`` outputs (the data set's classes).
+
+    Args:
+        name: A ``multires_backbone`` model name.
+        config: The run's settings.
+        num_classes: Outputs.
+
+    Returns:
+        The classifier.
+    """
     model = create_model(
         name,
         num_classes=num_classes,
@@ -35,6 +44,16 @@ def check_weights(
     its model, or weights that cannot be downloaded, stop the run now, naming model and file.
 
     Returns each model's input normalisation ``(mean, std)`` (that of its weights).
+
+    Args:
+        config: The run's settings.
+        num_classes: Outputs.
+
+    Returns:
+        Per model, its ``(mean, std)``.
+
+    Raises:
+        RunError: Naming the model and the weights that do not load.
     """
     normalization = {}
     for name in config.models:
@@ -50,6 +69,13 @@ def check_weights(
 def standard_counterpart(model: str, models: list[str]) -> str | None:
     """The standard model a multi-resolution one is paired with among ``models``, if any.
 
+    Args:
+        model: A model name.
+        models: The run's models.
+
+    Returns:
+        The standard model's name, or ``None``.
+
     Examples:
         >>> standard_counterpart("multires_resnet10t", ["resnet10t", "multires_resnet10t"])
         'resnet10t'
@@ -63,7 +89,18 @@ def standard_counterpart(model: str, models: list[str]) -> str | None:
 
 
 def model_pairs(models: list[str]) -> list[tuple[str, str]]:
-    """(MultiRes model, its standard model) for each such pair among ``models``."""
+    """(MultiRes model, its standard model) for each such pair among ``models``.
+
+    Args:
+        models: The run's models.
+
+    Returns:
+        The pairs, in ``models``' order.
+
+    Examples:
+        >>> model_pairs(["resnet10t", "multires_resnet10t", "resnet18"])
+        [('multires_resnet10t', 'resnet10t')]
+    """
     return [
         (m, standard) for m in models if (standard := standard_counterpart(m, models)) is not None
     ]

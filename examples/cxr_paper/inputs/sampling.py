@@ -9,7 +9,7 @@ every ``world_size``-th key, a resumed epoch skips the keys already consumed, an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -24,6 +24,14 @@ class EpochSampler(Sampler[tuple[int, int]]):
     For training (``drop_tail=True``) every rank gets the same number of keys: the tail of the
     permutation that does not divide evenly is dropped, so DDP ranks run the same number of
     steps. For evaluation (``drop_tail=False``) every index is served exactly once overall.
+
+    Args:
+        size: Items in the data set.
+        seed: The permutation's seed.
+        rank: This process's rank.
+        world_size: Processes.
+        shuffle: Permute (training) or keep the order.
+        drop_tail: Give every rank the same number of keys.
     """
 
     def __init__(
@@ -71,6 +79,11 @@ class SeededItems(Dataset):
     Items that fail to load with an ``OSError`` (a corrupt or vanished image) are returned as
     ``{"unreadable": name}`` when ``skip_unreadable`` is set, and :func:`collate_skipping` drops
     them and lists their names.
+
+    Args:
+        dataset: A map-style data set whose ``__getitem__`` takes an index.
+        seed: Added to each key's seed.
+        skip_unreadable: Return unreadable items as markers instead of raising.
     """
 
     def __init__(self, dataset: Dataset, seed: int = 0, skip_unreadable: bool = False) -> None:
@@ -96,9 +109,18 @@ class SeededItems(Dataset):
                 return {"unreadable": self.name(index)}
 
 
-def collate_skipping(collate):
+def collate_skipping(
+    collate: Callable[[list[dict[str, Any]]], dict[str, Any]],
+) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
     """Wrap a collate function: drop unreadable items, list them in ``batch["skipped_names"]``
-    and count them in ``batch["skipped"]``."""
+    and count them in ``batch["skipped"]``.
+
+    Args:
+        collate: The collate function for the readable items.
+
+    Returns:
+        The wrapped function.
+    """
 
     def wrapped(items: list) -> dict[str, Any]:
         skipped = [item["unreadable"] for item in items if "unreadable" in item]

@@ -42,6 +42,7 @@ from cxr_paper.scoring.headlines import Headline
 from cxr_paper.scoring.interval_types import MEAN
 from cxr_paper.scoring.kind_scores import KindScores
 from cxr_paper.scoring.study import StudyRun, aggregate
+from cxr_paper.scoring.study_results import Study
 from multires_backbone import is_multires
 from pcm_seam import PCM, SEAM_VARIANTS
 
@@ -58,7 +59,15 @@ VARIANTS = [*SEAM_VARIANTS, *EXPERIMENTS, UNTRAINED]
 def variant_config(run: RunConfig, name: str) -> RunConfig:
     """The run's configuration with the SEAM objective of variant ``name`` alone: a source's
     variant exactly, or the paper's objective plus an experiment's change (the run's own
-    ``--seam-overrides`` and ``--pcm-reads-image`` do not carry over)."""
+    ``--seam-overrides`` and ``--pcm-reads-image`` do not carry over).
+
+    Args:
+        run: The run's settings.
+        name: A variant of :data:`VARIANTS` or ``pcm_seam.SEAM_VARIANTS``.
+
+    Returns:
+        The settings to retrain stage 2 with.
+    """
     if name in SEAM_VARIANTS:
         return dataclasses.replace(run, seam_variant=name, seam_overrides={}, pcm_reads_image=False)
     overrides, reads_image = EXPERIMENTS.get(name, ({}, False))
@@ -68,7 +77,11 @@ def variant_config(run: RunConfig, name: str) -> RunConfig:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    """The command line of ``examples/ablate_pcm.py``."""
+    """The command line of ``examples/ablate_pcm.py``.
+
+    Returns:
+        The parser.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--run",
@@ -97,7 +110,15 @@ SEEDS_FILES = ("ablation_seeds.json", "ablation_seeds.md")
 
 
 def check_variants(run: RunConfig, variants: list[str]) -> None:
-    """Every variant's settings are valid at the run's input size, before any is trained."""
+    """Every variant's settings are valid at the run's input size, before any is trained.
+
+    Args:
+        run: The run's settings.
+        variants: The variants' names.
+
+    Raises:
+        RunError: Naming the variant and its bad setting.
+    """
     for variant in variants:
         try:
             validate(variant_config(run, variant))
@@ -106,7 +127,16 @@ def check_variants(run: RunConfig, variants: list[str]) -> None:
 
 
 def check_not_written(folder: Path, names: Sequence[str], overwrite: bool) -> None:
-    """Refuse to replace an earlier ablation's files unless ``--overwrite``."""
+    """Refuse to replace an earlier ablation's files unless ``--overwrite``.
+
+    Args:
+        folder: The run folder.
+        names: The models to ablate.
+        overwrite: Whether replacing is allowed.
+
+    Raises:
+        RunError: Naming the files.
+    """
     present = [name for name in names if (folder / name).exists()]
     if present and not overwrite:
         raise RunError(
@@ -129,7 +159,18 @@ def ablate(
     tests: dict[str, Any] | None = None,
 ) -> dict:
     """Ablate one run; ``tests`` (if given) receives each ``"model [variant]"`` test result, and
-    ``ablation.html`` in the run folder shows every variant's maps side by side."""
+    ``ablation.html`` in the run folder shows every variant's maps side by side.
+
+    Args:
+        run_dir: A finished run.
+        variants: The variants to retrain stage 2 with.
+        models: The run's models to ablate (``None``: all).
+        quick: One epoch on a tenth of the training images.
+        tests: Receives the test results, if given.
+
+    Returns:
+        ``ablation.json``'s value: per model, per variant, its accuracy, AFP and seconds.
+    """
     tests = {} if tests is None else tests
     run = dataclasses.replace(RunConfig.load(run_dir), out=str(run_dir))
     validate(run)
@@ -176,7 +217,14 @@ def write_variants_page(
     run_dir: Path, results: dict, tests: dict[str, Any], run: RunConfig
 ) -> None:
     """``ablation.html``: the tables and every test image with each variant's CAM and CAM + PCM
-    (one panel per ``model [variant]``)."""
+    (one panel per ``model [variant]``).
+
+    Args:
+        run_dir: The run folder.
+        results: ``ablation.json``'s value.
+        tests: Per ``"model [variant]"``, its test result.
+        run: The run's settings.
+    """
     patients = {
         name: patient
         for test in tests.values()
@@ -194,8 +242,20 @@ def write_variants_page(
     )
 
 
-def ablate_runs(runs: list[Path], variants: list[str], models: list[str] | None, quick: bool):
-    """Ablate every run, then pool each variant's difference to CAM only over the runs."""
+def ablate_runs(
+    runs: list[Path], variants: list[str], models: list[str] | None, quick: bool
+) -> Study:
+    """Ablate every run, then pool each variant's difference to CAM only over the runs.
+
+    Args:
+        runs: Finished run folders.
+        variants: The variants.
+        models: The models (``None``: all).
+        quick: As :func:`ablate`.
+
+    Returns:
+        The pooled study of each variant's difference.
+    """
     study_runs = []
     for run_dir in runs:
         tests: dict[str, Any] = {}
@@ -209,7 +269,14 @@ def ablate_runs(runs: list[Path], variants: list[str], models: list[str] | None,
 
 
 def main(args: argparse.Namespace) -> dict:
-    """Ablate each ``--run`` (checked before any is trained); with several runs, pool them."""
+    """Ablate each ``--run`` (checked before any is trained); with several runs, pool them.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        One run's ``ablation.json`` value, or the pooled study's.
+    """
     for run in args.run:
         config = RunConfig.load(run)  # each folder is a run, before any of them is ablated
         check_not_written(run, ABLATION_FILES, args.overwrite)

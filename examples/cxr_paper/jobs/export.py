@@ -32,7 +32,11 @@ NUMBER_FLAGS = {
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    """The command line of ``examples/export_onnx.py``."""
+    """The command line of ``examples/export_onnx.py``.
+
+    Returns:
+        The parser.
+    """
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
@@ -53,7 +57,17 @@ def largest_differences(
     model: torch.nn.Module, exported: OnnxLocalizer, batch: int, seed: int = 0
 ) -> dict[str, float]:
     """Per output, the largest absolute difference between PyTorch and onnxruntime over a
-    random batch and a constant one."""
+    random batch and a constant one.
+
+    Args:
+        model: The PyTorch model.
+        exported: The ONNX graph loaded in onnxruntime.
+        batch: Images per batch.
+        seed: The random batch's seed.
+
+    Returns:
+        Per output (``probs``, ``cams``, ``refined``), the largest absolute difference.
+    """
     generator = torch.Generator().manual_seed(seed)
     size = model.image_size
     inputs = [
@@ -68,7 +82,14 @@ def largest_differences(
 
 
 def main(args: argparse.Namespace) -> dict[str, float]:
-    """Export ``--model`` to ``--out`` and return the largest difference per output."""
+    """Export ``--model`` to ``--out`` and return the largest difference per output.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        Per output, the largest difference.
+    """
     check_flags(args, NUMBER_FLAGS)
     if args.out.suffix != ".onnx":
         raise RunError(f"--out {args.out}: expected a .onnx file name.")

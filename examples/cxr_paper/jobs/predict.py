@@ -52,7 +52,11 @@ Localizer = CXRLocalizer | OnnxLocalizer
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    """The command line of ``examples/predict.py``."""
+    """The command line of ``examples/predict.py``.
+
+    Returns:
+        The parser.
+    """
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
@@ -107,7 +111,21 @@ def predict_image(
 ) -> dict:
     """One image's probabilities, predicted classes, boxes (in its pixels) and heatmaps;
     ``thresholds`` per class (``model.decision_thresholds()``), ``operating_point`` the rule
-    that chose them (``None``: given by hand)."""
+    that chose them (``None``: given by hand).
+
+    Args:
+        gray: Uint8 or uint16 array ``(H, W)``.
+        model: The loaded model (PyTorch or ONNX).
+        thresholds: Per class, its probability threshold.
+        heatmap_threshold: ``Q``.
+        use_pcm: Boxes from the PCM-refined maps (else the raw CAMs).
+        operating_point: The rule's text, or ``None``.
+
+    Returns:
+        JSON-ready ``size``, ``thresholds``, ``probabilities``, ``predicted``, ``boxes`` (and
+        ``calibrated_probabilities`` with a temperature), and the float ``heatmaps`` ``(H, W)``
+        per predicted class.
+    """
     height, width = gray.shape
     mean, std = model.normalization
     transform = paper_transforms(train=False, size=model.image_size, mean=mean, std=std)
@@ -148,7 +166,18 @@ def predict_all(
     heatmap_threshold: float,
     operating_point: str | None,
 ) -> int:
-    """Predict every image into ``args.out``; the number that could not be read."""
+    """Predict every image into ``args.out``; the number that could not be read.
+
+    Args:
+        args: The parsed command line.
+        model: The loaded model.
+        thresholds: Per class, its probability threshold.
+        heatmap_threshold: ``Q``.
+        operating_point: The rule's text, or ``None``.
+
+    Returns:
+        Images that could not be read.
+    """
     failures = 0
     tails = [".json", "_sr.dcm", "_heatmaps.dcm", *(f"_{safe_part(c)}.png" for c in model.classes)]
     for path, stem in zip(args.images, output_names(args.images, tails), strict=True):
@@ -185,7 +214,14 @@ NUMBER_FLAGS = {"prob_threshold": (FRACTION, False), "heatmap_threshold": (FRACT
 
 
 def main(args: argparse.Namespace) -> int:
-    """Predict every image; the exit status: 1 if some image could not be read, else 0."""
+    """Predict every image; the exit status: 1 if some image could not be read, else 0.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status.
+    """
     check_flags(args, NUMBER_FLAGS)
     if args.dicom:
         require("highdicom", "--dicom")

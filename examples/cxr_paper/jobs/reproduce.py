@@ -44,7 +44,14 @@ Normalization = tuple[tuple[float, ...], tuple[float, ...]]
 
 
 def unreadable_message(error: BaseException) -> str:
-    """One line naming the file (a DataLoader worker's error carries a traceback in its text)."""
+    """One line naming the file (a DataLoader worker's error carries a traceback in its text).
+
+    Args:
+        error: The error an image raised.
+
+    Returns:
+        One line.
+    """
     lines = [line for line in str(error).splitlines() if line.strip()]
     detail = (lines[-1] if lines else repr(error)).split("ImageDecodeError: ", 1)[-1]
     return (
@@ -54,7 +61,14 @@ def unreadable_message(error: BaseException) -> str:
 
 
 def main(args: argparse.Namespace) -> Path:
-    """Run the paper end to end with ``reproduce_paper.py``'s arguments; the report's path."""
+    """Run the paper end to end with ``reproduce_paper.py``'s arguments; the report's path.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        ``report.md``'s path.
+    """
     started = time.perf_counter()
     config = resolve_config(args)
     if config.reproducible:
@@ -70,7 +84,14 @@ def main(args: argparse.Namespace) -> Path:
 
 def enter_reproducible_mode(config: RunConfig) -> None:
     """``--reproducible``: re-execute this script with the mode's environment if it started
-    without it, then switch PyTorch into the mode (:mod:`cxr_paper.machine.reproducible`)."""
+    without it, then switch PyTorch into the mode (:mod:`cxr_paper.machine.reproducible`).
+
+    Args:
+        config: The run's settings.
+
+    Raises:
+        RunError: The mode asked of a GPU, or of a process that cannot re-execute itself.
+    """
     if config.device.startswith("cuda") or (config.device == "auto" and torch.cuda.is_available()):
         raise RunError("--reproducible is a CPU mode: run it with --device cpu on a CPU machine.")
     missing = reproducible.missing_environment()
@@ -85,7 +106,18 @@ def enter_reproducible_mode(config: RunConfig) -> None:
 def run(
     config: RunConfig, ctx: DistContext, resume: bool, started: float, overwrite: bool = False
 ) -> Path:
-    """Check every model's weights, then (rank 0 holding ``--out``'s lock) train and report."""
+    """Check every model's weights, then (rank 0 holding ``--out``'s lock) train and report.
+
+    Args:
+        config: The run's settings.
+        ctx: The process's context.
+        resume: Continue the run in ``--out``.
+        started: ``time.time()`` at the start.
+        overwrite: Replace an earlier run's files.
+
+    Returns:
+        ``report.md``'s path.
+    """
     normalization: dict[str, Normalization] = {
         m: (IMAGENET_MEAN, IMAGENET_STD) for m in config.models
     }
@@ -108,7 +140,18 @@ def run_models(
     started: float,
     normalization: dict[str, Normalization],
 ) -> Path:
-    """Train, evaluate and report each model of the run (finished ones kept with ``resume``)."""
+    """Train, evaluate and report each model of the run (finished ones kept with ``resume``).
+
+    Args:
+        config: The run's settings.
+        ctx: The process's context.
+        resume: Keep finished models.
+        started: ``time.time()`` at the start.
+        normalization: Per model, its ``(mean, std)``.
+
+    Returns:
+        ``report.md``'s path.
+    """
     out = Path(config.out)
     torch.manual_seed(config.seed)
     loaders: dict[Normalization, Loaders] = {}
@@ -155,7 +198,17 @@ def run_models(
 def finished_model(folder: Path) -> ModelResult | None:
     """The saved result of a model a resumed run keeps, ``None`` if it has not finished; a
     finished model whose other outputs were deleted is refused, naming them (they are rebuilt
-    from its checkpoints, without training, once its ``result.json`` is removed)."""
+    from its checkpoints, without training, once its ``result.json`` is removed).
+
+    Args:
+        folder: The model's folder.
+
+    Returns:
+        Its result, or ``None``.
+
+    Raises:
+        RunError: Finished, but outputs are missing.
+    """
     result = ModelResult.load(folder)
     if result is None:
         return None
@@ -182,7 +235,20 @@ def train_and_evaluate(
     figure_images: set[str],
 ) -> ModelResult:
     """Stage 1, stage 2, the test split (Tables 1-4 for this model), then the shareable model
-    (``pretrained/``: weights, config and model card)."""
+    (``pretrained/``: weights, config and model card).
+
+    Args:
+        name: The model's name.
+        config: The run's settings.
+        loaders: The run's loaders.
+        normalization: Its ``(mean, std)``.
+        ctx: The process's context.
+        resume: Continue from its checkpoints.
+        figure_images: The Fig. 7 images.
+
+    Returns:
+        Its result.
+    """
     folder = Path(config.out) / name
     torch.manual_seed(config.seed)
     model = build_model(name, config, len(loaders.task.classes)).to(ctx.device)
@@ -234,7 +300,15 @@ def train_and_evaluate(
 
 
 def card_source(config: RunConfig, loaders: Loaders) -> str:
-    """The training data as the model card names it: no local path (the card is published)."""
+    """The training data as the model card names it: no local path (the card is published).
+
+    Args:
+        config: The run's settings.
+        loaders: The run's loaders.
+
+    Returns:
+        The generated set's description, or the NIH split's name.
+    """
     if config.data == "synthetic":
         return loaders.source
     return "NIH ChestX-ray14, the official train/val list split by patient"

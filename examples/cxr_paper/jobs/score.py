@@ -49,7 +49,11 @@ SCORE_FILE = "score.json"
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    """The command line of ``examples/score_model.py``."""
+    """The command line of ``examples/score_model.py``.
+
+    Returns:
+        The parser.
+    """
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
@@ -90,7 +94,13 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def rename_kind(test: TestResult, old: str, new: str) -> None:
-    """Call a map kind by its method's name (a foreign model's maps are not its own CAM)."""
+    """Call a map kind by its method's name (a foreign model's maps are not its own CAM).
+
+    Args:
+        test: The test result; changed in place.
+        old: The kind's key now.
+        new: Its key after.
+    """
     kind = MapKind.parse(new)
     test.localization[kind] = test.localization.pop(old)
     test.scores[kind] = test.scores.pop(old)
@@ -109,7 +119,14 @@ NUMBER_FLAGS = {
 
 
 def score(args: argparse.Namespace) -> ModelScore:
-    """Score ``--model``'s maps on the test split into ``--out`` (held by one writer)."""
+    """Score ``--model``'s maps on the test split into ``--out`` (held by one writer).
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        What ``score.json`` holds.
+    """
     check_flags(args, NUMBER_FLAGS)
     foreign = ":" in args.model and not Path(args.model).exists()  # timm:NAME, xrv:WEIGHTS
     methods = args.methods or (["gradcam"] if foreign else ["cam"])
@@ -201,7 +218,14 @@ def _score(
 
 
 def write_outputs(out: Path, entry: ModelScore, test: TestResult, config: RunConfig) -> None:
-    """``score.md``, ``report.html``, the records and maps, then ``score.json`` (rank 0)."""
+    """``score.md``, ``report.html``, the records and maps, then ``score.json`` (rank 0).
+
+    Args:
+        out: The output folder.
+        entry: What ``score.json`` holds.
+        test: The test result.
+        config: The settings it was scored with.
+    """
     save_records(test, out)
     save_test_maps(test, out)
     document = score_document(entry, LocalizationProtocol.of(config))
@@ -222,5 +246,12 @@ def write_outputs(out: Path, entry: ModelScore, test: TestResult, config: RunCon
 
 
 def main(args: argparse.Namespace) -> ModelScore:
-    """Score a model with ``score_model.py``'s arguments; the entry written to ``score.json``."""
+    """Score a model with ``score_model.py``'s arguments; the entry written to ``score.json``.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        What ``score.json`` holds.
+    """
     return score(args)

@@ -42,7 +42,11 @@ from cxr_paper.scoring.training_noise import summarize_runs
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    """The command line of ``examples/seed_study.py`` (run flags follow ``--``)."""
+    """The command line of ``examples/seed_study.py`` (run flags follow ``--``).
+
+    Returns:
+        The parser.
+    """
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="Flags after -- go to every reproduce_paper.py run (e.g. -- --preset smoke).",
@@ -63,7 +67,16 @@ NUMBER_FLAGS = {"seeds": (SEED, True), "data_seeds": (SEED, True)}
 
 
 def run_folder(out: Path, data_seed: int, seed: int) -> Path:
-    """The folder of one (data seed, training seed) run."""
+    """The folder of one (data seed, training seed) run.
+
+    Args:
+        out: The study folder.
+        data_seed: The data seed.
+        seed: The training seed.
+
+    Returns:
+        ``out/data<D>_seed<S>``.
+    """
     return out / f"data{data_seed}_seed{seed}"
 
 
@@ -78,14 +91,29 @@ def _run_config(run_flags: list[str]) -> RunConfig:
 
 
 def data_for(out: Path, config: RunConfig) -> str:
-    """The data folder of one data seed: the shared generated set, or the user's folder."""
+    """The data folder of one data seed: the shared generated set, or the user's folder.
+
+    Args:
+        out: The study folder.
+        config: One run's settings.
+
+    Returns:
+        The ``--data`` value.
+    """
     if config.data != "synthetic":
         return config.data
     return str(ensure_synthetic(config, out / "data"))
 
 
 def run_all(out: Path, seeds: list[int], data_seeds: list[int], run_flags: list[str]) -> None:
-    """Run, or resume, every (data seed, training seed) run of the study."""
+    """Run, or resume, every (data seed, training seed) run of the study.
+
+    Args:
+        out: The study folder.
+        seeds: Training seeds.
+        data_seeds: Data seeds.
+        run_flags: Flags for ``reproduce_paper.py``.
+    """
     base = _run_config(run_flags)
     for data_seed in data_seeds:
         config = RunConfig(**{**base.__dict__, "data_seed": data_seed})
@@ -103,7 +131,19 @@ def run_all(out: Path, seeds: list[int], data_seeds: list[int], run_flags: list[
 
 
 def load_runs(out: Path, seeds: list[int], data_seeds: list[int]) -> list[StudyRun]:
-    """Every run's finished models' test results (a run with none is refused)."""
+    """Every run's finished models' test results (a run with none is refused).
+
+    Args:
+        out: The study folder.
+        seeds: Training seeds.
+        data_seeds: Data seeds.
+
+    Returns:
+        The finished runs.
+
+    Raises:
+        RunError: A run with no finished model.
+    """
     runs = []
     for data_seed in data_seeds:
         for seed in seeds:
@@ -123,7 +163,15 @@ def load_runs(out: Path, seeds: list[int], data_seeds: list[int]) -> list[StudyR
 
 def main(args: argparse.Namespace, run_flags: list[str]) -> Study:
     """Run (or continue) every seed's run, then aggregate; the study folder is held by one
-    study at a time (its runs, each in its own folder, by theirs)."""
+    study at a time (its runs, each in its own folder, by theirs).
+
+    Args:
+        args: The study's flags.
+        run_flags: Flags for every run.
+
+    Returns:
+        The aggregate.
+    """
     check_flags(args, NUMBER_FLAGS)
     validate(_run_config(run_flags))  # every run's flags, before the study folder is made
     with lock_on_main(args.out, JobKind.SEED_STUDY):
@@ -135,7 +183,14 @@ NOISE_FILE = "noise.json"
 
 def finished_run(folder: Path) -> tuple[str, dict[str, Any], dict[str, ModelMetrics]] | None:
     """A study run read through the validating loaders (:meth:`RunConfig.load`,
-    :meth:`ModelResult.load`): ``(name, config, metrics)``, ``None`` if a model is unfinished."""
+    :meth:`ModelResult.load`): ``(name, config, metrics)``, ``None`` if a model is unfinished.
+
+    Args:
+        folder: A run folder.
+
+    Returns:
+        ``(name, config, metrics)`` or ``None``.
+    """
     config = RunConfig.load(folder)
     metrics = {}
     for model in config.models:
@@ -150,7 +205,16 @@ def noise_summary(out: Path, run_flags: list[str], started: float) -> dict[str, 
     """Training noise over every finished run in ``out`` (all data and training seeds run so
     far, :func:`cxr_paper.scoring.training_noise.summarize_runs`), with how and where it was
     measured:
-    the file a preset's committed ``cxr_paper/noise/<preset>.json`` is a copy of."""
+    the file a preset's committed ``cxr_paper/noise/<preset>.json`` is a copy of.
+
+    Args:
+        out: The study folder.
+        run_flags: Flags every run got.
+        started: ``time.time()`` at the start.
+
+    Returns:
+        The summary, JSON-ready.
+    """
     folders = sorted(p.parent for p in out.glob("data*_seed*/report.md"))
     loaded = [(folder, finished_run(folder)) for folder in folders]
     finished = [(folder, run) for folder, run in loaded if run is not None]
@@ -176,7 +240,17 @@ WALL_TIME = re.compile(r"wall time (\d+(?:\.\d+)?) min")
 
 
 def run_minutes(runs: list[Path]) -> dict[str, float]:
-    """Each run's wall time as its report states it (a report without one is refused)."""
+    """Each run's wall time as its report states it (a report without one is refused).
+
+    Args:
+        runs: Run folders.
+
+    Returns:
+        Per run folder's name, its minutes.
+
+    Raises:
+        RunError: A report unreadable or without its wall-time line.
+    """
     minutes = {}
     for run in runs:
         report = run / "report.md"
@@ -194,7 +268,15 @@ def run_minutes(runs: list[Path]) -> dict[str, float]:
 
 
 def study(args: argparse.Namespace, run_flags: list[str]) -> Study:
-    """Run what is missing, aggregate, and write ``study.json``, ``study.md`` and the noise file."""
+    """Run what is missing, aggregate, and write ``study.json``, ``study.md`` and the noise file.
+
+    Args:
+        args: The study's flags.
+        run_flags: Flags for every run.
+
+    Returns:
+        The aggregate.
+    """
     started = time.perf_counter()
     if not args.aggregate_only:
         run_all(args.out, args.seeds, args.data_seeds, run_flags)
@@ -221,6 +303,13 @@ def study(args: argparse.Namespace, run_flags: list[str]) -> Study:
 
 
 def parse_command_line(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    """The study's own flags, and those after ``--`` that go to every run."""
+    """The study's own flags, and those after ``--`` that go to every run.
+
+    Args:
+        argv: The command line after the script's name.
+
+    Returns:
+        ``(study flags, run flags)``.
+    """
     split = argv.index("--") if "--" in argv else len(argv)
     return get_args_parser().parse_args(argv[:split]), argv[split + 1 :]

@@ -42,6 +42,18 @@ def fit_pcm(
 
     Adam with the run's betas, gradients accumulated over ``--accumulation`` batches and their
     norm clipped at ``--grad-clip`` before each step ("in all cases", §5.1).
+
+    Args:
+        name: The model's name (its folder and progress label).
+        model: The trained classifier; frozen here.
+        loaders: The run's :class:`~cxr_paper.inputs.data.Loaders`.
+        config: The run's settings.
+        folder: The model's folder; stage-2 checkpoints go there.
+        ctx: The process's context.
+        resume: Continue from the stage's checkpoint.
+
+    Returns:
+        ``(pcm, history)``: the trained PCM and, per SEAM term, its value per epoch.
     """
     lr, epochs = config.pcm_schedule(name)
     torch.manual_seed(config.seed)

@@ -32,7 +32,17 @@ StepFn = Callable[[dict[str, Any]], dict[str, torch.Tensor]]
 
 @dataclass
 class StageState:
-    """Where a stage stands; saved with every checkpoint of the stage."""
+    """Where a stage stands; saved with every checkpoint of the stage.
+
+    Attributes:
+        epoch: The epoch under way.
+        batch: Batches of it done.
+        optimizer_steps: Steps taken in all.
+        totals: This epoch's running sums (``images``, ``skipped``, each loss term × batch size).
+        history: Per name, one value per finished epoch.
+        best_score: The best validation score so far.
+        skipped_names: Unreadable images skipped so far.
+    """
 
     epoch: int = 0
     batch: int = 0
@@ -110,7 +120,16 @@ def _is_number(value: Any) -> bool:
 
 
 def check_finite(loss: torch.Tensor, ctx: DistContext, where: str) -> None:
-    """Stop every rank together on a NaN/inf loss, before it touches the weights."""
+    """Stop every rank together on a NaN/inf loss, before it touches the weights.
+
+    Args:
+        loss: This rank's loss, a scalar tensor.
+        ctx: The process's context.
+        where: The stage and step, for the message.
+
+    Raises:
+        RunError: Some rank's loss is not finite.
+    """
     finite = torch.isfinite(loss.detach()).float()
     if ctx.distributed:
         torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
@@ -141,6 +160,19 @@ def run_epoch(
     ``state.totals`` gains ``images``, ``skipped`` and each named term times its batch size;
     ``clip=(params, max_norm)`` clips the gradient norm before each step; ``on_step()`` runs
     after each step (checkpoints).
+
+    Args:
+        net: The module that trains (``train()`` is set).
+        loader: Batches of dicts.
+        step_fn: ``(net, batch) -> (loss, {term: value})``.
+        optimizer: Its optimizer.
+        state: The stage's state; updated in place.
+        ctx: The process's context.
+        desc: The progress bar's label.
+        accumulation: Batches per optimizer step.
+        total: Batches in the epoch (for the progress bar).
+        clip: ``(params, max_norm)``, or ``None``.
+        on_step: Called after each optimizer step.
     """
     total = total if total is not None else state.batch + len(loader)  # type: ignore[arg-type]
     batches = tqdm(
@@ -180,7 +212,14 @@ def run_epoch(
 
 def save_stage(path: Path, state: StageState, ctx: DistContext, **parts: Any) -> None:
     """Rank 0 writes ``parts`` (modules, optimizers, schedulers: their ``state_dict()``; anything
-    else as is) and the stage state, atomically."""
+    else as is) and the stage state, atomically.
+
+    Args:
+        path: The checkpoint file.
+        state: The stage's state.
+        ctx: The process's context.
+        **parts: What to save with it, by name.
+    """
     if ctx.is_main:
         payload = {
             name: part.state_dict() if hasattr(part, "state_dict") else part
@@ -191,7 +230,19 @@ def save_stage(path: Path, state: StageState, ctx: DistContext, **parts: Any) ->
 
 def load_stage(path: Path, ctx: DistContext, **parts: Any) -> tuple[StageState, dict] | None:
     """Load a stage checkpoint into ``parts`` (objects with ``load_state_dict``); return the
-    stage state and the whole checkpoint, or ``None`` if there is none."""
+    stage state and the whole checkpoint, or ``None`` if there is none.
+
+    Args:
+        path: The checkpoint file.
+        ctx: The process's context.
+        **parts: What to restore, by the names they were saved under.
+
+    Returns:
+        ``(state, checkpoint)`` or ``None``.
+
+    Raises:
+        RunError: The file is damaged or its state is not this project's.
+    """
     if not path.is_file():
         return None
     saved = load(path, ctx.device)
@@ -210,7 +261,16 @@ def load_stage(path: Path, ctx: DistContext, **parts: Any) -> tuple[StageState, 
 
 def every_steps(state: StageState, every: int, save: Callable[[], None]) -> Callable[[], None]:
     """``run_epoch``'s ``on_step``: ``save()`` after every ``every``-th optimizer step (never
-    when ``every`` is 0; epoch ends are saved by the caller)."""
+    when ``every`` is 0; epoch ends are saved by the caller).
+
+    Args:
+        state: The stage's state (its ``optimizer_steps``).
+        every: Steps between saves; 0 for none.
+        save: Saves the checkpoint.
+
+    Returns:
+        The ``on_step`` callback.
+    """
 
     def on_step() -> None:
         if every and state.optimizer_steps % every == 0:

@@ -48,7 +48,20 @@ def evaluate_classification(
     amp: torch.dtype | None = None,
 ) -> tuple[float, dict[str, float], list[str]]:
     """Mean loss, AUROC per class of ``classes`` (the label columns) and ``mean`` over the whole
-    split (all ranks gathered), and the names of the unreadable images skipped."""
+    split (all ranks gathered), and the names of the unreadable images skipped.
+
+    Args:
+        model: The classifier.
+        loader: The split's batches (``images``, ``labels``, and ``label_mask`` where a label
+            may be unknown).
+        criterion: The loss.
+        ctx: The process's context.
+        classes: The label columns' names.
+        amp: The autocast dtype, or ``None``.
+
+    Returns:
+        ``(loss, auroc, skipped)``.
+    """
     model.eval()
     loss_sum, seen, scores, labels, skipped = 0.0, 0, [], [], []
     for batch in loader:
@@ -79,7 +92,21 @@ def fit_classifier(
     ctx: DistContext,
     resume: bool,
 ) -> dict[str, list]:
-    """Stage 1: weighted BCE, Adam, ReduceLROnPlateau on validation macro-AUROC, best checkpoint."""
+    """Stage 1: weighted BCE, Adam, ReduceLROnPlateau on validation macro-AUROC, best checkpoint.
+
+    Args:
+        name: The model's name (its folder and progress label).
+        model: The classifier to train.
+        loaders: The run's :class:`~cxr_paper.inputs.data.Loaders`.
+        config: The run's settings.
+        folder: The model's folder; stage-1 checkpoints go there.
+        ctx: The process's context.
+        resume: Continue from the stage's checkpoint.
+
+    Returns:
+        The stage's history: per name (losses, validation AUROC, learning rate, skipped
+        images), one value per epoch.
+    """
     last, best = folder / "stage1_last.pt", folder / "stage1_best.pt"
     criterion = DynamicWeightedBCEWithLogitsLoss()
     amp = autocast_dtype(config.amp, ctx.device)
@@ -179,7 +206,17 @@ def restore_best(
     """Rank 0 loads the best epoch's weights (it wrote them), then every rank receives them, so
     each rank holds that one model without reading a file rank 0 may still be writing (or that
     another node cannot see). ``recorded``: the stage's state says a best epoch was saved; its
-    file missing then is refused (the last epoch's weights are not the best's)."""
+    file missing then is refused (the last epoch's weights are not the best's).
+
+    Args:
+        model: The classifier; its weights are replaced.
+        best: The best epoch's checkpoint.
+        ctx: The process's context.
+        recorded: Whether the stage recorded a best epoch.
+
+    Raises:
+        RunError: ``recorded`` and ``best`` missing.
+    """
     if ctx.is_main and recorded and not best.is_file():
         raise RunError(
             f"{best} is missing, though stage 1 recorded a best epoch; its weights cannot be "

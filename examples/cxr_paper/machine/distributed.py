@@ -19,6 +19,15 @@ from cxr_paper.errors import RunError
 
 @dataclass(frozen=True)
 class DistContext:
+    """This process's place in a ``torchrun`` job (rank 0 of 1 without one).
+
+    Attributes:
+        rank: Global rank.
+        world_size: Processes in the job.
+        local_rank: Rank on this node (its GPU index).
+        device: The device this process computes on.
+    """
+
     rank: int
     world_size: int
     local_rank: int
@@ -34,7 +43,17 @@ class DistContext:
 
 
 def init_distributed(device_name: str) -> DistContext:
-    """Start the process group under torchrun (else a 1-process context) and pick the device."""
+    """Start the process group under torchrun (else a 1-process context) and pick the device.
+
+    Args:
+        device_name: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns:
+        The context.
+
+    Raises:
+        RunError: CUDA asked for but absent, ``cuda:N`` out of range or under ``torchrun``.
+    """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     use_cuda = device_name.startswith("cuda") or (
         device_name == "auto" and torch.cuda.is_available()
@@ -65,12 +84,25 @@ def init_distributed(device_name: str) -> DistContext:
 
 
 def barrier(ctx: DistContext) -> None:
+    """Wait until every rank gets here (nothing without ``torchrun``).
+
+    Args:
+        ctx: The process's context.
+    """
     if ctx.distributed:
         dist.barrier()
 
 
 def gather(value: Any, ctx: DistContext) -> list[Any]:
-    """Every rank's ``value``, in rank order, on every rank (a list of one without torchrun)."""
+    """Every rank's ``value``, in rank order, on every rank (a list of one without torchrun).
+
+    Args:
+        value: Any picklable value.
+        ctx: The process's context.
+
+    Returns:
+        ``world_size`` values.
+    """
     if not ctx.distributed:
         return [value]
     out: list[Any] = [None] * ctx.world_size
@@ -79,7 +111,12 @@ def gather(value: Any, ctx: DistContext) -> list[Any]:
 
 
 def broadcast_state(module: torch.nn.Module, ctx: DistContext) -> None:
-    """Every rank's ``module`` takes rank 0's parameters and buffers (in place)."""
+    """Every rank's ``module`` takes rank 0's parameters and buffers (in place).
+
+    Args:
+        module: The module, the same architecture on every rank.
+        ctx: The process's context.
+    """
     if not ctx.distributed:
         return
     with torch.no_grad():
@@ -88,5 +125,10 @@ def broadcast_state(module: torch.nn.Module, ctx: DistContext) -> None:
 
 
 def shutdown(ctx: DistContext) -> None:
+    """End the process group, if this process started one.
+
+    Args:
+        ctx: The process's context.
+    """
     if ctx.distributed and dist.is_initialized():
         dist.destroy_process_group()

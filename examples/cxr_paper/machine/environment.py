@@ -95,6 +95,13 @@ def _cpu() -> dict[str, Any]:
 def environment(device: torch.device) -> dict[str, Any]:
     """Commit, versions, device, CPU kernel choice, threads and determinism settings.
 
+    Args:
+        device: The device the run computes on.
+
+    Returns:
+        JSON-ready facts: ``code``, ``cpu``, ``determinism``, ``device``, ``python``,
+        ``threads``, ``versions``.
+
     Examples:
         >>> env = environment(torch.device("cpu"))
         >>> sorted(env)

@@ -31,13 +31,24 @@ _REEXECUTED = "CXR_PAPER_REPRODUCIBLE_REEXEC"
 
 
 def missing_environment() -> dict[str, str]:
-    """The settings of :data:`ENVIRONMENT` this process did not start with."""
+    """The settings of :data:`ENVIRONMENT` this process did not start with.
+
+    Returns:
+        ``{variable: value}`` still to be set.
+    """
     return {k: v for k, v in ENVIRONMENT.items() if os.environ.get(k) != v}
 
 
 def ensure_environment(argv: Sequence[str]) -> None:
     """Re-execute this script with :data:`ENVIRONMENT` if it started without it (the process
-    keeps its id, so ``torchrun`` still sees it); refuse if a re-executed one still lacks it."""
+    keeps its id, so ``torchrun`` still sees it); refuse if a re-executed one still lacks it.
+
+    Args:
+        argv: The script's command line (``sys.argv``).
+
+    Raises:
+        RunError: The re-executed process still lacks the environment.
+    """
     missing = missing_environment()
     if not missing:
         return
@@ -54,7 +65,11 @@ def ensure_environment(argv: Sequence[str]) -> None:
 
 
 def apply() -> dict[str, Any]:
-    """Switch this process's PyTorch into the mode; return what was set (for ``metrics.json``)."""
+    """Switch this process's PyTorch into the mode; return what was set (for ``metrics.json``).
+
+    Returns:
+        The settings, as :func:`settings` reports them.
+    """
     torch.backends.mkldnn.enabled = False
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(THREADS)
@@ -62,7 +77,11 @@ def apply() -> dict[str, Any]:
 
 
 def settings() -> dict[str, Any]:
-    """The mode's settings as this process runs them."""
+    """The mode's settings as this process runs them.
+
+    Returns:
+        Threads, deterministic algorithms, oneDNN, the ATen CPU capability and the environment.
+    """
     return {
         "environment": {k: os.environ.get(k) for k in ENVIRONMENT},
         "onednn_enabled": torch.backends.mkldnn.enabled,
@@ -73,7 +92,11 @@ def settings() -> dict[str, Any]:
 
 
 def active() -> bool:
-    """Whether this process runs in the mode (environment and PyTorch settings both)."""
+    """Whether this process runs in the mode (environment and PyTorch settings both).
+
+    Returns:
+        Whether the mode is on.
+    """
     return (
         not missing_environment()
         and not torch.backends.mkldnn.enabled
@@ -84,7 +107,14 @@ def active() -> bool:
 
 def fingerprint(run: Path) -> dict[str, str]:
     """Per model of a finished run: the SHA-256 (first 16 hex digits) of its saved weights, the
-    classifier's and the PCM's, tensor by tensor in name order (dtype, shape and bytes)."""
+    classifier's and the PCM's, tensor by tensor in name order (dtype, shape and bytes).
+
+    Args:
+        run: A finished run folder.
+
+    Returns:
+        ``{model: 16 hex digits}`` (one digest over ``model.safetensors``, classifier and PCM).
+    """
     from safetensors.numpy import load_file
 
     prints = {}

@@ -21,7 +21,18 @@ KILL_AT_STEP_ENV = "CXR_PAPER_KILL_AT_STEP"
 
 
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    """bf16 on GPU by default ("auto"), fp32 on CPU; "bf16" or "off" force it."""
+    """bf16 on GPU by default ("auto"), fp32 on CPU; "bf16" or "off" force it.
+
+    Args:
+        amp: ``"auto"``, ``"bf16"`` or ``"off"``.
+        device: The device computed on.
+
+    Returns:
+        ``torch.bfloat16`` or ``None`` (full precision).
+
+    Raises:
+        RunError: Another ``amp``.
+    """
     if amp not in ("auto", "bf16", "off"):
         raise RunError(f"--amp must be 'auto', 'bf16' or 'off', got {amp!r}.")
     if amp == "bf16" or (amp == "auto" and device.type == "cuda"):
@@ -30,16 +41,44 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
 
 
 def autocast(dtype: torch.dtype | None, device: torch.device) -> AbstractContextManager:
+    """``torch.autocast`` at ``dtype``, or nothing for ``None``.
+
+    Args:
+        dtype: What :func:`autocast_dtype` chose.
+        device: The device computed on.
+
+    Returns:
+        A context manager.
+    """
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
 def prepare_images(images: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """A batch of images on ``device``, channels-last if asked.
+
+    Args:
+        images: Float tensor ``(B, 3, H, W)``.
+        device: Where to move it.
+        channels_last: Whether to use the channels-last memory format.
+
+    Returns:
+        The same values, ``(B, 3, H, W)``, on ``device``.
+    """
     images = images.to(device, non_blocking=True)
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 
 
 def wrap_for_training(module: nn.Module, ctx: DistContext, sync_bn: bool = False) -> nn.Module:
-    """DistributedDataParallel under torchrun (optionally with SyncBatchNorm), else the module."""
+    """DistributedDataParallel under torchrun (optionally with SyncBatchNorm), else the module.
+
+    Args:
+        module: The module to train.
+        ctx: The process's context.
+        sync_bn: Convert BatchNorm to SyncBatchNorm first.
+
+    Returns:
+        The module to call in the training loop.
+    """
     if not ctx.distributed:
         return module
     if sync_bn:
@@ -49,7 +88,11 @@ def wrap_for_training(module: nn.Module, ctx: DistContext, sync_bn: bool = False
 
 
 def rng_state() -> dict[str, Any]:
-    """Every RNG's state as tensors and plain numbers (a checkpoint loads it without pickle)."""
+    """Every RNG's state as tensors and plain numbers (a checkpoint loads it without pickle).
+
+    Returns:
+        Python's, NumPy's, torch's CPU and (where present) CUDA generators' states.
+    """
     kind, key, position, has_gauss, cached = np.random.get_state()  # noqa: NPY002 - libraries use it
     version, internal, gauss_next = random.getstate()
     state: dict[str, Any] = {
@@ -69,7 +112,11 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` saved."""
+    """Restore what :func:`rng_state` saved.
+
+    Args:
+        state: What :func:`rng_state` returned.
+    """
     numpy = state["numpy"]
     key = np.asarray(numpy["key"].numpy(), dtype=np.uint32)
     torch.set_rng_state(state["torch"])
@@ -90,7 +137,12 @@ KILL_AFTER_MODELS_ENV = "CXR_PAPER_KILL_AFTER_MODELS"
 def maybe_kill(variable: str, count: int) -> None:
     """Fault injection for the kill-and-resume tests: SIGKILL this process when the environment
     variable ``variable`` (:data:`KILL_AT_STEP_ENV`, :data:`KILL_AFTER_MODELS_ENV`) is set to
-    ``count``; nothing otherwise."""
+    ``count``; nothing otherwise.
+
+    Args:
+        variable: The environment variable's name.
+        count: The step or model count reached.
+    """
     target = os.environ.get(variable)
     if target is not None and count == int(target):
         os.kill(os.getpid(), signal.SIGKILL)

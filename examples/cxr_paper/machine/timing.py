@@ -21,7 +21,13 @@ CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 @dataclass
 class Timing:
-    """Median and interquartile range of the per-call time, over ``runs`` measured blocks."""
+    """Median and interquartile range of the per-call time, over ``runs`` measured blocks.
+
+    Attributes:
+        median_ms: Median milliseconds per call.
+        iqr_ms: Interquartile range of the blocks' per-call milliseconds.
+        runs: Measured blocks.
+    """
 
     median_ms: float
     iqr_ms: float
@@ -48,6 +54,13 @@ def _benchmark_module() -> ModuleType:
 def time_call(fn: Callable[[], object], min_run_time: float = 1.0) -> Timing:
     """Time ``fn()`` with ``blocked_autorange`` (at least ``min_run_time`` seconds of calls).
 
+    Args:
+        fn: The call to time.
+        min_run_time: Seconds to spend at least.
+
+    Returns:
+        Its timing.
+
     Examples:
         >>> time_call(lambda: sum(range(100)), min_run_time=0.01).median_ms < 10
         True
@@ -66,7 +79,17 @@ def interleaved_ratio(
     min_run_time: float = 0.5,
 ) -> float:
     """Median over ``rounds`` of time(numerator) / time(denominator), timed alternately, so a
-    machine that speeds up or slows down during the run moves both."""
+    machine that speeds up or slows down during the run moves both.
+
+    Args:
+        numerator: One call.
+        denominator: The other.
+        rounds: Alternations.
+        min_run_time: Seconds per timing.
+
+    Returns:
+        The median ratio.
+    """
     ratios = []
     for _ in range(rounds):
         a = time_call(numerator, min_run_time).median_ms
@@ -75,7 +98,14 @@ def interleaved_ratio(
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bf16 natively (else bf16 is emulated and timing it misleads)."""
+    """Whether ``device`` computes bf16 natively (else bf16 is emulated and timing it misleads).
+
+    Args:
+        device: A device.
+
+    Returns:
+        ``torch.cuda.is_bf16_supported()`` on CUDA; on a CPU, whether it has AVX-512 BF16 or AMX.
+    """
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     cpuinfo = Path("/proc/cpuinfo")

@@ -16,7 +16,14 @@ from cxr_paper.scoring.model_metrics import ModelMetrics
 
 
 def operating_table(points: OperatingPoints) -> Table:
-    """One model's thresholds and the test sensitivity/specificity at them."""
+    """One model's thresholds and the test sensitivity/specificity at them.
+
+    Args:
+        points: The model's operating points.
+
+    Returns:
+        Rows per class: threshold, whether the rule chose it, sensitivity, specificity.
+    """
     rows = [
         [
             name,
@@ -30,7 +37,14 @@ def operating_table(points: OperatingPoints) -> Table:
 
 
 def calibration_table(metrics: dict[str, ModelMetrics]) -> Table:
-    """ECE over all classes per model, before and (if fitted) after temperature scaling."""
+    """ECE over all classes per model, before and (if fitted) after temperature scaling.
+
+    Args:
+        metrics: Per model, its ``metrics.json`` entry.
+
+    Returns:
+        Rows per model.
+    """
     rows = []
     for model, entry in metrics.items():
         calibration = entry.calibration
@@ -49,7 +63,15 @@ def calibration_table(metrics: dict[str, ModelMetrics]) -> Table:
 
 
 def decisions_section(metrics: dict[str, ModelMetrics], config: RunConfig) -> Document | None:
-    """The report's section: per model its operating points, then calibration."""
+    """The report's section: per model its operating points, then calibration.
+
+    Args:
+        metrics: Per model, its ``metrics.json`` entry.
+        config: The run's settings (the rule's text).
+
+    Returns:
+        The section, or ``None`` when no model has decisions.
+    """
     if all(entry.operating_points is None for entry in metrics.values()):
         return None
     doc = Document().heading("Operating points and calibration (the saved model's decisions)")
@@ -75,7 +97,15 @@ def decisions_section(metrics: dict[str, ModelMetrics], config: RunConfig) -> Do
 
 def plot_reliability(metrics: dict[str, ModelMetrics], path: Path) -> Path:
     """Reliability diagrams: per model, the share of positives against the mean probability in
-    each bin (95 % intervals as bars), before and after temperature scaling."""
+    each bin (95 % intervals as bars), before and after temperature scaling.
+
+    Args:
+        metrics: Per model, its ``metrics.json`` entry.
+        path: The PNG to write.
+
+    Returns:
+        ``path``.
+    """
     import matplotlib  # here: the tables (the model card, predict.py) need no plotting
 
     matplotlib.use("Agg")

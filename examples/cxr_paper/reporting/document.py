@@ -23,7 +23,13 @@ TEMPLATE = Path(__file__).with_name("templates") / "document.html"
 
 @dataclass(frozen=True)
 class Heading:
-    """A heading, ``level`` 1 to 6."""
+    """A heading, ``level`` 1 to 6.
+
+    Attributes:
+        text: Inline Markdown.
+        level: 1 to 6.
+        kind: The block's tag in JSON.
+    """
 
     text: str
     level: int = 2
@@ -35,7 +41,12 @@ class Heading:
 
 @dataclass(frozen=True)
 class Paragraph:
-    """A paragraph of inline Markdown."""
+    """A paragraph of inline Markdown.
+
+    Attributes:
+        text: Inline Markdown.
+        kind: The block's tag in JSON.
+    """
 
     text: str
     kind: Literal["paragraph"] = "paragraph"
@@ -46,7 +57,12 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class Bullets:
-    """A bullet list, one inline-Markdown item each."""
+    """A bullet list, one inline-Markdown item each.
+
+    Attributes:
+        items: Inline Markdown, one per bullet.
+        kind: The block's tag in JSON.
+    """
 
     items: tuple[str, ...]
     kind: Literal["bullets"] = "bullets"
@@ -57,7 +73,16 @@ class Bullets:
 
 @dataclass(frozen=True)
 class Table:
-    """A table: a header and rows of cells as long as it (inline Markdown each)."""
+    """A table: a header and rows of cells as long as it (inline Markdown each).
+
+    Attributes:
+        header: Column titles.
+        rows: Cells, each row as long as ``header``.
+        kind: The block's tag in JSON.
+
+    Raises:
+        ValueError: A row of another length.
+    """
 
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
@@ -92,7 +117,13 @@ class Table:
 
 @dataclass(frozen=True)
 class Figure:
-    """An image of the report's folder, with its title as alternative text."""
+    """An image of the report's folder, with its title as alternative text.
+
+    Attributes:
+        title: Alternative text and caption.
+        source: The image's path, relative to the report.
+        kind: The block's tag in JSON.
+    """
 
     title: str
     source: str  # relative to the document
@@ -109,6 +140,12 @@ Block = Heading | Paragraph | Bullets | Table | Figure
 def literal(text: object) -> str:
     """``text`` (a file name, a path, a label from a data set) as a Markdown code span, shown as
     it is in every renderer: never a link, an image, emphasis or HTML. Line breaks become spaces.
+
+    Args:
+        text: Any value; ``str(text)`` is shown.
+
+    Returns:
+        A code span.
 
     Examples:
         >>> literal("[click](https:evil.example).png"), literal("a`b"), literal("`x")
@@ -134,6 +171,12 @@ def _inline_parser():
 def inline_html(text: str) -> Markup:
     """Inline Markdown as HTML, everything else escaped.
 
+    Args:
+        text: Inline Markdown (``**bold**``, ``*emphasis*``, code spans).
+
+    Returns:
+        Safe HTML.
+
     Examples:
         >>> str(inline_html("**a** `<b>` <i>x</i> `**c**`"))
         '<strong>a</strong> <code>&lt;b&gt;</code> &lt;i&gt;x&lt;/i&gt; <code>**c**</code>'
@@ -153,6 +196,9 @@ def _template():
 @dataclass
 class Document:
     """Blocks in reading order; the builder methods return the document, so they chain.
+
+    Attributes:
+        blocks: Headings, paragraphs, bullets, tables and figures.
 
     Examples:
         >>> doc = Document().heading("Scores", 1).paragraph("On **3** images.")
@@ -206,6 +252,13 @@ class Document:
 
 def make_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
     """A :class:`Table` of strings from any sequences.
+
+    Args:
+        header: Column titles.
+        rows: Rows of cells, any values (``str`` of each).
+
+    Returns:
+        The table.
 
     Examples:
         >>> make_table(["a"], [[1], [2]]).rows

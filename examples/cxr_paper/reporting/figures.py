@@ -26,6 +26,12 @@ from cxr_paper.scoring.model_metrics import History, ModelMetrics
 def seam_terms_shown(history: History) -> list[str]:
     """The SEAM terms Fig. 5 draws for one model: those the history holds and that were not 0.
 
+    Args:
+        history: One model's training history.
+
+    Returns:
+        Term names, in :data:`~cxr_paper.learning.pcm_training.SEAM_TERMS`' order.
+
     Examples:
         >>> seam_terms_shown({"msml": [0.7], "ecr": [0.2], "er": [0.0], "min_pool": [0.1]})
         ['msml', 'ecr', 'min_pool']
@@ -36,7 +42,15 @@ def seam_terms_shown(history: History) -> list[str]:
 def plot_losses(histories: dict[str, History], path: Path) -> Path:
     """Fig. 5: training and validation loss per epoch, then each SEAM term of the PCM stage
     (:data:`~cxr_paper.learning.pcm_training.SEAM_TERMS`, each unweighted; a term that stayed 0,
-    such as one the objective does not use, is left out)."""
+    such as one the objective does not use, is left out).
+
+    Args:
+        histories: Per model, its training history.
+        path: The PNG to write.
+
+    Returns:
+        ``path``.
+    """
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     styles = ("-", "--", ":", "-.")
     for name, history in histories.items():
@@ -72,7 +86,16 @@ def plot_threshold_curves(
     metrics: dict[str, ModelMetrics], path: Path, protocol: LocalizationProtocol
 ) -> Path:
     """Mean accuracy at the headline overlap over the heatmap threshold, per model and map kind
-    (the run's Q dashed)."""
+    (the run's Q dashed).
+
+    Args:
+        metrics: Per model, its ``metrics.json`` entry.
+        path: The PNG to write.
+        protocol: The run's Q, p and T.
+
+    Returns:
+        ``path``.
+    """
     fig, axis = plt.subplots(figsize=(7, 4.5))
     for model, result in metrics.items():
         for kind, scores in result.localization.items():
@@ -99,7 +122,18 @@ def plot_threshold_curves(
 def plot_roc(
     labels: np.ndarray, probs: np.ndarray, auroc: dict[str, float], title: str, path: Path
 ) -> Path:
-    """Fig. 6: ROC curve per class."""
+    """Fig. 6: ROC curve per class.
+
+    Args:
+        labels: Int array ``(N, K)`` of 0/1 labels.
+        probs: Float array ``(N, K)``.
+        auroc: Per class, its AUROC (for the legend).
+        title: The figure's title.
+        path: The PNG to write.
+
+    Returns:
+        ``path``.
+    """
     fig, axis = plt.subplots(figsize=(7, 7))
     for i, name in enumerate(n for n in auroc if n != "mean"):  # the task's classes, in order
         if 0 < labels[:, i].sum() < len(labels):
@@ -122,7 +156,18 @@ def plot_heatmap_grid(
     columns: list[tuple[str, str, dict[str, Any]]], names: list[str], path: Path
 ) -> Path:
     """Fig. 7: per test image (rows), one model/kind per column: heatmap of the GT class,
-    GT boxes green, predicted boxes red."""
+    GT boxes green, predicted boxes red.
+
+    Args:
+        columns: ``(title, map kind, examples)`` per column; ``examples`` per image name its
+            ``image`` ``(3, H, W)``, ``gt`` boxes and per map kind its ``heatmaps``, ``boxes`` and
+            ``probs``.
+        names: The images, one per row.
+        path: The PNG to write.
+
+    Returns:
+        ``path``.
+    """
     rows = [n for n in names if all(n in examples for _, _, examples in columns)]
     if not rows:
         return path

@@ -9,13 +9,27 @@ from cxr_paper.scoring.interval_types import MEAN, ModelIntervals
 
 
 def results_section(intervals: ModelIntervals | None) -> Document:
-    """The card's results: :func:`results_table`, or that none were recorded."""
+    """The card's results: :func:`results_table`, or that none were recorded.
+
+    Args:
+        intervals: The model's intervals, or ``None``.
+
+    Returns:
+        The section.
+    """
     table = results_table(intervals) if intervals else None
     return Document().add(table) if table else Document().paragraph("Not recorded.")
 
 
 def results_table(intervals: ModelIntervals) -> Table:
-    """A model's headline numbers with their intervals."""
+    """A model's headline numbers with their intervals.
+
+    Args:
+        intervals: The model's intervals.
+
+    Returns:
+        Rows AUROC and, per map kind, each headline's mean with its interval.
+    """
     rows = [
         [
             f"mean AUROC, {len(intervals.auroc) - 1} classes",

@@ -35,7 +35,11 @@ VIEWER_SCRIPT = TEMPLATE.with_name("viewer.js")
 
 def viridis_hex() -> str:
     """The 256 colours of matplotlib's viridis, as one hex string (colour-blind safe, monotone
-    in lightness)."""
+    in lightness).
+
+    Returns:
+        1,536 hex digits, six per colour.
+    """
     colours = (colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(int)
     return "".join(f"{r:02x}{g:02x}{b:02x}" for r, g, b in colours)
 
@@ -63,7 +67,14 @@ def _per_entry(
 
 
 def files_folder(page: Path) -> str:
-    """The sibling folder of a page's images and data: ``report.html`` -> ``report_files``."""
+    """The sibling folder of a page's images and data: ``report.html`` -> ``report_files``.
+
+    Args:
+        page: The HTML page.
+
+    Returns:
+        The folder's name.
+    """
     return f"{page.stem}_files"
 
 
@@ -74,7 +85,17 @@ def build_index(
     task: Task,
 ) -> dict:
     """The page's index: per image its id, name, GT box sizes and per model, map kind and class
-    ``[GT boxes hit, GT boxes, false positives]``."""
+    ``[GT boxes hit, GT boxes, false positives]``.
+
+    Args:
+        viewers: Per model, per image name, its viewer record.
+        patients: Per image name, its patient.
+        folder: The page's files folder (where each image's data goes).
+        task: The classes.
+
+    Returns:
+        The index, JSON-ready.
+    """
     models = list(viewers)
     names = sorted({name for viewer in viewers.values() for name in viewer})
     kinds: list[str] = []
@@ -143,6 +164,12 @@ def script_json(value: Any) -> str:
     written as ``\\u003c`` ... (as Django's ``json_script``), so a name such as
     ``<!--<script>`` or ``</script>`` cannot change how the page is parsed.
 
+    Args:
+        value: JSON-ready data.
+
+    Returns:
+        Compact JSON text.
+
     Examples:
         >>> script_json({"name": "<!--<script>"})
         '{"name":"\\\\u003c!--\\\\u003cscript\\\\u003e"}'
@@ -164,12 +191,19 @@ def write_html_report(
     """Write ``path`` (e.g. ``report.html``) and its files folder (``report_files/``) beside it.
 
     Args:
-        document: the report whose tables and figures the page shows (figures linked
+        path: The page to write.
+        document: The report whose tables and figures the page shows (figures linked
             relatively, as in its Markdown).
-        viewers: per model, the test result's ``viewer`` records
-        (:mod:`cxr_paper.scoring.viewer_data`).
-        patients: image name -> patient id.
-        task: the data set's box classes and box frame.
+        viewers: Per model, the test result's ``viewer`` records
+            (:mod:`cxr_paper.scoring.viewer_data`).
+        patients: Image name -> patient id.
+        title: The page's title (text, escaped).
+        prob_threshold: The probability threshold the boxes were made with.
+        heatmap_threshold: ``Q``, the page's initial heatmap threshold.
+        task: The data set's box classes and box frame.
+
+    Returns:
+        ``path``.
     """
     folder = path.parent / files_folder(path)
     index = build_index(viewers, patients, folder.name, task)

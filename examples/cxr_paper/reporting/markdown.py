@@ -15,6 +15,13 @@ MEASURABLE = "✓"
 def number(value: float | None, digits: int = 3) -> str:
     """``0.123``; ``–`` for a missing or undefined value.
 
+    Args:
+        value: A number, NaN or ``None``.
+        digits: Decimals.
+
+    Returns:
+        The text.
+
     Examples:
         >>> number(0.12345), number(float("nan")), number(None)
         ('0.123', '–', '–')
@@ -27,6 +34,14 @@ def number(value: float | None, digits: int = 3) -> str:
 def with_interval(interval: Interval | None, signed: bool = False, mark: bool = True) -> str:
     """An interval as ``0.275 [0.221, 0.330]``; a paired difference (``signed``) gets a sign and,
     with ``mark``, :data:`MEASURABLE` when its interval excludes 0.
+
+    Args:
+        interval: The interval, or ``None`` (``–``).
+        signed: Show signs (a difference).
+        mark: Mark a difference whose interval excludes 0.
+
+    Returns:
+        The text.
 
     Examples:
         >>> with_interval(Interval(0.5, 0.41, 0.6, 0.95, 1000))
@@ -49,6 +64,12 @@ def with_interval(interval: Interval | None, signed: bool = False, mark: bool = 
 def kind_label(kind: str) -> str:
     """How a map kind (``TestResult.localization``'s keys) is named in tables and switches
     (:attr:`cxr_paper.scoring.map_kinds.MapKind.label`).
+
+    Args:
+        kind: A map kind's key.
+
+    Returns:
+        Its label.
 
     Examples:
         >>> kind_label("pcm"), kind_label("gradcam++"), kind_label("hirescam+pcm")

@@ -35,7 +35,16 @@ METHOD_COLUMNS = (
 
 
 def methods_table(metrics: dict[str, ModelMetrics], protocol: LocalizationProtocol) -> Table:
-    """Rows model × map kind; means over the 8 box classes."""
+    """Rows model × map kind; means over the 8 box classes.
+
+    Args:
+        metrics: Per model, its ``metrics.json`` entry.
+        protocol: The run's Q, p and T.
+
+    Returns:
+        Rows model × map kind: accuracy, false positives, MaxBoxAccV2, pointing game, calibrated
+        accuracy.
+    """
     names = {
         Headline.ACCURACY: f"{Headline.ACCURACY.label} (Q = {protocol.heatmap_threshold:g})",
         Headline.CALIBRATED_ACCURACY: f"{Headline.CALIBRATED_ACCURACY.label} (threshold)",
@@ -63,7 +72,16 @@ def methods_table(metrics: dict[str, ModelMetrics], protocol: LocalizationProtoc
 def methods_caption(
     pointing_tolerance: float, box_frame: Sequence[int], protocol: LocalizationProtocol
 ) -> str:
-    """What the methods table's columns mean, with the run's thresholds and tolerance."""
+    """What the methods table's columns mean, with the run's thresholds and tolerance.
+
+    Args:
+        pointing_tolerance: The pointing game's tolerance in pixels.
+        box_frame: ``(H, W)`` of the boxes' frame.
+        protocol: The run's Q, p and T.
+
+    Returns:
+        Inline Markdown.
+    """
     height, width = box_frame
     paper = (
         " (the paper's)"

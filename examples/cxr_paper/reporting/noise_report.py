@@ -19,7 +19,14 @@ MARKS = {"finding": MEASURABLE, "test noise only": "†", "none": ""}
 def paired_table(metrics: dict[str, ModelMetrics]) -> Table | None:
     """Every paired difference of the run: rows comparison x map kind, columns the headlines;
     each marked by :func:`~cxr_paper.scoring.training_noise.judge` against the test set's noise and,
-    where a study measured it, the training noise."""
+    where a study measured it, the training noise.
+
+    Args:
+        metrics: Per model, its ``metrics.json`` entry.
+
+    Returns:
+        The table, or ``None`` when the run has no paired difference.
+    """
     rows = []
     for model, result in metrics.items():
         known = (result.noise and result.noise.numbers) or {}
@@ -44,6 +51,14 @@ def paired_table(metrics: dict[str, ModelMetrics]) -> Table | None:
 
 
 def paired_section(metrics: dict[str, ModelMetrics]) -> Document | None:
+    """The report's section on paired differences: :func:`paired_table` with how to read its marks.
+
+    Args:
+        metrics: Per model, its ``metrics.json`` entry.
+
+    Returns:
+        The section, or ``None`` when the run has no paired difference.
+    """
     rows = paired_table(metrics)
     if rows is None:
         return None
@@ -73,7 +88,14 @@ def paired_section(metrics: dict[str, ModelMetrics]) -> Document | None:
 def training_noise_section(metrics: dict[str, ModelMetrics]) -> Document:
     """What retraining would move: per number, the study's training sd, the range a rerun is
     expected in, and whether this run's value lies there; robust numbers (small training share)
-    first. Without a study for these settings, says so."""
+    first. Without a study for these settings, says so.
+
+    Args:
+        metrics: Per model, its ``metrics.json`` entry (with its :class:`NoiseNote`).
+
+    Returns:
+        The section.
+    """
     first = next(iter(metrics.values()), None)
     study = first and first.noise and first.noise.study
     if not study:

@@ -38,7 +38,16 @@ INTERVAL_NOTE = (
 
 @dataclass
 class DataNotes:
-    """On how many images the tables were computed, and what was left out of them."""
+    """On how many images the tables were computed, and what was left out of them.
+
+    Attributes:
+        test_images: Test images scored for AUROC.
+        test_images_listed: Test images the split lists.
+        box_images: Box images scored for localization.
+        box_images_listed: Box images the split lists.
+        skipped_images: Per split, unreadable images skipped.
+        dropped_boxes: GT boxes dropped as outside the box frame.
+    """
 
     test_images: int
     test_images_listed: int
@@ -81,12 +90,27 @@ class DataNotes:
 
 
 def metrics_task(metrics: dict[str, ModelMetrics]) -> Task:
-    """The task the models of ``metrics.json`` were evaluated on (stored with each model)."""
+    """The task the models of ``metrics.json`` were evaluated on (stored with each model).
+
+    Args:
+        metrics: Per model, its ``metrics.json`` entry.
+
+    Returns:
+        The first model's task (a run evaluates every model on one).
+    """
     return next(iter(metrics.values())).task
 
 
 def table1(metrics: dict[str, ModelMetrics]) -> Table:
-    """Table 1: test AUROC per class, ours with intervals beside the paper's."""
+    """Table 1: test AUROC per class, ours with intervals beside the paper's.
+
+    Args:
+        metrics: Per model, its ``metrics.json`` entry.
+
+    Returns:
+        Rows per class and the mean; a column per model (and per paper model where the classes
+        are ChestX-ray14's).
+    """
     task = metrics_task(metrics)
     paper_models = list(metrics) if paper_applies(task.classes, task.box_classes) else []
     header = [
@@ -145,7 +169,15 @@ def _localization_table(
 
 
 def table4(metrics: dict[str, ModelMetrics], device: str) -> Table:
-    """Table 4: inference time and parameters, ours beside the paper's."""
+    """Table 4: inference time and parameters, ours beside the paper's.
+
+    Args:
+        metrics: Per model, its ``metrics.json`` entry.
+        device: The device the latency was measured on.
+
+    Returns:
+        Rows per model.
+    """
     header = [
         "Model",
         f"ms ({device})",
@@ -183,7 +215,21 @@ def run_report(
     pending: list[str] | None = None,
 ) -> Document:
     """The run's report: its facts, Tables 1-4 beside the paper's, the methods compared, the
-    paired differences, the decisions, the training noise and the figures."""
+    paired differences, the decisions, the training noise and the figures.
+
+    Args:
+        metrics: Per model, its ``metrics.json`` entry.
+        config: The run's settings.
+        source: A description of the data.
+        figures: Per figure, its PNG.
+        seconds: The run's wall time so far.
+        device: The device computed on.
+        notes: What the tables were computed on.
+        pending: Models still to finish.
+
+    Returns:
+        ``report.md``'s document.
+    """
     doc = Document().heading("Reproduction of D'Souza, Reddy & Manjunath (2022)", 1)
     doc.bullets(
         [

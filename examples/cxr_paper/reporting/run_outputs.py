@@ -7,7 +7,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from cxr14_data import read_bbox_list
+from cxr14_data import ChestXray14, read_bbox_list
 from cxr_paper.configuration.config import RunConfig
 from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.files.atomic import atomic_text
@@ -34,8 +34,16 @@ from multires_backbone import is_multires
 PREFERRED_FIGURE_FINDINGS = ("Nodule", "Mass")
 
 
-def choose_figure_images(dataset, count: int) -> list[str]:
-    """Test images with boxes for Fig. 7, small findings (Nodule, Mass) first."""
+def choose_figure_images(dataset: ChestXray14, count: int) -> list[str]:
+    """Test images with boxes for Fig. 7, small findings (Nodule, Mass) first.
+
+    Args:
+        dataset: The test split's data set (its box records).
+        count: Images wanted.
+
+    Returns:
+        Image names, at most ``count``.
+    """
     in_split = {r.image_index for r in dataset.records}
     boxes = [b for b in read_bbox_list(dataset.root) if b.image_index in in_split]
     ordered = sorted(boxes, key=lambda b: (b.label not in PREFERRED_FIGURE_FINDINGS, b.image_index))
@@ -50,7 +58,15 @@ def paired_across_models(
     config: RunConfig, results: dict[str, ModelResult]
 ) -> dict[str, dict[Comparison, ModelDifference]]:
     """``{multires model: {"<model> - <standard>": difference}}``: MultiRes minus its standard
-    model on the same test images, for each such pair of the run."""
+    model on the same test images, for each such pair of the run.
+
+    Args:
+        config: The run's settings (its models).
+        results: Per finished model, its result.
+
+    Returns:
+        Per MultiRes model, its differences.
+    """
     pairs = {}
     for name in results:
         standard = standard_counterpart(name, list(results))
@@ -66,7 +82,15 @@ def paired_across_models(
 
 
 def data_notes(loaders: Loaders, results: dict[str, ModelResult]) -> DataNotes:
-    """On what each table was computed, and what was left out (unreadable images, bad boxes)."""
+    """On what each table was computed, and what was left out (unreadable images, bad boxes).
+
+    Args:
+        loaders: The run's loaders (their data sets' lists and drops).
+        results: Per finished model, its result.
+
+    Returns:
+        The notes.
+    """
     test_set = loaders.dataset("test")
     any_result = next(iter(results.values()))
     splits = {
@@ -96,7 +120,17 @@ def write_outputs(
     started: float,
     ctx: DistContext,
 ) -> None:
-    """metrics.json, Figures 5-7 and report.md over the models finished so far (rank 0)."""
+    """metrics.json, Figures 5-7 and report.md over the models finished so far (rank 0).
+
+    Args:
+        config: The run's settings.
+        out: The run folder.
+        results: Per finished model, its result.
+        figure_images: The Fig. 7 images.
+        loaders: The run's loaders.
+        started: ``time.time()`` at the start (for the wall time).
+        ctx: The process's context; only rank 0 writes.
+    """
     across = paired_across_models(config, results)
     metrics = {name: result.metrics(across.get(name)) for name, result in results.items()}
     metrics, _ = training_noise.annotate(metrics, dataclasses.asdict(config))

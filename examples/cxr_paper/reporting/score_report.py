@@ -13,7 +13,15 @@ from cxr_paper.scoring.model_metrics import ModelScore
 
 def score_document(entry: ModelScore, protocol: LocalizationProtocol) -> Document:
     """``score.md`` and the tables of ``report.html``: what was scored, the headline numbers
-    with their intervals, the accuracy per class."""
+    with their intervals, the accuracy per class.
+
+    Args:
+        entry: What ``score.json`` holds.
+        protocol: The Q, p and T scored with.
+
+    Returns:
+        The document.
+    """
     # the model's path, the data's description and the task's names come from the user and
     # from files: text, never markup
     doc = Document().heading(f"{literal(entry.model)} on {literal(entry.task.name)}'s boxes", 1)

@@ -22,6 +22,13 @@ ABLATION_HEADLINES = (Headline.ACCURACY, Headline.AFP, Headline.MAX_BOX_ACC_V2)
 def seed_cells(row: StudyRow, signed: bool) -> list[str]:
     """A number across runs: the value per run, mean ± sd, and the pooled interval.
 
+    Args:
+        row: The number across runs.
+        signed: Show signs (a difference).
+
+    Returns:
+        Three cells.
+
     Examples:
         >>> from cxr_paper.scoring.interval_types import Interval
         >>> pooled = Interval(0.6, 0.45, 0.75, 0.95, 1000)
@@ -37,7 +44,15 @@ def seed_cells(row: StudyRow, signed: bool) -> list[str]:
 
 def study_document(study: Study, config: dict[str, Any]) -> Document:
     """``study.md``: per data seed every number and paired difference across training seeds;
-    with several data seeds, their spread too."""
+    with several data seeds, their spread too.
+
+    Args:
+        study: The aggregate.
+        config: The study's settings.
+
+    Returns:
+        The document.
+    """
     doc = Document().heading("Seed study", 1)
     doc.paragraph(
         f"{config['runs']} runs: training seeds {config['seeds']} × data seeds "
@@ -68,7 +83,15 @@ def study_document(study: Study, config: dict[str, Any]) -> Document:
 
 
 def ablation_document(results: dict[str, Any], protocol: LocalizationProtocol) -> Document:
-    """``ablation.md``: per model, each variant's accuracy per class, its mean, AFP and time."""
+    """``ablation.md``: per model, each variant's accuracy per class, its mean, AFP and time.
+
+    Args:
+        results: ``ablation.json``'s value.
+        protocol: The Q, p and T scored with.
+
+    Returns:
+        The document.
+    """
     doc = Document().heading("PCM ablation", 1)
     doc.paragraph(
         f"Run: {literal(results['run'])}; stage 1 kept, only the PCM retrained per variant. "
@@ -91,7 +114,15 @@ def ablation_document(results: dict[str, Any], protocol: LocalizationProtocol) -
 
 
 def ablation_seeds_document(study: Study, runs: Sequence[Path]) -> Document:
-    """``ablation_seeds.md``: each variant's PCM minus CAM only, pooled over the runs."""
+    """``ablation_seeds.md``: each variant's PCM minus CAM only, pooled over the runs.
+
+    Args:
+        study: The variants' aggregate over the runs.
+        runs: The run folders.
+
+    Returns:
+        The document.
+    """
     doc = Document().heading("PCM ablation over seeds", 1)
     doc.paragraph(
         f"Runs: {', '.join(f'`{r}`' for r in runs)}. Each variant's PCM minus CAM only, on the "

@@ -38,7 +38,18 @@ def activations_and_gradients(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``A`` ``(B, C, h, w)`` of ``layer``, ``G`` ``(K, B, C, h, w)`` (for each of ``classes``,
     the gradient of that class's logit summed over the batch) and the logits, from one forward
-    and one batched backward pass. ``model(images)`` returns logits ``(B, num_classes)``."""
+    and one batched backward pass. ``model(images)`` returns logits ``(B, num_classes)``.
+
+    Args:
+        model: A classifier, ``(B, 3, H, W)`` float images to ``(B, num_classes)`` logits.
+        layer: The module of ``model`` whose output the maps are made from.
+        images: ``(B, 3, H, W)`` float tensor.
+        classes: The ``K`` class indices to take gradients of.
+
+    Returns:
+        ``(A, G, logits)``: float tensors ``(B, C, h, w)``, ``(K, B, C, h, w)`` and
+        ``(B, num_classes)``.
+    """
     captured: list[torch.Tensor] = []
     handle = layer.register_forward_hook(lambda _m, _i, output: captured.append(output))
     try:
@@ -61,7 +72,19 @@ def activations_and_gradients(
 
 
 def cams_from(method: str, activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
-    """``(B, K, h, w)`` maps after ReLU from ``A`` ``(B, C, h, w)``, ``G`` ``(K, B, C, h, w)``."""
+    """``(B, K, h, w)`` maps after ReLU from ``A`` ``(B, C, h, w)``, ``G`` ``(K, B, C, h, w)``.
+
+    Args:
+        method: A name of :data:`METHODS`.
+        activations: ``A``, float ``(B, C, h, w)``.
+        gradients: ``G``, float ``(K, B, C, h, w)``, as :func:`activations_and_gradients` gives.
+
+    Returns:
+        Float tensor ``(B, K, h, w)``, non-negative.
+
+    Raises:
+        ValueError: ``method`` is not one of :data:`METHODS`.
+    """
     a, g = activations.unsqueeze(0), gradients
     if method == "gradcam":
         cam = (g.mean(dim=(-2, -1), keepdim=True) * a).sum(dim=2)
@@ -93,6 +116,16 @@ def batched_cams(
     """``(B, len(classes), h, w)`` maps of ``method`` at ``layer``'s resolution, in one forward
     and one batched backward pass.
 
+    Args:
+        method: A name of :data:`METHODS` (``"gradcam"``, ``"gradcam++"``, ...).
+        model: A classifier, ``(B, 3, H, W)`` float images to ``(B, num_classes)`` logits.
+        layer: The module of ``model`` whose output the maps are made from.
+        images: ``(B, 3, H, W)`` float tensor.
+        classes: The ``K`` class indices to make maps for.
+
+    Returns:
+        Float tensor ``(B, K, h, w)``, non-negative, at ``layer``'s resolution.
+
     Examples:
         >>> import timm
         >>> model = timm.create_model("resnet10t", num_classes=5).eval()
@@ -112,7 +145,18 @@ def cams_and_logits(
     images: torch.Tensor,
     classes: Sequence[int],
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`batched_cams` and the logits of the same forward pass."""
+    """:func:`batched_cams` and the logits of the same forward pass.
+
+    Args:
+        method: A name of :data:`METHODS`.
+        model: A classifier, ``(B, 3, H, W)`` float images to ``(B, num_classes)`` logits.
+        layer: The module of ``model`` whose output the maps are made from.
+        images: ``(B, 3, H, W)`` float tensor.
+        classes: The ``K`` class indices to make maps for.
+
+    Returns:
+        ``(maps, logits)``: float tensors ``(B, K, h, w)`` and ``(B, num_classes)``.
+    """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; expected one of {METHODS}.")
     activations, gradients, logits = activations_and_gradients(model, layer, images, classes)
@@ -122,7 +166,15 @@ def cams_and_logits(
 def library_scaling(cams: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """pytorch-grad-cam's output from maps ``(B, K, h, w)``: per map, minus its minimum and
     divided by its maximum + 1e-7, resized to ``size`` ``(H, W)`` (``cv2.resize``, bilinear),
-    then scaled the same way again (its one-layer aggregation)."""
+    then scaled the same way again (its one-layer aggregation).
+
+    Args:
+        cams: Float array ``(B, K, h, w)``.
+        size: ``(H, W)`` to resize to.
+
+    Returns:
+        Float32 array ``(B, K, H, W)`` in ``[0, 1]``.
+    """
     out = np.zeros((*cams.shape[:2], *size), dtype=np.float32)
     for b in range(cams.shape[0]):
         for k in range(cams.shape[1]):

@@ -30,7 +30,11 @@ _LIBRARY_NAMES = {
 
 
 class LogitsOnly(nn.Module):
-    """``model(x).logits``: what pytorch-grad-cam expects of a classifier."""
+    """``model(x).logits``: what pytorch-grad-cam expects of a classifier.
+
+    Args:
+        model: A module returning an object with a ``logits`` tensor ``(B, K)``.
+    """
 
     def __init__(self, model: CAMClassifier) -> None:
         super().__init__()
@@ -44,7 +48,17 @@ def gradient_cam(
     method: str, model: CAMClassifier, task: Task
 ) -> Callable[[torch.Tensor], np.ndarray]:
     """``fn(images) -> (B, K, H, W)`` maps in ``[0, 1]`` at the input size from ``method``,
-    scaled as pytorch-grad-cam scales them (zero for the task's classes without boxes)."""
+    scaled as pytorch-grad-cam scales them (zero for the task's classes without boxes).
+
+    Args:
+        method: A name of :data:`~cxr_paper.scoring.batched_cam.METHODS`, or a pytorch-grad-cam
+            method name of :data:`~cxr_paper.configuration.map_methods.CAM_METHODS`.
+        model: The trained classifier.
+        task: Its classes; maps are made for ``task.box_indices`` only.
+
+    Returns:
+        A function from ``(B, 3, H, W)`` float images to a float32 array ``(B, K, H, W)``.
+    """
     if method not in _LIBRARY_NAMES:
         raise ValueError(f"Unknown method {method!r}; expected one of {list(_LIBRARY_NAMES)}.")
     logits = LogitsOnly(model)
@@ -60,5 +74,13 @@ def gradient_cam(
 
 
 def at_map_size(maps: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-    """``(B, K, H, W)`` input-size maps averaged down to the CAM's ``(h, w)`` for the PCM."""
+    """``(B, K, H, W)`` input-size maps averaged down to the CAM's ``(h, w)`` for the PCM.
+
+    Args:
+        maps: Float array ``(B, K, H, W)``; ``H`` and ``W`` multiples of ``h`` and ``w``.
+        size: The CAM's ``(h, w)``.
+
+    Returns:
+        Float32 tensor ``(B, K, h, w)``.
+    """
     return nn.functional.adaptive_avg_pool2d(torch.from_numpy(maps), size)

@@ -14,6 +14,10 @@ class Comparison(str):
     """``minuend − subtrahend``; like :class:`~cxr_paper.scoring.map_kinds.MapKind`, it *is* its
     key (a ``str``).
 
+    Attributes:
+        minuend: What is subtracted from (a map kind's key or a model name).
+        subtrahend: What is subtracted.
+
     Examples:
         >>> Comparison.of_kind("pcm").key, Comparison.parse("pcm - cam").kind_label
         ('pcm - cam', 'CAM + PCM − CAM')
@@ -72,6 +76,13 @@ def is_across_models(key: str, model: str) -> bool:
     """Whether ``key`` (one of ``model``'s paired results) compares ``model`` with another model,
     rather than one of its map kinds with its CAM; a key that is no comparison is neither.
 
+    Args:
+        key: A key of a model's ``paired`` results.
+        model: The model the results belong to.
+
+    Returns:
+        ``True`` for ``"model - other"``.
+
     Examples:
         >>> [is_across_models(key, "m") for key in ("m - s", "pcm - cam", "x")]
         [True, False, False]
@@ -81,6 +92,12 @@ def is_across_models(key: str, model: str) -> bool:
 
 def is_comparison(key: str) -> bool:
     """Whether a result key names a paired difference.
+
+    Args:
+        key: A result key.
+
+    Returns:
+        ``True`` when ``key`` has the form ``"a - b"``.
 
     Examples:
         >>> is_comparison("pcm - cam"), is_comparison("gradcam++")

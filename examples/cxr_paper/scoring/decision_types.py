@@ -16,7 +16,12 @@ ALL_CLASSES = "all"
 
 @dataclass(frozen=True)
 class AtThreshold:
-    """Test sensitivity and specificity at one class's operating point."""
+    """Test sensitivity and specificity at one class's operating point.
+
+    Attributes:
+        sensitivity: True-positive rate of the test split at the threshold, with its interval.
+        specificity: True-negative rate, with its interval.
+    """
 
     sensitivity: Interval
     specificity: Interval
@@ -25,7 +30,15 @@ class AtThreshold:
 @dataclass(frozen=True)
 class OperatingPoints:
     """Per class the threshold ``rule`` chose on validation (``chosen``: whether it could; the
-    others use ``fallback``) and the test numbers at it."""
+    others use ``fallback``) and the test numbers at it.
+
+    Attributes:
+        rule: The rule's text (``"youden"``, ``"sensitivity>=0.9"``, ...).
+        fallback: The threshold of classes the rule could not be met for.
+        thresholds: Per class, the probability threshold used.
+        chosen: Per class, whether ``rule`` chose it (else ``fallback``).
+        test: Per class, sensitivity and specificity on the test split.
+    """
 
     rule: str
     fallback: float
@@ -47,7 +60,14 @@ class OperatingPoints:
 @dataclass(frozen=True)
 class CalibrationBin:
     """One bin of the reliability curve: its probability range, how many (image, class) pairs
-    fell in it, their mean probability and the share that were positive."""
+    fell in it, their mean probability and the share that were positive.
+
+    Attributes:
+        bin: ``(low, high)`` probability range.
+        count: (image, class) pairs in it.
+        confidence: Their mean probability, with its interval.
+        observed: The share of them that were positive, with its interval.
+    """
 
     bin: tuple[float, float]
     count: int
@@ -57,7 +77,12 @@ class CalibrationBin:
 
 @dataclass(frozen=True)
 class CalibrationPart:
-    """The ECE per class and over all classes (:data:`ALL_CLASSES`), and the reliability curve."""
+    """The ECE per class and over all classes (:data:`ALL_CLASSES`), and the reliability curve.
+
+    Attributes:
+        ece: Expected calibration error per class and :data:`ALL_CLASSES`.
+        curve: The reliability curve's bins, lowest first.
+    """
 
     ece: dict[str, Interval]
     curve: list[CalibrationBin]
@@ -66,7 +91,15 @@ class CalibrationPart:
 @dataclass(frozen=True)
 class Calibration:
     """The calibration before and (with temperature scaling) after the temperature fitted on
-    validation; ``temperature_at_bound``: the fit ended at the edge of its range."""
+    validation; ``temperature_at_bound``: the fit ended at the edge of its range.
+
+    Attributes:
+        bins: Number of equal-width probability bins.
+        temperature: The fitted temperature (1 means unchanged).
+        temperature_at_bound: Whether the fit ended at the edge of its range.
+        before: The calibration of the model's own probabilities.
+        after: The calibration after temperature scaling (``None`` when not applied).
+    """
 
     bins: int
     temperature: float
@@ -77,7 +110,12 @@ class Calibration:
 
 @dataclass(frozen=True)
 class Decisions:
-    """Both, as a result holds them (absent from results written before they were measured)."""
+    """Both, as a result holds them (absent from results written before they were measured).
+
+    Attributes:
+        operating_points: The per-class thresholds and their test numbers, or ``None``.
+        calibration: The calibration report, or ``None``.
+    """
 
     operating_points: OperatingPoints | None = None
     calibration: Calibration | None = None

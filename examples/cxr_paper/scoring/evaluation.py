@@ -115,6 +115,20 @@ def evaluate_run(
     desc: str,
     methods: Sequence[str] | None = None,
 ) -> TestResult:
-    """:func:`evaluate_test` with a run's settings (:meth:`EvaluationSettings.of_run`)."""
+    """:func:`evaluate_test` with a run's settings (:meth:`EvaluationSettings.of_run`).
+
+    Args:
+        model: The trained classifier.
+        pcm: Its PCM, or ``None`` for stage 1 only.
+        loader: The test split's loader (this process's shard under DDP).
+        config: The run's settings (thresholds, methods, seed).
+        ctx: The process group; results are gathered on rank 0.
+        keep_examples: Image names whose maps are kept for Fig. 7.
+        desc: The progress bar's label.
+        methods: Map methods to score, else ``config``'s.
+
+    Returns:
+        The test split's AUROC, localization and raw outputs.
+    """
     settings = EvaluationSettings.of_run(config, methods)
     return evaluate_test(model, pcm, loader, ctx, settings, keep_examples, desc)

@@ -15,7 +15,15 @@ from cxr_paper.scoring.map_kinds import MapKind
 class EvaluationSettings:
     """How the test split is scored: the paper's probability and heatmap thresholds, the map
     methods (:data:`~cxr_paper.configuration.map_methods.CAM_METHODS`, each also PCM-refined when
-    there is a PCM), the seed of the calibration split and the pointing game's tolerance."""
+    there is a PCM), the seed of the calibration split and the pointing game's tolerance.
+
+    Attributes:
+        prob_threshold: A class's boxes are scored only above this probability.
+        heatmap_threshold: ``Q``, the share of a heatmap's maximum that forms boxes.
+        methods: The map methods scored.
+        seed: The seed of the calibration split.
+        pointing_tolerance: The pointing game's tolerance in pixels.
+    """
 
     prob_threshold: float = PAPER_PROTOCOL.prob_threshold
     heatmap_threshold: float = PAPER_PROTOCOL.heatmap_threshold

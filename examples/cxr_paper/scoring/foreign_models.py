@@ -75,12 +75,35 @@ class ForeignModel(nn.Module):
 
 @dataclass
 class Loaded:
+    """A model from another library, ready to score.
+
+    Attributes:
+        model: It, giving logits and maps in the task's class order.
+        normalization: The ``(mean, std)`` its inputs expect, per channel.
+        description: One line for the report naming the model, its weights and map layer.
+    """
+
     model: ForeignModel
     normalization: Normalization
     description: str
 
 
 def load_timm(name: str, method: str, weights: str | None, task: Task) -> Loaded:
+    """A timm classifier with ``len(task.classes)`` outputs and maps at its last feature stage.
+
+    Args:
+        name: A timm model name.
+        method: The map method (``"cam"`` or a name of ``batched_cam.METHODS``).
+        weights: ``"timm"`` for timm's pretrained weights, a state-dict file, or ``None``/
+            ``"none"`` for random ones.
+        task: The classes the outputs stand for.
+
+    Returns:
+        The model, timm's normalization and a description.
+
+    Raises:
+        RunError: Unknown model or a file that is not its weights.
+    """
     import timm
 
     try:
@@ -110,6 +133,19 @@ def load_timm(name: str, method: str, weights: str | None, task: Task) -> Loaded
 
 
 def load_xrv(weights: str, method: str, task: Task) -> Loaded:
+    """A torchxrayvision DenseNet whose outputs are mapped to ``task``'s classes.
+
+    Args:
+        weights: A torchxrayvision weights name (``"densenet121-res224-all"``) or ``"none"``.
+        method: The map method.
+        task: The classes to map its outputs to (classes it lacks give no output).
+
+    Returns:
+        The model, with inputs rescaled to torchxrayvision's ``[-1024, 1024]`` gray.
+
+    Raises:
+        RunError: torchxrayvision is not installed or the weights are unknown.
+    """
     try:
         import torchxrayvision as xrv
     except ImportError:
@@ -138,7 +174,20 @@ def load_xrv(weights: str, method: str, task: Task) -> Loaded:
 
 def load_foreign(spec: str, method: str, task: Task, weights: str | None = None) -> Loaded:
     """``timm:NAME`` or ``xrv:WEIGHTS`` (see the module's docstring), its outputs in ``task``'s
-    class order."""
+    class order.
+
+    Args:
+        spec: ``"timm:NAME"`` or ``"xrv:WEIGHTS"``.
+        method: The map method.
+        task: The classes its outputs are put in the order of.
+        weights: For timm: ``"timm"``, a state-dict file or ``None``.
+
+    Returns:
+        The loaded model.
+
+    Raises:
+        RunError: ``spec`` has neither form.
+    """
     kind, _, name = spec.partition(":")
     if kind == "timm" and name:
         return load_timm(name, method, weights, task)

@@ -18,6 +18,12 @@ FIXED_OVERLAP = PAPER_PROTOCOL.overlap
 def overlap_key(overlap: float) -> str:
     """How results key an overlap threshold ``T`` (``"0.1"`` ... ``"0.9"``).
 
+    Args:
+        overlap: An overlap threshold in ``(0, 1)``.
+
+    Returns:
+        Its key, one decimal.
+
     Examples:
         >>> overlap_key(0.1), overlap_key(0.5)
         ('0.1', '0.5')
@@ -30,6 +36,13 @@ FIXED_KEY = overlap_key(FIXED_OVERLAP)
 
 class Headline(StrEnum):
     """A headline number; members in the order :meth:`LocalizationScores.headline` stacks them.
+
+    Attributes:
+        ACCURACY: Share of GT boxes hit at IoBB > T (the paper's).
+        AFP: False positives per image at T.
+        MAX_BOX_ACC_V2: wsolevaluation's MaxBoxAccV2.
+        POINTING_GAME: Share of maps whose maximum falls in a GT box.
+        CALIBRATED_ACCURACY: Accuracy at a heatmap threshold chosen on held-out images.
 
     Examples:
         >>> Headline.AFP.label, Headline("max_box_acc_v2").label

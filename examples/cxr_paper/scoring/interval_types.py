@@ -29,6 +29,13 @@ class Interval:
     ``resamples`` patient resamples (NaN where undefined; resamples where it was undefined are
     not counted).
 
+    Attributes:
+        estimate: The number on the test split as observed.
+        low: Lower end of the percentile interval.
+        high: Upper end.
+        confidence: The interval's level, e.g. 0.95.
+        resamples: Patient resamples the interval was computed on.
+
     Examples:
         >>> Interval.of(Intervals(*np.array([0.5, 0.4, 0.6, 0]), confidence=0.95, resamples=1000))
         Interval(estimate=0.5, low=0.4, high=0.6, confidence=0.95, resamples=1000)
@@ -60,6 +67,9 @@ class Interval:
 class Difference(Interval):
     """A paired difference's interval, and whether it excludes 0 (measurable).
 
+    Attributes:
+        excludes_zero: Whether ``[low, high]`` excludes 0 (besides :class:`Interval`'s fields).
+
     Examples:
         >>> d = Difference.of(Intervals(*np.array([0.1, 0.02, 0.2, 0]), 0.95, 1000))
         >>> d.excludes_zero, d.estimate
@@ -80,7 +90,12 @@ ByClass = dict[str, Interval]
 
 @dataclass(frozen=True)
 class ModelIntervals:
-    """One model's intervals: AUROC per class, and per map kind each headline per box class."""
+    """One model's intervals: AUROC per class, and per map kind each headline per box class.
+
+    Attributes:
+        auroc: Per class and :data:`MEAN`.
+        localization: Per map kind, per headline, per box class and :data:`MEAN`.
+    """
 
     auroc: dict[str, Interval]
     localization: dict[MapKind, dict[Headline, dict[str, Interval]]] = field(default_factory=dict)
@@ -97,7 +112,12 @@ KindDifference = dict[Headline, Difference]
 @dataclass(frozen=True)
 class ModelDifference:
     """One model minus another on the same test images: the mean AUROC, and per map kind both
-    have, every headline (written beside ``auroc``, as ``metrics.json`` has them)."""
+    have, every headline (written beside ``auroc``, as ``metrics.json`` has them).
+
+    Attributes:
+        auroc: Per class and :data:`MEAN`, this model minus the other.
+        localization: Per map kind both have, per headline, the difference of the class means.
+    """
 
     auroc: dict[str, Difference]
     localization: dict[MapKind, dict[Headline, Difference]] = field(

@@ -13,7 +13,12 @@ from cxr_paper.scoring.interval_types import MEAN
 
 @dataclass(frozen=True)
 class FixedNumbers:
-    """Accuracy (share of GT boxes hit) and false positives per image at one overlap."""
+    """Accuracy (share of GT boxes hit) and false positives per image at one overlap.
+
+    Attributes:
+        accuracy: Share of GT boxes hit, in ``[0, 1]`` (NaN without boxes).
+        afp: False positives per image, ``>= 0``.
+    """
 
     accuracy: float
     afp: float
@@ -22,7 +27,13 @@ class FixedNumbers:
 @dataclass(frozen=True)
 class MaxBoxAcc:
     """MaxBoxAccV2 (wsolevaluation), the heatmap threshold that reached it per IoU threshold
-    ``delta`` (keys ``"0.3"``, ``"0.5"``, ``"0.7"``), and the (image, class) pairs scored."""
+    ``delta`` (keys ``"0.3"``, ``"0.5"``, ``"0.7"``), and the (image, class) pairs scored.
+
+    Attributes:
+        max_box_acc: MaxBoxAccV2, the mean over IoU thresholds 0.3, 0.5, 0.7.
+        optimal_threshold: Per IoU threshold, the heatmap threshold that reached its maximum.
+        pairs: (image, class) pairs scored.
+    """
 
     max_box_acc: float
     optimal_threshold: dict[str, float]
@@ -31,7 +42,12 @@ class MaxBoxAcc:
 
 @dataclass(frozen=True)
 class Pointing:
-    """The pointing game's accuracy and the (image, class) pairs scored."""
+    """The pointing game's accuracy and the (image, class) pairs scored.
+
+    Attributes:
+        accuracy: Share of pairs whose map maximum falls in (or near) a GT box.
+        pairs: (image, class) pairs scored.
+    """
 
     accuracy: float
     pairs: int
@@ -39,7 +55,13 @@ class Pointing:
 
 @dataclass(frozen=True)
 class ThresholdCurve:
-    """The fixed protocol's accuracy and false positives at each heatmap threshold."""
+    """The fixed protocol's accuracy and false positives at each heatmap threshold.
+
+    Attributes:
+        thresholds: Heatmap thresholds, increasing.
+        accuracy: Per overlap key, the class-mean accuracy at each threshold.
+        afp: Per overlap key, the class-mean false positives per image at each threshold.
+    """
 
     thresholds: list[float]
     accuracy: dict[str, list[float]]
@@ -49,7 +71,15 @@ class ThresholdCurve:
 @dataclass(frozen=True)
 class Calibrated:
     """The accuracy and false positives of the held-out box images at the heatmap threshold
-    the calibration part chose."""
+    the calibration part chose.
+
+    Attributes:
+        threshold: The heatmap threshold the calibration part chose.
+        accuracy: Per overlap key, the accuracy of the held-out images at it.
+        afp: Per overlap key, their false positives per image.
+        calibration_images: Box images that chose the threshold.
+        evaluation_images: Held-out box images it was scored on.
+    """
 
     threshold: float
     accuracy: dict[str, float]
@@ -65,6 +95,16 @@ ByOverlap = dict[str, dict[str, FixedNumbers]]
 @dataclass(frozen=True)
 class KindScores:
     """Every localization number of one map kind.
+
+    Attributes:
+        iobb: Per overlap key, per box class and ``"mean"``: accuracy and false positives with
+            IoBB (the paper's measure).
+        iou: The same with IoU.
+        seed_authors: The same as the authors' code counts it.
+        max_box_acc_v2: Per box class and ``"mean"``.
+        pointing_game: Per box class and ``"mean"``.
+        threshold_curve: Accuracy and false positives over heatmap thresholds.
+        calibrated: The numbers at a threshold chosen on held-out images.
 
     Examples:
         >>> fixed = {"0.1": {"Mass": FixedNumbers(0.5, 1.0), "mean": FixedNumbers(0.5, 1.0)}}

@@ -18,6 +18,10 @@ class MapKind(str):
     ``refined`` (passed through the PCM). A kind *is* its key (a ``str``), so results keyed by
     kinds keep their text keys on disk and are looked up by either.
 
+    Attributes:
+        method: ``"cam"`` or a map method name.
+        refined: Whether the maps passed through the PCM.
+
     Examples:
         >>> MapKind("cam", True).key, MapKind("gradcam", True).key, MapKind.parse("pcm")
         ('pcm', 'gradcam+pcm', MapKind('cam', refined=True))

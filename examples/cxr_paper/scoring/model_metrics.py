@@ -27,7 +27,13 @@ METRICS_JSON = "metrics.json"
 
 @dataclass(frozen=True)
 class Params:
-    """Parameter counts: the model, with its PCM, and as the authors' configuration counts."""
+    """Parameter counts: the model, with its PCM, and as the authors' configuration counts.
+
+    Attributes:
+        model: Trainable parameters of the classifier.
+        model_with_pcm: Including its PCM.
+        published_configuration: As the authors' configuration counts them.
+    """
 
     model: int
     model_with_pcm: int
@@ -37,7 +43,13 @@ class Params:
 @dataclass(frozen=True)
 class NumberNoise:
     """One number's training noise, from a seed study: its sd across training seeds, the share
-    of its variance that training contributes, and where a rerun is expected to fall."""
+    of its variance that training contributes, and where a rerun is expected to fall.
+
+    Attributes:
+        training_sd: The sd across training seeds.
+        training_share: Training's share of the variance, in ``[0, 1]``.
+        rerun_range: ``(low, high)``: mean ± 1.96 training sd.
+    """
 
     training_sd: float
     training_share: float
@@ -46,7 +58,12 @@ class NumberNoise:
 
 @dataclass(frozen=True)
 class StudyFile:
-    """The committed seed study the noise comes from, and how many runs it has."""
+    """The committed seed study the noise comes from, and how many runs it has.
+
+    Attributes:
+        file: The study's path, relative to the repository.
+        runs: Finished runs in it.
+    """
 
     file: str
     runs: int
@@ -55,7 +72,13 @@ class StudyFile:
 @dataclass(frozen=True)
 class NoiseNote:
     """What a model's intervals cover and, when a study measured these settings, each number's
-    training noise (keys: :func:`cxr_paper.scoring.training_noise.flatten`)."""
+    training noise (keys: :func:`cxr_paper.scoring.training_noise.flatten`).
+
+    Attributes:
+        intervals_cover: A sentence on what the intervals cover.
+        study: The study the noise comes from, or ``None``.
+        numbers: Per number key, its training noise (``None``: no study measured these settings).
+    """
 
     intervals_cover: str
     study: StudyFile | None = None
@@ -73,7 +96,25 @@ Paired = dict[Comparison, KindDifference | ModelDifference]
 
 @dataclass(frozen=True)
 class ModelMetrics:
-    """Everything a run measured of one model, as ``metrics.json`` holds it."""
+    """Everything a run measured of one model, as ``metrics.json`` holds it.
+
+    Attributes:
+        auroc: Per class and ``"mean"``.
+        localization: Per map kind, all its localization numbers.
+        localization_images: Test images with boxes that were scored.
+        task: The classes and box classes.
+        cam_method_seconds: Per map method, seconds it took on the test split.
+        params: Parameter counts.
+        latency_ms: Milliseconds per image, classifier alone.
+        latency_ms_pcm: Milliseconds per image with the PCM.
+        history: The training history.
+        intervals: Patient-bootstrap intervals.
+        paired: Per comparison, the paired differences (map kinds and models).
+        environment: The machine and library versions.
+        operating_points: Per-class thresholds, when chosen.
+        calibration: The calibration report, when measured.
+        noise: What the intervals cover and the training noise, when known.
+    """
 
     auroc: dict[str, float]
     localization: dict[MapKind, KindScores]
@@ -146,7 +187,21 @@ def read_metrics(path: Path) -> dict[str, ModelMetrics]:
 @dataclass(frozen=True)
 class ModelScore:
     """What ``score_model.py`` measured of a trained model on a data set's boxes
-    (``score.json``): the model, the data, AUROC, localization and their intervals."""
+    (``score.json``): the model, the data, AUROC, localization and their intervals.
+
+    Attributes:
+        model: The model scored (a path, a Hub id or ``timm:NAME``).
+        description: One line on it.
+        data: The data set scored on.
+        image_size: The input size in pixels.
+        missing_classes: Box classes the model has no output for.
+        auroc: Per class and ``"mean"``.
+        localization: Per map kind, its localization numbers.
+        localization_images: Box images scored.
+        task: The classes scored.
+        intervals: Patient-bootstrap intervals.
+        intervals_cover: A sentence on what they cover.
+    """
 
     model: str
     description: str

@@ -17,7 +17,24 @@ from cxr_paper.scoring.scores import LocalizationScores
 @dataclass
 class TestResult:
     """What the test split gave: AUROC, localization per map kind, the raw outputs (for Fig. 6),
-    the Fig. 7 examples, on how many images each part was computed, and each method's seconds."""
+    the Fig. 7 examples, on how many images each part was computed, and each method's seconds.
+
+    Attributes:
+        auroc: Per class and ``"mean"``.
+        localization: Per map kind, its scores.
+        labels: Int array ``(N, K)`` of 0/1 labels.
+        probs: Float array ``(N, K)`` of probabilities.
+        box_images: Test images with boxes that were scored.
+        task: The classes.
+        examples: Per image name, the Fig. 7 maps and boxes.
+        skipped: Images that could not be read.
+        seconds: Per map method, seconds taken.
+        image_names: The ``N`` image names, in ``labels``' order.
+        patients: The ``N`` patient ids.
+        scores: Per map kind, the streaming scores (their per-image records feed the bootstrap).
+        viewer: Per image name, the HTML viewer's record.
+        maps: Per map kind, the saved maps (``ids``, ``maps``, ``probs`` lists).
+    """
 
     auroc: dict[str, float]
     #: per map kind, every localization number

@@ -32,7 +32,15 @@ MAPS_FOLDER = "maps"
 
 
 def save_records(test: TestResult, folder: Path) -> Path:
-    """Write ``folder/test_records.npz`` atomically."""
+    """Write ``folder/test_records.npz`` atomically.
+
+    Args:
+        test: The test result.
+        folder: The model's folder.
+
+    Returns:
+        The written file's path.
+    """
     arrays: dict[str, np.ndarray] = {
         "classes": np.asarray(test.task.classes, dtype=str),
         "box_classes": np.asarray(test.task.box_classes, dtype=str),
@@ -52,7 +60,15 @@ def save_records(test: TestResult, folder: Path) -> Path:
 def save_test_maps(test: TestResult, folder: Path) -> list[Path]:
     """Write each map kind's class maps of the test images with boxes as
     ``folder/maps/<kind>.npz``, the file contract ``python -m cam_boxes_iobb score`` reads
-    (maps at the network's resolution, every class, with the classifier's probabilities)."""
+    (maps at the network's resolution, every class, with the classifier's probabilities).
+
+    Args:
+        test: The test result, with its ``maps``.
+        folder: The model's folder.
+
+    Returns:
+        The written files' paths, one per map kind.
+    """
     paths = []
     for kind, saved in test.maps.items():
         if saved["ids"]:

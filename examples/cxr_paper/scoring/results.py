@@ -34,7 +34,19 @@ _ARRAY = "__array__"
 @dataclass
 class ModelResult:
     """One model of a run: its test split, training history, size, speed, intervals, the
-    differences of its map kinds and its decisions."""
+    differences of its map kinds and its decisions.
+
+    Attributes:
+        test: The test split's result.
+        history: The training history.
+        params: Parameter counts.
+        latency_ms: Milliseconds per image, classifier alone.
+        latency_ms_pcm: Milliseconds per image with the PCM.
+        intervals: Patient-bootstrap intervals.
+        paired: Each map kind minus the model's CAM.
+        environment: The machine and library versions.
+        decisions: Operating points and calibration.
+    """
 
     test: TestResult
     history: History

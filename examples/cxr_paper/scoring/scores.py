@@ -33,6 +33,14 @@ CALIBRATION_SHARE = 0.2
 def in_calibration_part(patient_id: int, seed: int, share: float = CALIBRATION_SHARE) -> bool:
     """Whether a patient's box images choose the threshold (seeded, stable across runs).
 
+    Args:
+        patient_id: The patient's id.
+        seed: The calibration split's seed.
+        share: The share of patients in the calibration part.
+
+    Returns:
+        Whether the patient is in the calibration part.
+
     Examples:
         >>> parts = [in_calibration_part(p, seed=0) for p in range(1000)]
         >>> 0.15 < sum(parts) / 1000 < 0.25, in_calibration_part(7, 0) == parts[7]
@@ -48,7 +56,15 @@ def _by_threshold(result: dict) -> dict:
 
 
 class LocalizationScores:
-    """Streaming scores of one map kind; ``update`` per box image, ``merge``, ``compute``."""
+    """Streaming scores of one map kind; ``update`` per box image, ``merge``, ``compute``.
+
+    Args:
+        task: The classes and box classes.
+        seed: The calibration split's seed.
+        pointing_tolerance: The pointing game's tolerance in pixels.
+        prob_threshold: A class's boxes are scored only above this probability.
+        q: ``Q``, the share of a heatmap's maximum that forms boxes.
+    """
 
     def __init__(
         self,

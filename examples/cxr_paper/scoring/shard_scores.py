@@ -21,7 +21,13 @@ from cxr_paper.scoring.viewer_data import add_kind, new_record
 class ShardScores:
     """What one process gathers while scoring its shard of the test split: the outputs AUROC
     is computed on, per map kind the localization scores and the saved maps, the viewer's
-    records, the Fig. 7 examples, and each method's seconds. Shards merge in rank order."""
+    records, the Fig. 7 examples, and each method's seconds. Shards merge in rank order.
+
+    Args:
+        task: The classes and box classes.
+        settings: How the test split is scored.
+        kinds: The map kinds to score.
+    """
 
     def __init__(self, task: Task, settings: EvaluationSettings, kinds: Sequence[MapKind]) -> None:
         self.task, self.settings = task, settings

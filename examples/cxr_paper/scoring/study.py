@@ -49,6 +49,13 @@ PCM_DIFFERENCE = "CAM + PCM − CAM"
 def study_key(owner: str, name: str) -> str:
     """A study's key for ``name`` of ``owner``.
 
+    Args:
+        owner: A model name or comparison.
+        name: The number's name.
+
+    Returns:
+        ``"owner: name"``.
+
     Examples:
         >>> study_key("pcm", "accuracy"), owner_of(study_key("pcm", "accuracy"))
         ('pcm: accuracy', 'pcm')
@@ -57,13 +64,26 @@ def study_key(owner: str, name: str) -> str:
 
 
 def owner_of(key: str) -> str:
-    """The owner a :func:`study_key` names (a key without one is its own owner)."""
+    """The owner a :func:`study_key` names (a key without one is its own owner).
+
+    Args:
+        key: A study key.
+
+    Returns:
+        The owner part.
+    """
     return key.split(OWNER_SEP, 1)[0]
 
 
 @dataclass(frozen=True)
 class StudyRun:
-    """One finished run of the study: its seeds and each model's test result."""
+    """One finished run of the study: its seeds and each model's test result.
+
+    Attributes:
+        data_seed: The seed of the data split.
+        seed: The training seed.
+        tests: Per model name, its test result.
+    """
 
     data_seed: int
     seed: int

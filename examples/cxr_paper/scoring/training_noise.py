@@ -65,7 +65,15 @@ Verdict = Literal["finding", "test noise only", "none"]
 def flatten(entry: ModelMetrics, model: str) -> dict[str, Interval]:
     """Every headline interval of one model's ``metrics.json`` entry, by a readable key:
     ``"m · AUROC"``, ``"m · cam · accuracy"``, ``"m · pcm - cam · accuracy"``,
-    ``"a - b · AUROC"``, ``"a - b · cam · accuracy"``."""
+    ``"a - b · AUROC"``, ``"a - b · cam · accuracy"``.
+
+    Args:
+        entry: One model's ``metrics.json`` entry.
+        model: Its name.
+
+    Returns:
+        Per key, the interval.
+    """
     numbers: dict[str, Interval] = {}
     if MEAN in entry.intervals.auroc:
         numbers[f"{model}{SEP}AUROC"] = entry.intervals.auroc[MEAN]
@@ -95,7 +103,16 @@ def summarize_runs(
 ) -> dict[str, Any]:
     """The noise summary of a seed study's finished runs, each ``(name, config, metrics)`` (its
     ``config.json`` values and ``metrics.json``, read by their validating loaders): per number,
-    mean, training sd, test-set sd, data-seed sd, training share."""
+    mean, training sd, test-set sd, data-seed sd, training share.
+
+    Args:
+        runs: ``(name, config, metrics)`` of each finished run.
+
+    Returns:
+        JSON-ready ``{"settings", "training_seeds", "numbers"}``; ``numbers`` per key (see
+        :func:`flatten`) its ``mean``, ``training_sd``, ``test_sd``, ``data_seed_sd``,
+        ``training_share`` and ``runs``.
+    """
     values: dict[str, dict[int, list[float]]] = {}
     test_variances: dict[str, list[float]] = {}
     seeds: dict[int, list[int]] = {}
@@ -139,7 +156,15 @@ def summarize_runs(
 
 def noise_for(config: Mapping[str, Any], folder: Path = NOISE_FOLDER) -> dict[str, Any] | None:
     """The committed noise summary measured with ``config``'s settings (seeds and paths aside),
-    or ``None`` when none was."""
+    or ``None`` when none was.
+
+    Args:
+        config: A run's ``config.json`` values.
+        folder: Where the committed summaries are.
+
+    Returns:
+        The summary, or ``None``.
+    """
     path = folder / f"{config.get('preset')}.json"
     if not path.is_file():
         return None
@@ -149,7 +174,14 @@ def noise_for(config: Mapping[str, Any], folder: Path = NOISE_FOLDER) -> dict[st
 
 def shared_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """The settings a study's noise is tied to: all but :data:`FREE_SETTINGS`, with a generated
-    synthetic set's folder (``seed_study.py`` passes its path) read as ``"synthetic"``."""
+    synthetic set's folder (``seed_study.py`` passes its path) read as ``"synthetic"``.
+
+    Args:
+        config: A run's ``config.json`` values.
+
+    Returns:
+        The settings that must match a study's.
+    """
     shared = {k: v for k, v in config.items() if k not in FREE_SETTINGS}
     if Path(str(shared.get("data", ""))).name.startswith("synthetic_"):
         shared["data"] = "synthetic"
@@ -159,6 +191,13 @@ def shared_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 def judge(difference: Difference | None, training_sd: float | None) -> Verdict:
     """Whether a paired difference stands out of test and training noise (``"finding"``), of
     the test set's only, or of neither.
+
+    Args:
+        difference: The paired difference, or ``None``.
+        training_sd: Its sd across training seeds, or ``None`` when unknown.
+
+    Returns:
+        ``"finding"``, ``"test noise only"`` or ``"none"``.
 
     Examples:
         >>> difference = Difference(0.10, 0.05, 0.15, 0.95, 1000, excludes_zero=True)
@@ -179,7 +218,16 @@ def annotate(
     """Each model's ``metrics.json`` entry with what its intervals cover and, when a study
     measured these settings, each number's training sd and the range a rerun with another seed
     or machine is expected to fall in (mean ± 1.96 training sd of the study); and the study's
-    summary (``None`` without one)."""
+    summary (``None`` without one).
+
+    Args:
+        metrics: Per model, its ``metrics.json`` entry.
+        config: The run's ``config.json`` values.
+        folder: Where the committed summaries are.
+
+    Returns:
+        ``(metrics, summary)``: the entries with their :class:`NoiseNote`, and the study's summary.
+    """
     summary = noise_for(config, folder)
     annotated = {}
     for model, entry in metrics.items():

@@ -45,7 +45,15 @@ Statistic = Callable[[np.ndarray], np.ndarray]
 
 
 def auroc_statistic(labels: np.ndarray, probs: np.ndarray) -> Statistic:
-    """Weights ``(R, N)`` -> per-class AUROC and their mean ``(R, K + 1)``."""
+    """Weights ``(R, N)`` -> per-class AUROC and their mean ``(R, K + 1)``.
+
+    Args:
+        labels: Int array ``(N, K)`` of 0/1 labels.
+        probs: Float array ``(N, K)``.
+
+    Returns:
+        A function from weights ``(R, N)`` to float array ``(R, K + 1)``.
+    """
 
     def statistic(weights: np.ndarray) -> np.ndarray:
         per_class = np.stack(
@@ -98,7 +106,15 @@ def model_intervals(test: TestResult, n_resamples: int, seed: int) -> ModelInter
 
 def reindex(reference: list[str], names: list[str]) -> Callable[[np.ndarray], np.ndarray]:
     """Map weights over ``reference``'s images ``(R, len(reference))`` to weights over
-    ``names`` (the same images in another order; images ``reference`` lacks get weight 0)."""
+    ``names`` (the same images in another order; images ``reference`` lacks get weight 0).
+
+    Args:
+        reference: The image names the weights are over.
+        names: The image names to give weights for.
+
+    Returns:
+        A function from ``(R, len(reference))`` to ``(R, len(names))`` float arrays.
+    """
     position = {name: i for i, name in enumerate(reference)}
     source = np.asarray([position.get(name, -1) for name in names], dtype=int)
     present = source >= 0

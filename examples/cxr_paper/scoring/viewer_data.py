@@ -23,7 +23,14 @@ THUMBNAIL = 256
 
 
 def gray_thumbnail(image: torch.Tensor) -> np.ndarray:
-    """A normalised ``(3, H, W)`` input as uint8 gray (its own min-max), at most THUMBNAIL px."""
+    """A normalised ``(3, H, W)`` input as uint8 gray (its own min-max), at most THUMBNAIL px.
+
+    Args:
+        image: Float tensor ``(3, H, W)``.
+
+    Returns:
+        Uint8 array ``(h, w)``, ``max(h, w) <= THUMBNAIL``.
+    """
     gray = image.float().mean(0, keepdim=True)[None]
     scale = THUMBNAIL / max(gray.shape[-2:])
     if scale < 1:
@@ -39,6 +46,12 @@ def gray_thumbnail(image: torch.Tensor) -> np.ndarray:
 def class_map_uint8(class_map: np.ndarray) -> np.ndarray:
     """ReLU, divided by the maximum, as uint8 (all zeros for a map without a positive value).
 
+    Args:
+        class_map: Float array ``(h, w)``.
+
+    Returns:
+        Uint8 array ``(h, w)``.
+
     Examples:
         >>> class_map_uint8(np.array([[-1.0, 0.5], [1.0, 0.25]])).tolist()
         [[0, 128], [255, 64]]
@@ -53,6 +66,13 @@ def hits(pred: np.ndarray, gt: np.ndarray) -> list[bool]:
     """For each GT box, whether some predicted box hits it (:func:`cam_boxes_iobb.matches`:
     IoBB > 0.1, the predicted box's area the denominator).
 
+    Args:
+        pred: Float array ``(P, 4)`` of ``(x, y, w, h)`` predicted boxes.
+        gt: Float array ``(G, 4)`` of ``(x, y, w, h)`` GT boxes.
+
+    Returns:
+        ``G`` booleans.
+
     Examples:
         >>> hits(np.array([[0, 0, 10, 10]]), np.array([[5, 0, 20, 20], [50, 50, 5, 5]]))
         [True, False]
@@ -63,6 +83,13 @@ def hits(pred: np.ndarray, gt: np.ndarray) -> list[bool]:
 def box_hits(pred: np.ndarray, gt: np.ndarray) -> list[bool]:
     """For each predicted box, whether it hits some GT box; else a false positive.
 
+    Args:
+        pred: Float array ``(P, 4)`` of ``(x, y, w, h)`` predicted boxes.
+        gt: Float array ``(G, 4)`` of ``(x, y, w, h)`` GT boxes.
+
+    Returns:
+        ``P`` booleans.
+
     Examples:
         >>> box_hits(np.array([[0, 0, 10, 10], [80, 80, 4, 4]]), np.array([[5, 0, 20, 20]]))
         [True, False]
@@ -71,7 +98,16 @@ def box_hits(pred: np.ndarray, gt: np.ndarray) -> list[bool]:
 
 
 def new_record(image: torch.Tensor, size: tuple[int, int], gt_boxes: dict[str, Any]) -> dict:
-    """One image's entry, before any map kind is added."""
+    """One image's entry, before any map kind is added.
+
+    Args:
+        image: Float tensor ``(3, H, W)``, normalised.
+        size: The input's ``(H, W)``.
+        gt_boxes: Per class, its GT boxes ``(G, 4)`` as ``(x, y, w, h)``.
+
+    Returns:
+        The record: ``pixels`` (:func:`gray_thumbnail`), ``size``, ``gt`` and an empty ``kinds``.
+    """
     return {
         "pixels": gray_thumbnail(image),
         "size": [int(size[0]), int(size[1])],
@@ -89,7 +125,16 @@ def add_kind(
     task: Task,
 ) -> None:
     """The maps ``(K, h, w)``, probabilities ``(K,)`` (the task's class order) and predicted
-    boxes of one map kind."""
+    boxes of one map kind.
+
+    Args:
+        record: What :func:`new_record` gave; changed in place.
+        kind: The map kind's key.
+        class_maps: Float array ``(K, h, w)``.
+        probs: Float array ``(K,)``.
+        boxes: Per class, predicted boxes ``(P, 4)``.
+        task: The classes.
+    """
     shown = [c for c in task.box_classes if c in record["gt"] or c in boxes]
     entry: dict[str, Any] = {}
     for name in shown:
