@@ -120,7 +120,7 @@ def test_a_skipped_image_name_is_text_in_the_report(name):
     """A skipped image's name became a live <img>/<a> in report.html and report.md."""
     from markdown_it import MarkdownIt
 
-    from cxr_paper.reporting.report import DataNotes
+    from cxr_paper.reporting.data_notes import DataNotes
 
     notes = DataNotes(10, 11, 2, 2, {"test": [name]}, [])
     doc = Document().bullets(notes.lines())

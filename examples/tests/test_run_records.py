@@ -9,7 +9,7 @@ import reproduce_paper
 
 from cxr14_data import BOX_CLASSES, CLASSES
 from cxr_paper.configuration.cli import get_args_parser, resolve_config
-from cxr_paper.inputs.data import synthetic_folder_name
+from cxr_paper.inputs.synthetic_sets import synthetic_folder_name
 from cxr_paper.scoring.headlines import HEADLINES
 from cxr_paper.scoring.records import RECORDS_FILE
 

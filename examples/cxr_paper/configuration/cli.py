@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cxr14_data import DIFFICULTIES
+from cxr14_data.layouts import BlankPolicy, ReaderRule, UncertaintyPolicy
 from cxr_paper.configuration.config import (
     CONFIG_FILE,
     PRESETS,
@@ -23,6 +24,7 @@ from cxr_paper.configuration.config import (
     preset_values,
     saved_values,
 )
+from cxr_paper.configuration.data_source import DataSource
 from cxr_paper.configuration.map_methods import CAM_METHODS
 from cxr_paper.configuration.operating_point_rule import Rule
 from cxr_paper.configuration.ranges import check_numbers
@@ -187,6 +189,15 @@ def validate(config: RunConfig) -> None:
         )
     if config.preset not in PRESETS:
         raise RunError(f"preset {config.preset!r}: expected one of {sorted(PRESETS)}.")
+    DataSource.parse(config.data)
+    for flag, value, allowed in (
+        ("--uncertainty", config.uncertainty, [p.value for p in UncertaintyPolicy]),
+        ("--blank", config.blank, [p.value for p in BlankPolicy]),
+        ("--views", config.views, ["frontal", "all"]),
+        ("--readers", config.readers, [r.value for r in ReaderRule]),
+    ):
+        if value not in allowed:
+            raise RunError(f"{flag} {value!r}: expected one of {allowed}.")
     if not config.data:
         raise RunError(
             f"--preset {config.preset} means the real ChestX-ray14 ({len(config.models)} models, "

@@ -53,8 +53,10 @@ class RunConfig:
     )
     data: str = _field(
         "",
-        "a ChestX-ray14 folder, or 'synthetic' (the NIH-format set, generated if absent); the "
-        "paper preset has no default: it means the real data",
+        "a ChestX-ray14 folder, 'synthetic' (the NIH-format set, generated if absent), or "
+        "LAYOUT:PATH for another published set (chexpert, mimic, vindr, rsna, siim, nih; PATH "
+        "'synthetic' generates one in that layout); the paper preset has no default: it means "
+        "the real ChestX-ray14",
     )
     out: str = _field("runs/paper", "run folder: config, checkpoints, metrics, figures, report")
     models: list[str] = _field(list(PAPER_MODELS), "models to train, compared side by side")
@@ -131,8 +133,26 @@ class RunConfig:
     temperature_scaling: bool = _field(
         False, "fit a temperature on validation; report calibration before and after it"
     )
-    no_finding: int = _field(5000, "No-Finding images drawn into train + val")
+    no_finding: int = _field(5000, "No-Finding images drawn into train + val (ChestX-ray14)")
     val_fraction: float = _field(0.2, "validation share, split by patient")
+    test_fraction: float = _field(
+        0.2, "test share, split by patient, of a set that publishes no test split"
+    )
+    uncertainty: str = _field(
+        "u-ignore",
+        "what an uncertain (-1) label trains as (CheXpert, MIMIC): 'u-ignore' (masked out of the "
+        "loss and the AUROC), 'u-zeros' or 'u-ones' (Irvin et al. 2019)",
+    )
+    blank: str = _field(
+        "negative", "what a blank (unmentioned) label is (CheXpert, MIMIC): 'negative' or 'ignore'"
+    )
+    views: str = _field(
+        "frontal", "'frontal' (PA, AP and images of no stated view) or 'all' (laterals too)"
+    )
+    readers: str = _field(
+        "majority",
+        "VinDr-CXR: an image has a finding when 'majority' or 'any' of its readers say so",
+    )
     box_frame: list[int] = _field(
         [1024, 1024], "H W of BBox_List's coordinates (NIH: 1024 1024 whatever the PNG size)"
     )

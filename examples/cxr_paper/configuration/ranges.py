@@ -44,6 +44,7 @@ NUMBER_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "pointing_tolerance": NON_NEGATIVE,
     "plateau_factor": (0, 1, False, False),
     "val_fraction": (0, 1, False, False),
+    "test_fraction": (0, 1, False, False),
     "rotation": (0, 180, True, True),
     "heatmap_threshold": FRACTION,
     "prob_threshold": FRACTION,

@@ -64,8 +64,9 @@ def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: Rule | str) -
     from sklearn.metrics import roc_curve  # here: predicting reads rules, never chooses them
 
     rule = Rule.parse(rule) if isinstance(rule, str) else rule
-    labels = np.asarray(labels).astype(bool)
-    scores = np.asarray(scores, dtype=np.float64)
+    values = np.asarray(labels, dtype=np.float64)
+    known = ~np.isnan(values)
+    labels, scores = values[known] > 0, np.asarray(scores, dtype=np.float64)[known]
     if labels.all() or not labels.any():
         return None
     fpr, tpr, cuts = roc_curve(labels, scores, drop_intermediate=False)
@@ -118,7 +119,7 @@ def sensitivity_specificity(
     under per-image weights ``(R, N)``; NaN where a resample holds no positive (negative).
 
     Args:
-        labels: ``(N, K)`` 0/1 labels.
+        labels: ``(N, K)`` 0/1 labels (NaN: unknown, weighs 0).
         scores: ``(N, K)`` float probabilities.
         thresholds: ``(K,)``.
         weights: ``(R, N)`` per-image weights (bootstrap counts).
@@ -132,11 +133,12 @@ def sensitivity_specificity(
         [[[0.5, 0.5]]]
     """
     labels = np.asarray(labels, dtype=np.float64)
+    positive, negative = (labels == 1).astype(np.float64), (labels == 0).astype(np.float64)
     called = (np.asarray(scores) > np.asarray(thresholds)[None, :]).astype(np.float64)
     w = np.asarray(weights, dtype=np.float64)
-    true_pos = w @ (labels * called)
-    true_neg = w @ ((1 - labels) * (1 - called))
-    positives, negatives = w @ labels, w @ (1 - labels)
+    true_pos = w @ (positive * called)
+    true_neg = w @ (negative * (1 - called))
+    positives, negatives = w @ positive, w @ negative
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.stack([true_pos / positives, true_neg / negatives], axis=-1)
 

@@ -56,9 +56,12 @@ def bin_index(probs: np.ndarray, bins: int = BINS) -> np.ndarray:
 
 
 def _bin_sums(labels: np.ndarray, probs: np.ndarray, weights: np.ndarray, bins: int) -> tuple:
-    """Per bin, under weights ``(R, N)``: the weight, weighted positives and weighted ``p``."""
+    """Per bin, under weights ``(R, N)``: the weight, weighted positives and weighted ``p``
+    (an unknown, NaN, label weighs 0)."""
     one_hot = np.eye(bins)[bin_index(probs, bins)]  # (N, bins)
-    w = np.asarray(weights, dtype=np.float64)
+    known = ~np.isnan(labels)
+    w = np.asarray(weights, dtype=np.float64) * known
+    labels = np.where(known, labels, 0.0)
     return w @ one_hot, w @ (one_hot * labels[:, None]), w @ (one_hot * probs[:, None])
 
 
@@ -133,7 +136,7 @@ def mean_bce(logits: np.ndarray, labels: np.ndarray, temperature: float) -> floa
 
     Args:
         logits: Float array, any shape.
-        labels: 0/1 array of the same shape.
+        labels: 0/1 array of the same shape (NaN: unknown, left out).
         temperature: ``T > 0``.
 
     Returns:
@@ -143,9 +146,10 @@ def mean_bce(logits: np.ndarray, labels: np.ndarray, temperature: float) -> floa
         >>> round(mean_bce(np.array([0.0]), np.array([1]), 1.0), 4)  # log 2
         0.6931
     """
-    z = np.asarray(logits, dtype=np.float64) / temperature
     y = np.asarray(labels, dtype=np.float64)
-    return float(np.mean(np.logaddexp(0.0, z) - y * z))
+    known = ~np.isnan(y)  # U-Ignore's uncertain labels are no evidence either way
+    z = np.asarray(logits, dtype=np.float64)[known] / temperature
+    return float(np.mean(np.logaddexp(0.0, z) - y[known] * z))
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:

@@ -1,29 +1,32 @@
-"""Data sets and loaders for a run: the synthetic default or any ChestX-ray14-layout folder."""
+"""Data sets and loaders for a run: the synthetic default, a ChestX-ray14 folder, or any
+published layout (``--data LAYOUT:PATH``, :mod:`cxr_paper.inputs.data_sets`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from cxr14_data import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     NIH_BOX_FRAME,
-    ChestXray14,
     MetadataError,
     StaleStoreError,
     UnknownLabelError,
     collate,
-    make_synthetic,
     paper_transforms,
 )
 from cxr_paper.configuration.config import RunConfig
+from cxr_paper.configuration.data_source import DataSource
 from cxr_paper.configuration.task import Task, chestxray14
 from cxr_paper.errors import RunError
 from cxr_paper.files.manifest import record_output
+from cxr_paper.inputs.data_sets import data_summary, source_task
 from cxr_paper.inputs.sampling import EpochSampler, SeededItems, collate_skipping
+from cxr_paper.inputs.split_datasets import SPLITS, layout_datasets, nih_datasets
+from cxr_paper.inputs.synthetic_sets import ensure_synthetic
 from cxr_paper.machine.distributed import DistContext, barrier
 
 REQUIRED_FILES = ("train_val_list.txt", "test_list.txt")
@@ -39,6 +42,8 @@ class Loaders:
         test: Test batches.
         train_sampler: The training sampler; ``set_epoch`` before each epoch.
         source: A description of the data, for the report.
+        task: The data's classes, box classes and box frame.
+        notes: What was left out or chosen in reading the data, for the report.
     """
 
     train: DataLoader
@@ -46,19 +51,16 @@ class Loaders:
     test: DataLoader
     train_sampler: EpochSampler
     source: str
+    task: Task
+    notes: list[str] = field(default_factory=list)
 
-    def dataset(self, split: str) -> ChestXray14:
-        """The data set behind a split's loader (its records, boxes and what was dropped)."""
+    def dataset(self, split: str) -> Dataset:
+        """The data set behind a split's loader (its images, boxes and what was dropped)."""
         return getattr(self, split).dataset.dataset
-
-    @property
-    def task(self) -> Task:
-        return loader_task(self.test)
 
 
 def config_task(config: RunConfig) -> Task:
-    """The task of the data a run's settings name, known before any file is read: a
-    ChestX-ray14-layout folder (real or synthetic) with the run's ``--box-frame``.
+    """The task of the data a run's settings name, known before any image is read.
 
     Args:
         config: The run's settings.
@@ -66,12 +68,14 @@ def config_task(config: RunConfig) -> Task:
     Returns:
         The task.
     """
-    return chestxray14(tuple(config.box_frame))
+    source = DataSource.parse(config.data)
+    root = None if source.synthetic else Path(source.path)
+    return source_task(source, tuple(config.box_frame), root)
 
 
 def loader_task(loader: DataLoader) -> Task:
-    """The task of the data set behind ``loader`` (wrapped or not): a ChestX-ray14-layout folder
-    (the only layout these loaders read) with its box frame.
+    """The task of the data set behind ``loader`` (wrapped or not): its own, or a
+    ChestX-ray14-layout folder's with its box frame.
 
     Args:
         loader: A loader of this module.
@@ -80,45 +84,9 @@ def loader_task(loader: DataLoader) -> Task:
         The task.
     """
     dataset = getattr(loader.dataset, "dataset", loader.dataset)
+    if isinstance(getattr(dataset, "task", None), Task):
+        return dataset.task
     return chestxray14(getattr(dataset, "box_frame", None) or NIH_BOX_FRAME)
-
-
-def synthetic_folder_name(config: RunConfig) -> str:
-    """Every setting the generated set depends on, so that two of them never share a folder.
-
-    Args:
-        config: The run's settings.
-
-    Returns:
-        A folder name.
-    """
-    return (
-        f"synthetic_{config.synthetic_size}px_{config.synthetic_patients}p_"
-        f"{config.synthetic_difficulty}_seed{config.data_seed}"
-    )
-
-
-def ensure_synthetic(config: RunConfig, parent: Path) -> Path:
-    """The run's synthetic set in ``parent`` (named by :func:`synthetic_folder_name`), generated
-    if it is not there yet.
-
-    Args:
-        config: The run's settings.
-        parent: Where the synthetic sets live.
-
-    Returns:
-        The set's folder.
-    """
-    root = parent / synthetic_folder_name(config)
-    if not (root / "Data_Entry_2017.csv").is_file():
-        make_synthetic(
-            root,
-            n_patients=config.synthetic_patients,
-            image_size=config.synthetic_size,
-            seed=config.data_seed,
-            difficulty=config.synthetic_difficulty,
-        )
-    return root
 
 
 def resolve_data_root(config: RunConfig) -> tuple[Path, str]:
@@ -131,28 +99,35 @@ def resolve_data_root(config: RunConfig) -> tuple[Path, str]:
         ``(folder, description)``.
 
     Raises:
-        RunError: No such folder, or the paper preset without ``--data``.
+        RunError: No such folder, or a ChestX-ray14 folder without its lists.
     """
-    if config.data == "synthetic":
+    source = DataSource.parse(config.data)
+    if source.synthetic:
         record_output(Path(config.out) / "data", folder=True)
-        root = ensure_synthetic(config, Path(config.out) / "data")
+        root = ensure_synthetic(config, Path(config.out) / "data", source.layout)
+        layout = "NIH-format" if source.layout == "nih" else f"{source.name}-format"
         description = (
-            f"synthetic NIH-format set ({config.synthetic_patients} patients, "
+            f"synthetic {layout} set ({config.synthetic_patients} patients, "
             f"{config.synthetic_size} px, difficulty '{config.synthetic_difficulty}', data seed "
             f"{config.data_seed})"
         )
+        if source.layout != "nih":
+            description += f"; {data_summary(source, config)}"
         return root, description
-    root = Path(config.data)
+    root = Path(source.path)
     if not root.is_dir():
         raise RunError(
-            f"--data {root}: no such folder (expected a ChestX-ray14 download or 'synthetic')."
+            f"--data {config.data}: no such folder (expected a {source.name} folder or "
+            "'synthetic')."
         )
+    if source.layout != "nih":
+        return root, f"{data_summary(source, config)}; at {root}"
     missing = [name for name in REQUIRED_FILES if not (root / name).is_file()]
     if missing:
         raise RunError(
             f"--data {root} is not a ChestX-ray14 folder: missing {missing}. It needs "
             "Data_Entry_2017[_v2020].csv, BBox_List_2017.csv, train_val_list.txt, test_list.txt "
-            "and images/."
+            "and images/ (another data set: --data LAYOUT:PATH)."
         )
     return root, f"ChestX-ray14 at {root}"
 
@@ -179,16 +154,6 @@ def build_loaders(
     barrier(ctx)  # rank 0 generates the synthetic set; the others wait, then find it
     if not ctx.is_main:
         root, source = resolve_data_root(config)
-    common = dict(
-        no_finding=config.no_finding,
-        val_fraction=config.val_fraction,
-        seed=config.data_seed,
-        prepared_size=config.image_size,
-        cache=config.cache or None,
-        on_missing="skip" if config.skip_unreadable else "error",
-        box_frame=tuple(config.box_frame),
-        on_bad_box="skip" if config.skip_bad_boxes else "error",
-    )
     mean, std = normalization
     augmentation = dict(
         scale=tuple(config.crop_scale),
@@ -197,16 +162,19 @@ def build_loaders(
         mean=mean,
         std=std,
     )
+    transforms = {
+        split: paper_transforms(split == "train", config.image_size, **augmentation)
+        for split in SPLITS
+    }
+    source_of = DataSource.parse(config.data)
+    notes: list[str] = []
     try:
-        datasets = {
-            split: ChestXray14(
-                root,
-                split,
-                paper_transforms(split == "train", config.image_size, **augmentation),
-                **common,
-            )
-            for split in ("train", "val", "test")
-        }
+        if source_of.layout == "nih":
+            datasets = nih_datasets(config, root, transforms)
+            task = chestxray14(tuple(config.box_frame))
+        else:
+            datasets, layout = layout_datasets(config, source_of, root, transforms, ctx.is_main)
+            task, notes = layout.task, layout.notes
     except (MetadataError, UnknownLabelError, FileNotFoundError, StaleStoreError) as error:
         raise RunError(f"{error}") from None
     loader_args = dict(
@@ -235,4 +203,6 @@ def build_loaders(
         )
         for split, dataset in datasets.items()
     }
-    return Loaders(loaders["train"], loaders["val"], loaders["test"], samplers["train"], source)
+    return Loaders(
+        loaders["train"], loaders["val"], loaders["test"], samplers["train"], source, task, notes
+    )

@@ -94,7 +94,10 @@ class SeededItems(Dataset):
 
     def name(self, index: int) -> str:
         records = getattr(self.dataset, "records", None)
-        return records[index].image_index if records is not None else f"item {index}"
+        if records is not None:
+            return records[index].image_index
+        table = getattr(self.dataset, "table", None)
+        return table.image_ids[index] if table is not None else f"item {index}"
 
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any]:
         epoch, index = key if isinstance(key, tuple) else (0, key)

@@ -20,12 +20,14 @@ import torch
 from cxr14_data import IMAGENET_MEAN, IMAGENET_STD, ImageDecodeError
 from cxr_paper.configuration.cli import resolve_config
 from cxr_paper.configuration.config import RunConfig
+from cxr_paper.configuration.data_source import DataSource
 from cxr_paper.deploy.decisions import decision_quality
 from cxr_paper.deploy.pretrained import PRETRAINED_DIR, save_run_model
 from cxr_paper.errors import RunError
 from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import claim
 from cxr_paper.inputs.data import Loaders, build_loaders, config_task
+from cxr_paper.inputs.data_sets import data_summary
 from cxr_paper.inputs.models import build_model, check_weights
 from cxr_paper.learning.pcm_training import fit_pcm
 from cxr_paper.learning.training import fit_classifier
@@ -307,8 +309,9 @@ def card_source(config: RunConfig, loaders: Loaders) -> str:
         loaders: The run's loaders.
 
     Returns:
-        The generated set's description, or the NIH split's name.
+        The generated set's description, or the set's name, split and label policy.
     """
-    if config.data == "synthetic":
+    source = DataSource.parse(config.data)
+    if source.synthetic:
         return loaders.source
-    return "NIH ChestX-ray14, the official train/val list split by patient"
+    return data_summary(source, config)

@@ -30,8 +30,8 @@ from cxr_paper.files.jsonio import write_json
 from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import is_main_process, lock_on_main
 from cxr_paper.files.typed_json import to_json
-from cxr_paper.inputs.data import ensure_synthetic
 from cxr_paper.inputs.models import model_pairs
+from cxr_paper.inputs.synthetic_sets import ensure_synthetic
 from cxr_paper.jobs import reproduce
 from cxr_paper.reporting.study_reports import study_document
 from cxr_paper.scoring.model_metrics import ModelMetrics

@@ -33,7 +33,7 @@ from cxr_paper.machine.runtime import (
     set_rng_state,
     wrap_for_training,
 )
-from cxr_paper.scoring.auroc import macro_auroc
+from cxr_paper.scoring.auroc import known_labels, macro_auroc
 from multires_backbone import CAMClassifier
 from weighted_bce import DynamicWeightedBCEWithLogitsLoss
 
@@ -69,12 +69,14 @@ def evaluate_classification(
         if "image" not in batch:
             continue
         images, targets = batch["image"].to(ctx.device), batch["labels"].to(ctx.device)
+        mask = batch.get("label_mask")
         with autocast(amp, ctx.device):
             logits = model(images).logits.float()
-        loss_sum += criterion(logits, targets).item() * len(images)
+        kept = None if mask is None else mask.to(ctx.device)
+        loss_sum += criterion(logits, targets, kept).item() * len(images)
         seen += len(images)
         scores.append(torch.sigmoid(logits).cpu().numpy())
-        labels.append(targets.cpu().numpy())
+        labels.append(known_labels(batch))
     parts = gather({"loss": loss_sum, "seen": seen, "scores": scores, "labels": labels}, ctx)
     names = sorted({n for part in gather(skipped, ctx) for n in part})
     all_scores = np.concatenate([s for part in parts for s in part["scores"]])
@@ -139,8 +141,10 @@ def fit_classifier(
     def step(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         images = prepare_images(batch["image"], ctx.device, config.channels_last)
         labels = batch["labels"].to(ctx.device, non_blocking=True)
+        mask = batch.get("label_mask")
+        kept = None if mask is None else mask.to(ctx.device, non_blocking=True)
         with autocast(amp, ctx.device):
-            return {"loss": criterion(net(images).logits, labels)}
+            return {"loss": criterion(net(images).logits, labels, kept)}
 
     def save() -> None:
         parts = dict(model=model, optimizer=optimizer, scheduler=scheduler, rng=rng_state())

@@ -125,7 +125,7 @@ def plot_roc(
     """Fig. 6: ROC curve per class.
 
     Args:
-        labels: Int array ``(N, K)`` of 0/1 labels.
+        labels: Float array ``(N, K)`` of 0/1 labels (NaN: unknown).
         probs: Float array ``(N, K)``.
         auroc: Per class, its AUROC (for the legend).
         title: The figure's title.
@@ -136,8 +136,10 @@ def plot_roc(
     """
     fig, axis = plt.subplots(figsize=(7, 7))
     for i, name in enumerate(n for n in auroc if n != "mean"):  # the task's classes, in order
-        if 0 < labels[:, i].sum() < len(labels):
-            fpr, tpr, _ = roc_curve(labels[:, i], probs[:, i])
+        known = ~np.isnan(labels[:, i])  # U-Ignore's uncertain labels are left out
+        column, scores = labels[known, i], probs[known, i]
+        if 0 < column.sum() < len(column):
+            fpr, tpr, _ = roc_curve(column, scores)
             axis.plot(fpr, tpr, lw=1.3, label=f"{name} ({auroc[name]:.3f})")
     axis.plot([0, 1], [0, 1], "k--", lw=0.8)
     axis.set(
@@ -145,7 +147,8 @@ def plot_roc(
         xlabel="false positive rate",
         ylabel="true positive rate",
     )
-    axis.legend(fontsize=7, loc="lower right")
+    if axis.get_legend_handles_labels()[0]:  # a class with one label value draws no curve
+        axis.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     atomic_write(path, lambda temporary: fig.savefig(temporary, dpi=110))
     plt.close(fig)

@@ -4,28 +4,23 @@ paper's numbers beside ours, the figures, the run's facts."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from cxr_paper.configuration.config import RunConfig
 from cxr_paper.configuration.paper_numbers import (
     TABLE1_AUROC,
-    TABLE2_ACCURACY,
-    TABLE3_AFP,
     TABLE4,
     paper_applies,
     paper_row,
 )
-from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.configuration.task import Task
+from cxr_paper.reporting.data_notes import DataNotes
 from cxr_paper.reporting.decisions_report import decisions_section
 from cxr_paper.reporting.document import Document, Table, literal, make_table
+from cxr_paper.reporting.localization_tables import localization_sections
 from cxr_paper.reporting.markdown import number, with_interval
-from cxr_paper.reporting.methods_table import methods_caption, methods_table
-from cxr_paper.reporting.noise_report import paired_section, training_noise_section
-from cxr_paper.scoring.headlines import Headline
+from cxr_paper.reporting.noise_report import training_noise_section
 from cxr_paper.scoring.interval_types import MEAN, Interval
-from cxr_paper.scoring.map_kinds import OWN_CAM, MapKind
 from cxr_paper.scoring.model_metrics import ModelMetrics
 
 INTERVAL_NOTE = (
@@ -34,59 +29,6 @@ INTERVAL_NOTE = (
     "of test images. Retraining with another seed, or on another machine, moves it too, and "
     "that is not in them (see Training noise)."
 )
-
-
-@dataclass
-class DataNotes:
-    """On how many images the tables were computed, and what was left out of them.
-
-    Attributes:
-        test_images: Test images scored for AUROC.
-        test_images_listed: Test images the split lists.
-        box_images: Box images scored for localization.
-        box_images_listed: Box images the split lists.
-        skipped_images: Per split, unreadable images skipped.
-        dropped_boxes: GT boxes dropped as outside the box frame.
-    """
-
-    test_images: int
-    test_images_listed: int
-    box_images: int
-    box_images_listed: int
-    skipped_images: dict[str, list[str]]
-    dropped_boxes: list[str]
-
-    def lines(self) -> list[str]:
-        """Bullet items: what was left out of the tables."""
-        lines = []
-        skipped = {split: names for split, names in self.skipped_images.items() if names}
-        if skipped:
-            lines.append(
-                "**Unreadable images skipped** (`--skip-unreadable`): "
-                + "; ".join(
-                    f"{split} {len(names)} ({', '.join(map(literal, names[:10]))}"
-                    + (", …" if len(names) > 10 else "")
-                    + ")"
-                    for split, names in skipped.items()
-                )
-            )
-        if self.dropped_boxes:
-            lines.append(
-                f"**GT boxes dropped** (outside the box frame, `--skip-bad-boxes`): "
-                f"{len(self.dropped_boxes)} ({'; '.join(map(literal, self.dropped_boxes[:5]))})"
-            )
-        return lines
-
-    @property
-    def auroc_caption(self) -> str:
-        return f"Computed on {self.test_images} of the {self.test_images_listed} test images."
-
-    @property
-    def localization_caption(self) -> str:
-        return (
-            f"Computed on {self.box_images} of the {self.box_images_listed} test images that "
-            "have GT boxes."
-        )
 
 
 def metrics_task(metrics: dict[str, ModelMetrics]) -> Task:
@@ -129,43 +71,6 @@ def table1(metrics: dict[str, ModelMetrics]) -> Table:
 def _ours(interval: Interval | None, value: float) -> str:
     """The value with its interval when the run computed one."""
     return with_interval(interval) if interval else number(value)
-
-
-def _localization_table(
-    metrics: dict[str, ModelMetrics], headline: Headline, published: dict
-) -> Table:
-    task = metrics_task(metrics)
-    box_classes = list(task.box_classes)
-    if not paper_applies(task.classes, task.box_classes):
-        published = {}
-    header = ["Method", *box_classes, MEAN]
-    rows = []
-    for model, result in metrics.items():
-        for kind, label in ((MapKind(OWN_CAM), ""), (MapKind(OWN_CAM, True), " (with PCM)")):
-            scores = result.localization[kind]
-            rows.append(
-                [
-                    f"{model}{label} — ours",
-                    *(
-                        _ours(
-                            result.intervals.headline(kind, headline, c),
-                            scores.headline(headline, c),
-                        )
-                        for c in [*box_classes, MEAN]
-                    ),
-                ]
-            )
-            key = (paper_row(model), kind.refined)
-            if key in published:
-                paper = published[key]
-                rows.append(
-                    [
-                        f"{paper_row(model)}{label} — paper",
-                        *(number(v) for v in paper),
-                        number(sum(paper) / len(paper)),
-                    ]
-                )
-    return make_table(header, rows)
 
 
 def table4(metrics: dict[str, ModelMetrics], device: str) -> Table:
@@ -258,20 +163,16 @@ def run_report(
         INTERVAL_NOTE.format(resamples=config.bootstrap_resamples, seed=config.bootstrap_seed)
     )
     doc.heading("Table 1 — test AUROC").add(table1(metrics)).paragraph(notes.auroc_caption)
-    doc.heading("Table 2 — localization accuracy, IoBB > 0.1")
-    doc.add(_localization_table(metrics, Headline.ACCURACY, TABLE2_ACCURACY))
-    doc.paragraph(notes.localization_caption)
-    doc.heading("Table 3 — average false positives, IoBB 0.1")
-    doc.add(_localization_table(metrics, Headline.AFP, TABLE3_AFP))
-    doc.paragraph(notes.localization_caption)
-    protocol = LocalizationProtocol.of(config)
-    doc.heading("Localization methods compared").add(methods_table(metrics, protocol))
-    doc.paragraph(
-        methods_caption(config.pointing_tolerance, config.box_frame, protocol)
-        + " "
-        + notes.localization_caption
-    )
-    doc.add(paired_section(metrics), decisions_section(metrics, config))
+    task = metrics_task(metrics)
+    if task.box_classes:
+        localization_sections(doc, metrics, config, notes)
+    else:
+        doc.heading("Localization").paragraph(
+            f"{literal(task.name)} has no boxes or masks, so nothing is localized on it here: "
+            "score the saved models' maps on another set's annotations of the shared classes "
+            "(`score_model.py`, or `python -m cam_boxes_iobb score` on saved maps)."
+        )
+    doc.add(decisions_section(metrics, config))
     doc.add(training_noise_section(metrics))
     doc.heading("Table 4 — inference time at 256×256×3 (batch 1) and parameters")
     doc.add(table4(metrics, device))

@@ -7,13 +7,15 @@ import dataclasses
 import time
 from pathlib import Path
 
-from cxr14_data import ChestXray14, read_bbox_list
+from cxr14_data import ChestXray14
+from cxr14_data.layouts import LayoutDataset
 from cxr_paper.configuration.config import RunConfig
 from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.files.atomic import atomic_text
 from cxr_paper.inputs.data import Loaders
 from cxr_paper.inputs.models import standard_counterpart
 from cxr_paper.machine.distributed import DistContext
+from cxr_paper.reporting.data_notes import DataNotes
 from cxr_paper.reporting.decisions_report import plot_reliability
 from cxr_paper.reporting.figures import (
     plot_heatmap_grid,
@@ -22,7 +24,7 @@ from cxr_paper.reporting.figures import (
     plot_threshold_curves,
 )
 from cxr_paper.reporting.html_report import write_html_report
-from cxr_paper.reporting.report import DataNotes, run_report
+from cxr_paper.reporting.report import run_report
 from cxr_paper.scoring import training_noise
 from cxr_paper.scoring.comparisons import Comparison
 from cxr_paper.scoring.interval_types import ModelDifference
@@ -34,24 +36,20 @@ from multires_backbone import is_multires
 PREFERRED_FIGURE_FINDINGS = ("Nodule", "Mass")
 
 
-def choose_figure_images(dataset: ChestXray14, count: int) -> list[str]:
+def choose_figure_images(dataset: ChestXray14 | LayoutDataset, count: int) -> list[str]:
     """Test images with boxes for Fig. 7, small findings (Nodule, Mass) first.
 
     Args:
-        dataset: The test split's data set (its box records).
+        dataset: The test split's data set (its ``box_labels()``).
         count: Images wanted.
 
     Returns:
         Image names, at most ``count``.
     """
-    in_split = {r.image_index for r in dataset.records}
-    boxes = [b for b in read_bbox_list(dataset.root) if b.image_index in in_split]
-    ordered = sorted(boxes, key=lambda b: (b.label not in PREFERRED_FIGURE_FINDINGS, b.image_index))
-    names: list[str] = []
-    for box in ordered:
-        if box.image_index not in names:
-            names.append(box.image_index)
-    return names[:count]
+    ordered = sorted(
+        dataset.box_labels(), key=lambda box: (box[1] not in PREFERRED_FIGURE_FINDINGS, box[0])
+    )
+    return list(dict.fromkeys(image for image, _ in ordered))[:count]
 
 
 def paired_across_models(
@@ -108,6 +106,7 @@ def data_notes(loaders: Loaders, results: dict[str, ModelResult]) -> DataNotes:
         box_images_listed=test_set.box_images,
         skipped_images=splits,
         dropped_boxes=dropped,
+        reading=list(loaders.notes),
     )
 
 
@@ -142,9 +141,10 @@ def write_outputs(
     figures["Figure 6 — ROC curves"] = plot_roc(
         roc.labels, roc.probs, roc.auroc, roc_model, out / "fig6_roc.png"
     )
-    figures["Accuracy over the heatmap threshold"] = plot_threshold_curves(
-        metrics, out / "fig_threshold_curves.png", LocalizationProtocol.of(config)
-    )
+    if loaders.task.box_classes:
+        figures["Accuracy over the heatmap threshold"] = plot_threshold_curves(
+            metrics, out / "fig_threshold_curves.png", LocalizationProtocol.of(config)
+        )
     if any(entry.calibration is not None for entry in metrics.values()):
         figures["Reliability diagrams (test split)"] = plot_reliability(
             metrics, out / "fig_reliability.png"

@@ -8,18 +8,45 @@ resample would take minutes); the tests hold it to scikit-learn's ``roc_auc_scor
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 
-def weighted_auroc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AUROC of one class under each row of per-image weights (ties count one half).
-
-    Equal to scikit-learn's ``roc_auc_score(labels, scores, sample_weight=w)`` for each row.
+def known_labels(batch: Mapping[str, Any]) -> np.ndarray:
+    """A batch's labels as float, NaN where its ``label_mask`` leaves one out (an uncertain
+    label under U-Ignore): such an entry is scored as neither positive nor negative.
 
     Args:
-        labels: ``(N,)`` 0/1 (or bool) labels of one class.
+        batch: ``labels`` ``(B, K)`` and, optionally, ``label_mask`` ``(B, K)`` bool tensors.
+
+    Returns:
+        Float32 array ``(B, K)``.
+
+    Examples:
+        >>> import torch
+        >>> batch = {"labels": torch.tensor([[1.0, 0.0]]),
+        ...          "label_mask": torch.tensor([[True, False]])}
+        >>> known_labels(batch).tolist()
+        [[1.0, nan]]
+    """
+    labels = batch["labels"].detach().cpu().numpy().astype(np.float32)
+    mask = batch.get("label_mask")
+    if mask is not None:
+        labels[~mask.detach().cpu().numpy().astype(bool)] = np.nan
+    return labels
+
+
+def weighted_auroc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUROC of one class under each row of per-image weights (ties count one half); an image
+    whose label is NaN (unknown) is left out.
+
+    Equal to scikit-learn's ``roc_auc_score(labels, scores, sample_weight=w)`` for each row
+    (over the known labels).
+
+    Args:
+        labels: ``(N,)`` 0/1 (or bool) labels of one class, NaN where unknown.
         scores: ``(N,)`` float scores (probabilities or logits).
         weights: ``(R, N)`` float weights, one row per resample (a bootstrap's counts).
 
@@ -32,11 +59,13 @@ def weighted_auroc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) 
     """
     order = np.argsort(scores, kind="stable")
     sorted_scores = scores[order]
-    positive = np.asarray(labels, dtype=bool)[order]
-    w = np.asarray(weights, dtype=np.float64)[:, order]
+    values = np.asarray(labels, dtype=np.float64)[order]
+    known = ~np.isnan(values)
+    positive = np.where(known, values, 0) > 0
+    w = np.asarray(weights, dtype=np.float64)[:, order] * known
     starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
     pos = np.add.reduceat(w * positive, starts, axis=1)  # (R, groups of tied scores)
-    neg = np.add.reduceat(w * ~positive, starts, axis=1)
+    neg = np.add.reduceat(w * ~positive, starts, axis=1)  # unknown labels weigh 0
     below = np.cumsum(neg, axis=1) - neg  # negatives with a lower score
     numerator = (pos * (below + 0.5 * neg)).sum(axis=1)
     denominator = pos.sum(axis=1) * neg.sum(axis=1)

@@ -61,7 +61,9 @@ def evaluate_test(
     device = ctx.device
     model.eval()
     explainers = {m: gradient_cam(m, model, task) for m in settings.methods if m != "cam"}
-    shard = ShardScores(task, settings, settings.map_kinds(pcm is not None))
+    # a task without box classes (CheXpert, MIMIC) has nothing to localize here: AUROC only
+    kinds = settings.map_kinds(pcm is not None) if task.box_classes else []
+    shard = ShardScores(task, settings, kinds)
     for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=not ctx.is_main):
         shard.skipped += batch.get("skipped_names", [])
         if "image" not in batch:

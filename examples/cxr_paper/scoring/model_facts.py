@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from cxr_paper.machine.distributed import DistContext, gather
 from cxr_paper.machine.timing import time_call
+from cxr_paper.scoring.auroc import known_labels
 from cxr_paper.scoring.model_metrics import Params
 from multires_backbone import CAMClassifier, published_parameter_count
 from pcm_seam import PCM, refine
@@ -39,7 +40,7 @@ def split_logits(
     for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=not ctx.is_main):
         if "image" in batch:
             logits.append(model(batch["image"].to(ctx.device)).logits.float().cpu().numpy())
-            labels.append(batch["labels"].numpy())
+            labels.append(known_labels(batch))
     parts = gather({"labels": labels, "logits": logits}, ctx)
     if not any(part["labels"] for part in parts):
         raise ValueError("The validation split holds no readable image to choose thresholds on.")

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from cxr_paper.configuration.task import Task
-from cxr_paper.scoring.auroc import macro_auroc
+from cxr_paper.scoring.auroc import known_labels, macro_auroc
 from cxr_paper.scoring.evaluation_settings import EvaluationSettings
 from cxr_paper.scoring.map_kinds import MapKind
 from cxr_paper.scoring.outcome import TestResult
@@ -57,7 +57,7 @@ class ShardScores:
     def add_outputs(self, batch: dict[str, Any], probs: np.ndarray) -> None:
         """A batch's probabilities and labels (AUROC) and its images' names and patients."""
         self.probs.append(probs)
-        self.labels.append(batch["labels"].numpy())
+        self.labels.append(known_labels(batch))
         self.names += list(batch["image_index"])
         self.patients += [int(p) for p in batch["patient_id"]]
 

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from cxr_paper.configuration.config import preset_values
 from cxr_paper.scoring.interval_types import MEAN, Difference, Interval, Z
 from cxr_paper.scoring.model_metrics import ModelMetrics, NoiseNote, NumberNoise, StudyFile
 
@@ -169,7 +170,12 @@ def noise_for(config: Mapping[str, Any], folder: Path = NOISE_FOLDER) -> dict[st
     if not path.is_file():
         return None
     summary = json.loads(path.read_text())
-    return summary if shared_settings(config) == summary.get("settings") else None
+    if not isinstance(summary.get("settings"), dict):
+        return None
+    # a setting added after the study was measured counts at its preset's value
+    defaults = shared_settings(preset_values(str(config.get("preset"))))
+    measured = {**defaults, **summary["settings"]}
+    return summary if {**defaults, **shared_settings(config)} == measured else None
 
 
 def shared_settings(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from cxr14_data.layouts import (
     read_rsna,
     read_siim,
     read_vindr_kaggle,
+    read_vindr_physionet,
     vocabulary,
 )
 
@@ -357,3 +358,99 @@ class TestVocabulary:
     def test_an_unknown_set_is_named(self):
         with pytest.raises(ValueError, match="unknown data set 'padchest'"):
             counterparts("padchest", "nih")
+
+
+#: The 28 labels of VinDr-CXR's PhysioNet ``image_labels_*.csv``, in the order of the release's
+#: description (Nguyen et al. 2022, Scientific Data, "Data Records" and Table 1: 22 local labels,
+#: 6 global ones, No finding).
+PHYSIONET_LABELS = [
+    "Aortic enlargement",
+    "Atelectasis",
+    "Calcification",
+    "Cardiomegaly",
+    "Clavicle fracture",
+    "Consolidation",
+    "Edema",
+    "Emphysema",
+    "Enlarged PA",
+    "ILD",
+    "Infiltration",
+    "Lung Opacity",
+    "Lung cavity",
+    "Lung cyst",
+    "Mediastinal shift",
+    "Nodule/Mass",
+    "Pleural effusion",
+    "Pleural thickening",
+    "Pneumothorax",
+    "Pulmonary fibrosis",
+    "Rib fracture",
+    "Other lesion",
+    "COPD",
+    "Lung tumor",
+    "Pneumonia",
+    "Tuberculosis",
+    "Other disease",
+    "No finding",
+]
+
+
+def _physionet(folder, train_rows, test_rows, header=None):
+    """``annotations/image_labels_{train,test}.csv`` as the release describes them: image_id,
+    rad_ID, then a 0/1 column per label; three readers per training image, one consensus row
+    per test image."""
+    annotations = folder / "annotations"
+    annotations.mkdir(parents=True, exist_ok=True)
+    columns = ",".join(["image_id", "rad_ID", *(header or PHYSIONET_LABELS)])
+    for name, rows in (("train", train_rows), ("test", test_rows)):
+        lines = [f"{image},{reader},{','.join(map(str, marks))}" for image, reader, marks in rows]
+        (annotations / f"image_labels_{name}.csv").write_text("\n".join([columns, *lines]) + "\n")
+    return folder
+
+
+def _marks(*names):
+    return [int(name in names) for name in PHYSIONET_LABELS]
+
+
+class TestVindrPhysionet:
+    def test_readers_are_folded_by_the_rule_and_the_published_split_kept(self, tmp_path):
+        train = [
+            ("a", "R1", _marks("Cardiomegaly", "Pneumonia")),
+            ("a", "R2", _marks("Cardiomegaly")),
+            ("a", "R3", _marks("No finding")),
+            ("b", "R4", _marks("No finding")),
+            ("b", "R5", _marks("No finding")),
+            ("b", "R6", _marks("Nodule/Mass")),
+        ]
+        test = [("c", "R8", _marks("Pleural effusion"))]
+        folder = _physionet(tmp_path, train, test)
+        for rule, expected_a in (
+            ("majority", {"Cardiomegaly"}),
+            ("any", {"Cardiomegaly", "Pneumonia", "No finding"}),
+        ):
+            table = read_vindr_physionet(folder, rule)
+            assert table.classes == tuple(PHYSIONET_LABELS) and table.image_ids == ["a", "b", "c"]
+            assert table.splits == ["train", "train", "test"] and table.patients is None
+            assert table.paths == ["train/a.dicom", "train/b.dicom", "test/c.dicom"]
+            row = dict(zip(PHYSIONET_LABELS, table.labels[0], strict=True))
+            assert {name for name, v in row.items() if v} == expected_a
+        assert table.labels[2, PHYSIONET_LABELS.index("Pleural effusion")] == 1
+
+    def test_a_bad_value_and_an_image_in_both_files_are_named(self, tmp_path):
+        bad = _marks("Edema")
+        bad[3] = 2
+        with pytest.raises(
+            MetadataError, match=r"image_labels_train.csv, line 2: label 'Cardiomegaly' is '2'"
+        ):
+            read_vindr_physionet(_physionet(tmp_path / "x", [("a", "R1", bad)], []))
+        folder = _physionet(tmp_path / "y", [("a", "R1", _marks())], [("a", "R8", _marks())])
+        with pytest.raises(MetadataError, match="both the train and the test file"):
+            read_vindr_physionet(folder)
+
+    def test_test_labels_other_than_trains_are_refused(self, tmp_path):
+        folder = _physionet(tmp_path, [("a", "R1", _marks())], [])
+        (folder / "annotations" / "image_labels_test.csv").write_text(
+            "image_id,rad_ID,Edema\nc,R8,1\n"
+        )
+        with pytest.raises(MetadataError, match="not those of the train file"):
+            read_vindr_physionet(folder)

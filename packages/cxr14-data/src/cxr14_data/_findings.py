@@ -9,7 +9,7 @@ placed by the anatomy. The package README tabulates every pattern, size and plac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -28,7 +28,13 @@ NIH_FRAME_SIDE = 1024.0
 def sample_box(name: str, rng: np.random.Generator) -> Box:
     """A box for ``name`` from NIH's boxes of that class, jittered, inside the unit frame."""
     rows = nih_boxes()[name]
-    x, y, w, h = rows[int(rng.integers(len(rows)))] / NIH_FRAME_SIDE
+    return jitter_box(rows[int(rng.integers(len(rows)))] / NIH_FRAME_SIDE, rng)
+
+
+def jitter_box(box: Sequence[float], rng: np.random.Generator) -> Box:
+    """A real box (unit frame) with its size jittered by :data:`SIZE_JITTER` and its centre by
+    :data:`CENTRE_JITTER`, kept inside the frame (a smoothed bootstrap of a set's boxes)."""
+    x, y, w, h = (float(v) for v in box)
     cx, cy = x + w / 2 + rng.normal(0, CENTRE_JITTER), y + h / 2 + rng.normal(0, CENTRE_JITTER)
     w = min(w * float(np.exp(rng.normal(0, SIZE_JITTER))), 1.0)
     h = min(h * float(np.exp(rng.normal(0, SIZE_JITTER))), 1.0)

@@ -178,6 +178,14 @@ class ChestXray14(Dataset):
         """How many images of this split have at least one GT box."""
         return sum(1 for r in self.records if self._boxes.get(r.image_index))
 
+    def box_labels(self) -> list[tuple[str, str]]:
+        """``(image, class)`` of every GT box of this split, in the split's order."""
+        return [
+            (r.image_index, box.label)
+            for r in self.records
+            for box in self._boxes.get(r.image_index, ())
+        ]
+
     def _split_records(
         self, split: str, no_finding: int | None, val_fraction: float, seed: int
     ) -> list[ImageRecord]:

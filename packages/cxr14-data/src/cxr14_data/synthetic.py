@@ -43,7 +43,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from cxr14_data._findings import EXTENT_LEVEL, FINDINGS, sample_box
+from cxr14_data._findings import EXTENT_LEVEL, FINDINGS, Box, sample_box
 from cxr14_data._label_sets import LabelSetSampler
 from cxr14_data._phantom import follow_up_pose, grid, render_anatomy, sample_anatomy
 from cxr14_data.boxes import NIH_BOX_FRAME, check_frame
@@ -151,17 +151,25 @@ def _extent_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
     )
 
 
-def render_image(
+def render_findings(
     seed: int,
     patient_id: int,
     follow_up: int,
-    labels: Sequence[str],
+    findings: Sequence[tuple[str, Box | None]],
     size: int,
     difficulty: str | Difficulty = "nih",
-) -> tuple[np.ndarray, dict[str, tuple[float, float, float, float]]]:
-    """One synthetic X-ray (uint8 ``(size, size)``) and the ``xywh`` box of each finding, in
-    the image's pixels: for the 8 box findings the box drawn from NIH's (which the pattern
-    fills), for the others the extent of the pattern."""
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One synthetic X-ray (uint8 ``(size, size)``) with ``findings`` painted, each an NIH class
+    name of :data:`~cxr14_data.labels.CLASSES` and the unit-frame ``xywh`` box its pattern fills
+    (``None``: the anatomy places it; box findings need a box), and each finding's extent
+    (float ``(size, size)``, ``> EXTENT_LEVEL`` where it shows). A class may repeat (several
+    opacities, several components): each repeat draws its own pattern.
+
+    Examples:
+        >>> pixels, extents = render_findings(0, 1, 0, [("Mass", (0.2, 0.3, 0.2, 0.2))], 64)
+        >>> pixels.shape, pixels.dtype, bool((extents[0][20:32, 13:26] > EXTENT_LEVEL).any())
+        ((64, 64), dtype('uint8'), True)
+    """
     level = _difficulty(difficulty)
 
     def stream(purpose: int) -> np.random.Generator:
@@ -173,18 +181,45 @@ def render_image(
         anatomy = follow_up_pose(anatomy, stream(1))
     image, _ = render_anatomy(anatomy, size, markings=level.markings, ribs=level.ribs)
     xx, yy = grid(size)
-    boxes = {}
-    for name in labels:
-        index = CLASSES.index(name)
-        box = sample_box(name, stream(30 + index)) if name in BOX_CLASSES else None
-        extent, change = FINDINGS[name](xx, yy, anatomy, stream(10 + index), box)
+    extents = []
+    for k, (name, box) in enumerate(findings):
+        repeat = sum(1 for other, _ in findings[:k] if other == name)
+        purpose = 10 + CLASSES.index(name) + 100 * repeat
+        extent, change = FINDINGS[name](xx, yy, anatomy, stream(purpose), box)
         image += level.contrast * change.astype(np.float32)
+        extents.append(extent)
+    image += stream(3).normal(0.0, level.noise, size=image.shape).astype(np.float32)
+    return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8), extents
+
+
+def render_image(
+    seed: int,
+    patient_id: int,
+    follow_up: int,
+    labels: Sequence[str],
+    size: int,
+    difficulty: str | Difficulty = "nih",
+) -> tuple[np.ndarray, dict[str, tuple[float, float, float, float]]]:
+    """One synthetic X-ray (uint8 ``(size, size)``) and the ``xywh`` box of each finding, in
+    the image's pixels: for the 8 box findings the box drawn from NIH's (which the pattern
+    fills), for the others the extent of the pattern."""
+    unit_boxes = {
+        name: sample_box(
+            name, np.random.default_rng([seed, patient_id, follow_up, 30 + CLASSES.index(name)])
+        )
+        if name in BOX_CLASSES
+        else None
+        for name in labels
+    }
+    findings = [(name, unit_boxes[name]) for name in labels]
+    pixels, extents = render_findings(seed, patient_id, follow_up, findings, size, difficulty)
+    boxes = {}
+    for (name, box), extent in zip(findings, extents, strict=True):
         if box is not None:
             boxes[name] = tuple(float(v * size) for v in box)
         elif (found := _extent_box(extent)) is not None:
             boxes[name] = found
-    image += stream(3).normal(0.0, level.noise, size=image.shape).astype(np.float32)
-    return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8), boxes
+    return pixels, boxes
 
 
 def _plan(

@@ -72,13 +72,17 @@ def _fits(runs: Sequence[tuple[int, int]], convention: Runs, pixels: int) -> boo
     return end <= pixels
 
 
-def rle_convention(rows: Sequence[tuple[str, list[tuple[int, int]]]], file: str) -> Runs:
+def rle_convention(
+    rows: Sequence[tuple[str, list[tuple[int, int]]]],
+    file: str,
+    frame: tuple[int, int] = SIIM_FRAME,
+) -> Runs:
     """Which convention every row of a file fits (see the module's note), else refused.
     ``rows`` are the rows of more than one run; without any (every image negative or one run),
     both conventions decode the same masks and relative is returned."""
     if not rows:
         return "relative"
-    pixels = SIIM_FRAME[0] * SIIM_FRAME[1]
+    pixels = frame[0] * frame[1]
     only: dict[str, str] = {}
     for where, runs in rows:
         relative, absolute = _fits(runs, "relative", pixels), _fits(runs, "absolute", pixels)
@@ -99,7 +103,9 @@ def rle_convention(rows: Sequence[tuple[str, list[tuple[int, int]]]], file: str)
     return next(iter(only))  # type: ignore[return-value]
 
 
-def read_siim(path: str | os.PathLike, runs: Runs | None = None) -> Annotations:
+def read_siim(
+    path: str | os.PathLike, runs: Runs | None = None, frame: tuple[int, int] = SIIM_FRAME
+) -> Annotations:
     """Read ``train-rle.csv`` (or the folder holding it): one mask per image, its components
     united; images listed with ``-1`` are negatives.
 
@@ -107,9 +113,10 @@ def read_siim(path: str | os.PathLike, runs: Runs | None = None) -> Annotations:
         path: the CSV or its folder.
         runs: ``"relative"`` or ``"absolute"`` starts; ``None`` tells them apart
             (:func:`rle_convention`).
+        frame: ``(height, width)`` of the masks (the challenge's: 1024 x 1024).
 
     Returns:
-        The annotations, class ``Pneumothorax``, frame 1024 x 1024.
+        The annotations, class ``Pneumothorax``, in ``frame``.
 
     Raises:
         AnnotationError: naming the file and line of a bad row, an image listed as ``-1`` and
@@ -132,8 +139,9 @@ def read_siim(path: str | os.PathLike, runs: Runs | None = None) -> Annotations:
         if not row["ImageId"]:
             raise AnnotationError(f"{where}: empty 'ImageId'.")
         parsed.append((where, row["ImageId"], parse_runs(row["EncodedPixels"], where)))
-    convention = runs or rle_convention([(w, r) for w, _, r in parsed if len(r) > 1], str(file))
-    height, width = SIIM_FRAME
+    multiple = [(w, r) for w, _, r in parsed if len(r) > 1]
+    convention = runs or rle_convention(multiple, str(file), frame)
+    height, width = frame
     annotations = Annotations(SIIM_CLASSES, source=str(file))
     negative: dict[str, str] = {}
     for where, name, image_runs in parsed:
@@ -152,7 +160,7 @@ def read_siim(path: str | os.PathLike, runs: Runs | None = None) -> Annotations:
             counts += [start - end, length]
             end = start + length
         if end > height * width:
-            raise AnnotationError(f"{where}: runs end past the 1024 x 1024 mask.")
+            raise AnnotationError(f"{where}: runs end past the {height} x {width} mask.")
         counts.append(height * width - end)
         rle = from_segmentation({"size": [height, width], "counts": counts}, height, width, where)
         previous = image.masks.get("Pneumothorax")

@@ -8,14 +8,21 @@ from cxr14_data.layouts.mimic import read_mimic
 from cxr14_data.layouts.policies import BlankPolicy, UncertaintyPolicy, apply_policy
 from cxr14_data.layouts.rsna import RSNA_CLASSES, read_rsna
 from cxr14_data.layouts.siim import SIIM_CLASSES, read_siim
+from cxr14_data.layouts.synthetic_layouts import LAYOUTS, make_synthetic_layout
 from cxr14_data.layouts.table import FRONTAL_VIEWS, LATERAL, LabelTable
-from cxr14_data.layouts.vindr import VINDR_CLASSES, ReaderRule, read_vindr_kaggle
+from cxr14_data.layouts.vindr import (
+    VINDR_CLASSES,
+    ReaderRule,
+    read_vindr_kaggle,
+    read_vindr_physionet,
+)
 from cxr14_data.layouts.vocabulary import Counterparts, counterparts, vocabulary
 
 __all__ = [
     "CHEXPERT_CLASSES",
     "FRONTAL_VIEWS",
     "LATERAL",
+    "LAYOUTS",
     "RSNA_CLASSES",
     "SIIM_CLASSES",
     "VINDR_CLASSES",
@@ -27,10 +34,12 @@ __all__ = [
     "UncertaintyPolicy",
     "apply_policy",
     "counterparts",
+    "make_synthetic_layout",
     "read_chexpert",
     "read_mimic",
     "read_rsna",
     "read_siim",
     "read_vindr_kaggle",
+    "read_vindr_physionet",
     "vocabulary",
 ]

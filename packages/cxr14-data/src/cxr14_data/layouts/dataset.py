@@ -102,6 +102,27 @@ class LayoutDataset(Dataset):
         return len(self._paths)
 
     @property
+    def box_images(self) -> int:
+        """How many images of the table have at least one GT box."""
+        return sum(
+            1 for i in self.table.image_ids if any(map(len, self._boxes.get(i, {}).values()))
+        )
+
+    @property
+    def bad_boxes(self) -> list[Any]:
+        """Boxes dropped for lying outside their image: none (such a box is refused)."""
+        return []
+
+    def box_labels(self) -> list[tuple[str, str]]:
+        """``(image id, class)`` of every GT box, in the table's order."""
+        return [
+            (i, name)
+            for i in self.table.image_ids
+            for name, rows in self._boxes.get(i, {}).items()
+            for _ in range(len(rows))
+        ]
+
+    @property
     def labels(self) -> torch.Tensor:
         """``(N, K)`` targets of every item."""
         return torch.from_numpy(self.targets)

@@ -1,6 +1,12 @@
 """VinDr-CXR: the Kaggle release's ``train.csv`` (one row per reader's finding) and the
 PhysioNet release's ``image_labels_{train,test}.csv`` (one row per reader's image labels).
 
+The PhysioNet release (Nguyen et al. 2022, section "Data Records"; https://physionet.org/content/
+vindr-cxr/1.0.0/): ``annotations/image_labels_{train,test}.csv`` have ``image_id``, ``rad_ID``
+(``rad_id`` accepted) and one 0/1 column per label, 28 in the release (22 local findings, 6
+diagnoses, ``No finding``); training images were read by three readers, test images by a
+consensus of five. Images are ``{train,test}/<image_id>.dicom``, the split the set publishes.
+
 The layout (Nguyen et al. 2022, "VinDr-CXR: An open dataset of chest X-rays with radiologist's
 annotations", Scientific Data; the Kaggle "VinBigData Chest X-ray Abnormalities Detection" data
 page): Kaggle's ``train.csv`` has ``image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max``,
@@ -45,6 +51,12 @@ SOURCE = (
     "Nguyen et al. 2022 (Scientific Data); "
     "https://www.kaggle.com/competitions/vinbigdata-chest-xray-abnormalities-detection/data"
 )
+
+
+PHYSIONET_SOURCE = (
+    "Nguyen et al. 2022 (Scientific Data); https://physionet.org/content/vindr-cxr/1.0.0/"
+)
+PHYSIONET_FILES = {"train": "image_labels_train.csv", "test": "image_labels_test.csv"}
 
 
 class ReaderRule(StrEnum):
@@ -106,3 +118,87 @@ def read_vindr_kaggle(
         splits=["train"] * len(ids),
         source=SOURCE,
     )
+
+
+def read_vindr_physionet(
+    root: str | os.PathLike, rule: ReaderRule | str = ReaderRule.MAJORITY
+) -> LabelTable:
+    """The images of the PhysioNet release, each label folded over the image's readers.
+
+    Args:
+        root: the release's folder (``annotations/`` inside it, or the CSVs themselves).
+        rule: ``"majority"`` (default) or ``"any"``.
+
+    Returns:
+        One row per image, the classes as the header names them, 1 or 0; the split
+        ``"train"`` or ``"test"`` as published.
+
+    Raises:
+        MetadataError: naming the file and line of a label other than 0 or 1, a row without an
+            image or reader, or test and train files whose label columns differ.
+
+    Examples:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "image_labels_train.csv").write_text(
+        ...     "image_id,rad_ID,Nodule/Mass,No finding\\na,R1,1,0\\na,R2,0,1\\na,R3,1,0\\n")
+        >>> _ = (folder / "image_labels_test.csv").write_text(
+        ...     "image_id,rad_ID,Nodule/Mass,No finding\\nb,R8,0,1\\n")
+        >>> table = read_vindr_physionet(folder)
+        >>> table.classes, table.labels.tolist(), table.splits, table.paths[1]
+        (('Nodule/Mass', 'No finding'), [[1.0, 0.0], [0.0, 1.0]], ['train', 'test'], 'test/b.dicom')
+    """
+    rule = ReaderRule(rule)
+    root = Path(root)
+    folder = root / "annotations" if (root / "annotations").is_dir() else root
+    classes: tuple[str, ...] | None = None
+    ids: list[str] = []
+    splits: list[str] = []
+    rows: list[list[float]] = []
+    for split, name in PHYSIONET_FILES.items():
+        file = locate(folder, (name,))
+        votes: dict[str, list[np.ndarray]] = defaultdict(list)
+        for number, (line, index, row) in enumerate(checked_rows(file, ("image_id",))):
+            reader_column = index.get("rad_ID", index.get("rad_id"))
+            if reader_column is None:
+                raise MetadataError(f"{file} lacks the column rad_ID; found {sorted(index)}.")
+            if number == 0:
+                names = tuple(c for c in sorted(index, key=index.get) if c not in _ID_COLUMNS)
+                if classes is not None and names != classes:
+                    raise MetadataError(
+                        f"{file}: its label columns are not those of the train file."
+                    )
+                classes = names
+            cells = [row[i].strip() if i < len(row) else "" for i in range(len(index))]
+            where = f"{file}, line {line}"
+            if not cells[index["image_id"]] or not cells[reader_column]:
+                raise MetadataError(f"{where}: no image_id or rad_ID.")
+            values = [cells[index[c]] for c in names]
+            wrong = [(c, v) for c, v in zip(names, values, strict=True) if v not in ("0", "1")]
+            if wrong:
+                raise MetadataError(
+                    f"{where}: label {wrong[0][0]!r} is {wrong[0][1]!r}, not 0 or 1."
+                )
+            votes[cells[index["image_id"]]].append(np.asarray(values, dtype=np.float32))
+        for image, marks in votes.items():
+            share = np.mean(marks, axis=0)
+            rows.append((share > 0.5 if rule is ReaderRule.MAJORITY else share > 0).astype(float))
+            ids.append(image)
+            splits.append(split)
+    assert classes is not None
+    if len(set(ids)) != len(ids):
+        raise MetadataError(f"{folder}: an image is listed in both the train and the test file.")
+    return LabelTable(
+        layout="vindr",
+        classes=classes,
+        image_ids=ids,
+        paths=[str(Path(s) / f"{i}.dicom") for s, i in zip(splits, ids, strict=True)],
+        patients=None,
+        views=[""] * len(ids),
+        labels=np.asarray(rows, dtype=np.float32).reshape(len(ids), len(classes)),
+        splits=splits,
+        source=PHYSIONET_SOURCE,
+    )
+
+
+_ID_COLUMNS = ("image_id", "rad_ID", "rad_id")

@@ -1,0 +1,165 @@
+"""Which data set a run reads: ``--data LAYOUT:PATH`` names a published layout (a bare path, or
+``synthetic``, is ChestX-ray14's as before), and what the run's task is on it.
+
+A layout's task is the set's own class list (:mod:`cxr14_data.layouts`); its box classes are those
+the set's annotations can hold (VinDr-CXR's findings, RSNA's lung opacity, SIIM-ACR's
+pneumothorax; CheXpert and MIMIC-CXR have none: their maps are scored on another set's
+annotations). Sets whose images differ in size have no one box frame: the pointing game's
+tolerance is then in pixels of :data:`NOMINAL_FRAME`.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from cxr14_data.layouts import (
+    CHEXPERT_CLASSES,
+    LAYOUTS,
+    RSNA_CLASSES,
+    SIIM_CLASSES,
+    VINDR_CLASSES,
+)
+from cxr_paper.configuration.data_source import LAYOUT_NAMES, DataSource
+from cxr_paper.configuration.task import Task, chestxray14
+
+NOMINAL_FRAME = (1024, 1024)
+#: The classes each layout's annotations can give boxes (or masks) for.
+BOXED = {
+    "vindr": frozenset(VINDR_CLASSES) - {"No finding"},
+    "rsna": frozenset(RSNA_CLASSES),
+    "siim": frozenset(SIIM_CLASSES),
+}
+#: How each layout's images are split for a run (:mod:`cxr_paper.inputs.layout_splits`).
+SPLIT_RULES = {
+    "nih": "the official train/val and test lists, train/val split by patient",
+    "chexpert": "train.csv for training (validation drawn from it by patient), valid.csv as the "
+    "test split",
+    "mimic": "the official train/validate/test split",
+    "vindr": "the PhysioNet release's train/test split (validation drawn by image), or for the "
+    "Kaggle release train/validation/test drawn by image",
+    "rsna": "train/validation/test drawn by image",
+    "siim": "train/validation/test drawn by image",
+}
+
+
+def layout_task(layout: str, classes: tuple[str, ...]) -> Task:
+    """The task of a layout whose files list ``classes``.
+
+    Args:
+        layout: one of :data:`cxr14_data.layouts.LAYOUTS`.
+        classes: the set's class list, in its files' order.
+
+    Returns:
+        The task, box classes those :data:`BOXED` names, frame :data:`NOMINAL_FRAME`.
+
+    Examples:
+        >>> task = layout_task("rsna", ("Lung Opacity",))
+        >>> task.name, task.box_classes, layout_task("chexpert", ("Edema",)).box_classes
+        ('RSNA Pneumonia', ('Lung Opacity',), ())
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}.")
+    boxed = tuple(c for c in classes if c in BOXED.get(layout, ()))
+    return Task(LAYOUT_NAMES[layout], tuple(classes), boxed, NOMINAL_FRAME)
+
+
+def default_classes(layout: str) -> tuple[str, ...]:
+    """The class list a layout's files hold (VinDr-CXR's Kaggle release; its PhysioNet
+    release's header is read by :func:`cxr_paper.inputs.layout_splits.read_layout`).
+
+    Args:
+        layout: one of :data:`cxr14_data.layouts.LAYOUTS`.
+
+    Returns:
+        The classes.
+    """
+    return {
+        "chexpert": CHEXPERT_CLASSES,
+        "mimic": CHEXPERT_CLASSES,
+        "vindr": VINDR_CLASSES,
+        "rsna": RSNA_CLASSES,
+        "siim": SIIM_CLASSES,
+    }[layout]
+
+
+def source_task(source: DataSource, box_frame: tuple[int, int], root: Path | None = None) -> Task:
+    """The task of the data a run names, known before any image is read.
+
+    Args:
+        source: the run's ``--data``.
+        box_frame: ChestX-ray14's box frame (``--box-frame``).
+        root: the set's folder where it exists (VinDr's PhysioNet header names its classes).
+
+    Returns:
+        The task.
+    """
+    if source.layout == "nih":
+        return chestxray14(box_frame)
+    classes = default_classes(source.layout)
+    if source.layout == "vindr" and root is not None:
+        classes = physionet_classes(root) or classes
+    return layout_task(source.layout, classes)
+
+
+def physionet_labels(root: Path) -> Path | None:
+    """VinDr-CXR's PhysioNet ``image_labels_train.csv`` under ``root``, or ``None`` (Kaggle's
+    release, or no set yet).
+
+    Args:
+        root: the set's folder.
+
+    Returns:
+        The file, or ``None``.
+    """
+    for folder in (root / "annotations", root):
+        if (folder / "image_labels_train.csv").is_file():
+            return folder / "image_labels_train.csv"
+    return None
+
+
+def physionet_classes(root: Path) -> tuple[str, ...] | None:
+    """The label columns of VinDr-CXR's PhysioNet release, from its header; ``None`` for
+    Kaggle's.
+
+    Args:
+        root: the set's folder.
+
+    Returns:
+        The classes, in the file's order, or ``None``.
+    """
+    file = physionet_labels(root)
+    if file is None:
+        return None
+    with open(file, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    return tuple(c.strip() for c in header if c.strip() not in ("image_id", "rad_ID", "rad_id"))
+
+
+def data_summary(source: DataSource, config: Any) -> str:
+    """The set, its split rule and (where a set has them) its label policies, in one line (no
+    local path: the model card is published).
+
+    Args:
+        source: the run's ``--data``.
+        config: the run's settings (``uncertainty``, ``blank``, ``views``, ``readers``).
+
+    Returns:
+        The line.
+
+    Examples:
+        >>> from types import SimpleNamespace
+        >>> settings = SimpleNamespace(uncertainty="u-ignore", blank="negative", views="frontal",
+        ...                            readers="majority")
+        >>> data_summary(DataSource.parse("rsna:/x"), settings)
+        'RSNA Pneumonia, train/validation/test drawn by image; views: frontal'
+    """
+    parts = [f"{source.name}, {SPLIT_RULES[source.layout]}"]
+    if source.layout in ("chexpert", "mimic"):
+        parts.append(f"uncertain labels: {config.uncertainty}, blank labels: {config.blank}")
+    if source.layout == "vindr":
+        parts.append(f"readers folded by the {config.readers} rule")
+    if source.layout != "nih":
+        parts.append(f"views: {config.views}")
+    return "; ".join(parts)

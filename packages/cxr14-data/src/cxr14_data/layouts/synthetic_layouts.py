@@ -1,0 +1,315 @@
+"""Synthetic sets in the published layouts of CheXpert, MIMIC-CXR-JPG, VinDr-CXR (Kaggle),
+RSNA Pneumonia and SIIM-ACR, for trying the pipeline and for tests: the same phantoms and
+finding patterns as the NIH-format set, labels and boxes drawn from each set's own statistics
+(:mod:`cxr14_data.layouts.synthetic_plan`), written in the set's own files, so that each reader
+of :mod:`cxr14_data.layouts` (and ``cam_boxes_iobb``'s box and mask readers) runs on it unchanged.
+
+What differs from the real sets, by design: images are ``image_size`` pixels square (boxes, runs
+and DICOM sizes are in that frame, not the real 1024 or 2000-3000 px); a "lateral" image is a
+frontal phantom (it is there for the view filter); a MIMIC study holds one image; RSNA's and
+SIIM's DICOMs are 8-bit and VinDr's 12-bit in 16, as the real ones, without their other
+attributes. DICOM layouts need pydicom (``pip install 'cxr14-data[dicom]'``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from cxr14_data.layouts.synthetic_plan import (
+    LAYOUT_CLASSES,
+    PlannedImage,
+    plan_chexpert,
+    plan_single_class,
+    plan_vindr,
+)
+from cxr14_data.reading import INSTALL_DICOM
+from cxr14_data.synthetic import EXTENT_LEVEL, _extent_box, render_findings
+
+LAYOUTS = tuple(LAYOUT_CLASSES)
+CHEXPERT_FOLDER = "CheXpert-v1.0-small"
+SIIM_UID = "1.2.276.0.7230010.3.1.4.8323329"
+
+
+def _draw(image: PlannedImage, seed: int, size: int, difficulty: str):
+    """Pixels ``(size, size)`` uint8, and per painted finding its class, box (pixels) and mask."""
+    findings = [(nih, box) for _, nih, box in image.findings]
+    pixels, extents = render_findings(
+        seed, image.patient, image.follow_up, findings, size, difficulty
+    )
+    drawn = []
+    for (name, _, box), extent in zip(image.findings, extents, strict=True):
+        mask = extent > EXTENT_LEVEL
+        pixels_box = tuple(float(v * size) for v in box) if box is not None else _extent_box(extent)
+        if pixels_box is not None:
+            drawn.append((name, pixels_box, mask))
+    return pixels, drawn
+
+
+def _cell(value: float) -> str:
+    return "" if math.isnan(value) else f"{value:.1f}"
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _write_dicom(path: Path, pixels: np.ndarray, bits: int, **elements: object) -> None:
+    try:
+        from pydicom.dataset import Dataset, FileMetaDataset
+        from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+    except ImportError:
+        raise ImportError(f"DICOM layouts need pydicom: {INSTALL_DICOM}.") from None
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[str(path.name)])
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "CR"
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    allocated = 8 if bits == 8 else 16
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = (
+        allocated,
+        bits,
+        bits - 1,
+        0,
+    )
+    for key, value in elements.items():
+        setattr(ds, key, value)
+    scaled = pixels.astype(np.uint16) * ((1 << bits) - 1) // 255
+    ds.PixelData = scaled.astype(np.uint8 if allocated == 8 else np.uint16).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+
+
+def _relative_runs(mask: np.ndarray) -> str:
+    """SIIM-ACR's first-stage encoding: column-major runs, each start relative to the end of
+    the run before (the competition's ``mask2rle``)."""
+    flat = np.concatenate([[0], mask.T.reshape(-1).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(flat))
+    starts, ends = edges[0::2], edges[1::2]
+    previous = np.concatenate([[0], ends[:-1]])
+    return " ".join(f"{s - p} {e - s}" for s, e, p in zip(starts, ends, previous, strict=True))
+
+
+def _chexpert(root: Path, images: list[PlannedImage], test: set[int], render: Callable) -> None:
+    folder = root / CHEXPERT_FOLDER
+    classes = LAYOUT_CLASSES["chexpert"]
+    header = ["Path", "Sex", "Age", "Frontal/Lateral", "AP/PA", *classes]
+    rows: dict[str, list[list]] = {"train": [], "valid": []}
+    for image in images:
+        split = "valid" if image.patient in test else "train"
+        lateral = image.view == "LATERAL"
+        name = f"view{1 + image.follow_up % 2}_{'lateral' if lateral else 'frontal'}.jpg"
+        study = f"patient{image.patient:05d}/study{image.follow_up + 1}"
+        relative = f"{CHEXPERT_FOLDER}/{split}/{study}/{name}"
+        pixels, _ = render(image)
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path, quality=95)
+        states = image.states
+        if split == "valid":  # three radiologists' consensus: 0 or 1 only
+            shown = {n for n, _, _ in image.findings}
+            states = {n: float(v == 1.0 or (v == -1.0 and n in shown)) for n, v in states.items()}
+        sex = "Female" if image.patient % 2 else "Male"
+        view = ["Lateral", ""] if lateral else ["Frontal", image.view]
+        row = [relative, sex, 20 + image.patient % 70, *view, *(_cell(states[c]) for c in classes)]
+        rows[split].append(row)
+    for split, body in rows.items():
+        _write_csv(folder / f"{split}.csv", header, body)
+
+
+def _mimic(root: Path, images: list[PlannedImage], test: set[int], render: Callable) -> None:
+    classes = LAYOUT_CLASSES["mimic"]
+    metadata, labels, splits = [], [], []
+    for number, image in enumerate(images):
+        subject, study = 10_000_000 + image.patient, 50_000_000 + number
+        dicom_id = f"{number:08x}-{image.patient:08x}-{image.follow_up:04x}"
+        split = (
+            "test"
+            if image.patient in test
+            else ("validate" if image.patient % 20 == 0 else "train")
+        )
+        path = root / f"files/p{str(subject)[:2]}/p{subject}/s{study}/{dicom_id}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pixels, _ = render(image)
+        Image.fromarray(pixels).save(path, quality=95)
+        metadata.append([dicom_id, subject, study, image.view, *pixels.shape])
+        labels.append([subject, study, *(_cell(image.states[c]) for c in classes)])
+        splits.append([dicom_id, study, subject, split])
+    prefix = root / "mimic-cxr-2.0.0-"
+    _write_csv(
+        Path(f"{prefix}metadata.csv"),
+        ["dicom_id", "subject_id", "study_id", "ViewPosition", "Rows", "Columns"],
+        metadata,
+    )
+    _write_csv(Path(f"{prefix}chexpert.csv"), ["subject_id", "study_id", *classes], labels)
+    _write_csv(Path(f"{prefix}split.csv"), ["dicom_id", "study_id", "subject_id", "split"], splits)
+
+
+def _vindr(
+    root: Path, images: list[PlannedImage], render: Callable, rng: np.random.Generator
+) -> None:
+    classes = LAYOUT_CLASSES["vindr"]
+    rows = []
+    for image in images:
+        image_id = f"{int(rng.integers(1 << 62)):032x}"
+        pixels, drawn = render(image)
+        _write_dicom(root / "train" / f"{image_id}.dicom", pixels, 12, PatientID=image_id)
+        boxes = {name: box for name, box, _ in drawn}
+        for reader, marked in image.readers.items():
+            for name in marked or ["No finding"]:
+                if name == "No finding":
+                    rows.append([image_id, name, classes.index(name), reader, "", "", "", ""])
+                    continue
+                side = pixels.shape[0]
+                box = boxes.get(name)
+                if box is None:  # one reader's finding the others did not see: nothing painted
+                    w, h = rng.uniform(0.1, 0.3, 2) * side
+                    box = (*rng.uniform(0, 1, 2) * (side - np.array([w, h])), w, h)
+                x, y, w, h = (v + rng.normal(0, 0.02 * side) for v in box)
+                x0, y0 = max(0.0, x), max(0.0, y)
+                x1, y1 = (
+                    min(float(pixels.shape[1]), x + max(w, 2)),
+                    min(float(pixels.shape[0]), y + max(h, 2)),
+                )
+                rows.append(
+                    [
+                        image_id,
+                        name,
+                        classes.index(name),
+                        reader,
+                        *(f"{v:.1f}" for v in (x0, y0, x1, y1)),
+                    ]
+                )
+    header = ["image_id", "class_name", "class_id", "rad_id", "x_min", "y_min", "x_max", "y_max"]
+    _write_csv(root / "train.csv", header, rows)
+
+
+def _rsna(
+    root: Path, images: list[PlannedImage], render: Callable, rng: np.random.Generator
+) -> None:
+    rows = []
+    for image in images:
+        patient_id = "-".join(f"{int(rng.integers(1 << 32)):08x}" for _ in range(2))
+        pixels, drawn = render(image)
+        _write_dicom(
+            root / "stage_2_train_images" / f"{patient_id}.dcm",
+            pixels,
+            8,
+            PatientID=patient_id,
+            ViewPosition=image.view,
+        )
+        if not drawn:
+            rows.append([patient_id, "", "", "", "", 0])
+        rows += [[patient_id, *(f"{v:.1f}" for v in box), 1] for _, box, _ in drawn]
+    _write_csv(
+        root / "stage_2_train_labels.csv",
+        ["patientId", "x", "y", "width", "height", "Target"],
+        rows,
+    )
+
+
+def _siim(root: Path, images: list[PlannedImage], render: Callable) -> None:
+    rows = []
+    for number, image in enumerate(images):
+        image_id = f"{SIIM_UID}.{number + 1}.1517875{number:06d}.{image.patient}"
+        study, series = f"{SIIM_UID}.2.{number + 1}", f"{SIIM_UID}.3.{number + 1}"
+        pixels, drawn = render(image)
+        path = root / "dicom-images-train" / study / series / f"{image_id}.dcm"
+        _write_dicom(path, pixels, 8, PatientID=image_id, ViewPosition=image.view)
+        runs = [_relative_runs(mask) for _, _, mask in drawn if mask.any()]
+        rows += [[image_id, f" {r}"] for r in runs] or [[image_id, " -1"]]
+    _write_csv(root / "train-rle.csv", ["ImageId", " EncodedPixels"], rows)
+
+
+def make_synthetic_layout(
+    root: str | os.PathLike,
+    layout: str,
+    n_patients: int = 300,
+    image_size: int = 128,
+    seed: int = 0,
+    test_fraction: float = 0.25,
+    difficulty: str = "nih",
+    progress: bool = True,
+) -> Path:
+    """Write a synthetic set in ``layout``'s published files into ``root``; return ``root``.
+
+    Args:
+        root: output folder (its earlier synthetic files are replaced).
+        layout: one of :data:`LAYOUTS`.
+        n_patients: patients (CheXpert, MIMIC: each with the set's images per patient), or
+            images where the set has no patients (VinDr, RSNA, SIIM).
+        image_size: side of the square images.
+        seed: everything is a function of the seed.
+        test_fraction: share of patients in the set's own held-out split (CheXpert's
+            ``valid.csv``, MIMIC's ``test``); the Kaggle releases publish none.
+        difficulty: how visible the findings are (:data:`cxr14_data.DIFFICULTIES`).
+        progress: show a tqdm bar.
+
+    Returns:
+        ``root``; for CheXpert the set is in ``root/CheXpert-v1.0-small``.
+
+    Raises:
+        ValueError: an unknown layout, or a size or count out of range.
+
+    Examples:
+        >>> import tempfile
+        >>> from cxr14_data.layouts import read_chexpert
+        >>> root = make_synthetic_layout(tempfile.mkdtemp(), "chexpert", 4, 32, progress=False)
+        >>> table = read_chexpert(root / "CheXpert-v1.0-small")
+        >>> table.classes[:2], sorted(set(table.splits)), len(set(table.patients))
+        (('No Finding', 'Enlarged Cardiomediastinum'), ['train', 'valid'], 4)
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"Expected `layout` one of {LAYOUTS}, got {layout!r}.")
+    if not isinstance(image_size, int) or image_size < 32:
+        raise ValueError(f"Expected `image_size` to be an int >= 32, got {image_size!r}.")
+    if n_patients < 2:
+        raise ValueError(f"Expected `n_patients` >= 2, got {n_patients!r}.")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for old in (CHEXPERT_FOLDER, "files", "train", "stage_2_train_images", "dicom-images-train"):
+        shutil.rmtree(root / old, ignore_errors=True)
+    rng = np.random.default_rng([seed, 7, LAYOUTS.index(layout)])
+    if layout in ("chexpert", "mimic"):
+        images = plan_chexpert(layout, n_patients, rng)
+    elif layout == "vindr":
+        images = plan_vindr(n_patients, rng)
+    else:
+        images = plan_single_class(layout, n_patients, rng)
+    patients = sorted({i.patient for i in images})
+    test = {p for p in patients if rng.random() < test_fraction} or {patients[-1]}
+    bar = tqdm(total=len(images), desc=f"synthetic {layout}", unit="img", disable=not progress)
+
+    def render(image: PlannedImage):
+        bar.update()
+        return _draw(image, seed, image_size, difficulty)
+
+    if layout == "chexpert":
+        _chexpert(root, images, test, render)
+    elif layout == "mimic":
+        _mimic(root, images, test, render)
+    elif layout == "vindr":
+        _vindr(root, images, render, rng)
+    elif layout == "rsna":
+        _rsna(root, images, render, rng)
+    else:
+        _siim(root, images, render)
+    bar.close()
+    return root
