@@ -144,6 +144,7 @@ def layout_runs(tmp_path_factory):
         flags = ["--preset", "smoke", "--out", str(out), "--data", f"{layout}:synthetic"]
         flags += ["--synthetic-patients", "60" if layout == "rsna" else "24"]
         flags += ["--test-fraction", "0.4"]
+        flags += ["--score-on", "vindr:synthetic"] if layout == "rsna" else []
         reproduce_paper.main(get_args_parser().parse_args(flags))
         runs[layout] = out
     return runs
@@ -159,6 +160,18 @@ def test_a_run_on_rsna_scores_its_boxes(layout_runs):
     assert entry["task"]["name"] == "RSNA Pneumonia" and entry["localization_images"] > 0
     card = (out / "resnet10t" / "pretrained" / "README.md").read_text()
     assert "RSNA Pneumonia" in card
+
+
+@pytest.mark.slow
+def test_score_on_scores_each_model_on_another_sets_boxes(layout_runs):
+    out = layout_runs["rsna"]
+    report = (out / "report.md").read_text()
+    assert "## Scored on other data sets (`--score-on`)" in report
+    for model in ("resnet10t", "multires_resnet10t"):
+        entry = json.loads((out / "score_on" / "vindr" / model / "score.json").read_text())
+        assert entry["task"]["classes"] == ["Lung Opacity"]  # the one class both sets name
+        assert "Aortic enlargement" in entry["unscored_classes"]
+        assert f"`score_on/vindr/{model}/score.md`" in report
 
 
 @pytest.mark.slow

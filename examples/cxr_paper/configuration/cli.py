@@ -189,7 +189,8 @@ def validate(config: RunConfig) -> None:
         )
     if config.preset not in PRESETS:
         raise RunError(f"preset {config.preset!r}: expected one of {sorted(PRESETS)}.")
-    DataSource.parse(config.data)
+    for data in (config.data, *config.score_on):
+        DataSource.parse(data)
     for flag, value, allowed in (
         ("--uncertainty", config.uncertainty, [p.value for p in UncertaintyPolicy]),
         ("--blank", config.blank, [p.value for p in BlankPolicy]),

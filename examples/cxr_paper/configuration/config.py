@@ -125,6 +125,12 @@ class RunConfig:
         PAPER_PROTOCOL.prob_threshold,
         "boxes only for classes predicted above this probability (the paper's protocol)",
     )
+    score_on: list[str] = _field(
+        [],
+        "after training, score each model on other sets' annotations too: LAYOUT:PATH entries "
+        "(their test split; the model's classes mapped through the vocabulary, unmapped ones "
+        "listed), into score_on/ of the run folder",
+    )
     operating_point: str = _field(
         "youden",
         "per-class threshold chosen on validation for the saved model (predict.py): 'youden', "

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from cxr_paper.errors import RunError
+from cxr_paper.files.file_names import safe_part
 
 #: Each layout's name in reports.
 LAYOUT_NAMES = {
@@ -75,3 +77,25 @@ class DataSource:
     def name(self) -> str:
         """The set's name in reports."""
         return LAYOUT_NAMES[self.layout]
+
+
+#: The run's folder of its ``--score-on`` scores.
+SCORE_ON = "score_on"
+
+
+def score_on_folder(spec: str, model: str) -> PurePosixPath:
+    """Where, in a run folder, one model's score on one ``--score-on`` set goes.
+
+    Args:
+        spec: The ``--score-on`` entry.
+        model: The model's name.
+
+    Returns:
+        ``score_on/<layout>/<model>``.
+
+    Examples:
+        >>> score_on_folder("vindr:/data/vindr", "resnet10t")
+        PurePosixPath('score_on/vindr/resnet10t')
+    """
+    layout = DataSource.parse(spec).layout
+    return PurePosixPath(SCORE_ON, safe_part(layout), safe_part(model))

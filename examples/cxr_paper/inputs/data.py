@@ -3,6 +3,7 @@ published layout (``--data LAYOUT:PATH``, :mod:`cxr_paper.inputs.data_sets`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from cxr_paper.configuration.data_source import DataSource
 from cxr_paper.configuration.task import Task, chestxray14
 from cxr_paper.errors import RunError
 from cxr_paper.files.manifest import record_output
+from cxr_paper.inputs.class_subset import ClassSubset, subset_task
 from cxr_paper.inputs.data_sets import data_summary, source_task
 from cxr_paper.inputs.sampling import EpochSampler, SeededItems, collate_skipping
 from cxr_paper.inputs.split_datasets import SPLITS, layout_datasets, nih_datasets
@@ -136,6 +138,7 @@ def build_loaders(
     config: RunConfig,
     ctx: DistContext,
     normalization: tuple[tuple[float, ...], tuple[float, ...]] = (IMAGENET_MEAN, IMAGENET_STD),
+    classes: Sequence[str] | None = None,
 ) -> Loaders:
     """Loaders for this rank: training keys are seeded and sharded (exact resume, DDP);
     validation and test are sharded without overlap and gathered at evaluation. Images are
@@ -145,6 +148,8 @@ def build_loaders(
         config: The run's settings.
         ctx: The process's context.
         normalization: ``(mean, std)`` per channel.
+        classes: Only these of the data's classes (a model of another set's classes is
+            scored on those it has a counterpart for); ``None``: all.
 
     Returns:
         The loaders.
@@ -177,6 +182,9 @@ def build_loaders(
             task, notes = layout.task, layout.notes
     except (MetadataError, UnknownLabelError, FileNotFoundError, StaleStoreError) as error:
         raise RunError(f"{error}") from None
+    if classes is not None:
+        full, task = task, subset_task(task, classes)
+        datasets = {split: ClassSubset(d, full, task) for split, d in datasets.items()}
     loader_args = dict(
         batch_size=config.batch_size,
         num_workers=config.workers,

@@ -37,8 +37,8 @@ SPLIT_RULES = {
     "chexpert": "train.csv for training (validation drawn from it by patient), valid.csv as the "
     "test split",
     "mimic": "the official train/validate/test split",
-    "vindr": "the PhysioNet release's train/test split (validation drawn by image), or for the "
-    "Kaggle release train/validation/test drawn by image",
+    "vindr-physionet": "the PhysioNet release's train/test split, validation drawn by image",
+    "vindr": "train/validation/test drawn by image (the Kaggle release publishes no split)",
     "rsna": "train/validation/test drawn by image",
     "siim": "train/validation/test drawn by image",
 }
@@ -155,7 +155,10 @@ def data_summary(source: DataSource, config: Any) -> str:
         >>> data_summary(DataSource.parse("rsna:/x"), settings)
         'RSNA Pneumonia, train/validation/test drawn by image; views: frontal'
     """
-    parts = [f"{source.name}, {SPLIT_RULES[source.layout]}"]
+    rule = source.layout
+    if rule == "vindr" and not source.synthetic and physionet_labels(Path(source.path)):
+        rule = "vindr-physionet"
+    parts = [f"{source.name}, {SPLIT_RULES[rule]}"]
     if source.layout in ("chexpert", "mimic"):
         parts.append(f"uncertain labels: {config.uncertainty}, blank labels: {config.blank}")
     if source.layout == "vindr":
@@ -163,3 +166,39 @@ def data_summary(source: DataSource, config: Any) -> str:
     if source.layout != "nih":
         parts.append(f"views: {config.views}")
     return "; ".join(parts)
+
+
+def data_set(config: Any) -> str:
+    """The vocabulary set (:mod:`cxr14_data.layouts.vocabulary`) of a run's ``--data``.
+
+    Args:
+        config: The run's settings.
+
+    Returns:
+        ``"nih"``, ``"chexpert"``, ``"mimic"``, ``"vindr"``, ``"rsna"`` or ``"siim"``.
+    """
+    return DataSource.parse(config.data).layout
+
+
+#: Sets whose images were drawn from ChestX-ray14 (Shih et al. 2019; the SIIM-ACR challenge).
+DRAWN_FROM_NIH = ("rsna", "siim")
+
+
+def seen_images_caution(mapping: Any, config: Any) -> list[str]:
+    """A caution where a ChestX-ray14 model is scored on RSNA's or SIIM-ACR's images, which were
+    drawn from ChestX-ray14: the model may have trained on some of them.
+
+    Args:
+        mapping: The :class:`~cxr_paper.scoring.class_mapping.ClassMapping`, or ``None``.
+        config: The scoring's settings.
+
+    Returns:
+        The cautions (none or one).
+    """
+    layout = data_set(config)
+    if mapping is None or mapping.model_set != "nih" or layout not in DRAWN_FROM_NIH:
+        return []
+    return [
+        f"{LAYOUT_NAMES[layout]}'s images were drawn from ChestX-ray14: a model trained on "
+        "ChestX-ray14 may have trained on some of them, which would raise these numbers."
+    ]

@@ -161,7 +161,7 @@ def _frame(table: LabelTable, root: Path) -> tuple[int, int]:
 
 def _component_boxes(mask: np.ndarray) -> np.ndarray:
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    return stats[1:count, :4].astype(np.float32).reshape(-1, 4)
+    return stats[1:count, :4].astype(np.float64).reshape(-1, 4)
 
 
 def read_boxes(
@@ -194,7 +194,7 @@ def read_boxes(
     for image in annotations.images:
         if image.name not in wanted:
             continue
-        found = {c: np.asarray(b, np.float32).reshape(-1, 4) for c, b in image.boxes.items()}
+        found = {c: np.asarray(b, np.float64).reshape(-1, 4) for c, b in image.boxes.items()}
         found.update({c: _component_boxes(image.mask(c)) for c in image.masks})
         if any(len(b) for b in found.values()):
             boxes[image.name] = found

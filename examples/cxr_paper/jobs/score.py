@@ -31,10 +31,12 @@ from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import check_out, claim
 from cxr_paper.files.typed_json import to_json
 from cxr_paper.inputs.data import build_loaders, config_task
+from cxr_paper.inputs.data_sets import data_set, seen_images_caution
 from cxr_paper.machine.distributed import DistContext, init_distributed, shutdown
 from cxr_paper.reporting.html_report import write_html_report
 from cxr_paper.reporting.score_report import score_document
 from cxr_paper.scoring.batched_cam import METHODS
+from cxr_paper.scoring.class_mapping import ClassMapping, MappedClassifier
 from cxr_paper.scoring.evaluation import evaluate_test
 from cxr_paper.scoring.evaluation_settings import EvaluationSettings
 from cxr_paper.scoring.foreign_models import load_foreign
@@ -73,7 +75,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--weights", default=None, help="timm: 'timm' (its pretrained weights) or a file"
     )
-    parser.add_argument("--data", default="synthetic", help="a ChestX-ray14 folder or 'synthetic'")
+    parser.add_argument(
+        "--data",
+        default="synthetic",
+        help="a ChestX-ray14 folder, 'synthetic', or LAYOUT:PATH of another set (its test "
+        "split, the model's classes mapped to its own through the vocabulary)",
+    )
     parser.add_argument(
         "--preset",
         choices=sorted(PRESETS),
@@ -135,10 +142,30 @@ def score(args: argparse.Namespace) -> ModelScore:
         raise RunError(f"--methods {unknown}: expected 'cam' or some of {list(METHODS)}.")
     if foreign and (len(methods) != 1 or methods[0] == "cam"):
         raise RunError(f"--model {args.model}: give one of {list(METHODS)} in --methods.")
-    base = preset_values(args.preset)
     overwrite = getattr(args, "overwrite", False)
     check_out(args.out, resume=False, overwrite=overwrite, job=JobKind.SCORE)
     ctx = init_distributed(args.device)
+    try:
+        return score_into(args, ctx)
+    finally:
+        shutdown(ctx)
+
+
+def score_into(args: argparse.Namespace, ctx: DistContext) -> ModelScore:
+    """:func:`score` in a running process group (a run scoring its models on other sets):
+    ``--out`` held by rank 0 while it is written.
+
+    Args:
+        args: The parsed command line.
+        ctx: The process's context.
+
+    Returns:
+        What ``score.json`` holds.
+    """
+    foreign = ":" in args.model and not Path(args.model).exists()  # timm:NAME, xrv:WEIGHTS
+    methods = args.methods or (["gradcam"] if foreign else ["cam"])
+    base = preset_values(args.preset)
+    overwrite = getattr(args, "overwrite", False)
     held = (
         claim(args.out, resume=False, overwrite=overwrite, job=JobKind.SCORE)
         if ctx.is_main
@@ -155,48 +182,56 @@ def _score(
     base: dict[str, Any],
     ctx: DistContext,
 ) -> ModelScore:
-    try:
-        if foreign:
-            task = config_task(RunConfig(**{**base, "data": args.data}))
-            loaded = load_foreign(args.model, methods[0], task, args.weights)
-            model, pcm, normalization = loaded.model, None, loaded.normalization
-            description, image_size, evaluated = loaded.description, base["image_size"], ("cam",)
-        elif args.model.endswith(".onnx"):
-            if methods != ["cam"]:
-                raise RunError(
-                    f"--model {args.model}: an ONNX graph has no gradients; --methods cam."
-                )
-            saved = load_model(args.model, ctx.device)
-            model, pcm, normalization = (
-                OnnxClassifier(saved),
-                GraphRefinement(),
-                saved.normalization,
+    if foreign:
+        task = config_task(RunConfig(**{**base, "data": args.data}))
+        loaded = load_foreign(args.model, methods[0], task, args.weights)
+        model, pcm, normalization = loaded.model, None, loaded.normalization
+        description, image_size, evaluated = loaded.description, base["image_size"], ("cam",)
+    elif args.model.endswith(".onnx"):
+        if methods != ["cam"]:
+            raise RunError(f"--model {args.model}: an ONNX graph has no gradients; --methods cam.")
+        saved = load_model(args.model, ctx.device)
+        model, pcm, normalization = (
+            OnnxClassifier(saved),
+            GraphRefinement(),
+            saved.normalization,
+        )
+        model_classes = saved.classes
+        description = f"`{saved.architecture}` exported to ONNX at {args.model} (onnxruntime)"
+        image_size, evaluated = saved.image_size, ("cam",)
+    else:
+        saved = load_pretrained(args.model, ctx.device)
+        model, pcm, normalization = saved.classifier, saved.pcm, saved.normalization
+        description = f"`{saved.architecture}` saved at {args.model}"
+        image_size, evaluated = saved.image_size, tuple(methods)
+        model_classes = saved.classes
+    config = RunConfig(
+        **{
+            **base,
+            "data": args.data,
+            "out": str(args.out),
+            "image_size": args.image_size or image_size,
+            "batch_size": args.batch_size,
+            "device": args.device,
+            "bootstrap_resamples": args.bootstrap_resamples,
+        }
+    )
+    mapping = None
+    if not foreign:
+        data_task = config_task(config)
+        mapping = ClassMapping.between(model_classes, data_task.classes, data_set(config))
+        if not mapping.identity:
+            model = MappedClassifier(
+                model,
+                mapping,
+                maps_in_features=pcm is not None and isinstance(pcm, GraphRefinement),
             )
-            description = f"`{saved.architecture}` exported to ONNX at {args.model} (onnxruntime)"
-            image_size, evaluated = saved.image_size, ("cam",)
-        else:
-            saved = load_pretrained(args.model, ctx.device)
-            model, pcm, normalization = saved.classifier, saved.pcm, saved.normalization
-            description = f"`{saved.architecture}` saved at {args.model}"
-            image_size, evaluated = saved.image_size, tuple(methods)
-        config = RunConfig(
-            **{
-                **base,
-                "data": args.data,
-                "out": str(args.out),
-                "image_size": args.image_size or image_size,
-                "batch_size": args.batch_size,
-                "device": args.device,
-                "bootstrap_resamples": args.bootstrap_resamples,
-            }
-        )
-        loaders = build_loaders(config, ctx, normalization)
-        settings = EvaluationSettings.of_run(config, evaluated)
-        test = evaluate_test(
-            model.to(ctx.device), pcm, loaders.test, ctx, settings, desc=f"scoring {args.model}"
-        )
-    finally:
-        shutdown(ctx)
+    classes = None if mapping is None or mapping.identity else mapping.classes
+    loaders = build_loaders(config, ctx, normalization, classes)
+    settings = EvaluationSettings.of_run(config, evaluated)
+    test = evaluate_test(
+        model.to(ctx.device), pcm, loaders.test, ctx, settings, desc=f"scoring {args.model}"
+    )
     if foreign:
         rename_kind(test, "cam", methods[0])
     entry = ModelScore(
@@ -211,6 +246,9 @@ def _score(
         task=test.task,
         intervals=model_intervals(test, config.bootstrap_resamples, config.bootstrap_seed),
         intervals_cover=INTERVALS_COVER,
+        unscored_classes=list(mapping.unscored) if mapping else [],
+        scored_as={k: list(v) for k, v in mapping.near.items()} if mapping else {},
+        cautions=seen_images_caution(mapping, config),
     )
     if ctx.is_main:
         write_outputs(args.out, entry, test, config)

@@ -10,6 +10,7 @@ from pathlib import Path
 from cxr14_data import ChestXray14
 from cxr14_data.layouts import LayoutDataset
 from cxr_paper.configuration.config import RunConfig
+from cxr_paper.configuration.data_source import score_on_folder
 from cxr_paper.configuration.protocol import LocalizationProtocol
 from cxr_paper.files.atomic import atomic_text
 from cxr_paper.inputs.data import Loaders
@@ -17,6 +18,7 @@ from cxr_paper.inputs.models import standard_counterpart
 from cxr_paper.machine.distributed import DistContext
 from cxr_paper.reporting.data_notes import DataNotes
 from cxr_paper.reporting.decisions_report import plot_reliability
+from cxr_paper.reporting.elsewhere_report import elsewhere_section
 from cxr_paper.reporting.figures import (
     plot_heatmap_grid,
     plot_losses,
@@ -28,7 +30,7 @@ from cxr_paper.reporting.report import run_report
 from cxr_paper.scoring import training_noise
 from cxr_paper.scoring.comparisons import Comparison
 from cxr_paper.scoring.interval_types import ModelDifference
-from cxr_paper.scoring.model_metrics import METRICS_JSON, write_metrics
+from cxr_paper.scoring.model_metrics import METRICS_JSON, ModelScore, write_metrics
 from cxr_paper.scoring.results import ModelResult
 from cxr_paper.scoring.uncertainty import paired_models
 from multires_backbone import is_multires
@@ -118,6 +120,7 @@ def write_outputs(
     loaders: Loaders,
     started: float,
     ctx: DistContext,
+    elsewhere: dict[str, dict[str, ModelScore]] | None = None,
 ) -> None:
     """metrics.json, Figures 5-7 and report.md over the models finished so far (rank 0).
 
@@ -129,6 +132,7 @@ def write_outputs(
         loaders: The run's loaders.
         started: ``time.time()`` at the start (for the wall time).
         ctx: The process's context; only rank 0 writes.
+        elsewhere: Per ``--score-on`` entry, per model, its score on that set.
     """
     across = paired_across_models(config, results)
     metrics = {name: result.metrics(across.get(name)) for name, result in results.items()}
@@ -170,6 +174,11 @@ def write_outputs(
         data_notes(loaders, results),
         pending,
     )
+    folders = {
+        spec: {m: str(score_on_folder(spec, m)) for m in by_model}
+        for spec, by_model in (elsewhere or {}).items()
+    }
+    report.add(elsewhere_section(elsewhere or {}, folders))
     atomic_text(out / "report.md", report.to_markdown())
     patients = {
         name: patient

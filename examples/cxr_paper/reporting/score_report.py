@@ -37,6 +37,16 @@ def score_document(entry: ModelScore, protocol: LocalizationProtocol) -> Documen
             "(logit 0)."
             if entry.missing_classes
             else "",
+            f"Not scored (no counterpart among the model's classes): "
+            f"{', '.join(map(literal, entry.unscored_classes))}."
+            if entry.unscored_classes
+            else "",
+            *(
+                f"{literal(name)} scored as the maximum of the model's "
+                f"{', '.join(map(literal, parts))}."
+                for name, parts in entry.scored_as.items()
+            ),
+            *(f"**Caution**: {caution}" for caution in entry.cautions),
         ]
     )
     doc.heading("Headline").add(results_section(entry.intervals))

@@ -201,6 +201,12 @@ class ModelScore:
         task: The classes scored.
         intervals: Patient-bootstrap intervals.
         intervals_cover: A sentence on what they cover.
+        unscored_classes: The data's classes with no counterpart among the model's (a model
+            of another set's classes); not scored.
+        scored_as: Data class -> the model's classes it was scored as (the maximum of them),
+            where not the same class.
+        cautions: What may bias the numbers (e.g. a model that may have trained on these
+            images).
     """
 
     model: str
@@ -215,3 +221,6 @@ class ModelScore:
     task: Task
     intervals: ModelIntervals
     intervals_cover: str
+    unscored_classes: list[str] = field(default_factory=list)
+    scored_as: dict[str, list[str]] = field(default_factory=dict)
+    cautions: list[str] = field(default_factory=list)

@@ -105,3 +105,15 @@ def test_a_file_of_negatives_and_single_runs_needs_no_convention(tmp_path):
     ann = read_siim(path)
     assert ann["a"].masks == {} and ann["c"].masks == {}
     assert np.array_equal(ann["b"].mask("Pneumothorax") > 0, _mask_from_absolute([(1026, 2)]))
+
+
+def test_another_frame_is_read_in_that_frame(tmp_path):
+    """A smaller frame (a synthetic set's): column-major runs over 4 x 4; past its end refused."""
+    path = tmp_path / "train-rle.csv"
+    path.write_text("ImageId, EncodedPixels\na, 5 2 2 2\nb, -1\n")  # relative: pixels 5-6, 9-10
+    mask = read_siim(path, frame=(4, 4))["a"].mask("Pneumothorax")
+    assert mask.shape == (4, 4)
+    assert np.argwhere(mask).tolist() == [[1, 1], [1, 2], [2, 1], [2, 2]]  # (row, column)
+    path.write_text("ImageId, EncodedPixels\na, 14 4\n")
+    with pytest.raises(AnnotationError, match="past the 4 x 4 mask"):
+        read_siim(path, runs="relative", frame=(4, 4))

@@ -360,9 +360,9 @@ class TestVocabulary:
             counterparts("padchest", "nih")
 
 
-#: The 28 labels of VinDr-CXR's PhysioNet ``image_labels_*.csv``, in the order of the release's
-#: description (Nguyen et al. 2022, Scientific Data, "Data Records" and Table 1: 22 local labels,
-#: 6 global ones, No finding).
+#: The 28 labels of VinDr-CXR's PhysioNet ``image_labels_*.csv`` (Nguyen et al. 2022, Scientific
+#: Data, "Data Records": 22 local labels, here in cam_boxes_iobb's VINDR_CLASSES order, then the 6
+#: global ones and No finding; the reader takes the columns in whatever order the header has).
 PHYSIONET_LABELS = [
     "Aortic enlargement",
     "Atelectasis",
@@ -380,12 +380,12 @@ PHYSIONET_LABELS = [
     "Lung cyst",
     "Mediastinal shift",
     "Nodule/Mass",
+    "Other lesion",
     "Pleural effusion",
     "Pleural thickening",
     "Pneumothorax",
     "Pulmonary fibrosis",
     "Rib fracture",
-    "Other lesion",
     "COPD",
     "Lung tumor",
     "Pneumonia",
@@ -446,6 +446,17 @@ class TestVindrPhysionet:
         folder = _physionet(tmp_path / "y", [("a", "R1", _marks())], [("a", "R8", _marks())])
         with pytest.raises(MetadataError, match="both the train and the test file"):
             read_vindr_physionet(folder)
+
+    def test_a_consensus_file_without_readers_reads_one_row_per_image(self, tmp_path):
+        folder = _physionet(tmp_path, [("a", "R1", _marks("Edema"))], [])
+        header = ",".join(["image_id", *PHYSIONET_LABELS])
+        row = ",".join(["c", *map(str, _marks("Pneumonia"))])
+        (folder / "annotations" / "image_labels_test.csv").write_text(f"{header}\n{row}\n")
+        table = read_vindr_physionet(folder)
+        assert (
+            table.image_ids == ["a", "c"]
+            and table.labels[1, PHYSIONET_LABELS.index("Pneumonia")] == 1
+        )
 
     def test_test_labels_other_than_trains_are_refused(self, tmp_path):
         folder = _physionet(tmp_path, [("a", "R1", _marks())], [])

@@ -16,7 +16,7 @@ from cxr14_data.layouts.vindr import (
     read_vindr_kaggle,
     read_vindr_physionet,
 )
-from cxr14_data.layouts.vocabulary import Counterparts, counterparts, vocabulary
+from cxr14_data.layouts.vocabulary import Counterparts, counterparts, vocabulary, vocabulary_set
 
 __all__ = [
     "CHEXPERT_CLASSES",
@@ -42,4 +42,5 @@ __all__ = [
     "read_vindr_kaggle",
     "read_vindr_physionet",
     "vocabulary",
+    "vocabulary_set",
 ]

@@ -133,13 +133,14 @@ class LayoutDataset(Dataset):
         height, width = gray.shape
         by_class = self._boxes.get(image_id, {})
         names = [name for name, rows in by_class.items() for _ in range(len(rows))]
-        xywh = torch.tensor(
+        rows = (
             np.concatenate([np.asarray(r, float).reshape(-1, 4) for r in by_class.values()])
             if names
-            else np.zeros((0, 4)),
-            dtype=torch.float32,
+            else np.zeros((0, 4))
         )
-        outside = [tuple(b) for b in xywh.tolist() if not box_in_frame(b, (height, width))]
+        # checked in float64, as given: a box ending on the image's edge stays inside
+        outside = [tuple(b) for b in rows.tolist() if not box_in_frame(b, (height, width))]
+        xywh = torch.tensor(rows, dtype=torch.float32)
         if outside:
             raise MetadataError(
                 f"box {list(outside[0])} of {image_id} lies outside its {height} x {width} image."

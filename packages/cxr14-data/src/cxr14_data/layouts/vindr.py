@@ -3,9 +3,10 @@ PhysioNet release's ``image_labels_{train,test}.csv`` (one row per reader's imag
 
 The PhysioNet release (Nguyen et al. 2022, section "Data Records"; https://physionet.org/content/
 vindr-cxr/1.0.0/): ``annotations/image_labels_{train,test}.csv`` have ``image_id``, ``rad_ID``
-(``rad_id`` accepted) and one 0/1 column per label, 28 in the release (22 local findings, 6
-diagnoses, ``No finding``); training images were read by three readers, test images by a
-consensus of five. Images are ``{train,test}/<image_id>.dicom``, the split the set publishes.
+(``rad_id`` accepted; a file without it holds one consensus row per image) and one 0/1 column per
+label, 28 in the release (22 local findings, 6 diagnoses, ``No finding``); training images were
+read by three readers, test images by a consensus of five. Images are
+``{train,test}/<image_id>.dicom``, the split the set publishes.
 
 The layout (Nguyen et al. 2022, "VinDr-CXR: An open dataset of chest X-rays with radiologist's
 annotations", Scientific Data; the Kaggle "VinBigData Chest X-ray Abnormalities Detection" data
@@ -159,9 +160,7 @@ def read_vindr_physionet(
         file = locate(folder, (name,))
         votes: dict[str, list[np.ndarray]] = defaultdict(list)
         for number, (line, index, row) in enumerate(checked_rows(file, ("image_id",))):
-            reader_column = index.get("rad_ID", index.get("rad_id"))
-            if reader_column is None:
-                raise MetadataError(f"{file} lacks the column rad_ID; found {sorted(index)}.")
+            reader_column = index.get("rad_ID", index.get("rad_id"))  # None: one consensus row
             if number == 0:
                 names = tuple(c for c in sorted(index, key=index.get) if c not in _ID_COLUMNS)
                 if classes is not None and names != classes:
@@ -171,7 +170,9 @@ def read_vindr_physionet(
                 classes = names
             cells = [row[i].strip() if i < len(row) else "" for i in range(len(index))]
             where = f"{file}, line {line}"
-            if not cells[index["image_id"]] or not cells[reader_column]:
+            if not cells[index["image_id"]] or (
+                reader_column is not None and not cells[reader_column]
+            ):
                 raise MetadataError(f"{where}: no image_id or rad_ID.")
             values = [cells[index[c]] for c in names]
             wrong = [(c, v) for c, v in zip(names, values, strict=True) if v not in ("0", "1")]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -109,3 +110,26 @@ def counterparts(source: str, target: str) -> Counterparts:
         source_only=tuple(e.name for e in of[source] if e.name not in matched_source),
         target_only=tuple(e.name for e in of[target] if e.name not in matched_target),
     )
+
+
+def vocabulary_set(classes: Sequence[str]) -> str | None:
+    """The data set whose class names ``classes`` are: the set naming all of them (the one
+    naming the fewest others where several do), or ``None``.
+
+    Args:
+        classes: a model's or a table's class names.
+
+    Returns:
+        A name of :data:`SETS`, or ``None``.
+
+    Examples:
+        >>> vocabulary_set(["Effusion", "Nodule", "Hernia"]), vocabulary_set(["Lung Opacity"])
+        ('nih', 'rsna')
+        >>> vocabulary_set(["Pleural Effusion", "Fracture"]), vocabulary_set(["Tumour"])
+        ('chexpert', None)
+    """
+    names: dict[str, set[str]] = {}
+    for entry in vocabulary():
+        names.setdefault(entry.set, set()).add(entry.name)
+    covering = [s for s in SETS if set(classes) <= names.get(s, set())]
+    return min(covering, key=lambda s: len(names[s]), default=None)
