@@ -9,6 +9,7 @@ same), in units of the 1024 x 1024 frame both RSNA's and SIIM's images have.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import importlib.util
@@ -23,7 +24,7 @@ import cv2
 import numpy as np
 
 from cam_boxes_iobb.formats.rsna import read_rsna as read_rsna_boxes
-from cam_boxes_iobb.formats.siim import read_siim as read_siim_masks
+from cam_boxes_iobb.formats.siim import absolute_runs, parse_runs, rle_convention
 from cxr14_data.layouts import read_chexpert, read_vindr_kaggle
 
 SHIPPED = (
@@ -106,8 +107,6 @@ def _rsna(labels: Path, headers: Path) -> dict[str, Any]:
     ]
     per_positive = [len(i.boxes["Lung Opacity"]) for i in annotations.images if i.boxes]
     with open(headers, newline="") as handle:
-        import csv
-
         views = Counter(row["ViewPosition"] for row in csv.DictReader(handle))
     return {
         "images": len(annotations.images),
@@ -118,18 +117,38 @@ def _rsna(labels: Path, headers: Path) -> dict[str, Any]:
     }
 
 
+def _component_boxes(runs: list[tuple[int, int]], side: int) -> list[list[float]]:
+    """The boxes (x, y, w, h) of the connected components (8-connected) of one image's united
+    runs (column-major, absolute), labelled on the crop the runs cover rather than the whole
+    frame, in order of position."""
+    pixels = np.concatenate([np.arange(s, s + n) for s, n in runs])
+    x, y = pixels // side, pixels % side
+    crop = np.zeros((y.max() - y.min() + 1, x.max() - x.min() + 1), dtype=np.uint8)
+    crop[y - y.min(), x - x.min()] = 1
+    count, _, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
+    return sorted(  # by position: OpenCV's label order depends on its algorithm
+        [float(stats[c, 0] + x.min()), float(stats[c, 1] + y.min()), *map(float, stats[c, 2:4])]
+        for c in range(1, count)
+    )
+
+
 def _siim(file: Path) -> dict[str, Any]:
-    annotations = read_siim_masks(file)
+    rows: dict[str, list[tuple[str, list[tuple[int, int]]]]] = {}
+    with open(file, newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle, skipinitialspace=True), start=2):
+            runs = parse_runs(row["EncodedPixels"], f"{file}, line {number}")
+            rows.setdefault(row["ImageId"], []).append((f"line {number}", runs))
+    multiple = [(w, r) for entries in rows.values() for w, r in entries if len(r) > 1]
+    convention = rle_convention(multiple, str(file))
     boxes, per_positive = [], []
-    for image in annotations.images:
-        if "Pneumothorax" not in image.masks:
-            continue
-        mask = image.mask("Pneumothorax").astype(np.uint8)
-        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        per_positive.append(count - 1)
-        boxes += [[float(v) for v in stats[c, :4]] for c in range(1, count)]
+    for entries in rows.values():
+        runs = [run for _, r in entries for run in absolute_runs(r, convention)]
+        if runs:
+            found = _component_boxes(runs, int(FRAME))
+            per_positive.append(len(found))
+            boxes += found
     return {
-        "images": len(annotations.images),
+        "images": len(rows),
         "positives": len(per_positive),
         "components_per_positive": _histogram(per_positive, 4),
         "boxes": _sample(boxes),

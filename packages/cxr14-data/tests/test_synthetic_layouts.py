@@ -134,7 +134,7 @@ def _within(observed: int, n: int, share: float) -> bool:
 
 def test_rsna_and_siim_follow_their_real_shares(tmp_path):
     for layout in ("rsna", "siim"):
-        root = make_synthetic_layout(tmp_path / layout, layout, 600, 32, seed=1, progress=False)
+        root = make_synthetic_layout(tmp_path / layout, layout, 400, 32, seed=1, progress=False)
         table = READERS[layout](root)
         statistics = layout_statistics()[layout]
         share = max(statistics["positives"] / statistics["images"], MIN_SHARE)
@@ -142,7 +142,7 @@ def test_rsna_and_siim_follow_their_real_shares(tmp_path):
 
 
 def test_chexpert_follows_its_real_views_and_label_shares(tmp_path):
-    root = make_synthetic_layout(tmp_path, "chexpert", 250, 32, seed=2, progress=False)
+    root = make_synthetic_layout(tmp_path, "chexpert", 150, 32, seed=2, progress=False)
     table = read_chexpert(root / "CheXpert-v1.0-small")
     statistics = layout_statistics()["chexpert"]
     train = table.select([s == "train" for s in table.splits])
