@@ -53,6 +53,7 @@ class TestDataFlag:
             ("--uncertainty", "u-maybe", "--uncertainty 'u-maybe': expected one of"),
             ("--views", "lateral", "--views 'lateral'"),
             ("--readers", "two", "--readers 'two'"),
+            ("--mimic-labels", "radgraph", "--mimic-labels 'radgraph'"),
             ("--test-fraction", "1.5", "--test-fraction 1.5"),
         ],
     )
@@ -122,6 +123,12 @@ def test_every_layouts_loader_feeds_a_training_step(tmp_path, layout):
         rows = list(csv.DictReader(handle))
     assert {r["split"] for r in rows} == {"train", "val", "test"}
     assert sum(len(loaders.dataset(s)) for s in ("train", "val", "test")) == len(rows)
+
+
+def test_mimics_negbio_labels_are_read_from_their_own_file(tmp_path):
+    config = _config(tmp_path, "mimic:synthetic", mimic_labels="negbio")
+    with pytest.raises(RunError, match=r"mimic-cxr-2.0.0-negbio.csv'\] found"):
+        build_loaders(config, CPU)  # the synthetic set writes the CheXpert labeler's only
 
 
 def test_uncertain_chexpert_labels_are_masked_and_u_ones_makes_them_positive(tmp_path):

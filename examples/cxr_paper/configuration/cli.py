@@ -196,6 +196,7 @@ def validate(config: RunConfig) -> None:
         ("--blank", config.blank, [p.value for p in BlankPolicy]),
         ("--views", config.views, ["frontal", "all"]),
         ("--readers", config.readers, [r.value for r in ReaderRule]),
+        ("--mimic-labels", config.mimic_labels, ["chexpert", "negbio"]),
     ):
         if value not in allowed:
             raise RunError(f"{flag} {value!r}: expected one of {allowed}.")

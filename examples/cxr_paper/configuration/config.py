@@ -155,6 +155,9 @@ class RunConfig:
     views: str = _field(
         "frontal", "'frontal' (PA, AP and images of no stated view) or 'all' (laterals too)"
     )
+    mimic_labels: str = _field(
+        "chexpert", "MIMIC-CXR-JPG: which labeler's labels, 'chexpert' or 'negbio'"
+    )
     readers: str = _field(
         "majority",
         "VinDr-CXR: an image has a finding when 'majority' or 'any' of its readers say so",

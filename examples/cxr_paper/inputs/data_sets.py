@@ -143,7 +143,8 @@ def data_summary(source: DataSource, config: Any) -> str:
 
     Args:
         source: the run's ``--data``.
-        config: the run's settings (``uncertainty``, ``blank``, ``views``, ``readers``).
+        config: the run's settings (``uncertainty``, ``blank``, ``views``, ``readers``,
+            ``mimic_labels``).
 
     Returns:
         The line.
@@ -159,6 +160,8 @@ def data_summary(source: DataSource, config: Any) -> str:
     if rule == "vindr" and not source.synthetic and physionet_labels(Path(source.path)):
         rule = "vindr-physionet"
     parts = [f"{source.name}, {SPLIT_RULES[rule]}"]
+    if source.layout == "mimic":
+        parts.append(f"{config.mimic_labels} labeler")
     if source.layout in ("chexpert", "mimic"):
         parts.append(f"uncertain labels: {config.uncertainty}, blank labels: {config.blank}")
     if source.layout == "vindr":

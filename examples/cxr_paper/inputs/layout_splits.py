@@ -137,7 +137,7 @@ def _read_table(source: DataSource, root: Path, config: RunConfig) -> tuple[Labe
         folder = chexpert_folder(root)
         return read_chexpert(folder), folder.parent
     if source.layout == "mimic":
-        return read_mimic(root), root
+        return read_mimic(root, config.mimic_labels), root
     if source.layout == "vindr":
         if physionet_labels(root) is not None:
             labels = physionet_labels(root)
