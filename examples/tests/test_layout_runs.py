@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
+from cam_boxes_iobb.cli import main as score_command
 from cxr14_data.layouts import LAYOUTS
 from cxr_paper.configuration.cli import get_args_parser, resolve_config
 from cxr_paper.configuration.config import RunConfig, preset_values
@@ -146,12 +147,13 @@ def layout_runs(tmp_path_factory):
     import reproduce_paper
 
     runs = {}
-    for layout in ("rsna", "mimic"):
+    score_on = {"rsna": ["vindr:synthetic"], "chexpert": ["chexlocalize:synthetic"], "mimic": []}
+    for layout in ("rsna", "mimic", "chexpert"):
         out = tmp_path_factory.mktemp(layout)
         flags = ["--preset", "smoke", "--out", str(out), "--data", f"{layout}:synthetic"]
-        flags += ["--synthetic-patients", "60" if layout == "rsna" else "24"]
+        flags += ["--synthetic-patients", "24" if layout == "mimic" else "60"]
         flags += ["--test-fraction", "0.4"]
-        flags += ["--score-on", "vindr:synthetic"] if layout == "rsna" else []
+        flags += ["--score-on", *score_on[layout]] if score_on[layout] else []
         reproduce_paper.main(get_args_parser().parse_args(flags))
         runs[layout] = out
     return runs
@@ -197,3 +199,29 @@ def test_a_run_on_mimic_leaves_uncertain_test_labels_out_of_auroc(layout_runs):
     report = (out / "report.md").read_text()
     assert "has no boxes or masks, so nothing is localized on it here" in report
     assert "Table 2" not in report
+
+
+@pytest.mark.slow
+def test_chexpert_to_chexlocalize_as_its_protocol_and_cam_boxes_iobb_score_it(layout_runs):
+    out = layout_runs["chexpert"]
+    report = (out / "report.md").read_text()
+    assert "CheXlocalize's protocol, mean over its pathologies" in report
+    folder = out / "score_on" / "chexlocalize" / "multires_resnet10t"
+    entry = json.loads((folder / "score.json").read_text())
+    assert entry["task"]["classes"][3] == "Airspace Opacity"  # CheXpert's Lung Opacity
+    protocol = entry["chexlocalize"]["cam"]
+    assert set(protocol["thresholds"].values()) <= {0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8}
+    assert (
+        protocol["test_images"] > 0
+        and "## CheXlocalize's protocol — CAM" in (folder / "score.md").read_text()
+    )
+    (data,) = (folder / "data").glob("synthetic_chexlocalize_*")
+    scored = out / "cam_boxes_iobb"
+    command = ["score", "--maps", str(folder / "maps" / "cam.npz"), "--format", "chexlocalize"]
+    command += ["--annotations", str(data / "CheXlocalize" / "gt_segmentations_test.json")]
+    assert score_command([*command, "--out", str(scored), "--resamples", "0"]) == 0
+    results = json.loads((scored / "score.json").read_text())["maps"]["cam"]["results"]
+    for ours, theirs in (("miou_otsu", "miou"), ("hit_rate", "hit_rate")):
+        assert protocol[ours]["mean"]["estimate"] == pytest.approx(
+            results[theirs]["mean"]["estimate"], nan_ok=True
+        )

@@ -191,6 +191,12 @@ def validate(config: RunConfig) -> None:
         raise RunError(f"preset {config.preset!r}: expected one of {sorted(PRESETS)}.")
     for data in (config.data, *config.score_on):
         DataSource.parse(data)
+    if DataSource.parse(config.data).layout == "chexlocalize":
+        raise RunError(
+            f"--data {config.data}: CheXlocalize holds validation and test images only; train "
+            "on CheXpert (--data chexpert:...) and score with --score-on chexlocalize:... (or "
+            "score_model.py --data chexlocalize:...)."
+        )
     for flag, value, allowed in (
         ("--uncertainty", config.uncertainty, [p.value for p in UncertaintyPolicy]),
         ("--blank", config.blank, [p.value for p in BlankPolicy]),

@@ -18,6 +18,7 @@ LAYOUT_NAMES = {
     "vindr": "VinDr-CXR",
     "rsna": "RSNA Pneumonia",
     "siim": "SIIM-ACR Pneumothorax",
+    "chexlocalize": "CheXlocalize",
 }
 _PREFIX = re.compile(r"^([a-z]+):(.*)$")
 

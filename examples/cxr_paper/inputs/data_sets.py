@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cxr14_data.layouts import (
+    CHEXLOCALIZE_CLASSES,
     CHEXPERT_CLASSES,
     LAYOUTS,
     RSNA_CLASSES,
@@ -30,6 +31,7 @@ BOXED = {
     "vindr": frozenset(VINDR_CLASSES) - {"No finding"},
     "rsna": frozenset(RSNA_CLASSES),
     "siim": frozenset(SIIM_CLASSES),
+    "chexlocalize": frozenset(CHEXLOCALIZE_CLASSES),
 }
 #: How each layout's images are split for a run (:mod:`cxr_paper.inputs.layout_splits`).
 SPLIT_RULES = {
@@ -41,6 +43,7 @@ SPLIT_RULES = {
     "vindr": "train/validation/test drawn by image (the Kaggle release publishes no split)",
     "rsna": "train/validation/test drawn by image",
     "siim": "train/validation/test drawn by image",
+    "chexlocalize": "its validation segmentations tune the thresholds, its test ones are scored",
 }
 
 
@@ -81,6 +84,7 @@ def default_classes(layout: str) -> tuple[str, ...]:
         "vindr": VINDR_CLASSES,
         "rsna": RSNA_CLASSES,
         "siim": SIIM_CLASSES,
+        "chexlocalize": CHEXLOCALIZE_CLASSES,
     }[layout]
 
 

@@ -26,6 +26,7 @@ from cxr14_data import read_dicom_header
 from cxr14_data.layouts import (
     FRONTAL_VIEWS,
     LabelTable,
+    read_chexlocalize,
     read_chexpert,
     read_mimic,
     read_rsna,
@@ -43,6 +44,7 @@ PUBLISHED = {
     "chexpert": {"train": "train", "valid": "test"},
     "mimic": {"train": "train", "validate": "val", "test": "test"},
     "vindr": {"train": "train", "test": "test"},
+    "chexlocalize": {"val": "val", "test": "test"},
 }
 SPLITS_FILE = "splits.csv"
 
@@ -145,6 +147,8 @@ def _read_table(source: DataSource, root: Path, config: RunConfig) -> tuple[Labe
         return read_vindr_kaggle(root, config.readers), root
     if source.layout == "rsna":
         return read_rsna(root), root
+    if source.layout == "chexlocalize":
+        return read_chexlocalize(root), root
     return read_siim(root), root
 
 
@@ -173,7 +177,8 @@ def read_boxes(
         source: the run's ``--data``.
         root: the set's folder.
         table: its images.
-        wanted: the image ids whose boxes are needed (the test split's).
+        wanted: the image ids whose boxes are needed (the test split's; CheXlocalize's
+            validation images' too, which tune its thresholds).
 
     Returns:
         Per image id with boxes, per class, float ``(n, 4)`` ``xywh`` in image pixels.
@@ -188,6 +193,12 @@ def read_boxes(
             annotations = read_annotations(root / "train.csv", "vindr", dicom_dir=root / "train")
     elif source.layout in ("rsna", "siim"):
         annotations = read_annotations(root, source.layout, frame=_frame(table, root))
+    elif source.layout == "chexlocalize":
+        files = [root / "CheXlocalize" / f"gt_segmentations_{s}.json" for s in ("val", "test")]
+        found = [read_annotations(f, "chexlocalize") for f in files]
+        annotations = found[0]
+        for image in found[1].images:
+            annotations.add(image)
     else:
         return {}
     boxes: dict[str, dict[str, np.ndarray]] = {}
@@ -230,8 +241,9 @@ def read_layout(source: DataSource, root: Path, config: RunConfig) -> LayoutSpli
         config.test_fraction,
         config.data_seed,
     )
-    test_ids = {i for i, s in zip(table.image_ids, splits, strict=True) if s == "test"}
-    boxes = read_boxes(source, root, table, test_ids)
+    scored = ("val", "test") if source.layout == "chexlocalize" else ("test",)  # val tunes
+    wanted = {i for i, s in zip(table.image_ids, splits, strict=True) if s in scored}
+    boxes = read_boxes(source, root, table, wanted)
     task = layout_task(source.layout, table.classes)
     if table.patients is None:
         notes.append(f"{source.name} gives no patient ids: splits and intervals are per image")

@@ -109,7 +109,7 @@ def layout_datasets(
             transforms[split],
             uncertain=config.uncertainty,
             blank=config.blank,
-            boxes=layout.boxes if split == "test" else None,
+            boxes=layout.boxes if split != "train" else None,  # only those read: test (val)
             on_missing="skip" if config.skip_unreadable else "error",
         )
         for split in SPLITS

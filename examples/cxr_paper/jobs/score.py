@@ -30,12 +30,13 @@ from cxr_paper.files.jsonio import write_json
 from cxr_paper.files.manifest import JobKind
 from cxr_paper.files.out_folder import check_out, claim
 from cxr_paper.files.typed_json import to_json
-from cxr_paper.inputs.data import build_loaders, config_task
+from cxr_paper.inputs.data import build_loaders, config_task, resolve_data_root
 from cxr_paper.inputs.data_sets import data_set, seen_images_caution
 from cxr_paper.machine.distributed import DistContext, init_distributed, shutdown
 from cxr_paper.reporting.html_report import write_html_report
 from cxr_paper.reporting.score_report import score_document
 from cxr_paper.scoring.batched_cam import METHODS
+from cxr_paper.scoring.chexlocalize_protocol import chexlocalize_scores
 from cxr_paper.scoring.class_mapping import ClassMapping, MappedClassifier
 from cxr_paper.scoring.evaluation import evaluate_test
 from cxr_paper.scoring.evaluation_settings import EvaluationSettings
@@ -208,6 +209,7 @@ def _score(
     config = RunConfig(
         **{
             **base,
+            **getattr(args, "reading", {}),  # a run's --score-on: its own reading settings
             "data": args.data,
             "out": str(args.out),
             "image_size": args.image_size or image_size,
@@ -232,8 +234,17 @@ def _score(
     test = evaluate_test(
         model.to(ctx.device), pcm, loaders.test, ctx, settings, desc=f"scoring {args.model}"
     )
-    if foreign:
-        rename_kind(test, "cam", methods[0])
+    # CheXlocalize: its validation segmentations tune the thresholds its test ones are scored at
+    tuning = data_set(config) == "chexlocalize"
+    val = evaluate_test(model, pcm, loaders.val, ctx, settings, desc="val") if tuning else None
+    for result in (test, val) if foreign else ():
+        if result is not None:
+            rename_kind(result, "cam", methods[0])
+    protocol = {}
+    if val is not None:
+        root, _ = resolve_data_root(config)
+        resamples, seed = config.bootstrap_resamples, config.bootstrap_seed
+        protocol = chexlocalize_scores(val, test, root, resamples, seed)
     entry = ModelScore(
         model=args.model,
         description=description,
@@ -249,6 +260,7 @@ def _score(
         unscored_classes=list(mapping.unscored) if mapping else [],
         scored_as={k: list(v) for k, v in mapping.near.items()} if mapping else {},
         cautions=seen_images_caution(mapping, config),
+        chexlocalize=protocol,
     )
     if ctx.is_main:
         write_outputs(args.out, entry, test, config)

@@ -14,6 +14,21 @@ from cxr_paper.jobs import score
 from cxr_paper.machine.distributed import DistContext, barrier
 from cxr_paper.scoring.model_metrics import ModelScore
 
+#: The run's settings a set is read with, and so scored with too.
+READING = (
+    "synthetic_patients",
+    "synthetic_size",
+    "synthetic_difficulty",
+    "data_seed",
+    "val_fraction",
+    "test_fraction",
+    "uncertainty",
+    "blank",
+    "views",
+    "readers",
+    "mimic_labels",
+)
+
 
 def score_elsewhere(config: RunConfig, ctx: DistContext) -> dict[str, dict[str, ModelScore]]:
     """Score every model of the finished run on every ``--score-on`` set.
@@ -38,6 +53,7 @@ def score_elsewhere(config: RunConfig, ctx: DistContext) -> dict[str, dict[str, 
                 *("--bootstrap-resamples", str(config.bootstrap_resamples)),
             ]
             args = score.get_args_parser().parse_args(flags)
+            args.reading = {name: getattr(config, name) for name in READING}
             scores.setdefault(spec, {})[model] = score.score_into(args, ctx)
             barrier(ctx)
     return scores

@@ -57,12 +57,25 @@ def elsewhere_section(
         "full score",
     ]
     doc.add(make_table(header, rows))
-    cautions = sorted(
-        {c for by_model in scores.values() for e in by_model.values() for c in e.cautions}
-    )
+    entries = [entry for by_model in scores.values() for entry in by_model.values()]
+    cautions = sorted({caution for entry in entries for caution in entry.cautions})
     doc.paragraph(
         "Each set's test split, as a run on it would draw it; the models' classes are mapped to "
         "the set's through the vocabulary (several counterparts: the maximum of them, named in "
         "each score.md). " + " ".join(f"**Caution**: {c}" for c in cautions)
     )
+    benchmark = [
+        f"{model}, {kind.label}: mIoU {with_interval(result.miou[MEAN])}, hit rate "
+        f"{with_interval(result.hit_rate[MEAN])} (thresholds tuned on {result.val_images} "
+        f"validation CXRs; {result.test_images} test CXRs)"
+        for by_model in scores.values()
+        for model, entry in by_model.items()
+        for kind, result in entry.chexlocalize.items()
+    ]
+    if benchmark:
+        doc.paragraph(
+            "CheXlocalize's protocol, mean over its pathologies (each score.md has them per "
+            "pathology, with the mIoU at Otsu's threshold):"
+        )
+        doc.bullets(benchmark)
     return doc

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from cxr_paper.configuration.protocol import LocalizationProtocol
-from cxr_paper.reporting.document import Document, literal
+from cxr_paper.reporting.document import Document, literal, make_table
 from cxr_paper.reporting.headline_table import results_section
-from cxr_paper.reporting.markdown import number
+from cxr_paper.reporting.markdown import number, with_interval
+from cxr_paper.scoring.chexlocalize_protocol import CheXlocalizeScores
 from cxr_paper.scoring.headlines import Headline
 from cxr_paper.scoring.interval_types import MEAN
+from cxr_paper.scoring.map_kinds import MapKind
 from cxr_paper.scoring.model_metrics import ModelScore
 
 
@@ -56,4 +58,40 @@ def score_document(entry: ModelScore, protocol: LocalizationProtocol) -> Documen
         for kind, scores in entry.localization.items()
     ]
     heading = f"Accuracy at IoBB > {protocol.overlap:g} per class"
-    return doc.heading(heading).table(["maps", *box_classes], rows)
+    doc.heading(heading).table(["maps", *box_classes], rows)
+    for kind, scores in entry.chexlocalize.items():
+        doc.add(chexlocalize_table(kind, scores))
+    return doc
+
+
+def chexlocalize_table(kind: MapKind, scores: CheXlocalizeScores) -> Document:
+    """One map kind under CheXlocalize's protocol: per pathology the threshold tuned on the
+    validation segmentations, the test mIoU at it and at Otsu's, and the test hit rate.
+
+    Args:
+        kind: The map kind.
+        scores: Its scores.
+
+    Returns:
+        A heading, the table and what it was computed on.
+    """
+    doc = Document().heading(f"CheXlocalize's protocol — {kind.label}")
+    rows = [
+        [
+            literal(name),
+            number(scores.thresholds[name], 1) if name in scores.thresholds else "",
+            with_interval(scores.miou[name]),
+            with_interval(scores.miou_otsu[name]),
+            with_interval(scores.hit_rate[name]),
+        ]
+        for name in scores.miou
+    ]
+    header = ["pathology", "threshold (val)", "mIoU", "mIoU, Otsu", "hit rate"]
+    doc.add(make_table(header, rows))
+    return doc.paragraph(
+        f"Thresholds tuned on {scores.val_images} validation CXRs (the best of 0.2 ... 0.8 by "
+        f"mIoU, as tune_heatmap_threshold.py); scored on {scores.test_images} test CXRs with a "
+        "segmentation; mIoU over pairs with a predicted and a GT segmentation (true_pos_only), "
+        "hit rate: the map's maximum inside the GT segmentation; 95 % intervals over test "
+        "patients."
+    )

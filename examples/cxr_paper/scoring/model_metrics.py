@@ -16,6 +16,7 @@ from cxr_paper.configuration.task import Task
 from cxr_paper.errors import RunError
 from cxr_paper.files.jsonio import read_json, write_json
 from cxr_paper.files.typed_json import OMIT_NONE, FormatError, from_json, to_json
+from cxr_paper.scoring.chexlocalize_protocol import CheXlocalizeScores
 from cxr_paper.scoring.comparisons import Comparison
 from cxr_paper.scoring.decision_types import Calibration, OperatingPoints
 from cxr_paper.scoring.interval_types import KindDifference, ModelDifference, ModelIntervals
@@ -207,6 +208,7 @@ class ModelScore:
             where not the same class.
         cautions: What may bias the numbers (e.g. a model that may have trained on these
             images).
+        chexlocalize: Per map kind, CheXlocalize's protocol (scored on CheXlocalize).
     """
 
     model: str
@@ -224,3 +226,4 @@ class ModelScore:
     unscored_classes: list[str] = field(default_factory=list)
     scored_as: dict[str, list[str]] = field(default_factory=dict)
     cautions: list[str] = field(default_factory=list)
+    chexlocalize: dict[MapKind, CheXlocalizeScores] = field(default_factory=dict)

@@ -2,7 +2,9 @@
 images, patients, views, the set's own labels and splits, and the policies that turn uncertain
 and blank labels into training targets."""
 
+from cxr14_data.layouts.chexlocalize import CHEXLOCALIZE_CLASSES, read_chexlocalize
 from cxr14_data.layouts.chexpert import CHEXPERT_CLASSES, read_chexpert
+from cxr14_data.layouts.coco_rle import encode_rle
 from cxr14_data.layouts.dataset import LayoutDataset
 from cxr14_data.layouts.mimic import read_mimic
 from cxr14_data.layouts.policies import BlankPolicy, UncertaintyPolicy, apply_policy
@@ -19,6 +21,7 @@ from cxr14_data.layouts.vindr import (
 from cxr14_data.layouts.vocabulary import Counterparts, counterparts, vocabulary, vocabulary_set
 
 __all__ = [
+    "CHEXLOCALIZE_CLASSES",
     "CHEXPERT_CLASSES",
     "FRONTAL_VIEWS",
     "LATERAL",
@@ -34,7 +37,9 @@ __all__ = [
     "UncertaintyPolicy",
     "apply_policy",
     "counterparts",
+    "encode_rle",
     "make_synthetic_layout",
+    "read_chexlocalize",
     "read_chexpert",
     "read_mimic",
     "read_rsna",

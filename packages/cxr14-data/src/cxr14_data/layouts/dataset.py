@@ -75,7 +75,7 @@ class LayoutDataset(Dataset):
             warnings.warn(
                 f"Skipped {len(absent)} listed but missing images under {self.root}.", stacklevel=2
             )
-        keep = np.asarray([p is not None for p in paths])
+        keep = np.asarray([p is not None for p in paths], dtype=bool)
         self.table = table.select(keep)
         self.targets, self.masks = self.targets[keep], self.masks[keep]
         self._paths = [p for p in paths if p is not None]

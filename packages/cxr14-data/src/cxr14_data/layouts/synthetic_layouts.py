@@ -1,5 +1,6 @@
 """Synthetic sets in the published layouts of CheXpert, MIMIC-CXR-JPG, VinDr-CXR (Kaggle),
-RSNA Pneumonia and SIIM-ACR, for trying the pipeline and for tests: the same phantoms and
+RSNA Pneumonia, SIIM-ACR and CheXlocalize (its validation and test images, labels and compressed
+RLE segmentations), for trying the pipeline and for tests: the same phantoms and
 finding patterns as the NIH-format set, labels and boxes drawn from each set's own statistics
 (:mod:`cxr14_data.layouts.synthetic_plan`), written in the set's own files, so that each reader
 of :mod:`cxr14_data.layouts` (and ``cam_boxes_iobb``'s box and mask readers) runs on it unchanged.
@@ -14,6 +15,7 @@ attributes. DICOM layouts need pydicom (``pip install 'cxr14-data[dicom]'``).
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import shutil
@@ -24,9 +26,13 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from cxr14_data.layouts.chexlocalize import RENAMED
+from cxr14_data.layouts.chexpert import CHEXPERT_CLASSES
+from cxr14_data.layouts.coco_rle import encode_rle
 from cxr14_data.layouts.synthetic_plan import (
     LAYOUT_CLASSES,
     PlannedImage,
+    plan_chexlocalize,
     plan_chexpert,
     plan_single_class,
     plan_vindr,
@@ -238,6 +244,38 @@ def _siim(root: Path, images: list[PlannedImage], render: Callable) -> None:
     _write_csv(root / "train-rle.csv", ["ImageId", " EncodedPixels"], rows)
 
 
+def _chexlocalize(root: Path, images: list[PlannedImage], test: set[int], render: Callable) -> None:
+    header = ["Path", "Sex", "Age", "Frontal/Lateral", "AP/PA", *CHEXPERT_CLASSES]
+    rows: dict[str, list[list]] = {"val": [], "test": []}
+    masks: dict[str, dict[str, dict]] = {"val": {}, "test": {}}
+    for image in images:
+        split = "test" if image.patient in test else "val"
+        study = f"patient{image.patient:05d}/study{image.follow_up + 1}"
+        relative = f"CheXpert/{split}/{study}/view1_frontal.jpg"
+        pixels, drawn = render(image)
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path, quality=95)
+        named = {RENAMED.get(c, c): v for c, v in image.states.items()}
+        states = [named.get(c, 0.0) for c in CHEXPERT_CLASSES]
+        states[0] = float(not any(image.states.values()))  # No Finding
+        folder = "CheXpert-v1.0/valid" if split == "val" else "CheXpert-v1.0/test"
+        sex = "Female" if image.patient % 2 else "Male"
+        row = [f"{folder}/{study}/view1_frontal.jpg", sex, 40, "Frontal", image.view]
+        rows[split].append(row + [f"{v:.1f}" for v in states])
+        if any(image.states.values()):  # the segmentation files hold positive CXRs only
+            union = {c: np.zeros(pixels.shape, bool) for c in LAYOUT_CLASSES["chexlocalize"]}
+            for name, _, mask in drawn:
+                union[name] |= mask
+            cxr_id = f"patient{image.patient:05d}_study{image.follow_up + 1}_view1_frontal"
+            masks[split][cxr_id] = {c: encode_rle(m) for c, m in union.items()}
+    for split, body in rows.items():
+        _write_csv(root / "CheXpert" / f"{split}_labels.csv", header, body)
+        (root / "CheXlocalize").mkdir(exist_ok=True)
+        text = json.dumps(masks[split])
+        (root / "CheXlocalize" / f"gt_segmentations_{split}.json").write_text(text)
+
+
 def make_synthetic_layout(
     root: str | os.PathLike,
     layout: str,
@@ -284,13 +322,16 @@ def make_synthetic_layout(
         raise ValueError(f"Expected `n_patients` >= 2, got {n_patients!r}.")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    for old in (CHEXPERT_FOLDER, "files", "train", "stage_2_train_images", "dicom-images-train"):
+    stale = (CHEXPERT_FOLDER, "files", "train", "stage_2_train_images", "dicom-images-train")
+    for old in (*stale, "CheXpert", "CheXlocalize"):
         shutil.rmtree(root / old, ignore_errors=True)
     rng = np.random.default_rng([seed, 7, LAYOUTS.index(layout)])
     if layout in ("chexpert", "mimic"):
         images = plan_chexpert(layout, n_patients, rng)
     elif layout == "vindr":
         images = plan_vindr(n_patients, rng)
+    elif layout == "chexlocalize":
+        images = plan_chexlocalize(n_patients, rng)
     else:
         images = plan_single_class(layout, n_patients, rng)
     patients = sorted({i.patient for i in images})
@@ -307,6 +348,8 @@ def make_synthetic_layout(
         _mimic(root, images, test, render)
     elif layout == "vindr":
         _vindr(root, images, render, rng)
+    elif layout == "chexlocalize":
+        _chexlocalize(root, images, test, render)
     elif layout == "rsna":
         _rsna(root, images, render, rng)
     else:

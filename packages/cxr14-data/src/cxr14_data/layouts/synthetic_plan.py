@@ -36,6 +36,7 @@ import numpy as np
 
 from cxr14_data._findings import Box, jitter_box, sample_box
 from cxr14_data.labels import BOX_CLASSES
+from cxr14_data.layouts.chexlocalize import CHEXLOCALIZE_CLASSES, RENAMED
 from cxr14_data.layouts.chexpert import CHEXPERT_CLASSES
 from cxr14_data.layouts.rsna import RSNA_CLASSES
 from cxr14_data.layouts.siim import SIIM_CLASSES
@@ -49,10 +50,11 @@ LAYOUT_CLASSES: dict[str, tuple[str, ...]] = {
     "vindr": VINDR_CLASSES,
     "rsna": RSNA_CLASSES,
     "siim": SIIM_CLASSES,
+    "chexlocalize": CHEXLOCALIZE_CLASSES,
 }
 #: Classes the vocabulary pairs with no NIH class, drawn with an NIH pattern all the same: an
 #: RSNA "Lung Opacity" is an opacity suspicious for pneumonia (Shih et al. 2019).
-DRAWN_AS = {"Lung Opacity": ("Pneumonia",)}
+DRAWN_AS = {"Lung Opacity": ("Pneumonia",), "Airspace Opacity": ("Pneumonia",)}
 MIN_SHARE = 0.03
 #: An uncertain (-1) finding is painted with this probability (it may or may not be there).
 UNCERTAIN_SHOWN = 0.5
@@ -227,4 +229,34 @@ def plan_single_class(layout: str, n_images: int, rng: np.random.Generator) -> l
         painted = [_paint(name, layout, rng) for _ in range(count)]
         view = _draw_key(rng, views)
         images.append(PlannedImage("", index, 0, view, {name: float(positive)}, painted))
+    return images
+
+
+def plan_chexlocalize(n_patients: int, rng: np.random.Generator) -> list[PlannedImage]:
+    """CheXlocalize's frontal images: CheXpert's patients and labels (:func:`plan_chexpert`),
+    each of the ten pathologies 1 where it is painted and 0 elsewhere (a radiologist's
+    segmentation needs something to segment: a pathology with no NIH pattern is never
+    positive here).
+
+    Args:
+        n_patients: patients.
+        rng: the generator everything is drawn from.
+
+    Returns:
+        The frontal images, their findings named as CheXlocalize names them.
+    """
+    renamed = {chexpert: ours for ours, chexpert in RENAMED.items()}
+    images = []
+    for image in plan_chexpert("chexpert", n_patients, rng):
+        if image.view not in ("AP", "PA"):
+            continue
+        findings = [
+            (renamed.get(name, name), nih, box)
+            for name, nih, box in image.findings
+            if renamed.get(name, name) in CHEXLOCALIZE_CLASSES
+        ]
+        shown = {name for name, _, _ in findings}
+        image.states = {c: float(c in shown) for c in CHEXLOCALIZE_CLASSES}
+        image.findings = findings
+        images.append(image)
     return images
