@@ -65,6 +65,13 @@ class TestDataFlag:
         with pytest.raises(RunError, match=message):
             resolve_config(args)
 
+    def test_chexlocalize_is_for_scoring_not_training(self, tmp_path):
+        args = get_args_parser().parse_args(
+            ["--preset", "smoke", "--out", str(tmp_path / "o"), "--data", "chexlocalize:/d"]
+        )
+        with pytest.raises(RunError, match="CheXlocalize holds validation and test images only"):
+            resolve_config(args)
+
     def test_the_task_is_the_sets_own_class_list(self, tmp_path):
         task = config_task(_config(tmp_path, "vindr:synthetic"))
         assert task.name == "VinDr-CXR" and len(task.classes) == 15
@@ -102,7 +109,7 @@ def test_published_splits_are_kept_and_only_the_missing_one_drawn():
     assert "test" not in splits[:15]
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", [layout for layout in LAYOUTS if layout != "chexlocalize"])
 def test_every_layouts_loader_feeds_a_training_step(tmp_path, layout):
     config = _config(tmp_path, f"{layout}:synthetic")
     loaders = build_loaders(config, CPU)

@@ -18,6 +18,7 @@ from cxr14_data.layouts import (
     LAYOUTS,
     LayoutDataset,
     make_synthetic_layout,
+    read_chexlocalize,
     read_chexpert,
     read_mimic,
     read_rsna,
@@ -33,6 +34,7 @@ READERS = {
     "vindr": read_vindr_kaggle,
     "rsna": read_rsna,
     "siim": read_siim,
+    "chexlocalize": read_chexlocalize,
 }
 
 
@@ -65,7 +67,7 @@ def test_each_reader_reads_it_and_every_image_loads(sets, layout):
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_the_same_seed_writes_the_same_files(sets, layout, tmp_path):
     again = make_synthetic_layout(tmp_path, layout, 30, 48, seed=3, progress=False)
-    files = sorted(p.relative_to(again) for p in again.rglob("*.csv"))
+    files = sorted(p.relative_to(again) for p in (*again.rglob("*.csv"), *again.rglob("*.json")))
     assert files and all((again / f).read_bytes() == (sets[layout] / f).read_bytes() for f in files)
 
 
