@@ -465,3 +465,39 @@ class TestVindrPhysionet:
         )
         with pytest.raises(MetadataError, match="not those of the train file"):
             read_vindr_physionet(folder)
+
+
+class TestRsnaDetailedClasses:
+    """``stage_2_detailed_class_info.csv`` as the competition's data page describes it
+    (``patientId,class``, a row per labels row; classes ``Lung Opacity``, ``No Lung Opacity /
+    Not Normal``, ``Normal``), beside the labels."""
+
+    LABELS = "patientId,x,y,width,height,Target\na,1,2,3,4,1\na,5,6,7,8,1\nb,,,,,0\nc,,,,,0\n"
+
+    def test_its_classes_are_counted_in_the_notes(self, tmp_path):
+        (tmp_path / "stage_2_train_labels.csv").write_text(self.LABELS)
+        (tmp_path / "stage_2_detailed_class_info.csv").write_text(
+            "patientId,class\na,Lung Opacity\na,Lung Opacity\nb,Normal\n"
+            "c,No Lung Opacity / Not Normal\n"
+        )
+        table = read_rsna(tmp_path)
+        assert table.labels[:, 0].tolist() == [1.0, 0.0, 0.0]
+        assert table.notes == (
+            "stage_2_detailed_class_info.csv: 1 images Normal, 1 No Lung Opacity / Not Normal, "
+            "1 Lung Opacity",
+        )
+
+    @pytest.mark.parametrize(
+        ("row", "named"),
+        [
+            ("b,Lung Opacity", "line 2: b is 'Lung Opacity' but has Target 0"),
+            ("a,Normal", "line 2: a is 'Normal' but has Target 1"),
+            ("z,Normal", "line 2: z is 'Normal' but has no row"),
+            ("b,Abnormal", "line 2: class 'Abnormal' is not one of"),
+        ],
+    )
+    def test_a_class_that_contradicts_target_is_named(self, tmp_path, row, named):
+        (tmp_path / "stage_2_train_labels.csv").write_text(self.LABELS)
+        (tmp_path / "stage_2_detailed_class_info.csv").write_text(f"patientId,class\n{row}\n")
+        with pytest.raises(MetadataError, match=re.escape(named)):
+            read_rsna(tmp_path)

@@ -6,7 +6,10 @@ annotations of possible pneumonia", Radiology: AI; the competition's data page):
 image without a box; images are ``stage_2_train_images/<patientId>.dcm``. ``patientId`` names an
 image, not a patient (the set gives no patient id), so splits and intervals are per image.
 ``stage_2_detailed_class_info.csv`` (``patientId,class``) sorts the images into ``Lung Opacity``,
-``No Lung Opacity / Not Normal`` and ``Normal``. The images are drawn from ChestX-ray14: a model
+``No Lung Opacity / Not Normal`` and ``Normal``; where it lies beside the labels, it is read too:
+an image whose class says otherwise than its ``Target`` is refused (naming the line), and how many
+images are ``Normal`` and ``Not Normal`` goes into the table's notes (the run's label stays
+``Target``, the set's one class). The images are drawn from ChestX-ray14: a model
 trained on NIH may have seen them. Boxes are read by ``cam_boxes_iobb``'s RSNA reader.
 """
 
@@ -56,6 +59,7 @@ def read_rsna(path: str | os.PathLike, views: dict[str, str] | None = None) -> L
         if target.setdefault(image, int(value)) != int(value):
             raise MetadataError(f"{file}, line {line}: {image} is listed with Target 0 and 1.")
     ids = list(target)
+    notes = _detailed_classes(file.parent, target)
     views = views or {}
     return LabelTable(
         layout="rsna",
@@ -67,4 +71,34 @@ def read_rsna(path: str | os.PathLike, views: dict[str, str] | None = None) -> L
         labels=np.asarray([[target[i]] for i in ids], dtype=np.float32).reshape(-1, 1),
         splits=None,
         source=SOURCE,
+        notes=notes,
+    )
+
+
+DETAILED_FILE = "stage_2_detailed_class_info.csv"
+DETAILED_CLASSES = ("Lung Opacity", "No Lung Opacity / Not Normal", "Normal")
+
+
+def _detailed_classes(folder: Path, target: dict[str, int]) -> tuple[str, ...]:
+    """Check ``stage_2_detailed_class_info.csv`` (when present) against the labels' ``Target``;
+    the counts of its classes as a note."""
+    if not any((folder / name).is_file() for name in (DETAILED_FILE, DETAILED_FILE + ".gz")):
+        return ()
+    file = locate(folder, (DETAILED_FILE,))
+    found: dict[str, str] = {}
+    for line, index, row in checked_rows(file, ("patientId", "class")):
+        image = row[index["patientId"]].strip()
+        name = row[index["class"]].strip() if index["class"] < len(row) else ""
+        where = f"{file}, line {line}"
+        if name not in DETAILED_CLASSES:
+            raise MetadataError(f"{where}: class {name!r} is not one of {list(DETAILED_CLASSES)}.")
+        if image not in target or (name == "Lung Opacity") != bool(target[image]):
+            label = "no row" if image not in target else f"Target {target[image]}"
+            raise MetadataError(f"{where}: {image} is {name!r} but has {label} in the labels.")
+        found[image] = name
+    counts = {name: sum(1 for v in found.values() if v == name) for name in DETAILED_CLASSES}
+    return (
+        f"{DETAILED_FILE}: {counts['Normal']} images Normal, "
+        f"{counts['No Lung Opacity / Not Normal']} No Lung Opacity / Not Normal, "
+        f"{counts['Lung Opacity']} Lung Opacity",
     )
