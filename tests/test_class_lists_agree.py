@@ -19,3 +19,7 @@ def test_vindr_kaggle_boxes_are_physionet_local_labels():
 def test_the_vocabulary_names_chexlocalizes_classes_as_its_reader_does():
     named = {e.name for e in labels.vocabulary() if e.set == "chexlocalize"}
     assert named == set(boxes.CHEXLOCALIZE_CLASSES)
+
+
+def test_chexlocalize_is_named_alike():
+    assert labels.CHEXLOCALIZE_CLASSES == boxes.CHEXLOCALIZE_CLASSES

@@ -16,7 +16,7 @@ from typing import Any
 
 from cxr14_data.layouts import (
     CHEXLOCALIZE_CLASSES,
-    CHEXPERT_CLASSES,
+    LAYOUT_CLASSES,
     LAYOUTS,
     RSNA_CLASSES,
     SIIM_CLASSES,
@@ -70,7 +70,7 @@ def layout_task(layout: str, classes: tuple[str, ...]) -> Task:
 
 def default_classes(layout: str) -> tuple[str, ...]:
     """The class list a layout's files hold (VinDr-CXR's Kaggle release; its PhysioNet
-    release's header is read by :func:`cxr_paper.inputs.layout_splits.read_layout`).
+    release's header is read by :func:`physionet_classes`).
 
     Args:
         layout: one of :data:`cxr14_data.layouts.LAYOUTS`.
@@ -78,14 +78,7 @@ def default_classes(layout: str) -> tuple[str, ...]:
     Returns:
         The classes.
     """
-    return {
-        "chexpert": CHEXPERT_CLASSES,
-        "mimic": CHEXPERT_CLASSES,
-        "vindr": VINDR_CLASSES,
-        "rsna": RSNA_CLASSES,
-        "siim": SIIM_CLASSES,
-        "chexlocalize": CHEXLOCALIZE_CLASSES,
-    }[layout]
+    return LAYOUT_CLASSES[layout]
 
 
 def source_task(source: DataSource, box_frame: tuple[int, int], root: Path | None = None) -> Task:

@@ -11,6 +11,7 @@ from cxr14_data.layouts.policies import BlankPolicy, UncertaintyPolicy, apply_po
 from cxr14_data.layouts.rsna import RSNA_CLASSES, read_rsna
 from cxr14_data.layouts.siim import SIIM_CLASSES, read_siim
 from cxr14_data.layouts.synthetic_layouts import LAYOUTS, make_synthetic_layout
+from cxr14_data.layouts.synthetic_plan import LAYOUT_CLASSES
 from cxr14_data.layouts.table import FRONTAL_VIEWS, LATERAL, LabelTable
 from cxr14_data.layouts.vindr import (
     VINDR_CLASSES,
@@ -26,6 +27,7 @@ __all__ = [
     "FRONTAL_VIEWS",
     "LATERAL",
     "LAYOUTS",
+    "LAYOUT_CLASSES",
     "RSNA_CLASSES",
     "SIIM_CLASSES",
     "VINDR_CLASSES",

@@ -14,9 +14,7 @@ attributes. DICOM layouts need pydicom (``pip install 'cxr14-data[dicom]'``).
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 import os
 import shutil
 from collections.abc import Callable
@@ -29,6 +27,8 @@ from tqdm.auto import tqdm
 from cxr14_data.layouts.chexlocalize import RENAMED
 from cxr14_data.layouts.chexpert import CHEXPERT_CLASSES
 from cxr14_data.layouts.coco_rle import encode_rle
+from cxr14_data.layouts.synthetic_dicom import write_rsna, write_siim, write_vindr
+from cxr14_data.layouts.synthetic_files import label_cell, write_csv
 from cxr14_data.layouts.synthetic_plan import (
     LAYOUT_CLASSES,
     PlannedImage,
@@ -37,12 +37,10 @@ from cxr14_data.layouts.synthetic_plan import (
     plan_single_class,
     plan_vindr,
 )
-from cxr14_data.reading import INSTALL_DICOM
 from cxr14_data.synthetic import EXTENT_LEVEL, _extent_box, render_findings
 
 LAYOUTS = tuple(LAYOUT_CLASSES)
 CHEXPERT_FOLDER = "CheXpert-v1.0-small"
-SIIM_UID = "1.2.276.0.7230010.3.1.4.8323329"
 
 
 def _draw(image: PlannedImage, seed: int, size: int, difficulty: str):
@@ -58,59 +56,6 @@ def _draw(image: PlannedImage, seed: int, size: int, difficulty: str):
         if pixels_box is not None:
             drawn.append((name, pixels_box, mask))
     return pixels, drawn
-
-
-def _cell(value: float) -> str:
-    return "" if math.isnan(value) else f"{value:.1f}"
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
-def _write_dicom(path: Path, pixels: np.ndarray, bits: int, **elements: object) -> None:
-    try:
-        from pydicom.dataset import Dataset, FileMetaDataset
-        from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
-    except ImportError:
-        raise ImportError(f"DICOM layouts need pydicom: {INSTALL_DICOM}.") from None
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[str(path.name)])
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "CR"
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    allocated = 8 if bits == 8 else 16
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = (
-        allocated,
-        bits,
-        bits - 1,
-        0,
-    )
-    for key, value in elements.items():
-        setattr(ds, key, value)
-    scaled = pixels.astype(np.uint16) * ((1 << bits) - 1) // 255
-    ds.PixelData = scaled.astype(np.uint8 if allocated == 8 else np.uint16).tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
-
-
-def _relative_runs(mask: np.ndarray) -> str:
-    """SIIM-ACR's first-stage encoding: column-major runs, each start relative to the end of
-    the run before (the competition's ``mask2rle``)."""
-    flat = np.concatenate([[0], mask.T.reshape(-1).astype(np.int8), [0]])
-    edges = np.flatnonzero(np.diff(flat))
-    starts, ends = edges[0::2], edges[1::2]
-    previous = np.concatenate([[0], ends[:-1]])
-    return " ".join(f"{s - p} {e - s}" for s, e, p in zip(starts, ends, previous, strict=True))
 
 
 def _chexpert(root: Path, images: list[PlannedImage], test: set[int], render: Callable) -> None:
@@ -134,10 +79,16 @@ def _chexpert(root: Path, images: list[PlannedImage], test: set[int], render: Ca
             states = {n: float(v == 1.0 or (v == -1.0 and n in shown)) for n, v in states.items()}
         sex = "Female" if image.patient % 2 else "Male"
         view = ["Lateral", ""] if lateral else ["Frontal", image.view]
-        row = [relative, sex, 20 + image.patient % 70, *view, *(_cell(states[c]) for c in classes)]
+        row = [
+            relative,
+            sex,
+            20 + image.patient % 70,
+            *view,
+            *(label_cell(states[c]) for c in classes),
+        ]
         rows[split].append(row)
     for split, body in rows.items():
-        _write_csv(folder / f"{split}.csv", header, body)
+        write_csv(folder / f"{split}.csv", header, body)
 
 
 def _mimic(root: Path, images: list[PlannedImage], test: set[int], render: Callable) -> None:
@@ -156,92 +107,16 @@ def _mimic(root: Path, images: list[PlannedImage], test: set[int], render: Calla
         pixels, _ = render(image)
         Image.fromarray(pixels).save(path, quality=95)
         metadata.append([dicom_id, subject, study, image.view, *pixels.shape])
-        labels.append([subject, study, *(_cell(image.states[c]) for c in classes)])
+        labels.append([subject, study, *(label_cell(image.states[c]) for c in classes)])
         splits.append([dicom_id, study, subject, split])
     prefix = root / "mimic-cxr-2.0.0-"
-    _write_csv(
+    write_csv(
         Path(f"{prefix}metadata.csv"),
         ["dicom_id", "subject_id", "study_id", "ViewPosition", "Rows", "Columns"],
         metadata,
     )
-    _write_csv(Path(f"{prefix}chexpert.csv"), ["subject_id", "study_id", *classes], labels)
-    _write_csv(Path(f"{prefix}split.csv"), ["dicom_id", "study_id", "subject_id", "split"], splits)
-
-
-def _vindr(
-    root: Path, images: list[PlannedImage], render: Callable, rng: np.random.Generator
-) -> None:
-    classes = LAYOUT_CLASSES["vindr"]
-    rows = []
-    for image in images:
-        image_id = f"{int(rng.integers(1 << 62)):032x}"
-        pixels, drawn = render(image)
-        _write_dicom(root / "train" / f"{image_id}.dicom", pixels, 12, PatientID=image_id)
-        boxes = {name: box for name, box, _ in drawn}
-        for reader, marked in image.readers.items():
-            for name in marked or ["No finding"]:
-                if name == "No finding":
-                    rows.append([image_id, name, classes.index(name), reader, "", "", "", ""])
-                    continue
-                side = pixels.shape[0]
-                box = boxes.get(name)
-                if box is None:  # one reader's finding the others did not see: nothing painted
-                    w, h = rng.uniform(0.1, 0.3, 2) * side
-                    box = (*rng.uniform(0, 1, 2) * (side - np.array([w, h])), w, h)
-                x, y, w, h = (v + rng.normal(0, 0.02 * side) for v in box)
-                x0, y0 = max(0.0, x), max(0.0, y)
-                x1, y1 = (
-                    min(float(pixels.shape[1]), x + max(w, 2)),
-                    min(float(pixels.shape[0]), y + max(h, 2)),
-                )
-                rows.append(
-                    [
-                        image_id,
-                        name,
-                        classes.index(name),
-                        reader,
-                        *(f"{v:.1f}" for v in (x0, y0, x1, y1)),
-                    ]
-                )
-    header = ["image_id", "class_name", "class_id", "rad_id", "x_min", "y_min", "x_max", "y_max"]
-    _write_csv(root / "train.csv", header, rows)
-
-
-def _rsna(
-    root: Path, images: list[PlannedImage], render: Callable, rng: np.random.Generator
-) -> None:
-    rows = []
-    for image in images:
-        patient_id = "-".join(f"{int(rng.integers(1 << 32)):08x}" for _ in range(2))
-        pixels, drawn = render(image)
-        _write_dicom(
-            root / "stage_2_train_images" / f"{patient_id}.dcm",
-            pixels,
-            8,
-            PatientID=patient_id,
-            ViewPosition=image.view,
-        )
-        if not drawn:
-            rows.append([patient_id, "", "", "", "", 0])
-        rows += [[patient_id, *(f"{v:.1f}" for v in box), 1] for _, box, _ in drawn]
-    _write_csv(
-        root / "stage_2_train_labels.csv",
-        ["patientId", "x", "y", "width", "height", "Target"],
-        rows,
-    )
-
-
-def _siim(root: Path, images: list[PlannedImage], render: Callable) -> None:
-    rows = []
-    for number, image in enumerate(images):
-        image_id = f"{SIIM_UID}.{number + 1}.1517875{number:06d}.{image.patient}"
-        study, series = f"{SIIM_UID}.2.{number + 1}", f"{SIIM_UID}.3.{number + 1}"
-        pixels, drawn = render(image)
-        path = root / "dicom-images-train" / study / series / f"{image_id}.dcm"
-        _write_dicom(path, pixels, 8, PatientID=image_id, ViewPosition=image.view)
-        runs = [_relative_runs(mask) for _, _, mask in drawn if mask.any()]
-        rows += [[image_id, f" {r}"] for r in runs] or [[image_id, " -1"]]
-    _write_csv(root / "train-rle.csv", ["ImageId", " EncodedPixels"], rows)
+    write_csv(Path(f"{prefix}chexpert.csv"), ["subject_id", "study_id", *classes], labels)
+    write_csv(Path(f"{prefix}split.csv"), ["dicom_id", "study_id", "subject_id", "split"], splits)
 
 
 def _chexlocalize(root: Path, images: list[PlannedImage], test: set[int], render: Callable) -> None:
@@ -270,7 +145,7 @@ def _chexlocalize(root: Path, images: list[PlannedImage], test: set[int], render
             cxr_id = f"patient{image.patient:05d}_study{image.follow_up + 1}_view1_frontal"
             masks[split][cxr_id] = {c: encode_rle(m) for c, m in union.items()}
     for split, body in rows.items():
-        _write_csv(root / "CheXpert" / f"{split}_labels.csv", header, body)
+        write_csv(root / "CheXpert" / f"{split}_labels.csv", header, body)
         (root / "CheXlocalize").mkdir(exist_ok=True)
         text = json.dumps(masks[split])
         (root / "CheXlocalize" / f"gt_segmentations_{split}.json").write_text(text)
@@ -347,12 +222,12 @@ def make_synthetic_layout(
     elif layout == "mimic":
         _mimic(root, images, test, render)
     elif layout == "vindr":
-        _vindr(root, images, render, rng)
+        write_vindr(root, images, render, rng)
     elif layout == "chexlocalize":
         _chexlocalize(root, images, test, render)
     elif layout == "rsna":
-        _rsna(root, images, render, rng)
+        write_rsna(root, images, render, rng)
     else:
-        _siim(root, images, render)
+        write_siim(root, images, render)
     bar.close()
     return root
