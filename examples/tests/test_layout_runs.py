@@ -126,7 +126,9 @@ def test_every_layouts_loader_feeds_a_training_step(tmp_path, layout):
     loss.backward()
     assert torch.isfinite(loss)
     masked = ~batch["label_mask"]
+    assert masked.any() == (layout in ("chexpert", "mimic"))  # their uncertain labels are here
     assert torch.all(logits.grad[masked] == 0)  # U-Ignore: an uncertain label moves nothing
+    assert torch.all(logits.grad[~masked] != 0)
     with open(tmp_path / "run" / SPLITS_FILE, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["split"] for r in rows} == {"train", "val", "test"}

@@ -458,6 +458,13 @@ class TestVindrPhysionet:
             and table.labels[1, PHYSIONET_LABELS.index("Pneumonia")] == 1
         )
 
+    def test_files_without_a_header_are_named(self, tmp_path):
+        folder = _physionet(tmp_path, [], [])
+        for name in ("image_labels_train.csv", "image_labels_test.csv"):
+            (folder / "annotations" / name).write_text("")
+        with pytest.raises(MetadataError, match="image_labels_train.csv is empty"):
+            read_vindr_physionet(folder)
+
     def test_test_labels_other_than_trains_are_refused(self, tmp_path):
         folder = _physionet(tmp_path, [("a", "R1", _marks())], [])
         (folder / "annotations" / "image_labels_test.csv").write_text(

@@ -168,3 +168,29 @@ def test_an_unknown_layout_or_size_is_refused(tmp_path):
         make_synthetic_layout(tmp_path, "padchest", progress=False)
     with pytest.raises(ValueError, match="image_size"):
         make_synthetic_layout(tmp_path, "rsna", image_size=16, progress=False)
+
+
+def test_a_real_sets_folders_are_refused_not_deleted(tmp_path):
+    real = tmp_path / "vindr"
+    (real / "train").mkdir(parents=True)
+    (real / "train" / "keep.dicom").write_text("a user's image")
+    with pytest.raises(ValueError, match=r"holds \['train'\], not written by this generator"):
+        make_synthetic_layout(real, "rsna", 4, 32, progress=False)
+    assert (real / "train" / "keep.dicom").read_text() == "a user's image"
+
+
+def test_a_symbolic_link_is_refused_and_its_target_kept(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "x.jpg").write_text("kept")
+    root = make_synthetic_layout(tmp_path / "set", "chexpert", 4, 32, progress=False)
+    (root / "files").symlink_to(target)  # a link where a set folder would be
+    with pytest.raises(ValueError, match="symbolic link"):
+        make_synthetic_layout(root, "chexpert", 4, 32, progress=False)
+    assert (target / "x.jpg").read_text() == "kept"
+
+
+def test_a_set_this_generator_wrote_is_replaced(tmp_path):
+    make_synthetic_layout(tmp_path, "chexpert", 6, 32, progress=False)
+    make_synthetic_layout(tmp_path, "mimic", 4, 32, progress=False)
+    assert not (tmp_path / "CheXpert-v1.0-small").exists() and (tmp_path / "files").is_dir()

@@ -58,6 +58,11 @@ def _draw(image: PlannedImage, seed: int, size: int, difficulty: str):
     return pixels, drawn
 
 
+def _save_jpeg(path: Path, pixels: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, quality=95)
+
+
 def _chexpert(root: Path, images: list[PlannedImage], test: set[int], render: Callable) -> None:
     folder = root / CHEXPERT_FOLDER
     classes = LAYOUT_CLASSES["chexpert"]
@@ -71,8 +76,7 @@ def _chexpert(root: Path, images: list[PlannedImage], test: set[int], render: Ca
         relative = f"{CHEXPERT_FOLDER}/{split}/{study}/{name}"
         pixels, _ = render(image)
         path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(path, quality=95)
+        _save_jpeg(path, pixels)
         states = image.states
         if split == "valid":  # three radiologists' consensus: 0 or 1 only
             shown = {n for n, _, _ in image.findings}
@@ -103,9 +107,8 @@ def _mimic(root: Path, images: list[PlannedImage], test: set[int], render: Calla
             else ("validate" if image.patient % 20 == 0 else "train")
         )
         path = root / f"files/p{str(subject)[:2]}/p{subject}/s{study}/{dicom_id}.jpg"
-        path.parent.mkdir(parents=True, exist_ok=True)
         pixels, _ = render(image)
-        Image.fromarray(pixels).save(path, quality=95)
+        _save_jpeg(path, pixels)
         metadata.append([dicom_id, subject, study, image.view, *pixels.shape])
         labels.append([subject, study, *(label_cell(image.states[c]) for c in classes)])
         splits.append([dicom_id, study, subject, split])
@@ -129,8 +132,7 @@ def _chexlocalize(root: Path, images: list[PlannedImage], test: set[int], render
         relative = f"CheXpert/{split}/{study}/view1_frontal.jpg"
         pixels, drawn = render(image)
         path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(path, quality=95)
+        _save_jpeg(path, pixels)
         named = {RENAMED.get(c, c): v for c, v in image.states.items()}
         states = [named.get(c, 0.0) for c in CHEXPERT_CLASSES]
         states[0] = float(not any(image.states.values()))  # No Finding
@@ -151,6 +153,31 @@ def _chexlocalize(root: Path, images: list[PlannedImage], test: set[int], render
         (root / "CheXlocalize" / f"gt_segmentations_{split}.json").write_text(text)
 
 
+#: The folders a synthetic set writes, and the file that says this generator wrote them.
+WRITTEN = (CHEXPERT_FOLDER, "files", "train", "stage_2_train_images", "dicom-images-train")
+WRITTEN += ("CheXpert", "CheXlocalize")
+MARKER = ".cxr14-synthetic-layout"
+
+
+def _clear_earlier_set(root: Path) -> None:
+    """Remove the image folders of a set this generator wrote into ``root`` before (its marker
+    says so); a folder of those names that it did not write — a real set's ``train/`` — or a
+    symbolic link is refused, never deleted."""
+    root.mkdir(parents=True, exist_ok=True)
+    present = [
+        root / name for name in WRITTEN if (root / name).is_symlink() or (root / name).exists()
+    ]
+    links = [p for p in present if p.is_symlink()]
+    if links or (present and not (root / MARKER).is_file()):
+        raise ValueError(
+            f"{root} holds {[p.name for p in links or present]}, not written by this generator "
+            f"(no {MARKER}{' or a symbolic link' if links else ''}): choose an empty folder."
+        )
+    for folder in present:
+        shutil.rmtree(folder)
+    (root / MARKER).write_text("written by cxr14_data.layouts.make_synthetic_layout\n")
+
+
 def make_synthetic_layout(
     root: str | os.PathLike,
     layout: str,
@@ -164,7 +191,8 @@ def make_synthetic_layout(
     """Write a synthetic set in ``layout``'s published files into ``root``; return ``root``.
 
     Args:
-        root: output folder (its earlier synthetic files are replaced).
+        root: output folder (a set this function wrote there before is replaced; folders it
+            did not write are refused, never deleted).
         layout: one of :data:`LAYOUTS`.
         n_patients: patients (CheXpert, MIMIC: each with the set's images per patient), or
             images where the set has no patients (VinDr, RSNA, SIIM).
@@ -179,7 +207,8 @@ def make_synthetic_layout(
         ``root``; for CheXpert the set is in ``root/CheXpert-v1.0-small``.
 
     Raises:
-        ValueError: an unknown layout, or a size or count out of range.
+        ValueError: an unknown layout, a size or count out of range, or ``root`` holding a
+            set's folders (``train/``, ``files/``, ...) this function did not write.
 
     Examples:
         >>> import tempfile
@@ -196,10 +225,7 @@ def make_synthetic_layout(
     if n_patients < 2:
         raise ValueError(f"Expected `n_patients` >= 2, got {n_patients!r}.")
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    stale = (CHEXPERT_FOLDER, "files", "train", "stage_2_train_images", "dicom-images-train")
-    for old in (*stale, "CheXpert", "CheXlocalize"):
-        shutil.rmtree(root / old, ignore_errors=True)
+    _clear_earlier_set(root)
     rng = np.random.default_rng([seed, 7, LAYOUTS.index(layout)])
     if layout in ("chexpert", "mimic"):
         images = plan_chexpert(layout, n_patients, rng)

@@ -186,7 +186,8 @@ def read_vindr_physionet(
             rows.append((share > 0.5 if rule is ReaderRule.MAJORITY else share > 0).astype(float))
             ids.append(image)
             splits.append(split)
-    assert classes is not None
+    if classes is None:
+        raise MetadataError(f"{folder}: the image_labels files hold no header.")
     if len(set(ids)) != len(ids):
         raise MetadataError(f"{folder}: an image is listed in both the train and the test file.")
     return LabelTable(
